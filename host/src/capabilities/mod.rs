@@ -1,0 +1,60 @@
+//! The host side of the WIT contract: one adapter per capability interface.
+//! Each adapter finds who is calling (from the per-call state the host set,
+//! never from guest arguments), checks the manifest grant, calls a service
+//! and maps service errors to WIT error values. A refused call is an error
+//! value the guest can handle, never a trap.
+
+mod context;
+mod log;
+mod storage;
+
+use crate::kv::{AppStorage, StorageLimits};
+use crate::packages::Capability;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use wasmtime::component::{HasSelf, Linker};
+
+wasmtime::component::bindgen!({
+    path: "../sdk/wit",
+    world: "miniapp",
+});
+
+pub use superapp::platform::types::{Request as GuestRequest, Response as GuestResponse};
+
+/// What one installed app may do, fixed at install.
+#[derive(Debug, Clone)]
+pub struct AppGrants {
+    pub app_id: String,
+    pub declared: BTreeSet<Capability>,
+    pub storage: StorageLimits,
+}
+
+/// The user a call runs for.
+#[derive(Debug, Clone)]
+pub struct CallUser {
+    /// The host's internal user id (never shown to the guest).
+    pub user_id: String,
+    /// The user's open id in this app.
+    pub open_id: String,
+}
+
+/// Per-call capability state, set by the host before the guest runs.
+pub struct CallCaps {
+    pub grants: Arc<AppGrants>,
+    pub user: Option<CallUser>,
+    pub scene: Option<String>,
+    pub storage: AppStorage,
+    /// Log lines the guest may still emit in this call.
+    pub log_budget: usize,
+}
+
+/// Links every capability interface into `linker`, reading state through `get`.
+pub fn add_to_linker<T: 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> &mut CallCaps,
+) -> wasmtime::Result<()> {
+    Miniapp::add_to_linker::<T, HasSelf<CallCaps>>(linker, get)
+}
+
+// `types` has no functions; its trait only needs to exist.
+impl superapp::platform::types::Host for CallCaps {}

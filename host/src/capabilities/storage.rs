@@ -1,0 +1,77 @@
+//! `superapp:platform/storage`: per-app key-value state through the kv service.
+
+use super::superapp::platform::storage::{Error, Host, KeyPage, Scope};
+use super::CallCaps;
+use crate::packages::Capability;
+use crate::kv::{self, KvError, Owner};
+
+impl CallCaps {
+    fn storage_owner(&self) -> Result<Owner<'_>, Error> {
+        if !self.grants.declared.contains(&Capability::Storage) {
+            return Err(Error::Denied(
+                "the app's manifest does not declare the storage capability".into(),
+            ));
+        }
+        Ok(Owner {
+            app: &self.grants.app_id,
+            user: self.user.as_ref().map(|u| u.user_id.as_str()),
+        })
+    }
+}
+
+fn scope(s: Scope) -> kv::Scope {
+    match s {
+        Scope::App => kv::Scope::App,
+        Scope::User => kv::Scope::User,
+    }
+}
+
+fn to_wit(e: KvError) -> Error {
+    match e {
+        KvError::NoUser => Error::NoUser,
+        KvError::InvalidKey(m) => Error::InvalidKey(m),
+        KvError::QuotaExceeded(m) => Error::QuotaExceeded(m),
+        KvError::Store(s) => {
+            tracing::error!(error = %s, "storage capability failed");
+            Error::Internal(s.code().to_string())
+        }
+    }
+}
+
+impl Host for CallCaps {
+    fn get(&mut self, s: Scope, key: String) -> Result<Option<Vec<u8>>, Error> {
+        let owner = self.storage_owner()?;
+        self.storage.get(owner, scope(s), &key).map_err(to_wit)
+    }
+
+    fn set(&mut self, s: Scope, key: String, value: Vec<u8>) -> Result<(), Error> {
+        let owner = self.storage_owner()?;
+        let limits = self.grants.storage;
+        self.storage
+            .set(owner, scope(s), &key, &value, limits)
+            .map_err(to_wit)
+    }
+
+    fn delete(&mut self, s: Scope, key: String) -> Result<bool, Error> {
+        let owner = self.storage_owner()?;
+        self.storage.delete(owner, scope(s), &key).map_err(to_wit)
+    }
+
+    fn list_keys(
+        &mut self,
+        s: Scope,
+        prefix: String,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<KeyPage, Error> {
+        let owner = self.storage_owner()?;
+        let page = self
+            .storage
+            .list(owner, scope(s), &prefix, cursor.as_deref(), limit)
+            .map_err(to_wit)?;
+        Ok(KeyPage {
+            keys: page.keys,
+            next_cursor: page.next_cursor,
+        })
+    }
+}

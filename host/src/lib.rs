@@ -1,0 +1,21 @@
+//! superapp-host: runs third-party mini-apps as sandboxed WebAssembly
+//! components and gives them a typed capability API. Services (identity,
+//! kv, packages) in the middle; adapters (capabilities, http, the CLI) at
+//! the edges; `store` is the only module that knows sled; `runtime` the
+//! only one that drives wasmtime.
+
+pub mod capabilities;
+pub mod cli;
+pub mod config;
+mod fsutil;
+pub mod http;
+pub mod identity;
+pub mod kv;
+pub mod packages;
+pub mod platform;
+pub mod runtime;
+pub mod store;
+
+pub use config::HostConfig;
+pub use platform::{Caller, Superapp};
+pub use runtime::{CallError, CallRequest, CallResponse};

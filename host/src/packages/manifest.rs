@@ -1,0 +1,348 @@
+//! Manifest v1: the TOML file that describes a mini-app. Unknown fields are
+//! rejected; every field's default is documented here and in the README.
+
+use crate::config::HostConfig;
+use crate::kv::StorageLimits;
+use crate::runtime::CallLimits;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A capability a manifest can declare. `context` and `log` need no
+/// declaration: they reveal nothing about a person beyond the open id.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Capability {
+    /// Per-app key-value storage (`superapp:platform/storage`).
+    Storage,
+}
+
+impl Capability {
+    /// The WIT interface (without version) this capability links.
+    pub fn interface(self) -> &'static str {
+        match self {
+            Capability::Storage => "superapp:platform/storage",
+        }
+    }
+
+    /// What importing the interface `name` (e.g. `superapp:platform/storage@0.1.0`) requires.
+    pub fn for_import(name: &str) -> ImportNeed {
+        let unversioned = name.split('@').next().unwrap_or(name);
+        match unversioned {
+            "superapp:platform/context" | "superapp:platform/log" | "superapp:platform/types" => {
+                ImportNeed::Nothing
+            }
+            "superapp:platform/storage" => ImportNeed::Capability(Capability::Storage),
+            // WASI p2 is linked with no ambient authority: no preopens, env,
+            // args or network, so these imports grant nothing.
+            n if n.starts_with("wasi:") => ImportNeed::Nothing,
+            _ => ImportNeed::Unknown,
+        }
+    }
+}
+
+/// What a component import requires of the manifest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportNeed {
+    /// Every app may import it.
+    Nothing,
+    /// The manifest must declare this capability.
+    Capability(Capability),
+    /// Not an interface this host offers.
+    Unknown,
+}
+
+impl std::fmt::Display for Capability {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Capability::Storage => "storage",
+        })
+    }
+}
+
+/// A manifest, as written by the developer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Required. The app's id: 2–64 of `a-z 0-9 -`, starting with a letter.
+    /// It names the app in URLs (`/apps/{id}/…`) and never changes.
+    pub id: String,
+    /// Required. Display name, 1–64 characters.
+    pub name: String,
+    /// Required. Semantic version, e.g. `1.2.0`.
+    pub version: semver::Version,
+    /// Optional, default empty. What the app does, at most 500 characters.
+    #[serde(default)]
+    pub description: String,
+    /// Required. Who publishes the app, 1–100 characters.
+    pub developer: String,
+    /// Required. Path of the built component, relative to the manifest file.
+    pub component: PathBuf,
+    /// Optional, default none (deny by default). The capabilities the app
+    /// needs, each with the purpose shown to operators and people:
+    /// `[capabilities.storage] purpose = "…"`.
+    #[serde(default)]
+    pub capabilities: BTreeMap<Capability, CapabilityRequest>,
+    /// Optional. Per-call and storage limits; each may only lower the host's.
+    #[serde(default)]
+    pub limits: ManifestLimits,
+}
+
+/// Why the app asks for a capability.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapabilityRequest {
+    /// Required. One sentence, 1–200 characters.
+    pub purpose: String,
+}
+
+/// Limits an app may set for itself (never above the host's maxima).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestLimits {
+    /// Linear memory per call in MiB. Default: the host's (64 MiB); at most the host's maximum (256 MiB).
+    pub memory_mib: Option<u64>,
+    /// Deadline per call in milliseconds. Default: the host's (1000); at most the host's maximum (10000).
+    pub deadline_ms: Option<u64>,
+    /// Total storage in KiB. Default and maximum: the host's (10 MiB).
+    pub storage_quota_kib: Option<u64>,
+    /// Largest stored value in KiB. Default and maximum: the host's (1 MiB).
+    pub storage_value_kib: Option<u64>,
+}
+
+/// A manifest that cannot be used; names the file and the field.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ManifestError {
+    #[error("{file}: cannot read: {detail}")]
+    Read { file: String, detail: String },
+    #[error("{file}: {detail}")]
+    Parse { file: String, detail: String },
+    #[error("{file}: field `{field}`: {detail}")]
+    Field {
+        file: String,
+        field: &'static str,
+        detail: String,
+    },
+}
+
+/// Checks an app id: 2–64 of `a-z 0-9 -`, starting with a letter, no `--` or
+/// trailing `-`. Ids appear in URLs and storage keys, hence the tight charset.
+pub fn check_app_id(id: &str) -> Result<(), String> {
+    let ok_chars = id
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !(2..=64).contains(&id.len())
+        || !ok_chars
+        || !id.starts_with(|c: char| c.is_ascii_lowercase())
+        || id.ends_with('-')
+        || id.contains("--")
+    {
+        return Err(format!(
+            "`{id}` is not a valid app id: use 2–64 characters of a-z, 0-9 and single dashes, starting with a letter"
+        ));
+    }
+    Ok(())
+}
+
+impl Manifest {
+    /// Reads and validates a manifest file. The component path in the result
+    /// is resolved against the manifest's folder.
+    pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ManifestError::Read {
+            file: file.clone(),
+            detail: e.to_string(),
+        })?;
+        let mut manifest = Manifest::parse(&text, &file)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        manifest.component = base.join(&manifest.component);
+        Ok(manifest)
+    }
+
+    /// Parses and validates manifest text; `file` names it in errors.
+    pub fn parse(text: &str, file: &str) -> Result<Manifest, ManifestError> {
+        let manifest: Manifest = toml::from_str(text).map_err(|e| ManifestError::Parse {
+            file: file.to_string(),
+            detail: e.to_string().trim_end().to_string(),
+        })?;
+        manifest.validate(file)?;
+        Ok(manifest)
+    }
+
+    fn validate(&self, file: &str) -> Result<(), ManifestError> {
+        let field = |field: &'static str, detail: String| ManifestError::Field {
+            file: file.to_string(),
+            field,
+            detail,
+        };
+        check_app_id(&self.id).map_err(|d| field("id", d))?;
+        let text_len = |name: &'static str, value: &str, min: usize, max: usize| {
+            let n = value.trim().chars().count();
+            if n < min || value.chars().count() > max {
+                Err(field(
+                    name,
+                    format!("must have {min}–{max} characters, has {n}"),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        text_len("name", &self.name, 1, 64)?;
+        text_len("description", &self.description, 0, 500)?;
+        text_len("developer", &self.developer, 1, 100)?;
+        if self.component.as_os_str().is_empty() {
+            return Err(field("component", "must name the built .wasm file".into()));
+        }
+        for (cap, req) in &self.capabilities {
+            let n = req.purpose.trim().chars().count();
+            if n == 0 || req.purpose.chars().count() > 200 {
+                return Err(ManifestError::Field {
+                    file: file.to_string(),
+                    field: "capabilities",
+                    detail: format!("`{cap}`: purpose must have 1–200 characters, has {n}"),
+                });
+            }
+        }
+        let positive = |name: &'static str, v: Option<u64>| match v {
+            Some(0) => Err(field(name, "must be greater than 0".into())),
+            _ => Ok(()),
+        };
+        positive("limits.memory_mib", self.limits.memory_mib)?;
+        positive("limits.deadline_ms", self.limits.deadline_ms)?;
+        positive("limits.storage_quota_kib", self.limits.storage_quota_kib)?;
+        positive("limits.storage_value_kib", self.limits.storage_value_kib)?;
+        Ok(())
+    }
+
+    /// The limits this app runs with on a host configured as `config`.
+    /// A limit above the host's maximum is an error naming the field.
+    pub fn effective_limits(
+        &self,
+        config: &HostConfig,
+        file: &str,
+    ) -> Result<(CallLimits, StorageLimits), ManifestError> {
+        let over = |field: &'static str, asked: u64, max: u64, unit: &str| ManifestError::Field {
+            file: file.to_string(),
+            field,
+            detail: format!("{asked} {unit} is over this host's maximum of {max} {unit}"),
+        };
+        let l = &self.limits;
+        let memory_bytes = match l.memory_mib {
+            None => config.default_memory_bytes,
+            Some(m) if m.saturating_mul(1 << 20) > config.max_memory_bytes => {
+                return Err(over(
+                    "limits.memory_mib",
+                    m,
+                    config.max_memory_bytes >> 20,
+                    "MiB",
+                ));
+            }
+            Some(m) => m << 20,
+        };
+        let max_ms = config.max_deadline.as_millis() as u64;
+        let deadline = match l.deadline_ms {
+            None => config.default_deadline,
+            Some(ms) if ms > max_ms => {
+                return Err(over("limits.deadline_ms", ms, max_ms, "ms"));
+            }
+            Some(ms) => Duration::from_millis(ms),
+        };
+        let kib = |field: &'static str, v: Option<u64>, default: u64| match v {
+            None => Ok(default),
+            Some(k) if k.saturating_mul(1024) > default => {
+                Err(over(field, k, default / 1024, "KiB"))
+            }
+            Some(k) => Ok(k * 1024),
+        };
+        let storage = StorageLimits {
+            quota_bytes: kib(
+                "limits.storage_quota_kib",
+                l.storage_quota_kib,
+                config.default_storage_quota_bytes,
+            )?,
+            value_bytes: kib(
+                "limits.storage_value_kib",
+                l.storage_value_kib,
+                config.default_storage_value_bytes,
+            )?,
+        };
+        Ok((
+            CallLimits {
+                memory_bytes,
+                deadline,
+            },
+            storage,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+id = "shop"
+name = "Shop"
+version = "1.2.3"
+developer = "Acme"
+component = "shop.wasm"
+[capabilities.storage]
+purpose = "Keep your cart."
+[limits]
+memory_mib = 32
+"#;
+
+    #[test]
+    fn a_good_manifest_parses_with_its_limits() -> anyhow::Result<()> {
+        let m = Manifest::parse(GOOD, "shop.toml")?;
+        assert_eq!(m.version, semver::Version::new(1, 2, 3));
+        assert!(m.capabilities.contains_key(&Capability::Storage));
+        let (call, storage) = m.effective_limits(&HostConfig::new("/tmp/x"), "shop.toml")?;
+        assert_eq!(call.memory_bytes, 32 << 20);
+        assert_eq!(call.deadline, Duration::from_secs(1));
+        assert_eq!(storage.quota_bytes, 10 << 20);
+        Ok(())
+    }
+
+    fn err(text: &str) -> String {
+        match Manifest::parse(text, "m.toml") {
+            Ok(_) => "parsed".into(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_naming_the_field_and_file() {
+        let e = err(&format!("{GOOD}\ncolour = \"red\""));
+        assert!(
+            e.starts_with("m.toml:") && e.contains("colour"),
+            "got: {e}"
+        );
+        let e = err(&GOOD.replace("memory_mib", "memory_gb"));
+        assert!(e.contains("memory_gb"), "got: {e}");
+        let e = err(&GOOD.replace("[capabilities.storage]", "[capabilities.camera]"));
+        assert!(e.contains("camera"), "got: {e}");
+    }
+
+    #[test]
+    fn bad_values_name_their_field() {
+        let e = err(&GOOD.replace("1.2.3", "1.2"));
+        assert!(e.contains("version"), "got: {e}");
+        let e = err(&GOOD.replace("\"shop\"", "\"Shop!\""));
+        assert!(e.contains("field `id`"), "got: {e}");
+        let e = err(&GOOD.replace("Keep your cart.", ""));
+        assert!(e.contains("purpose"), "got: {e}");
+        let e = err(&GOOD.replace("memory_mib = 32", "memory_mib = 0"));
+        assert!(e.contains("limits.memory_mib"), "got: {e}");
+        let m = Manifest::parse(&GOOD.replace("memory_mib = 32", "memory_mib = 4096"), "m.toml");
+        let e = m
+            .and_then(|m| m.effective_limits(&HostConfig::new("/tmp/x"), "m.toml"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("limits.memory_mib") && e.contains("maximum"), "got: {e}");
+    }
+}

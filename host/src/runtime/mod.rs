@@ -1,0 +1,450 @@
+//! The wasmtime side of the host: one Engine (pooling allocator when the
+//! machine allows it), the epoch ticker behind deadlines, compiling and
+//! precompiling components, `InstancePre` per installed app, and one fresh
+//! Store per call with memory, time and boundary limits. It knows nothing of
+//! wallets or users: capabilities and services supply the per-call state.
+
+mod limits;
+mod output;
+
+use crate::capabilities::{self, CallCaps, GuestRequest, Miniapp, MiniappPre};
+use crate::config::{EPOCH_TICK, HostConfig};
+use limits::CallLimiter;
+use output::GuestOutput;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+/// A request to a mini-app, as the edges hand it over.
+#[derive(Debug, Clone, Default)]
+pub struct CallRequest {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// A mini-app's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// Why a call produced no response. Codes are stable.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum CallError {
+    #[error("no mini-app `{0}` is installed")]
+    AppNotFound(String),
+    #[error("the request is too large: {0}")]
+    RequestTooLarge(String),
+    #[error("the request is malformed: {0}")]
+    BadRequest(String),
+    #[error("the mini-app ran past its deadline of {deadline_ms} ms")]
+    Timeout { deadline_ms: u64 },
+    #[error("the mini-app exceeded its memory limit of {limit_bytes} bytes")]
+    OutOfMemory { limit_bytes: u64 },
+    #[error("the mini-app trapped: {0}")]
+    Trap(String),
+    #[error("the mini-app's response is too large: {size} bytes, the limit is {limit}")]
+    ResponseTooLarge { size: usize, limit: usize },
+    #[error("the mini-app's response is malformed: {0}")]
+    BadResponse(String),
+    #[error("the host is at its limit of concurrent calls; try again")]
+    Busy,
+    #[error("the host failed: {0}")]
+    Internal(String),
+}
+
+impl CallError {
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CallError::AppNotFound(_) => "app-not-found",
+            CallError::RequestTooLarge(_) => "request-too-large",
+            CallError::BadRequest(_) => "bad-request",
+            CallError::Timeout { .. } => "timeout",
+            CallError::OutOfMemory { .. } => "out-of-memory",
+            CallError::Trap(_) => "trap",
+            CallError::ResponseTooLarge { .. } => "response-too-large",
+            CallError::BadResponse(_) => "bad-response",
+            CallError::Busy => "busy",
+            CallError::Internal(_) => "internal",
+        }
+    }
+}
+
+/// Why a component could not be compiled or loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum CompileError {
+    #[error("not a valid WebAssembly component: {0}")]
+    Invalid(String),
+    #[error("the component's imports do not match this host's interfaces (was it built against another SDK version?): {0}")]
+    ImportMismatch(String),
+    #[error("cannot read or write {path}: {detail}")]
+    Io { path: String, detail: String },
+}
+
+/// Per-call limits of one app.
+#[derive(Debug, Clone, Copy)]
+pub struct CallLimits {
+    pub memory_bytes: u64,
+    pub deadline: Duration,
+}
+
+/// An installed app, compiled and pre-linked, ready to instantiate.
+pub struct LoadedApp {
+    pub grants: Arc<capabilities::AppGrants>,
+    pub limits: CallLimits,
+    pre: MiniappPre<CallState>,
+}
+
+/// What a Store carries during one call.
+pub struct CallState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limiter: CallLimiter,
+    caps: CallCaps,
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Stops the epoch ticker thread when the runtime goes away.
+struct Ticker {
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The engine, the linker and the limits every call shares.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<CallState>,
+    config: HostConfig,
+    pooling: bool,
+    _ticker: Ticker,
+}
+
+fn engine_config(config: &HostConfig, pooling: bool) -> Config {
+    let mut c = Config::new();
+    c.wasm_component_model(true);
+    c.epoch_interruption(true);
+    c.memory_init_cow(true);
+    c.parallel_compilation(true);
+    if pooling {
+        let slots = config.max_concurrent_calls.max(1);
+        let mut p = PoolingAllocationConfig::default();
+        // A Rust wasip2 component holds a handful of core instances, one or
+        // two memories and a few tables; leave headroom per slot.
+        p.total_component_instances(slots);
+        p.total_core_instances(slots * 8);
+        p.total_memories(slots * 2);
+        p.total_tables(slots * 8);
+        p.max_core_instances_per_component(16);
+        p.max_memories_per_component(4);
+        p.max_tables_per_component(16);
+        p.max_memory_size(config.max_memory_bytes as usize);
+        p.total_stacks(0);
+        c.allocation_strategy(InstanceAllocationStrategy::Pooling(p));
+    }
+    c
+}
+
+impl Runtime {
+    /// Builds the engine (probing for the pooling allocator), the linker with
+    /// WASI and every capability, and starts the epoch ticker.
+    pub fn new(config: &HostConfig) -> Result<Runtime, CompileError> {
+        let (engine, pooling) = match config.pooling {
+            true => match Engine::new(&engine_config(config, true)) {
+                Ok(e) => (e, true),
+                Err(e) => {
+                    tracing::warn!(error = %e, "pooling allocator unavailable; using on-demand allocation");
+                    (Self::plain_engine(config)?, false)
+                }
+            },
+            false => (Self::plain_engine(config)?, false),
+        };
+        let mut linker = Linker::<CallState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| CompileError::Invalid(format!("linking WASI: {e}")))?;
+        capabilities::add_to_linker(&mut linker, |s: &mut CallState| &mut s.caps)
+            .map_err(|e| CompileError::Invalid(format!("linking capabilities: {e}")))?;
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let ticker_engine = engine.clone();
+        let ticker_stop = stop.clone();
+        std::thread::Builder::new()
+            .name("superapp-epoch".into())
+            .spawn(move || {
+                while !ticker_stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    ticker_engine.increment_epoch();
+                }
+            })
+            .map_err(|e| CompileError::Invalid(format!("starting the epoch ticker: {e}")))?;
+
+        Ok(Runtime {
+            engine,
+            linker,
+            config: config.clone(),
+            pooling,
+            _ticker: Ticker { stop },
+        })
+    }
+
+    fn plain_engine(config: &HostConfig) -> Result<Engine, CompileError> {
+        Engine::new(&engine_config(config, false))
+            .map_err(|e| CompileError::Invalid(format!("creating the engine: {e}")))
+    }
+
+    /// Whether the pooling allocator is in use.
+    pub fn pooling(&self) -> bool {
+        self.pooling
+    }
+
+    /// The shared engine (benchmarks build their baseline on the same one).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Compiles a component, returning it with the names of its imports.
+    pub fn compile(&self, wasm: &[u8]) -> Result<(Component, Vec<String>), CompileError> {
+        let component = Component::new(&self.engine, wasm)
+            .map_err(|e| CompileError::Invalid(format!("{e:#}")))?;
+        let imports = component
+            .component_type()
+            .imports(&self.engine)
+            .map(|(name, _)| name.to_string())
+            .collect();
+        Ok((component, imports))
+    }
+
+    /// Checks that every import of `component` is provided by this host.
+    pub fn check_linkable(&self, component: &Component) -> Result<(), CompileError> {
+        self.linker
+            .instantiate_pre(component)
+            .map(|_| ())
+            .map_err(|e| CompileError::ImportMismatch(format!("{e:#}")))
+    }
+
+    /// The precompiled form of a component, to be written at install.
+    pub fn serialize(&self, component: &Component) -> Result<Vec<u8>, CompileError> {
+        component
+            .serialize()
+            .map_err(|e| CompileError::Invalid(format!("serializing: {e:#}")))
+    }
+
+    /// Loads an app from its precompiled artifact, recompiling from `wasm`
+    /// (and rewriting the artifact) if the artifact is missing or was made by
+    /// another engine configuration or wasmtime version.
+    pub fn load(
+        &self,
+        artifact: &Path,
+        wasm: &Path,
+        grants: Arc<capabilities::AppGrants>,
+        limits: CallLimits,
+    ) -> Result<LoadedApp, CompileError> {
+        // SAFETY: the artifact was written by `serialize` of this host into
+        // its own data folder; wasmtime still checks its header and engine
+        // compatibility and we fall back to compiling the wasm if it refuses.
+        #[allow(unsafe_code)]
+        let loaded = unsafe { Component::deserialize_file(&self.engine, artifact) };
+        let component = match loaded {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(artifact = %artifact.display(), error = %e, "recompiling component");
+                let bytes = std::fs::read(wasm).map_err(|e| CompileError::Io {
+                    path: wasm.display().to_string(),
+                    detail: e.to_string(),
+                })?;
+                let (component, _) = self.compile(&bytes)?;
+                let serialized = self.serialize(&component)?;
+                if let Err(e) = crate::fsutil::write_atomic(artifact, &serialized) {
+                    tracing::warn!(artifact = %artifact.display(), error = %e, "could not rewrite artifact");
+                }
+                component
+            }
+        };
+        self.prepare(&component, grants, limits)
+    }
+
+    /// Pre-links a compiled component for fast per-call instantiation.
+    pub fn prepare(
+        &self,
+        component: &Component,
+        grants: Arc<capabilities::AppGrants>,
+        limits: CallLimits,
+    ) -> Result<LoadedApp, CompileError> {
+        let pre = self
+            .linker
+            .instantiate_pre(component)
+            .map_err(|e| CompileError::ImportMismatch(format!("{e:#}")))?;
+        let pre = MiniappPre::new(pre).map_err(|e| CompileError::Invalid(format!("{e:#}")))?;
+        Ok(LoadedApp { grants, limits, pre })
+    }
+
+    /// Runs one request through a fresh instance of `app`.
+    pub fn call(
+        &self,
+        app: &LoadedApp,
+        caps: CallCaps,
+        req: CallRequest,
+    ) -> Result<CallResponse, CallError> {
+        let cfg = &self.config;
+        if req.body.len() > cfg.max_request_bytes {
+            return Err(CallError::RequestTooLarge(format!(
+                "the body has {} bytes, the limit is {}",
+                req.body.len(),
+                cfg.max_request_bytes
+            )));
+        }
+        if req.headers.len() > cfg.max_headers {
+            return Err(CallError::RequestTooLarge(format!(
+                "{} headers, the limit is {}",
+                req.headers.len(),
+                cfg.max_headers
+            )));
+        }
+        if !req.path.starts_with('/') {
+            return Err(CallError::BadRequest(format!(
+                "the path `{}` must start with `/`",
+                req.path
+            )));
+        }
+
+        let app_id = app.grants.app_id.clone();
+        let stdout = GuestOutput::new(cfg.max_guest_output_bytes);
+        let stderr = GuestOutput::new(cfg.max_guest_output_bytes);
+        let wasi = WasiCtx::builder()
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let mut store = Store::new(
+            &self.engine,
+            CallState {
+                wasi,
+                table: ResourceTable::new(),
+                limiter: CallLimiter::new(app.limits.memory_bytes),
+                caps,
+            },
+        );
+        store.limiter(|s| &mut s.limiter);
+        let ticks = app.limits.deadline.as_millis().div_ceil(EPOCH_TICK.as_millis()) as u64 + 1;
+        store.set_epoch_deadline(ticks);
+
+        let request = GuestRequest {
+            method: req.method,
+            path: req.path,
+            query: req.query,
+            headers: req.headers,
+            body: req.body,
+        };
+        let result = app
+            .pre
+            .instantiate(&mut store)
+            .and_then(|instance: Miniapp| instance.call_handle(&mut store, &request));
+
+        stdout.emit(&app_id, "stdout");
+        stderr.emit(&app_id, "stderr");
+        let response = match result {
+            Ok(r) => r,
+            Err(e) => {
+                let err = self.classify(&store, app, e, &stderr.text());
+                tracing::warn!(app = %app_id, code = err.code(), error = %err, "mini-app call failed");
+                return Err(err);
+            }
+        };
+        if response.body.len() > cfg.max_response_bytes {
+            let err = CallError::ResponseTooLarge {
+                size: response.body.len(),
+                limit: cfg.max_response_bytes,
+            };
+            tracing::warn!(app = %app_id, code = err.code(), error = %err, "mini-app call failed");
+            return Err(err);
+        }
+        if !(100..=599).contains(&response.status) {
+            return Err(CallError::BadResponse(format!(
+                "status {} is not an HTTP status",
+                response.status
+            )));
+        }
+        if response.headers.len() > cfg.max_headers {
+            return Err(CallError::BadResponse(format!(
+                "{} headers, the limit is {}",
+                response.headers.len(),
+                cfg.max_headers
+            )));
+        }
+        Ok(CallResponse {
+            status: response.status,
+            headers: response.headers,
+            body: response.body,
+        })
+    }
+
+    fn classify(
+        &self,
+        store: &Store<CallState>,
+        app: &LoadedApp,
+        e: wasmtime::Error,
+        stderr: &str,
+    ) -> CallError {
+        if store.data().limiter.hit_memory_limit() {
+            return CallError::OutOfMemory {
+                limit_bytes: app.limits.memory_bytes,
+            };
+        }
+        match e.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => CallError::Timeout {
+                deadline_ms: app.limits.deadline.as_millis() as u64,
+            },
+            Some(Trap::AllocationTooLarge) => CallError::OutOfMemory {
+                limit_bytes: app.limits.memory_bytes,
+            },
+            Some(Trap::StackOverflow) => CallError::Trap(format!("stack overflow ({})", Trap::StackOverflow)),
+            Some(trap) => {
+                // A Rust panic prints its message to stderr before it traps;
+                // that message is what the developer wants to see.
+                let panic = stderr
+                    .lines()
+                    .skip_while(|l| !l.contains("panicked at"))
+                    .take(2)
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                if panic.is_empty() {
+                    CallError::Trap(trap.to_string())
+                } else {
+                    CallError::Trap(format!("{trap}: {panic}"))
+                }
+            }
+            None => {
+                let text = format!("{e:#}");
+                if text.contains("concurrent") && text.contains("limit") {
+                    CallError::Busy
+                } else {
+                    CallError::Trap(text)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! The embedded store: the only module that knows sled exists. It owns the
+//! tree names, the key layout and the rmp-serde codec; services see typed
+//! trees and a few atomic operations, never sled itself.
+
+mod kv;
+
+pub use kv::{KvTrees, KvWriteError};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+
+/// What went wrong in the store. Codes are stable.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "the data folder {dir} is in use by another superapp process (stop `superapp serve` first)"
+    )]
+    Locked { dir: PathBuf },
+    #[error("storage I/O failed: {0}")]
+    Io(String),
+    #[error("stored record `{key}` in `{tree}` cannot be decoded: {detail}")]
+    Corrupt {
+        tree: &'static str,
+        key: String,
+        detail: String,
+    },
+}
+
+impl StoreError {
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::Locked { .. } => "data-dir-locked",
+            StoreError::Io(_) => "storage-io",
+            StoreError::Corrupt { .. } => "storage-corrupt",
+        }
+    }
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        StoreError::Io(e.to_string())
+    }
+}
+
+/// The open database under `DATA/db`. Cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    db: sled::Db,
+    dir: PathBuf,
+}
+
+impl Db {
+    /// Opens (creating if needed) the database in `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<Db, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            StoreError::Io(format!(
+                "cannot create data folder {}: {e}",
+                data_dir.display()
+            ))
+        })?;
+        let db = sled::Config::new()
+            .path(data_dir.join("db"))
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+                    StoreError::Locked {
+                        dir: data_dir.to_path_buf(),
+                    }
+                }
+                sled::Error::Io(io) if io.raw_os_error() == Some(11) => StoreError::Locked {
+                    dir: data_dir.to_path_buf(),
+                },
+                other => StoreError::Io(format!(
+                    "cannot open the database in {}: {other}",
+                    data_dir.display()
+                )),
+            })?;
+        Ok(Db {
+            db,
+            dir: data_dir.to_path_buf(),
+        })
+    }
+
+    /// The data folder this database lives in.
+    pub fn data_dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A typed tree of records.
+    pub fn tree<V>(&self, name: &'static str) -> Result<Tree<V>, StoreError> {
+        Ok(Tree {
+            name,
+            tree: self.db.open_tree(name)?,
+            _v: PhantomData,
+        })
+    }
+
+    /// The trees behind per-app key-value storage.
+    pub fn kv(&self) -> Result<KvTrees, StoreError> {
+        KvTrees::open(&self.db)
+    }
+
+    /// Makes everything written so far durable.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
+/// A tree whose values are `V`, encoded with rmp-serde (named fields, so
+/// records can gain optional fields later).
+pub struct Tree<V> {
+    name: &'static str,
+    tree: sled::Tree,
+    _v: PhantomData<fn() -> V>,
+}
+
+impl<V> Clone for Tree<V> {
+    fn clone(&self) -> Self {
+        Tree {
+            name: self.name,
+            tree: self.tree.clone(),
+            _v: PhantomData,
+        }
+    }
+}
+
+impl<V: Serialize + DeserializeOwned> Tree<V> {
+    fn decode(&self, key: &[u8], bytes: &[u8]) -> Result<V, StoreError> {
+        rmp_serde::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+            tree: self.name,
+            key: String::from_utf8_lossy(key).into_owned(),
+            detail: e.to_string(),
+        })
+    }
+
+    fn encode(value: &V) -> Result<Vec<u8>, StoreError> {
+        rmp_serde::to_vec_named(value).map_err(|e| StoreError::Io(format!("encode: {e}")))
+    }
+
+    /// The record under `key`.
+    pub fn get(&self, key: &str) -> Result<Option<V>, StoreError> {
+        match self.tree.get(key.as_bytes())? {
+            Some(bytes) => self.decode(key.as_bytes(), &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Writes the record under `key`.
+    pub fn insert(&self, key: &str, value: &V) -> Result<(), StoreError> {
+        self.tree.insert(key.as_bytes(), Self::encode(value)?)?;
+        Ok(())
+    }
+
+    /// Writes the record only if `key` is absent; returns false if it existed.
+    pub fn insert_new(&self, key: &str, value: &V) -> Result<bool, StoreError> {
+        let swapped = self.tree.compare_and_swap(
+            key.as_bytes(),
+            None as Option<&[u8]>,
+            Some(Self::encode(value)?),
+        )?;
+        Ok(swapped.is_ok())
+    }
+
+    /// Removes the record under `key`, returning it.
+    pub fn remove(&self, key: &str) -> Result<Option<V>, StoreError> {
+        match self.tree.remove(key.as_bytes())? {
+            Some(bytes) => self.decode(key.as_bytes(), &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Every record, in key order.
+    pub fn all(&self) -> Result<Vec<(String, V)>, StoreError> {
+        self.tree
+            .iter()
+            .map(|item| {
+                let (k, v) = item?;
+                let value = self.decode(&k, &v)?;
+                Ok((String::from_utf8_lossy(&k).into_owned(), value))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_survive_reopening_the_database() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        {
+            let db = Db::open(dir.path())?;
+            let tree: Tree<Vec<String>> = db.tree("t")?;
+            tree.insert("k", &vec!["a".to_string()])?;
+            assert!(!tree.insert_new("k", &vec![])?);
+            db.flush()?;
+        }
+        let db = Db::open(dir.path())?;
+        let tree: Tree<Vec<String>> = db.tree("t")?;
+        assert_eq!(tree.get("k")?, Some(vec!["a".to_string()]));
+        Ok(())
+    }
+
+    #[test]
+    fn a_second_open_of_the_same_folder_is_refused_as_locked() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let _db = Db::open(dir.path())?;
+        let err = Db::open(dir.path()).err();
+        assert!(
+            matches!(err, Some(StoreError::Locked { .. })),
+            "got {err:?}"
+        );
+        Ok(())
+    }
+}

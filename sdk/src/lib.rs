@@ -1,0 +1,89 @@
+//! The guest side of Superapp: write a mini-app in Rust against the
+//! `superapp:platform` WIT contract (in `sdk/wit/`), with a small router, JSON
+//! helpers and typed storage instead of raw bindings.
+//!
+//! A whole mini-app:
+//!
+//! ```ignore
+//! use superapp_sdk::{App, Request, Response, Router, Error};
+//!
+//! struct Hello;
+//!
+//! impl App for Hello {
+//!     fn handle(req: Request) -> Response {
+//!         Router::new()
+//!             .get("/", |_req| Ok(Response::text("Hello from a mini-app!")))
+//!             .get("/greet/{name}", |req| {
+//!                 let name = req.param("name").unwrap_or("stranger");
+//!                 Ok(Response::json(&serde_json::json!({ "greeting": format!("Hello, {name}!") })))
+//!             })
+//!             .handle(req)
+//!     }
+//! }
+//!
+//! superapp_sdk::export!(Hello);
+//! ```
+//!
+//! Build it with `cargo build --release --target wasm32-wasip2` and install the
+//! resulting `.wasm` with a manifest (see the README's tutorial).
+
+pub mod context;
+mod http;
+pub mod log;
+mod router;
+pub mod storage;
+
+pub use http::{Error, Request, Response};
+pub use router::{Handler, Router};
+
+/// Raw bindings generated from `sdk/wit/`. Prefer the typed modules of this
+/// crate; these are here for what they do not cover.
+#[allow(clippy::all, missing_docs, unsafe_code)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "wit",
+        world: "miniapp",
+        pub_export_macro: true,
+        export_macro_name: "__export_miniapp_world",
+        default_bindings_module: "superapp_sdk::bindings",
+    });
+}
+
+/// A mini-app: one function that answers requests. Each call runs in a fresh
+/// instance, so keep state in [`storage`], not in statics.
+pub trait App {
+    /// Answer one request. Use a [`Router`] to dispatch on method and path.
+    fn handle(req: Request) -> Response;
+}
+
+#[doc(hidden)]
+pub fn __dispatch<A: App>(
+    req: bindings::superapp::platform::types::Request,
+) -> bindings::superapp::platform::types::Response {
+    A::handle(Request::from_raw(req)).into_raw()
+}
+
+/// Exports a type implementing [`App`] as this component's request handler.
+///
+/// ```ignore
+/// struct MyApp;
+/// impl superapp_sdk::App for MyApp { /* ... */ }
+/// superapp_sdk::export!(MyApp);
+/// ```
+#[macro_export]
+macro_rules! export {
+    ($app:ty) => {
+        #[doc(hidden)]
+        pub struct __SuperappGuest;
+
+        impl $crate::bindings::Guest for __SuperappGuest {
+            fn handle(
+                req: $crate::bindings::superapp::platform::types::Request,
+            ) -> $crate::bindings::superapp::platform::types::Response {
+                $crate::__dispatch::<$app>(req)
+            }
+        }
+
+        $crate::bindings::__export_miniapp_world!(__SuperappGuest with_types_in $crate::bindings);
+    };
+}

@@ -1,0 +1,116 @@
+//! Per-app key-value storage with typed JSON helpers. Two scopes: [`app`]
+//! (shared by all users of the app) and [`user`] (the current user's own).
+
+pub use crate::bindings::superapp::platform::storage::Error as StorageError;
+use crate::bindings::superapp::platform::storage::{self as raw, Scope};
+use crate::http::Error;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// A handle on one storage scope.
+#[derive(Debug, Clone, Copy)]
+pub struct Store {
+    scope: Scope,
+}
+
+/// The app-wide scope, shared by every user of this app.
+pub fn app() -> Store {
+    Store { scope: Scope::App }
+}
+
+/// The current user's private scope in this app. Operations fail with
+/// [`StorageError::NoUser`] when the call has no user.
+pub fn user() -> Store {
+    Store { scope: Scope::User }
+}
+
+impl Store {
+    /// The raw bytes under `key`, if any.
+    pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        raw::get(self.scope, key)
+    }
+
+    /// Stores raw bytes under `key`.
+    pub fn set(&self, key: &str, value: &[u8]) -> Result<(), StorageError> {
+        raw::set(self.scope, key, value)
+    }
+
+    /// Deletes `key`; returns whether it existed.
+    pub fn delete(&self, key: &str) -> Result<bool, StorageError> {
+        raw::delete(self.scope, key)
+    }
+
+    /// One page of keys starting with `prefix`, after `cursor`.
+    pub fn list_page(
+        &self,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<raw::KeyPage, StorageError> {
+        raw::list_keys(self.scope, prefix, cursor, limit)
+    }
+
+    /// Every key starting with `prefix` (reads page by page).
+    pub fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        let mut keys = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = self.list_page(prefix, cursor.as_deref(), 0)?;
+            keys.extend(page.keys);
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(keys),
+            }
+        }
+    }
+
+    /// The JSON value under `key`, decoded into `T`.
+    pub fn get_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
+        match self.get(key)? {
+            None => Ok(None),
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| Error::internal(format!("stored value `{key}` is not valid: {e}"))),
+        }
+    }
+
+    /// Stores `value` as JSON under `key`.
+    pub fn set_json<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<(), Error> {
+        let bytes = serde_json::to_vec(value)
+            .map_err(|e| Error::internal(format!("could not encode `{key}`: {e}")))?;
+        Ok(self.set(key, &bytes)?)
+    }
+}
+
+impl StorageError {
+    /// A stable code for this error, as used in JSON error bodies.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StorageError::Denied(_) => "storage-denied",
+            StorageError::NoUser => "sign-in-required",
+            StorageError::InvalidKey(_) => "invalid-key",
+            StorageError::QuotaExceeded(_) => "quota-exceeded",
+            StorageError::Internal(_) => "storage-failed",
+        }
+    }
+}
+
+impl From<StorageError> for Error {
+    fn from(e: StorageError) -> Self {
+        let status = match e {
+            StorageError::Denied(_) => 403,
+            StorageError::NoUser => 401,
+            StorageError::InvalidKey(_) => 400,
+            StorageError::QuotaExceeded(_) => 507,
+            StorageError::Internal(_) => 500,
+        };
+        let message = match &e {
+            StorageError::NoUser => "this needs a signed-in user".to_string(),
+            StorageError::Denied(m)
+            | StorageError::InvalidKey(m)
+            | StorageError::QuotaExceeded(m)
+            | StorageError::Internal(m) => m.clone(),
+        };
+        Error::new(status, e.code(), message)
+    }
+}

@@ -1,0 +1,84 @@
+//! Helpers for the end-to-end tests and benchmarks: where the built guest
+//! components are, writing manifests, opening hosts on temporary folders and
+//! serving the real HTTP API on 127.0.0.1.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use superapp_host::{HostConfig, Superapp};
+
+/// The folder holding the built guest components (`hello.wasm`, `fixture_*.wasm`).
+pub fn guest_dir() -> PathBuf {
+    PathBuf::from(env!("SUPERAPP_GUEST_DIR"))
+}
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("SUPERAPP_ROOT"))
+}
+
+/// The built component `name` (crate name with `_`, e.g. `fixture_loop`).
+pub fn guest(name: &str) -> PathBuf {
+    guest_dir().join(format!("{name}.wasm"))
+}
+
+/// Writes a manifest for `component` under `dir` and returns its path.
+/// `extra` is appended verbatim (capabilities, limits).
+pub fn manifest(dir: &Path, id: &str, component: &Path, extra: &str) -> PathBuf {
+    let path = dir.join(format!("{id}.toml"));
+    let text = format!(
+        "id = \"{id}\"\nname = \"Test {id}\"\nversion = \"1.0.0\"\ndeveloper = \"Tests\"\ncomponent = \"{}\"\n{extra}\n",
+        component.display()
+    );
+    std::fs::write(&path, text).unwrap_or_else(|e| unreachable_io(&path, e));
+    path
+}
+
+#[allow(clippy::panic)]
+fn unreachable_io(path: &Path, e: std::io::Error) -> ! {
+    panic!("cannot write {}: {e}", path.display())
+}
+
+/// The storage capability declaration, for `manifest`'s `extra`.
+pub const STORAGE: &str = "[capabilities.storage]\npurpose = \"tests\"\n";
+
+/// A host config for tests: a small instance pool so many hosts can exist
+/// in one test process.
+pub fn test_config(data: &Path) -> HostConfig {
+    let mut c = HostConfig::new(data);
+    c.max_concurrent_calls = 16;
+    c
+}
+
+/// Opens a host on `data` with the test config.
+pub fn open_host(data: &Path) -> anyhow::Result<Superapp> {
+    Ok(Superapp::open(test_config(data))?)
+}
+
+/// Serves the HTTP API for `host` on 127.0.0.1 (a free port) on a
+/// background runtime; returns the base URL and the runtime keeping it alive.
+pub fn serve(host: Superapp) -> anyhow::Result<(String, tokio::runtime::Runtime)> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+    let addr = listener.local_addr()?;
+    rt.spawn(superapp_host::http::serve(Arc::new(host), listener));
+    Ok((format!("http://{addr}"), rt))
+}
+
+/// Runs the `superapp` command line in-process; returns (exit ok, stdout, stderr).
+pub fn cli(args: &[&str]) -> (bool, String, String) {
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let code = superapp_host::cli::run(
+        std::iter::once("superapp").chain(args.iter().copied()),
+        &mut out,
+        &mut err,
+    );
+    (
+        code == std::process::ExitCode::SUCCESS,
+        String::from_utf8_lossy(&out).into_owned(),
+        String::from_utf8_lossy(&err).into_owned(),
+    )
+}

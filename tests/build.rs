@@ -18,8 +18,18 @@ const GUESTS: &[&str] = &[
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default());
-    let root = manifest_dir.parent().unwrap_or(Path::new("..")).to_path_buf();
-    for watched in ["sdk/src", "sdk/wit", "sdk/Cargo.toml", "examples", "tests/fixtures", "Cargo.toml"] {
+    let root = manifest_dir
+        .parent()
+        .unwrap_or(Path::new(".."))
+        .to_path_buf();
+    for watched in [
+        "sdk/src",
+        "sdk/wit",
+        "sdk/Cargo.toml",
+        "examples",
+        "tests/fixtures",
+        "Cargo.toml",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
     ensure_wasm_target();
@@ -27,7 +37,14 @@ fn main() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&root)
-        .args(["build", "--profile", "guest", "--target", "wasm32-wasip2", "--target-dir"])
+        .args([
+            "build",
+            "--profile",
+            "guest",
+            "--target",
+            "wasm32-wasip2",
+            "--target-dir",
+        ])
         .arg(&target_dir)
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("RUSTFLAGS")
@@ -61,7 +78,9 @@ fn ensure_wasm_target() {
             .status()
             .is_ok_and(|s| s.success());
         if !ok {
-            println!("cargo:warning=could not install the wasm32-wasip2 target; run `rustup target add wasm32-wasip2`");
+            println!(
+                "cargo:warning=could not install the wasm32-wasip2 target; run `rustup target add wasm32-wasip2`"
+            );
         }
     }
 }

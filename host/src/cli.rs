@@ -22,7 +22,12 @@ use std::io::Write;
 #[command(name = "superapp", version, about)]
 struct Cli {
     /// Data folder: the sled database and compiled components.
-    #[arg(long, global = true, env = "SUPERAPP_DATA", default_value = "./superapp-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "SUPERAPP_DATA",
+        default_value = "./superapp-data"
+    )]
     data: PathBuf,
     #[command(subcommand)]
     command: Command,
@@ -108,10 +113,15 @@ where
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
-            let _ = write!(err, "{}", e.render());
             return match e.use_stderr() {
-                true => ExitCode::from(2),
-                false => ExitCode::SUCCESS,
+                true => {
+                    let _ = write!(err, "{}", e.render());
+                    ExitCode::from(2)
+                }
+                false => {
+                    let _ = write!(out, "{}", e.render());
+                    ExitCode::SUCCESS
+                }
             };
         }
     };
@@ -135,7 +145,8 @@ fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<ExitCode, String> {
             let r = host
                 .install(&manifest, replace)
                 .map_err(|e| format!("[{}] {e}", e.code()))?;
-            w!(out, 
+            w!(
+                out,
                 "installed {} {} ({} bytes, sha256 {})",
                 r.manifest.id,
                 r.manifest.version,
@@ -147,7 +158,11 @@ fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<ExitCode, String> {
             let host = open(cli.data)?;
             apps(&host, command, out)?;
         }
-        Command::Call(args) => return call(open(cli.data)?, args, out),
+        Command::Call(args) => {
+            // Check the arguments before touching the data folder.
+            let req = call_request(&args)?;
+            return call(open(cli.data)?, args, req, out);
+        }
         Command::Serve { listen } => serve(open(cli.data)?, &listen, out)?,
     }
     Ok(ExitCode::SUCCESS)
@@ -160,16 +175,27 @@ fn apps(host: &Superapp, command: AppsCommand, out: &mut dyn Write) -> Result<()
             if apps.is_empty() {
                 w!(out, "no apps installed");
             }
-            w!(out, "{:<24} {:<10} {:<24} CAPABILITIES", "ID", "VERSION", "NAME");
+            w!(
+                out,
+                "{:<24} {:<10} {:<24} CAPABILITIES",
+                "ID",
+                "VERSION",
+                "NAME"
+            );
             for r in apps {
                 let m = &r.manifest;
                 let caps: Vec<String> = m.capabilities.keys().map(|c| c.to_string()).collect();
-                w!(out, 
+                w!(
+                    out,
                     "{:<24} {:<10} {:<24} {}",
                     m.id,
                     m.version.to_string(),
                     m.name,
-                    if caps.is_empty() { "-".to_string() } else { caps.join(",") }
+                    if caps.is_empty() {
+                        "-".to_string()
+                    } else {
+                        caps.join(",")
+                    }
                 );
             }
         }
@@ -188,13 +214,28 @@ fn apps(host: &Superapp, command: AppsCommand, out: &mut dyn Write) -> Result<()
             w!(out, "version:     {}", m.version);
             w!(out, "developer:   {}", m.developer);
             w!(out, "description: {}", m.description);
-            w!(out, "component:   {} bytes, sha256 {}", r.component_bytes, r.component_sha256);
+            w!(
+                out,
+                "component:   {} bytes, sha256 {}",
+                r.component_bytes,
+                r.component_sha256
+            );
             w!(out, "signed:      no (local developer install)");
-            w!(out, "memory:      {} MiB per call", limits.memory_bytes >> 20);
-            w!(out, "deadline:    {} ms per call", limits.deadline.as_millis());
-            w!(out, 
+            w!(
+                out,
+                "memory:      {} MiB per call",
+                limits.memory_bytes >> 20
+            );
+            w!(
+                out,
+                "deadline:    {} ms per call",
+                limits.deadline.as_millis()
+            );
+            w!(
+                out,
                 "storage:     {used} of {} bytes used, values up to {} bytes",
-                storage.quota_bytes, storage.value_bytes
+                storage.quota_bytes,
+                storage.value_bytes
             );
             w!(out, "capabilities:");
             if m.capabilities.is_empty() {
@@ -208,18 +249,23 @@ fn apps(host: &Superapp, command: AppsCommand, out: &mut dyn Write) -> Result<()
             let r = host
                 .remove(&id, purge_data)
                 .map_err(|e| format!("[{}] {e}", e.code()))?;
-            w!(out, 
+            w!(
+                out,
                 "removed {} {}{}",
                 r.manifest.id,
                 r.manifest.version,
-                if purge_data { " and its data" } else { " (its data is kept)" }
+                if purge_data {
+                    " and its data"
+                } else {
+                    " (its data is kept)"
+                }
             );
         }
     }
     Ok(())
 }
 
-fn call(host: Superapp, args: CallArgs, out: &mut dyn Write) -> Result<ExitCode, String> {
+fn call_request(args: &CallArgs) -> Result<CallRequest, String> {
     let (path, query) = match args.path.split_once('?') {
         Some((p, q)) => (p.to_string(), q.to_string()),
         None => (args.path.clone(), String::new()),
@@ -238,17 +284,30 @@ fn call(host: Superapp, args: CallArgs, out: &mut dyn Write) -> Result<ExitCode,
             headers.push(("content-type".into(), "application/json".into()));
             json.as_bytes().to_vec()
         }
-        (None, Some(file)) => std::fs::read(file)
-            .map_err(|e| format!("--body-file {}: {e}", file.display()))?,
+        (None, Some(file)) => {
+            std::fs::read(file).map_err(|e| format!("--body-file {}: {e}", file.display()))?
+        }
         (None, None) => Vec::new(),
     };
-    let req = CallRequest {
+    Ok(CallRequest {
         method: args.method.to_ascii_uppercase(),
-        path: if path.starts_with('/') { path } else { format!("/{path}") },
+        path: if path.starts_with('/') {
+            path
+        } else {
+            format!("/{path}")
+        },
         query,
         headers,
         body,
-    };
+    })
+}
+
+fn call(
+    host: Superapp,
+    args: CallArgs,
+    req: CallRequest,
+    out: &mut dyn Write,
+) -> Result<ExitCode, String> {
     let caller = Caller {
         user: args.user,
         scene: args.scene,
@@ -257,7 +316,11 @@ fn call(host: Superapp, args: CallArgs, out: &mut dyn Write) -> Result<ExitCode,
         Ok(resp) => {
             w!(out, "{}", resp.status);
             w!(out, "{}", String::from_utf8_lossy(&resp.body).trim_end());
-            Ok(if resp.status < 400 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            Ok(if resp.status < 400 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Err(e) => Err(format!("[{}] {e}", e.code())),
     }
@@ -274,7 +337,8 @@ fn serve(host: Superapp, listen: &str, out: &mut dyn Write) -> Result<(), String
             .await
             .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        w!(out, 
+        w!(
+            out,
             "superapp listening on http://{addr} with {loaded} app(s); try: curl http://{addr}/apps/hello/call/"
         );
         let pooling = host.runtime().pooling();

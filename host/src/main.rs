@@ -10,5 +10,9 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    superapp_host::cli::run(std::env::args_os(), &mut std::io::stdout(), &mut std::io::stderr())
+    superapp_host::cli::run(
+        std::env::args_os(),
+        &mut std::io::stdout(),
+        &mut std::io::stderr(),
+    )
 }

@@ -155,7 +155,8 @@ mod tests {
             "id=Some(\"42\") rest=None"
         );
         assert_eq!(
-            r.handle(Request::new("GET", "/files/a/b.txt", "")).body_text(),
+            r.handle(Request::new("GET", "/files/a/b.txt", ""))
+                .body_text(),
             "id=None rest=Some(\"a/b.txt\")"
         );
     }
@@ -165,6 +166,9 @@ mod tests {
         let r = router();
         assert_eq!(r.handle(Request::new("GET", "/nope", "")).status, 404);
         assert_eq!(r.handle(Request::new("POST", "/items/1", "")).status, 405);
-        assert_eq!(r.handle(Request::new("GET", "/items/1/extra", "")).status, 404);
+        assert_eq!(
+            r.handle(Request::new("GET", "/items/1/extra", "")).status,
+            404
+        );
     }
 }

@@ -31,7 +31,11 @@ fn contained(host: &Superapp, id: &str) -> CallError {
         Err(e) => e,
     };
     let again = host.call(id, Caller::default(), get("/ok"));
-    assert_eq!(again.map(|r| r.body), Ok(b"ok".to_vec()), "{id} after its failure");
+    assert_eq!(
+        again.map(|r| r.body),
+        Ok(b"ok".to_vec()),
+        "{id} after its failure"
+    );
     let hello = host.call("hello", Caller::default(), get("/"));
     assert_eq!(hello.map(|r| r.status), Ok(200), "hello after {id} failed");
     err
@@ -47,7 +51,13 @@ fn host_with_fixtures() -> anyhow::Result<(tempfile::TempDir, Superapp)> {
 #[test]
 fn an_endless_loop_times_out_at_its_deadline() -> anyhow::Result<()> {
     let (dir, host) = host_with_fixtures()?;
-    install(&host, dir.path(), "looper", "fixture_loop", "[limits]\ndeadline_ms = 150");
+    install(
+        &host,
+        dir.path(),
+        "looper",
+        "fixture_loop",
+        "[limits]\ndeadline_ms = 150",
+    );
     let err = contained(&host, "looper");
     assert_eq!(err, CallError::Timeout { deadline_ms: 150 });
     assert_eq!(err.code(), "timeout");
@@ -57,9 +67,20 @@ fn an_endless_loop_times_out_at_its_deadline() -> anyhow::Result<()> {
 #[test]
 fn a_memory_bomb_hits_its_memory_limit() -> anyhow::Result<()> {
     let (dir, host) = host_with_fixtures()?;
-    install(&host, dir.path(), "bomb", "fixture_membomb", "[limits]\nmemory_mib = 16");
+    install(
+        &host,
+        dir.path(),
+        "bomb",
+        "fixture_membomb",
+        "[limits]\nmemory_mib = 16",
+    );
     let err = contained(&host, "bomb");
-    assert_eq!(err, CallError::OutOfMemory { limit_bytes: 16 << 20 });
+    assert_eq!(
+        err,
+        CallError::OutOfMemory {
+            limit_bytes: 16 << 20
+        }
+    );
     assert_eq!(err.code(), "out-of-memory");
     Ok(())
 }

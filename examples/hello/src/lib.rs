@@ -9,7 +9,9 @@ struct Hello;
 impl App for Hello {
     fn handle(req: Request) -> Response {
         Router::new()
-            .get("/", |_| Ok(Response::text("Hello from a Superapp mini-app!\n")))
+            .get("/", |_| {
+                Ok(Response::text("Hello from a Superapp mini-app!\n"))
+            })
             .get("/greet/{name}", greet)
             .get("/whoami", whoami)
             .post("/visits", visit)
@@ -22,7 +24,9 @@ impl App for Hello {
 
 fn greet(req: &Request) -> Result<Response, Error> {
     let name = req.param("name").unwrap_or("stranger");
-    Ok(Response::json(&serde_json::json!({ "greeting": format!("Hello, {name}!") })))
+    Ok(Response::json(
+        &serde_json::json!({ "greeting": format!("Hello, {name}!") }),
+    ))
 }
 
 fn whoami(_: &Request) -> Result<Response, Error> {

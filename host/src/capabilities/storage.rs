@@ -1,9 +1,9 @@
 //! `superapp:platform/storage`: per-app key-value state through the kv service.
 
-use super::superapp::platform::storage::{Error, Host, KeyPage, Scope};
 use super::CallCaps;
-use crate::packages::Capability;
+use super::superapp::platform::storage::{Error, Host, KeyPage, Scope};
 use crate::kv::{self, KvError, Owner};
+use crate::packages::Capability;
 
 impl CallCaps {
     fn storage_owner(&self) -> Result<Owner<'_>, Error> {

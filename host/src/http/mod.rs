@@ -97,7 +97,9 @@ async fn call(s: AppState, id: String, path: String, req: Request) -> Response {
         .headers
         .iter()
         .filter(|(name, _)| !STRIPPED_REQUEST_HEADERS.contains(&name.as_str()))
-        .filter_map(|(name, value)| Some((name.as_str().to_string(), value.to_str().ok()?.to_string())))
+        .filter_map(|(name, value)| {
+            Some((name.as_str().to_string(), value.to_str().ok()?.to_string()))
+        })
         .collect();
     let call_req = CallRequest {
         method: parts.method.as_str().to_string(),
@@ -124,7 +126,10 @@ async fn call(s: AppState, id: String, path: String, req: Request) -> Response {
                 ) else {
                     continue;
                 };
-                if !matches!(name.as_str(), "content-length" | "transfer-encoding" | "connection") {
+                if !matches!(
+                    name.as_str(),
+                    "content-length" | "transfer-encoding" | "connection"
+                ) {
                     out.headers_mut().append(name, value);
                 }
             }

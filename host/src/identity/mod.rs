@@ -10,18 +10,16 @@ use sha2::Sha256;
 /// Why a user reference was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum IdentityError {
-    #[error(
-        "`{0}` is not a valid user id: use 1–64 characters of a-z, 0-9, `.`, `_` and `-`"
-    )]
+    #[error("`{0}` is not a valid user id: use 1–64 characters of a-z, 0-9, `.`, `_` and `-`")]
     InvalidUserId(String),
 }
 
 /// Checks a user id's charset (ids appear in storage keys; no NUL, no spaces).
 pub fn check_user_id(id: &str) -> Result<(), IdentityError> {
     let ok = (1..=64).contains(&id.len())
-        && id.chars().all(|c| {
-            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')
-        });
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
     if ok {
         Ok(())
     } else {

@@ -317,10 +317,7 @@ memory_mib = 32
     #[test]
     fn unknown_fields_are_refused_naming_the_field_and_file() {
         let e = err(&format!("{GOOD}\ncolour = \"red\""));
-        assert!(
-            e.starts_with("m.toml:") && e.contains("colour"),
-            "got: {e}"
-        );
+        assert!(e.starts_with("m.toml:") && e.contains("colour"), "got: {e}");
         let e = err(&GOOD.replace("memory_mib", "memory_gb"));
         assert!(e.contains("memory_gb"), "got: {e}");
         let e = err(&GOOD.replace("[capabilities.storage]", "[capabilities.camera]"));
@@ -337,12 +334,18 @@ memory_mib = 32
         assert!(e.contains("purpose"), "got: {e}");
         let e = err(&GOOD.replace("memory_mib = 32", "memory_mib = 0"));
         assert!(e.contains("limits.memory_mib"), "got: {e}");
-        let m = Manifest::parse(&GOOD.replace("memory_mib = 32", "memory_mib = 4096"), "m.toml");
+        let m = Manifest::parse(
+            &GOOD.replace("memory_mib = 32", "memory_mib = 4096"),
+            "m.toml",
+        );
         let e = m
             .and_then(|m| m.effective_limits(&HostConfig::new("/tmp/x"), "m.toml"))
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
-        assert!(e.contains("limits.memory_mib") && e.contains("maximum"), "got: {e}");
+        assert!(
+            e.contains("limits.memory_mib") && e.contains("maximum"),
+            "got: {e}"
+        );
     }
 }

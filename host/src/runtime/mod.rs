@@ -85,7 +85,9 @@ impl CallError {
 pub enum CompileError {
     #[error("not a valid WebAssembly component: {0}")]
     Invalid(String),
-    #[error("the component's imports do not match this host's interfaces (was it built against another SDK version?): {0}")]
+    #[error(
+        "the component's imports do not match this host's interfaces (was it built against another SDK version?): {0}"
+    )]
     ImportMismatch(String),
     #[error("cannot read or write {path}: {detail}")]
     Io { path: String, detail: String },
@@ -297,7 +299,11 @@ impl Runtime {
             .instantiate_pre(component)
             .map_err(|e| CompileError::ImportMismatch(format!("{e:#}")))?;
         let pre = MiniappPre::new(pre).map_err(|e| CompileError::Invalid(format!("{e:#}")))?;
-        Ok(LoadedApp { grants, limits, pre })
+        Ok(LoadedApp {
+            grants,
+            limits,
+            pre,
+        })
     }
 
     /// Runs one request through a fresh instance of `app`.
@@ -349,7 +355,12 @@ impl Runtime {
             },
         );
         store.limiter(|s| &mut s.limiter);
-        let ticks = app.limits.deadline.as_millis().div_ceil(EPOCH_TICK.as_millis()) as u64 + 1;
+        let ticks = app
+            .limits
+            .deadline
+            .as_millis()
+            .div_ceil(EPOCH_TICK.as_millis()) as u64
+            + 1;
         store.set_epoch_deadline(ticks);
 
         let request = GuestRequest {
@@ -421,7 +432,9 @@ impl Runtime {
             Some(Trap::AllocationTooLarge) => CallError::OutOfMemory {
                 limit_bytes: app.limits.memory_bytes,
             },
-            Some(Trap::StackOverflow) => CallError::Trap(format!("stack overflow ({})", Trap::StackOverflow)),
+            Some(Trap::StackOverflow) => {
+                CallError::Trap(format!("stack overflow ({})", Trap::StackOverflow))
+            }
             Some(trap) => {
                 // A Rust panic prints its message to stderr before it traps;
                 // that message is what the developer wants to see.

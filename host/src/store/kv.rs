@@ -75,10 +75,7 @@ impl KvTrees {
         user: Option<&str>,
         key: &str,
     ) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .data
-            .get(full_key(app, user, key))?
-            .map(|v| v.to_vec()))
+        Ok(self.data.get(full_key(app, user, key))?.map(|v| v.to_vec()))
     }
 
     /// Writes `value` under `key`, atomically with the app's usage counter.

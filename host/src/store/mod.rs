@@ -65,14 +65,13 @@ impl Db {
             .path(data_dir.join("db"))
             .open()
             .map_err(|e| match e {
-                sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+                // sled reports its file lock being held as an I/O error
+                // with this text (kind `Other`), so the text is all we have.
+                sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
                     StoreError::Locked {
                         dir: data_dir.to_path_buf(),
                     }
                 }
-                sled::Error::Io(io) if io.raw_os_error() == Some(11) => StoreError::Locked {
-                    dir: data_dir.to_path_buf(),
-                },
                 other => StoreError::Io(format!(
                     "cannot open the database in {}: {other}",
                     data_dir.display()

@@ -142,16 +142,20 @@ impl Superapp {
     }
 
     /// Loads every installed app (precompiled artifact → `InstancePre`), so
-    /// the first call to each is as fast as the rest. Returns how many.
-    pub fn load_all(&self) -> Result<usize, CallError> {
-        let apps = self
-            .packages
-            .list()
-            .map_err(|e| CallError::Internal(e.to_string()))?;
-        for record in &apps {
-            self.loaded_app(&record.manifest.id)?;
+    /// the first call to each is as fast as the rest. An app that cannot be
+    /// loaded is logged and skipped (its calls answer with the reason); the
+    /// others still serve. Returns how many loaded.
+    pub fn load_all(&self) -> Result<usize, StoreError> {
+        let mut loaded = 0;
+        for record in self.packages.list()? {
+            match self.loaded_app(&record.manifest.id) {
+                Ok(_) => loaded += 1,
+                Err(e) => {
+                    tracing::error!(app = %record.manifest.id, error = %e, "cannot load app")
+                }
+            }
         }
-        Ok(apps.len())
+        Ok(loaded)
     }
 
     fn loaded_app(&self, id: &str) -> Result<Arc<LoadedApp>, CallError> {

@@ -7,7 +7,7 @@
 mod limits;
 mod output;
 
-use crate::capabilities::{self, CallCaps, GuestRequest, Miniapp, MiniappPre};
+use crate::capabilities::{self, CallCaps, GuestRequest, GuestResponse, Miniapp, MiniappPre};
 use crate::config::{EPOCH_TICK, HostConfig};
 use limits::CallLimiter;
 use output::GuestOutput;
@@ -377,21 +377,24 @@ impl Runtime {
 
         stdout.emit(&app_id, "stdout");
         stderr.emit(&app_id, "stderr");
-        let response = match result {
-            Ok(r) => r,
-            Err(e) => {
-                let err = self.classify(&store, app, e, &stderr.text());
-                tracing::warn!(app = %app_id, code = err.code(), error = %err, "mini-app call failed");
-                return Err(err);
-            }
+        let checked = match result {
+            Ok(response) => self.check_response(response),
+            Err(e) => Err(self.classify(&store, app, e, &stderr.text())),
         };
+        if let Err(err) = &checked {
+            tracing::warn!(app = %app_id, code = err.code(), error = %err, "mini-app call failed");
+        }
+        checked
+    }
+
+    /// Holds the guest's answer to the boundary limits.
+    fn check_response(&self, response: GuestResponse) -> Result<CallResponse, CallError> {
+        let cfg = &self.config;
         if response.body.len() > cfg.max_response_bytes {
-            let err = CallError::ResponseTooLarge {
+            return Err(CallError::ResponseTooLarge {
                 size: response.body.len(),
                 limit: cfg.max_response_bytes,
-            };
-            tracing::warn!(app = %app_id, code = err.code(), error = %err, "mini-app call failed");
-            return Err(err);
+            });
         }
         if !(100..=599).contains(&response.status) {
             return Err(CallError::BadResponse(format!(

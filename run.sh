@@ -26,6 +26,6 @@ bin=target/release/superapp
 data=${SUPERAPP_DATA:-./superapp-data}
 for m in "${manifests[@]}"; do
     # --replace picks up rebuilt code and keeps each app's data.
-    "$bin" --data "$data" install --replace "$m"
+    "$bin" --data "$data" install --dev --replace "$m"
 done
 exec "$bin" --data "$data" serve --listen "${SUPERAPP_LISTEN:-127.0.0.1:8080}"

@@ -13,8 +13,15 @@ macro_rules! w {
     };
 }
 
+use crate::packages::{
+    CommitMode, InstallError, KeyError, Manifest, PackageError, TrustedKey, decode_package,
+    encode_package, fingerprint, generate_key_file, load_signing_key, parse_public_key,
+    public_key_text,
+};
 use crate::{CallRequest, Caller, HostConfig, Superapp};
+use sha2::Digest;
 use std::io::Write;
+use std::path::Path;
 
 /// Run and manage a Superapp host: sandboxed mini-apps with one identity,
 /// one wallet and one messenger.
@@ -35,15 +42,19 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Install a mini-app from its manifest (a local, unsigned developer install).
+    /// Install a signed package (.sapp) from a trusted developer, or with
+    /// --dev an unsigned app straight from its manifest and built component.
     Install {
-        /// The app's manifest (TOML).
-        manifest: PathBuf,
-        /// Replace an installed app with the same id, keeping its data.
+        /// The package, or with --dev the manifest (TOML).
+        file: PathBuf,
+        /// Developer install from a manifest: unsigned, marked so in `apps list`.
         #[arg(long)]
+        dev: bool,
+        /// With --dev: replace an installed app with the same id, keeping its data.
+        #[arg(long, requires = "dev")]
         replace: bool,
     },
-    /// List, show and remove installed mini-apps.
+    /// List, show, upgrade, roll back and remove installed mini-apps.
     Apps {
         #[command(subcommand)]
         command: AppsCommand,
@@ -56,14 +67,50 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
     },
+    /// Developer signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Build a signed package from a manifest and its built component.
+    Pack {
+        /// The manifest (TOML); its `component` names the built .wasm.
+        manifest: PathBuf,
+        /// The developer's private key file (from `superapp keys new`).
+        #[arg(long)]
+        key: PathBuf,
+        /// Where to write the package.
+        #[arg(long, short = 'o')]
+        out: PathBuf,
+    },
+    /// Check a package's format and signature, and whether this host trusts its signer.
+    Verify {
+        /// The package file.
+        package: PathBuf,
+    },
+    /// The developer keys this host trusts to sign packages.
+    Trust {
+        #[command(subcommand)]
+        command: TrustCommand,
+    },
 }
 
 #[derive(Subcommand)]
 enum AppsCommand {
     /// List installed apps.
     List,
-    /// Show one app: manifest, limits, capabilities, storage use.
+    /// Show one app: manifest, limits, capabilities, signer, versions, storage use.
     Show {
+        /// The app id.
+        id: String,
+    },
+    /// Upgrade an installed app to a signed package of a higher version; its data is kept.
+    Upgrade {
+        /// The package file.
+        package: PathBuf,
+    },
+    /// Return an app to its previous version (the last 5 are kept).
+    Rollback {
         /// The app id.
         id: String,
     },
@@ -74,6 +121,35 @@ enum AppsCommand {
         /// Also erase everything the app stored.
         #[arg(long)]
         purge_data: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a new key pair; prints the public key to give to operators.
+    New {
+        /// The private key file to create (mode 0600; never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum TrustCommand {
+    /// Trust a developer's public key (`ed25519:…`, as `keys new` prints it).
+    Add {
+        /// The public key.
+        pubkey: String,
+        /// A name to remember the developer by.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List trusted keys.
+    List,
+    /// Stop trusting a key (installed apps keep running; new installs are refused).
+    Remove {
+        /// The public key.
+        pubkey: String,
     },
 }
 
@@ -140,32 +216,202 @@ fn open(data: PathBuf) -> Result<Superapp, String> {
 
 fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<ExitCode, String> {
     match cli.command {
-        Command::Install { manifest, replace } => {
+        Command::Install { file, dev, replace } => {
             let host = open(cli.data)?;
-            let r = host
-                .install(&manifest, replace)
-                .map_err(|e| format!("[{}] {e}", e.code()))?;
+            let r = with_progress(|| match dev {
+                true => host.install_dev(&file, replace),
+                false => host.install_package(&read_file(&file)?, CommitMode::Install),
+            })?;
+            let v = &r.current;
             w!(
                 out,
-                "installed {} {} ({} bytes, sha256 {})",
-                r.manifest.id,
-                r.manifest.version,
-                r.component_bytes,
-                &r.component_sha256[..16]
+                "installed {} {} ({}; {} bytes, sha256 {})",
+                v.manifest.id,
+                v.manifest.version,
+                signed_by(v.signer.as_deref()),
+                v.component_bytes,
+                &v.component_sha256[..16]
             );
         }
-        Command::Apps { command } => {
-            let host = open(cli.data)?;
-            apps(&host, command, out)?;
-        }
+        Command::Apps { command } => apps(&open(cli.data)?, command, out)?,
         Command::Call(args) => {
             // Check the arguments before touching the data folder.
             let req = call_request(&args)?;
             return call(open(cli.data)?, args, req, out);
         }
         Command::Serve { listen } => serve(open(cli.data)?, &listen, out)?,
+        Command::Keys {
+            command: KeysCommand::New { out: path },
+        } => {
+            let public = generate_key_file(&path).map_err(coded(KeyError::code))?;
+            w!(
+                out,
+                "wrote the private key to {} (keep it secret)",
+                path.display()
+            );
+            w!(out, "public key (give this to operators):");
+            w!(out, "{}", public_key_text(&public));
+        }
+        Command::Pack {
+            manifest,
+            key,
+            out: target,
+        } => {
+            let key = load_signing_key(&key).map_err(coded(KeyError::code))?;
+            let text = std::fs::read_to_string(&manifest)
+                .map_err(|e| format!("{}: cannot read: {e}", manifest.display()))?;
+            let parsed = Manifest::load(&manifest).map_err(|e| e.to_string())?;
+            let wasm = read_file(&parsed.component).map_err(|e| e.to_string())?;
+            let bytes =
+                encode_package(&text, &wasm, Some(&key)).map_err(coded(PackageError::code))?;
+            crate::fsutil::write_atomic(&target, &bytes)
+                .map_err(|e| format!("{}: {e}", target.display()))?;
+            let public = key.verifying_key().to_bytes();
+            w!(
+                out,
+                "packed {} {} into {} ({} bytes), signed by {} ({})",
+                parsed.id,
+                parsed.version,
+                target.display(),
+                bytes.len(),
+                public_key_text(&public),
+                fingerprint(&public)
+            );
+        }
+        Command::Verify { package } => return verify(cli.data, &package, out),
+        Command::Trust { command } => {
+            let host = open(cli.data)?;
+            let trust = host.trust();
+            match command {
+                TrustCommand::Add { pubkey, name } => {
+                    let k = trust.add(&pubkey, name).map_err(coded(KeyError::code))?;
+                    w!(out, "trusted {}", describe_key(&k));
+                }
+                TrustCommand::List => {
+                    let keys = trust.list().map_err(|e| e.to_string())?;
+                    if keys.is_empty() {
+                        w!(out, "no trusted keys (add one with `superapp trust add`)");
+                    }
+                    for k in keys {
+                        w!(out, "{}", describe_key(&k));
+                    }
+                }
+                TrustCommand::Remove { pubkey } => {
+                    let k = trust.remove(&pubkey).map_err(coded(KeyError::code))?;
+                    w!(out, "no longer trusted: {}", describe_key(&k));
+                }
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Maps a typed error to `[code] message` for the terminal.
+fn coded<E: std::fmt::Display>(code: fn(&E) -> &'static str) -> impl Fn(E) -> String {
+    move |e| format!("[{}] {e}", code(&e))
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>, InstallError> {
+    std::fs::read(path).map_err(|e| InstallError::Component {
+        file: path.display().to_string(),
+        detail: format!("cannot read: {e}"),
+    })
+}
+
+fn signed_by(signer: Option<&str>) -> String {
+    match signer.and_then(|s| parse_public_key(s).ok()) {
+        Some(k) => format!("signed by {}", fingerprint(&k)),
+        None => "unsigned developer install".to_string(),
+    }
+}
+
+fn describe_key(k: &TrustedKey) -> String {
+    let fp = parse_public_key(&k.public_key)
+        .map(|p| fingerprint(&p))
+        .unwrap_or_default();
+    match &k.name {
+        Some(n) => format!("{} ({fp}, {n})", k.public_key),
+        None => format!("{} ({fp})", k.public_key),
+    }
+}
+
+/// Runs an install step, telling the operator on stderr when compiling
+/// takes more than a moment.
+fn with_progress<T>(f: impl FnOnce() -> Result<T, InstallError>) -> Result<T, String> {
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = done.clone();
+    let ticker = std::thread::spawn(move || {
+        let start = std::time::Instant::now();
+        let mut shown = false;
+        while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            if start.elapsed() > std::time::Duration::from_millis(700) {
+                eprint!(
+                    "{}",
+                    if shown {
+                        "."
+                    } else {
+                        "compiling the component…"
+                    }
+                );
+                shown = true;
+                std::thread::sleep(std::time::Duration::from_millis(450));
+            }
+        }
+        if shown {
+            eprintln!(" done");
+        }
+    });
+    let result = f();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = ticker.join();
+    result.map_err(|e| format!("[{}] {e}", e.code()))
+}
+
+fn verify(data: PathBuf, package: &Path, out: &mut dyn Write) -> Result<ExitCode, String> {
+    let bytes = read_file(package).map_err(|e| e.to_string())?;
+    let p = decode_package(&bytes).map_err(coded(PackageError::code))?;
+    let signer = p
+        .signer
+        .ok_or_else(|| format!("[unsigned-package] {}", PackageError::Unsigned))?;
+    let manifest = Manifest::parse(
+        &p.manifest_toml,
+        &format!("{} (manifest)", package.display()),
+    )
+    .map_err(|e| format!("[invalid-manifest] {e}"))?;
+    let sha: String = sha2::Sha256::digest(&p.component)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    w!(out, "package:   {}", package.display());
+    w!(out, "app:       {} {}", manifest.id, manifest.version);
+    w!(out, "component: {} bytes, sha256 {sha}", p.component.len());
+    w!(
+        out,
+        "signature: valid, by {} ({})",
+        public_key_text(&signer),
+        fingerprint(&signer)
+    );
+    let trusted = Superapp::open(HostConfig::new(data))
+        .map_err(|e| e.to_string())
+        .and_then(|h| h.trust().is_trusted(&signer).map_err(|e| e.to_string()));
+    match trusted {
+        Ok(true) => {
+            w!(out, "trusted:   yes");
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(false) => {
+            w!(
+                out,
+                "trusted:   no (add the key with `superapp trust add` to install it)"
+            );
+            Ok(ExitCode::FAILURE)
+        }
+        Err(e) => {
+            w!(out, "trusted:   unknown ({e})");
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }
 
 fn apps(host: &Superapp, command: AppsCommand, out: &mut dyn Write) -> Result<(), String> {
@@ -177,20 +423,26 @@ fn apps(host: &Superapp, command: AppsCommand, out: &mut dyn Write) -> Result<()
             }
             w!(
                 out,
-                "{:<24} {:<10} {:<24} CAPABILITIES",
+                "{:<24} {:<10} {:<24} {:<18} CAPABILITIES",
                 "ID",
                 "VERSION",
-                "NAME"
+                "NAME",
+                "SIGNER"
             );
             for r in apps {
-                let m = &r.manifest;
+                let m = &r.current.manifest;
                 let caps: Vec<String> = m.capabilities.keys().map(|c| c.to_string()).collect();
+                let signer = match r.current.signer.as_deref().map(parse_public_key) {
+                    Some(Ok(k)) => fingerprint(&k),
+                    _ => "UNSIGNED (dev)".to_string(),
+                };
                 w!(
                     out,
-                    "{:<24} {:<10} {:<24} {}",
+                    "{:<24} {:<10} {:<24} {:<18} {}",
                     m.id,
                     m.version.to_string(),
                     m.name,
+                    signer,
                     if caps.is_empty() {
                         "-".to_string()
                     } else {
@@ -203,8 +455,9 @@ fn apps(host: &Superapp, command: AppsCommand, out: &mut dyn Write) -> Result<()
             let r = host
                 .app(&id)
                 .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("no app with id `{id}` is installed"))?;
-            let m = &r.manifest;
+                .ok_or_else(|| format!("[not-installed] no app with id `{id}` is installed"))?;
+            let v = &r.current;
+            let m = &v.manifest;
             let (limits, storage) = m
                 .effective_limits(host.config(), &id)
                 .map_err(|e| e.to_string())?;
@@ -217,10 +470,31 @@ fn apps(host: &Superapp, command: AppsCommand, out: &mut dyn Write) -> Result<()
             w!(
                 out,
                 "component:   {} bytes, sha256 {}",
-                r.component_bytes,
-                r.component_sha256
+                v.component_bytes,
+                v.component_sha256
             );
-            w!(out, "signed:      no (local developer install)");
+            w!(
+                out,
+                "signed:      {}",
+                match &v.signer {
+                    Some(k) => format!("yes, by {k}"),
+                    None => "no (unsigned developer install)".to_string(),
+                }
+            );
+            let earlier: Vec<String> = r
+                .previous
+                .iter()
+                .map(|p| p.manifest.version.to_string())
+                .collect();
+            w!(
+                out,
+                "rollback to: {}",
+                if earlier.is_empty() {
+                    "-".to_string()
+                } else {
+                    earlier.join(", ")
+                }
+            );
             w!(
                 out,
                 "memory:      {} MiB per call",
@@ -245,6 +519,29 @@ fn apps(host: &Superapp, command: AppsCommand, out: &mut dyn Write) -> Result<()
                 w!(out, "  {cap}: {}", req.purpose);
             }
         }
+        AppsCommand::Upgrade { package } => {
+            let bytes = read_file(&package).map_err(|e| format!("[{}] {e}", e.code()))?;
+            let before = host.app_version(&bytes);
+            let r = with_progress(|| host.install_package(&bytes, CommitMode::Upgrade))?;
+            w!(
+                out,
+                "upgraded {} {}to {} (its data is kept)",
+                r.id(),
+                before.map(|v| format!("from {v} ")).unwrap_or_default(),
+                r.current.manifest.version
+            );
+        }
+        AppsCommand::Rollback { id } => {
+            let r = host
+                .rollback(&id)
+                .map_err(|e| format!("[{}] {e}", e.code()))?;
+            w!(
+                out,
+                "rolled {} back to {}",
+                r.id(),
+                r.current.manifest.version
+            );
+        }
         AppsCommand::Remove { id, purge_data } => {
             let r = host
                 .remove(&id, purge_data)
@@ -252,8 +549,8 @@ fn apps(host: &Superapp, command: AppsCommand, out: &mut dyn Write) -> Result<()
             w!(
                 out,
                 "removed {} {}{}",
-                r.manifest.id,
-                r.manifest.version,
+                r.id(),
+                r.current.manifest.version,
                 if purge_data {
                     " and its data"
                 } else {

@@ -31,6 +31,10 @@ pub struct HostConfig {
     pub default_storage_quota_bytes: u64,
     /// Largest stored value unless the manifest lowers it.
     pub default_storage_value_bytes: u64,
+    /// Largest component an install accepts.
+    pub max_component_bytes: u64,
+    /// Largest package file an install accepts.
+    pub max_package_bytes: u64,
     /// Instances that may run at once (pooling allocator slots).
     pub max_concurrent_calls: u32,
     /// Try the pooling allocator at start (falls back to on-demand if the
@@ -57,6 +61,8 @@ impl HostConfig {
             max_log_lines_per_call: 256,
             default_storage_quota_bytes: 10 << 20,
             default_storage_value_bytes: 1 << 20,
+            max_component_bytes: 2 << 20,
+            max_package_bytes: 30 << 20,
             max_concurrent_calls: 256,
             pooling: true,
         }

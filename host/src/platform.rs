@@ -6,7 +6,10 @@ use crate::capabilities::{AppGrants, CallCaps, CallUser};
 use crate::config::HostConfig;
 use crate::identity::{Identity, check_user_id};
 use crate::kv::AppStorage;
-use crate::packages::{AppRecord, InstallError, Manifest, Packages};
+use crate::packages::{
+    AppRecord, CommitMode, InstallError, Manifest, PackageError, Packages, TrustStore,
+    decode_package, public_key_text,
+};
 use crate::runtime::{CallError, CallRequest, CallResponse, CompileError, LoadedApp, Runtime};
 use crate::store::{Db, StoreError};
 use std::collections::HashMap;
@@ -35,6 +38,7 @@ pub struct Caller {
 pub struct Superapp {
     config: HostConfig,
     packages: Packages,
+    trust: TrustStore,
     storage: AppStorage,
     identity: Identity,
     runtime: Runtime,
@@ -47,6 +51,7 @@ impl Superapp {
         let db = Db::open(&config.data_dir)?;
         Ok(Superapp {
             packages: Packages::open(&db)?,
+            trust: TrustStore::open(&db)?,
             storage: AppStorage::new(db.kv()?),
             identity: Identity::open(&db)?,
             runtime: Runtime::new(&config)?,
@@ -63,46 +68,126 @@ impl Superapp {
         &self.runtime
     }
 
-    /// Installs the app described by the manifest at `manifest_path`:
-    /// validate the manifest and its limits, compile, check imports against
-    /// the manifest and the host, precompile, then commit atomically.
-    /// `replace` lets a developer reinstall an id in place, keeping its data.
-    pub fn install(&self, manifest_path: &Path, replace: bool) -> Result<AppRecord, InstallError> {
+    /// The operator's trusted developer keys.
+    pub fn trust(&self) -> &TrustStore {
+        &self.trust
+    }
+
+    /// Installs (or, with `CommitMode::Upgrade`, upgrades to) a signed
+    /// package: size limits → parse and verify the signature → the signer
+    /// must be trusted → validate the manifest → compile, check imports,
+    /// precompile → activate atomically.
+    pub fn install_package(
+        &self,
+        bytes: &[u8],
+        mode: CommitMode,
+    ) -> Result<AppRecord, InstallError> {
+        let limit = self.config.max_package_bytes;
+        if bytes.len() as u64 > limit {
+            return Err(PackageError::TooLarge {
+                what: "package",
+                size: bytes.len() as u64,
+                limit,
+            }
+            .into());
+        }
+        let package = decode_package(bytes)?;
+        let signer = package.signer.ok_or(PackageError::Unsigned)?;
+        if !self.trust.is_trusted(&signer)? {
+            return Err(PackageError::UnknownSigner(public_key_text(&signer)).into());
+        }
+        let manifest = Manifest::parse(&package.manifest_toml, "package manifest")?;
+        let label = format!("component of package `{}`", manifest.id);
+        self.activate(
+            manifest,
+            "package manifest",
+            &label,
+            package.component,
+            Some(public_key_text(&signer)),
+            mode,
+        )
+    }
+
+    /// Installs from a manifest and a built component on disk, unsigned: the
+    /// developer flow (`install --dev`). `replace` reinstalls an installed
+    /// id in place, keeping its data.
+    pub fn install_dev(
+        &self,
+        manifest_path: &Path,
+        replace: bool,
+    ) -> Result<AppRecord, InstallError> {
         let file = manifest_path.display().to_string();
         let manifest = Manifest::load(manifest_path)?;
-        manifest.effective_limits(&self.config, &file)?;
-        if !replace && self.packages.get(&manifest.id)?.is_some() {
-            return Err(InstallError::AlreadyInstalled(manifest.id));
-        }
         let component_file = manifest.component.display().to_string();
         let wasm = std::fs::read(&manifest.component).map_err(|e| InstallError::Component {
             file: component_file.clone(),
             detail: format!("cannot read the component (field `component` of {file}): {e}"),
         })?;
-        let (component, imports) =
-            self.runtime
-                .compile(&wasm)
-                .map_err(|e| InstallError::Component {
-                    file: component_file.clone(),
-                    detail: e.to_string(),
-                })?;
+        let mode = if replace {
+            CommitMode::Replace
+        } else {
+            CommitMode::Install
+        };
+        self.activate(manifest, &file, &component_file, wasm, None, mode)
+    }
+
+    fn activate(
+        &self,
+        manifest: Manifest,
+        manifest_label: &str,
+        component_label: &str,
+        wasm: Vec<u8>,
+        signer: Option<String>,
+        mode: CommitMode,
+    ) -> Result<AppRecord, InstallError> {
+        let err = |detail: String| InstallError::Component {
+            file: component_label.to_string(),
+            detail,
+        };
+        manifest.effective_limits(&self.config, manifest_label)?;
+        // Refuse early what the commit would refuse, before compiling.
+        let existing = self.packages.get(&manifest.id)?;
+        match (&existing, mode) {
+            (Some(_), CommitMode::Install) => {
+                return Err(InstallError::AlreadyInstalled(manifest.id));
+            }
+            (None, CommitMode::Upgrade) => return Err(InstallError::NotInstalled(manifest.id)),
+            _ => {}
+        }
+        let limit = self.config.max_component_bytes;
+        if wasm.len() as u64 > limit {
+            return Err(PackageError::TooLarge {
+                what: "component",
+                size: wasm.len() as u64,
+                limit,
+            }
+            .into());
+        }
+        let (component, imports) = self
+            .runtime
+            .compile(&wasm)
+            .map_err(|e| err(e.to_string()))?;
         Packages::check_imports(&manifest, &imports)?;
         self.runtime
             .check_linkable(&component)
-            .map_err(|e| InstallError::Component {
-                file: component_file.clone(),
-                detail: e.to_string(),
-            })?;
+            .map_err(|e| err(e.to_string()))?;
         let artifact = self
             .runtime
             .serialize(&component)
-            .map_err(|e| InstallError::Component {
-                file: component_file,
-                detail: e.to_string(),
-            })?;
-        let record = self.packages.commit(&manifest, &wasm, &artifact, replace)?;
-        self.forget(&record.manifest.id);
-        tracing::info!(app = %record.manifest.id, version = %record.manifest.version, "installed");
+            .map_err(|e| err(e.to_string()))?;
+        let record = self
+            .packages
+            .commit(&manifest, &wasm, &artifact, signer, mode)?;
+        self.forget(record.id());
+        tracing::info!(app = %record.id(), version = %record.current.manifest.version, ?mode, "activated");
+        Ok(record)
+    }
+
+    /// Returns `id` to its previous version.
+    pub fn rollback(&self, id: &str) -> Result<AppRecord, InstallError> {
+        let record = self.packages.rollback(id)?;
+        self.forget(id);
+        tracing::info!(app = %id, version = %record.current.manifest.version, "rolled back");
         Ok(record)
     }
 
@@ -123,6 +208,14 @@ impl Superapp {
     /// Every installed app.
     pub fn apps(&self) -> Result<Vec<AppRecord>, StoreError> {
         self.packages.list()
+    }
+
+    /// The installed version of the app a package is for, if any (for messages).
+    pub fn app_version(&self, package: &[u8]) -> Option<String> {
+        let p = decode_package(package).ok()?;
+        let m = Manifest::parse(&p.manifest_toml, "package manifest").ok()?;
+        let r = self.packages.get(&m.id).ok()??;
+        Some(r.current.manifest.version.to_string())
     }
 
     /// The installed app `id`.
@@ -148,10 +241,10 @@ impl Superapp {
     pub fn load_all(&self) -> Result<usize, StoreError> {
         let mut loaded = 0;
         for record in self.packages.list()? {
-            match self.loaded_app(&record.manifest.id) {
+            match self.loaded_app(record.id()) {
                 Ok(_) => loaded += 1,
                 Err(e) => {
-                    tracing::error!(app = %record.manifest.id, error = %e, "cannot load app")
+                    tracing::error!(app = %record.id(), error = %e, "cannot load app")
                 }
             }
         }
@@ -166,7 +259,8 @@ impl Superapp {
             .packages
             .get(id)
             .map_err(|e| CallError::Internal(e.to_string()))?
-            .ok_or_else(|| CallError::AppNotFound(id.to_string()))?;
+            .ok_or_else(|| CallError::AppNotFound(id.to_string()))?
+            .current;
         let file = format!("manifest of installed app `{id}`");
         let (limits, storage) = record
             .manifest

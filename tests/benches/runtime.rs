@@ -132,8 +132,8 @@ where
 fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let host = open_host(&dir.path().join("data"))?;
-    let record = host.install(&root().join("examples/hello/superapp.toml"), false)?;
-    let wasm = std::fs::read(dir.path().join("data").join(&record.wasm_file))?;
+    let record = host.install_dev(&root().join("examples/hello/superapp.toml"), false)?;
+    let wasm = std::fs::read(dir.path().join("data").join(&record.current.wasm_file))?;
     let floor = Floor::new(&wasm)?;
     println!(
         "hello component: {} bytes; host pooling allocator: {}",

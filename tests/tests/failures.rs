@@ -14,7 +14,7 @@ fn get(path: &str) -> CallRequest {
 
 fn install(host: &Superapp, dir: &std::path::Path, id: &str, wasm: &str, extra: &str) {
     let m = manifest(dir, id, &guest(wasm), extra);
-    if let Err(e) = host.install(&m, false) {
+    if let Err(e) = host.install_dev(&m, false) {
         unreachable_install(id, e);
     }
 }

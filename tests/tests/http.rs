@@ -59,16 +59,16 @@ fn problem_type(reply: &Reply) -> String {
 fn server() -> anyhow::Result<(tempfile::TempDir, String, tokio::runtime::Runtime)> {
     let dir = tempfile::tempdir()?;
     let host = open_host(&dir.path().join("data"))?;
-    host.install(&root().join("examples/hello/superapp.toml"), false)?;
+    host.install_dev(&root().join("examples/hello/superapp.toml"), false)?;
     let looper = manifest(
         dir.path(),
         "looper",
         &guest("fixture_loop"),
         "[limits]\ndeadline_ms = 100",
     );
-    host.install(&looper, false)?;
+    host.install_dev(&looper, false)?;
     let kv = manifest(dir.path(), "kv", &guest("fixture_kv"), STORAGE);
-    host.install(&kv, false)?;
+    host.install_dev(&kv, false)?;
     let (base, rt) = serve(host)?;
     Ok((dir, base, rt))
 }

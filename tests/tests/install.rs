@@ -36,7 +36,7 @@ fn walk(p: &std::path::Path) -> usize {
 fn the_tutorial_app_installs_and_answers_from_the_command_line() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let data = data_arg(&dir);
-    let (ok, out, err) = cli(&["--data", &data, "install", &hello_manifest()]);
+    let (ok, out, err) = cli(&["--data", &data, "install", "--dev", &hello_manifest()]);
     assert!(ok, "{err}");
     assert!(out.starts_with("installed hello 0.1.0"), "{out}");
 
@@ -85,7 +85,7 @@ fn the_tutorial_app_installs_and_answers_from_the_command_line() -> anyhow::Resu
 fn the_app_sees_an_open_id_never_the_user_id() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let data = data_arg(&dir);
-    cli(&["--data", &data, "install", &hello_manifest()]);
+    cli(&["--data", &data, "install", "--dev", &hello_manifest()]);
     let (ok, out, _) = cli(&[
         "--data", &data, "call", "hello", "/whoami", "--user", "alice", "--scene", "qr",
     ]);
@@ -103,7 +103,13 @@ fn an_undeclared_import_refuses_the_install_and_names_it() -> anyhow::Result<()>
     let dir = tempfile::tempdir()?;
     let data = data_arg(&dir);
     let m = manifest(dir.path(), "sneaky", &guest("fixture_kv"), "");
-    let (ok, _, err) = cli(&["--data", &data, "install", &m.display().to_string()]);
+    let (ok, _, err) = cli(&[
+        "--data",
+        &data,
+        "install",
+        "--dev",
+        &m.display().to_string(),
+    ]);
     assert!(!ok);
     assert!(err.contains("[undeclared-import]"), "{err}");
     assert!(err.contains("superapp:platform/storage@0.1.0"), "{err}");
@@ -133,13 +139,19 @@ fn bad_manifests_are_refused_naming_the_file_and_field() -> anyhow::Result<()> {
             let text = std::fs::read_to_string(&m)?.replace("1.0.0", "one");
             std::fs::write(&m, text)?;
         }
-        let (ok, _, err) = cli(&["--data", &data, "install", &m.display().to_string()]);
+        let (ok, _, err) = cli(&[
+            "--data",
+            &data,
+            "install",
+            "--dev",
+            &m.display().to_string(),
+        ]);
         assert!(!ok, "{id} installed");
         assert!(err.contains(&format!("{id}.toml")), "{id}: {err}");
         assert!(err.contains(field), "{id}: {err}");
     }
     let missing = dir.path().join("nope.toml").display().to_string();
-    let (ok, _, err) = cli(&["--data", &data, "install", &missing]);
+    let (ok, _, err) = cli(&["--data", &data, "install", "--dev", &missing]);
     assert!(!ok);
     assert!(err.contains("nope.toml: cannot read"), "{err}");
     assert_eq!(component_files(&dir), 0);
@@ -153,14 +165,26 @@ fn a_file_that_is_not_a_component_is_refused_naming_it() -> anyhow::Result<()> {
     let fake = dir.path().join("fake.wasm");
     std::fs::write(&fake, b"definitely not wasm")?;
     let m = manifest(dir.path(), "fake", &fake, STORAGE);
-    let (ok, _, err) = cli(&["--data", &data, "install", &m.display().to_string()]);
+    let (ok, _, err) = cli(&[
+        "--data",
+        &data,
+        "install",
+        "--dev",
+        &m.display().to_string(),
+    ]);
     assert!(!ok);
     assert!(
         err.contains("[invalid-component]") && err.contains("fake.wasm"),
         "{err}"
     );
     let gone = manifest(dir.path(), "gone", &dir.path().join("gone.wasm"), STORAGE);
-    let (ok, _, err) = cli(&["--data", &data, "install", &gone.display().to_string()]);
+    let (ok, _, err) = cli(&[
+        "--data",
+        &data,
+        "install",
+        "--dev",
+        &gone.display().to_string(),
+    ]);
     assert!(!ok);
     assert!(
         err.contains("gone.wasm") && err.contains("cannot read"),
@@ -174,12 +198,19 @@ fn a_file_that_is_not_a_component_is_refused_naming_it() -> anyhow::Result<()> {
 fn installing_an_existing_id_is_refused_and_replace_keeps_the_data() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let data = data_arg(&dir);
-    cli(&["--data", &data, "install", &hello_manifest()]);
+    cli(&["--data", &data, "install", "--dev", &hello_manifest()]);
     cli(&["--data", &data, "call", "hello", "/visits", "-X", "POST"]);
-    let (ok, _, err) = cli(&["--data", &data, "install", &hello_manifest()]);
+    let (ok, _, err) = cli(&["--data", &data, "install", "--dev", &hello_manifest()]);
     assert!(!ok);
     assert!(err.contains("[already-installed]"), "{err}");
-    let (ok, _, err) = cli(&["--data", &data, "install", "--replace", &hello_manifest()]);
+    let (ok, _, err) = cli(&[
+        "--data",
+        &data,
+        "install",
+        "--dev",
+        "--replace",
+        &hello_manifest(),
+    ]);
     assert!(ok, "{err}");
     let (_, out, _) = cli(&["--data", &data, "call", "hello", "/visits"]);
     assert_eq!(out, "200\n{\"count\":1}\n");
@@ -191,18 +222,18 @@ fn installing_an_existing_id_is_refused_and_replace_keeps_the_data() -> anyhow::
 fn remove_keeps_data_unless_purged() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let data = data_arg(&dir);
-    cli(&["--data", &data, "install", &hello_manifest()]);
+    cli(&["--data", &data, "install", "--dev", &hello_manifest()]);
     cli(&["--data", &data, "call", "hello", "/visits", "-X", "POST"]);
     let (ok, out, _) = cli(&["--data", &data, "apps", "remove", "hello"]);
     assert!(ok && out.contains("its data is kept"), "{out}");
     assert_eq!(component_files(&dir), 0);
     let (ok, _, err) = cli(&["--data", &data, "call", "hello", "/"]);
     assert!(!ok && err.contains("[app-not-found]"), "{err}");
-    cli(&["--data", &data, "install", &hello_manifest()]);
+    cli(&["--data", &data, "install", "--dev", &hello_manifest()]);
     let (_, out, _) = cli(&["--data", &data, "call", "hello", "/visits"]);
     assert_eq!(out, "200\n{\"count\":1}\n");
     cli(&["--data", &data, "apps", "remove", "hello", "--purge-data"]);
-    cli(&["--data", &data, "install", &hello_manifest()]);
+    cli(&["--data", &data, "install", "--dev", &hello_manifest()]);
     let (_, out, _) = cli(&["--data", &data, "call", "hello", "/visits"]);
     assert_eq!(out, "200\n{\"count\":0}\n");
     let (ok, _, err) = cli(&["--data", &data, "apps", "remove", "nobody"]);
@@ -214,7 +245,7 @@ fn remove_keeps_data_unless_purged() -> anyhow::Result<()> {
 fn a_restarted_host_runs_apps_from_their_precompiled_artifacts() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let data = data_arg(&dir);
-    cli(&["--data", &data, "install", &hello_manifest()]);
+    cli(&["--data", &data, "install", "--dev", &hello_manifest()]);
     let folder = dir.path().join("data/components/hello");
     let mut wasm = None;
     let mut artifact = None;

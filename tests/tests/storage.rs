@@ -50,7 +50,7 @@ fn kv_host(extra: &str, ids: &[&str]) -> anyhow::Result<(tempfile::TempDir, Supe
             &guest("fixture_kv"),
             &format!("{STORAGE}{extra}"),
         );
-        host.install(&m, false)?;
+        host.install_dev(&m, false)?;
     }
     Ok((dir, host))
 }
@@ -180,7 +180,7 @@ fn stored_data_survives_a_restart_of_the_host() -> anyhow::Result<()> {
     let data = dir.path().join("data");
     {
         let host = open_host(&data)?;
-        host.install(
+        host.install_dev(
             &manifest(dir.path(), "kv", &guest("fixture_kv"), STORAGE),
             false,
         )?;

@@ -1,0 +1,348 @@
+//! Signed packages and the install lifecycle through the `superapp` command
+//! line: keys, pack, verify, trust, install, upgrade, rollback, remove — and
+//! every bad input refused with its own message, leaving the installed set
+//! unchanged.
+
+use std::path::{Path, PathBuf};
+use superapp_tests::{STORAGE, cli, guest, manifest};
+
+struct Env {
+    dir: tempfile::TempDir,
+    data: String,
+    key: PathBuf,
+    pubkey: String,
+}
+
+impl Env {
+    fn new() -> anyhow::Result<Env> {
+        let dir = tempfile::tempdir()?;
+        let data = dir.path().join("data").display().to_string();
+        let key = dir.path().join("dev.key");
+        let (ok, out, err) = cli(&["keys", "new", "--out", &key.display().to_string()]);
+        anyhow::ensure!(ok, "keys new: {err}");
+        let pubkey = out.lines().last().unwrap_or_default().to_string();
+        Ok(Env {
+            dir,
+            data,
+            key,
+            pubkey,
+        })
+    }
+
+    fn run(&self, args: &[&str]) -> (bool, String, String) {
+        let mut all = vec!["--data", &self.data];
+        all.extend_from_slice(args);
+        cli(&all)
+    }
+
+    fn trust(&self) {
+        let (ok, _, err) = self.run(&["trust", "add", &self.pubkey, "--name", "Test Dev"]);
+        assert!(ok, "{err}");
+    }
+
+    /// Packs `wasm` as app `id` at `version` and returns the package path.
+    fn pack(&self, id: &str, version: &str, wasm: &Path, extra: &str) -> PathBuf {
+        let m = manifest(self.dir.path(), id, wasm, extra);
+        let text = std::fs::read_to_string(&m).unwrap_or_default();
+        std::fs::write(&m, text.replace("1.0.0", version)).unwrap_or_default();
+        let out = self.dir.path().join(format!("{id}-{version}.sapp"));
+        let (ok, _, err) = cli(&[
+            "pack",
+            &m.display().to_string(),
+            "--key",
+            &self.key.display().to_string(),
+            "-o",
+            &out.display().to_string(),
+        ]);
+        assert!(ok, "pack: {err}");
+        out
+    }
+
+    fn install(&self, pkg: &Path) -> (bool, String, String) {
+        self.run(&["install", &pkg.display().to_string()])
+    }
+
+    fn listed(&self) -> String {
+        self.run(&["apps", "list"]).1
+    }
+
+    fn files(&self) -> usize {
+        count_files(&self.dir.path().join("data/components"))
+    }
+}
+
+fn count_files(p: &Path) -> usize {
+    std::fs::read_dir(p)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| match e.file_type().map(|t| t.is_dir()) {
+                    Ok(true) => count_files(&e.path()),
+                    _ => 1,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+fn hello() -> PathBuf {
+    guest("hello")
+}
+
+#[test]
+fn keys_new_writes_an_owner_only_key_and_never_overwrites() -> anyhow::Result<()> {
+    let env = Env::new()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&env.key)?.permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    assert!(
+        env.pubkey.starts_with("ed25519:") && env.pubkey.len() == 51,
+        "{}",
+        env.pubkey
+    );
+    let (ok, _, err) = cli(&["keys", "new", "--out", &env.key.display().to_string()]);
+    assert!(!ok && err.contains("[key-exists]"), "{err}");
+    Ok(())
+}
+
+#[test]
+fn a_package_from_a_trusted_key_installs_and_runs() -> anyhow::Result<()> {
+    let env = Env::new()?;
+    env.trust();
+    let pkg = env.pack("greeter", "1.0.0", &hello(), STORAGE);
+    let (ok, out, _) = env.run(&["verify", &pkg.display().to_string()]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("signature: valid") && out.contains("trusted:   yes"),
+        "{out}"
+    );
+    let (ok, out, err) = env.install(&pkg);
+    assert!(ok, "{err}");
+    assert!(out.contains("installed greeter 1.0.0 (signed by"), "{out}");
+    let (ok, out, _) = env.run(&["call", "greeter", "/greet/Li"]);
+    assert!(ok && out.contains("Hello, Li!"), "{out}");
+    let list = env.listed();
+    assert!(!list.contains("UNSIGNED"), "{list}");
+    let (_, trusted, _) = env.run(&["trust", "list"]);
+    assert!(
+        trusted.contains(&env.pubkey) && trusted.contains("Test Dev"),
+        "{trusted}"
+    );
+    Ok(())
+}
+
+#[test]
+fn dev_installs_are_marked_unsigned() -> anyhow::Result<()> {
+    let env = Env::new()?;
+    let m = manifest(env.dir.path(), "devapp", &hello(), STORAGE);
+    let (ok, out, _) = env.run(&["install", "--dev", &m.display().to_string()]);
+    assert!(ok && out.contains("unsigned developer install"), "{out}");
+    assert!(env.listed().contains("UNSIGNED (dev)"));
+    Ok(())
+}
+
+#[test]
+fn an_unknown_signer_is_refused_and_nothing_is_installed() -> anyhow::Result<()> {
+    let env = Env::new()?;
+    let pkg = env.pack("greeter", "1.0.0", &hello(), STORAGE);
+    let (ok, out, _) = env.run(&["verify", &pkg.display().to_string()]);
+    assert!(!ok && out.contains("trusted:   no"), "{out}");
+    let (ok, _, err) = env.install(&pkg);
+    assert!(
+        !ok && err.contains("[unknown-signer]") && err.contains(&env.pubkey),
+        "{err}"
+    );
+    assert!(env.listed().contains("no apps installed"));
+    assert_eq!(env.files(), 0);
+    // Trust, install, then revoke: installed apps keep running, new installs are refused.
+    env.trust();
+    assert!(env.install(&pkg).0);
+    let (ok, _, _) = env.run(&["trust", "remove", &env.pubkey]);
+    assert!(ok);
+    assert!(env.run(&["call", "greeter", "/"]).0);
+    let pkg2 = env.pack("greeter", "1.1.0", &hello(), STORAGE);
+    let (ok, _, err) = env.run(&["apps", "upgrade", &pkg2.display().to_string()]);
+    assert!(!ok && err.contains("[unknown-signer]"), "{err}");
+    let (ok, _, err) = env.run(&["trust", "add", "ed25519:nope"]);
+    assert!(!ok && err.contains("[bad-public-key]"), "{err}");
+    Ok(())
+}
+
+/// Installs `bytes` as a package and expects the error `code`, with the
+/// installed set and the component files unchanged.
+fn refused(env: &Env, name: &str, bytes: &[u8], code: &str) {
+    let path = env.dir.path().join(format!("{name}.sapp"));
+    std::fs::write(&path, bytes).unwrap_or_default();
+    let before = (env.listed(), env.files());
+    let (ok, _, err) = env.install(&path);
+    assert!(!ok, "{name}: installed");
+    assert!(
+        err.contains(&format!("[{code}]")),
+        "{name}: expected [{code}], got: {err}"
+    );
+    assert_eq!(
+        (env.listed(), env.files()),
+        before,
+        "{name}: the installed set changed"
+    );
+}
+
+#[test]
+fn every_kind_of_bad_package_is_refused_with_its_own_message() -> anyhow::Result<()> {
+    let env = Env::new()?;
+    env.trust();
+    let good_path = env.pack("greeter", "1.0.0", &hello(), STORAGE);
+    let good = std::fs::read(&good_path)?;
+    // Something installed already, so "unchanged" means more than "empty".
+    let other = env.pack("other", "1.0.0", &hello(), STORAGE);
+    assert!(env.install(&other).0);
+
+    let flip = |at: usize| {
+        let mut b = good.clone();
+        b[at] ^= 0x40;
+        b
+    };
+    let len = good.len();
+    refused(&env, "flip-header", &flip(2), "not-a-package");
+    refused(
+        &env,
+        "flip-version",
+        &flip(4),
+        "unsupported-package-version",
+    );
+    refused(&env, "flip-manifest", &flip(20), "bad-signature");
+    refused(&env, "flip-component", &flip(len / 2), "bad-signature");
+    refused(&env, "flip-signature", &flip(len - 10), "bad-signature");
+    refused(&env, "flip-signer-key", &flip(len - 90), "bad-signature");
+    refused(&env, "truncated", &good[..len - 30], "truncated-package");
+    refused(&env, "empty", b"", "empty-file");
+    refused(
+        &env,
+        "wasm-not-package",
+        &std::fs::read(hello())?,
+        "not-a-package",
+    );
+
+    let key = superapp_host::packages::load_signing_key(&env.key)?;
+    let signed = |manifest: &str, wasm: &[u8]| {
+        superapp_host::packages::encode_package(manifest, wasm, Some(&key)).unwrap_or_default()
+    };
+    let wasm = std::fs::read(hello())?;
+    let base = "id = \"xy\"\nname = \"X\"\nversion = \"1.0.0\"\ndeveloper = \"D\"\ncomponent = \"x.wasm\"\n[capabilities.storage]\npurpose = \"p\"\n";
+    refused(
+        &env,
+        "unknown-field",
+        &signed(&format!("{base}colour = 1\n"), &wasm),
+        "invalid-manifest",
+    );
+    refused(
+        &env,
+        "bad-version",
+        &signed(&base.replace("1.0.0", "1.0"), &wasm),
+        "invalid-manifest",
+    );
+    let no_storage = base.replace("[capabilities.storage]\npurpose = \"p\"\n", "");
+    refused(
+        &env,
+        "undeclared",
+        &signed(&no_storage, &std::fs::read(guest("fixture_kv"))?),
+        "undeclared-import",
+    );
+    refused(
+        &env,
+        "oversized",
+        &signed(base, &vec![0u8; (2 << 20) + 1]),
+        "too-large",
+    );
+    refused(
+        &env,
+        "not-wasm",
+        &signed(base, b"not wasm at all"),
+        "invalid-component",
+    );
+    refused(
+        &env,
+        "unsigned",
+        &superapp_host::packages::encode_package(base, &wasm, None)?,
+        "unsigned-package",
+    );
+    refused(
+        &env,
+        "existing-id",
+        &std::fs::read(&other)?,
+        "already-installed",
+    );
+    Ok(())
+}
+
+#[test]
+fn upgrade_keeps_data_refuses_downgrades_and_rollback_returns() -> anyhow::Result<()> {
+    let env = Env::new()?;
+    env.trust();
+    let v1 = env.pack("greeter", "1.0.0", &hello(), STORAGE);
+    let v2 = env.pack("greeter", "1.1.0", &hello(), STORAGE);
+    let v0 = env.pack("greeter", "0.9.0", &hello(), STORAGE);
+    assert!(env.install(&v1).0);
+    env.run(&["call", "greeter", "/visits", "-X", "POST"]);
+
+    let (ok, out, err) = env.run(&["apps", "upgrade", &v2.display().to_string()]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("upgraded greeter from 1.0.0 to 1.1.0"),
+        "{out}"
+    );
+    let (_, out, _) = env.run(&["call", "greeter", "/visits"]);
+    assert!(out.contains("\"count\":1"), "data kept: {out}");
+
+    for (pkg, what) in [(&v0, "downgrade"), (&v2, "same version")] {
+        let (ok, _, err) = env.run(&["apps", "upgrade", &pkg.display().to_string()]);
+        assert!(!ok && err.contains("[not-newer]"), "{what}: {err}");
+    }
+    let (ok, _, err) = env.install(&v2);
+    assert!(!ok && err.contains("use `superapp apps upgrade`"), "{err}");
+    let other = env.pack("nobody", "1.0.0", &hello(), STORAGE);
+    let (ok, _, err) = env.run(&["apps", "upgrade", &other.display().to_string()]);
+    assert!(!ok && err.contains("[not-installed]"), "{err}");
+
+    let (_, show, _) = env.run(&["apps", "show", "greeter"]);
+    assert!(
+        show.contains("version:     1.1.0") && show.contains("rollback to: 1.0.0"),
+        "{show}"
+    );
+    let (ok, out, _) = env.run(&["apps", "rollback", "greeter"]);
+    assert!(ok && out.contains("rolled greeter back to 1.0.0"), "{out}");
+    let (ok, _, err) = env.run(&["apps", "rollback", "greeter"]);
+    assert!(!ok && err.contains("[no-previous-version]"), "{err}");
+    let (_, out, _) = env.run(&["call", "greeter", "/visits"]);
+    assert!(out.contains("\"count\":1"), "{out}");
+    assert_eq!(env.files(), 2, "only the running version's files remain");
+    Ok(())
+}
+
+#[test]
+fn only_the_last_five_versions_are_kept_for_rollback() -> anyhow::Result<()> {
+    let env = Env::new()?;
+    env.trust();
+    assert!(
+        env.install(&env.pack("greeter", "1.0.0", &hello(), STORAGE))
+            .0
+    );
+    for minor in 1..=6 {
+        let pkg = env.pack("greeter", &format!("1.{minor}.0"), &hello(), STORAGE);
+        let (ok, _, err) = env.run(&["apps", "upgrade", &pkg.display().to_string()]);
+        assert!(ok, "{err}");
+    }
+    let (_, show, _) = env.run(&["apps", "show", "greeter"]);
+    assert!(
+        show.contains("rollback to: 1.5.0, 1.4.0, 1.3.0, 1.2.0, 1.1.0"),
+        "{show}"
+    );
+    // The same component under every version: files are per version, so 6 versions → 12 files.
+    assert_eq!(env.files(), 12);
+    let (ok, _, _) = env.run(&["apps", "remove", "greeter"]);
+    assert!(ok);
+    assert_eq!(env.files(), 0);
+    Ok(())
+}

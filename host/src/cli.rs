@@ -13,11 +13,13 @@ macro_rules! w {
     };
 }
 
+use crate::packages::AppRecord;
 use crate::packages::{
     CommitMode, InstallError, KeyError, Manifest, PackageError, TrustedKey, decode_package,
     encode_package, fingerprint, generate_key_file, load_signing_key, parse_public_key,
     public_key_text,
 };
+use crate::remote::{Remote, ServeInfo};
 use crate::{CallRequest, Caller, HostConfig, Superapp};
 use sha2::Digest;
 use std::io::Write;
@@ -214,13 +216,143 @@ fn open(data: PathBuf) -> Result<Superapp, String> {
     Superapp::open(HostConfig::new(data)).map_err(|e| e.to_string())
 }
 
+/// Where operator commands go: the data folder itself, or — while
+/// `superapp serve` holds it — that server's admin routes, so the running
+/// server picks the change up without a restart.
+enum Target {
+    Local(Box<Superapp>),
+    Remote(Remote, Box<HostConfig>),
+}
+
+fn target(data: PathBuf) -> Result<Target, String> {
+    if let Some(remote) = Remote::connect(&data) {
+        return Ok(Target::Remote(remote, Box::new(HostConfig::new(data))));
+    }
+    open(data).map(|h| Target::Local(Box::new(h)))
+}
+
+fn local_err(e: InstallError) -> String {
+    format!("[{}] {e}", e.code())
+}
+
+impl Target {
+    fn config(&self) -> &HostConfig {
+        match self {
+            Target::Local(h) => h.config(),
+            Target::Remote(_, c) => c,
+        }
+    }
+
+    fn install_package(&self, bytes: Vec<u8>, mode: CommitMode) -> Result<AppRecord, String> {
+        match self {
+            Target::Local(h) => h.install_package(&bytes, mode).map_err(local_err),
+            Target::Remote(r, _) => {
+                let mode = if mode == CommitMode::Upgrade {
+                    "upgrade"
+                } else {
+                    "install"
+                };
+                r.install(bytes, mode).map(|a| a.record)
+            }
+        }
+    }
+
+    fn install_dev(&self, manifest: &Path, replace: bool) -> Result<AppRecord, String> {
+        match self {
+            Target::Local(h) => h.install_dev(manifest, replace).map_err(local_err),
+            Target::Remote(r, _) => {
+                let text = std::fs::read_to_string(manifest)
+                    .map_err(|e| format!("{}: cannot read: {e}", manifest.display()))?;
+                let parsed =
+                    Manifest::load(manifest).map_err(|e| format!("[invalid-manifest] {e}"))?;
+                let wasm = read_file(&parsed.component).map_err(local_err)?;
+                let bytes =
+                    encode_package(&text, &wasm, None).map_err(coded(PackageError::code))?;
+                let mode = if replace { "dev-replace" } else { "dev" };
+                r.install(bytes, mode).map(|a| a.record)
+            }
+        }
+    }
+
+    fn apps(&self) -> Result<Vec<(AppRecord, u64)>, String> {
+        match self {
+            Target::Local(h) => h
+                .apps()
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .map(|r| {
+                    let used = h.storage_usage(r.id()).map_err(|e| e.to_string())?;
+                    Ok((r, used))
+                })
+                .collect(),
+            Target::Remote(r, _) => Ok(r
+                .apps()?
+                .into_iter()
+                .map(|a| (a.record, a.storage_used))
+                .collect()),
+        }
+    }
+
+    fn app(&self, id: &str) -> Result<(AppRecord, u64), String> {
+        match self {
+            Target::Local(h) => {
+                let r = h
+                    .app(id)
+                    .map_err(|e| e.to_string())?
+                    .ok_or_else(|| local_err(InstallError::NotInstalled(id.to_string())))?;
+                let used = h.storage_usage(id).map_err(|e| e.to_string())?;
+                Ok((r, used))
+            }
+            Target::Remote(r, _) => r.app(id).map(|a| (a.record, a.storage_used)),
+        }
+    }
+
+    fn rollback(&self, id: &str) -> Result<AppRecord, String> {
+        match self {
+            Target::Local(h) => h.rollback(id).map_err(local_err),
+            Target::Remote(r, _) => r.rollback(id).map(|a| a.record),
+        }
+    }
+
+    fn remove(&self, id: &str, purge_data: bool) -> Result<AppRecord, String> {
+        match self {
+            Target::Local(h) => h.remove(id, purge_data).map_err(local_err),
+            Target::Remote(r, _) => r.remove(id, purge_data),
+        }
+    }
+
+    fn trust(&self, command: TrustCommand) -> Result<Vec<TrustedKey>, String> {
+        let key_err = coded(KeyError::code);
+        match (self, command) {
+            (Target::Local(h), TrustCommand::Add { pubkey, name }) => h
+                .trust()
+                .add(&pubkey, name)
+                .map(|k| vec![k])
+                .map_err(key_err),
+            (Target::Local(h), TrustCommand::List) => h.trust().list().map_err(|e| e.to_string()),
+            (Target::Local(h), TrustCommand::Remove { pubkey }) => {
+                h.trust().remove(&pubkey).map(|k| vec![k]).map_err(key_err)
+            }
+            (Target::Remote(r, _), TrustCommand::Add { pubkey, name }) => {
+                r.trust_add(&pubkey, name).map(|k| vec![k])
+            }
+            (Target::Remote(r, _), TrustCommand::List) => r.trust_list(),
+            (Target::Remote(r, _), TrustCommand::Remove { pubkey }) => {
+                r.trust_remove(&pubkey).map(|k| vec![k])
+            }
+        }
+    }
+}
+
 fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<ExitCode, String> {
     match cli.command {
         Command::Install { file, dev, replace } => {
-            let host = open(cli.data)?;
+            let host = target(cli.data)?;
             let r = with_progress(|| match dev {
                 true => host.install_dev(&file, replace),
-                false => host.install_package(&read_file(&file)?, CommitMode::Install),
+                false => {
+                    host.install_package(read_file(&file).map_err(local_err)?, CommitMode::Install)
+                }
             })?;
             let v = &r.current;
             w!(
@@ -233,7 +365,7 @@ fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<ExitCode, String> {
                 &v.component_sha256[..16]
             );
         }
-        Command::Apps { command } => apps(&open(cli.data)?, command, out)?,
+        Command::Apps { command } => apps(&target(cli.data)?, command, out)?,
         Command::Call(args) => {
             // Check the arguments before touching the data folder.
             let req = call_request(&args)?;
@@ -280,26 +412,18 @@ fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<ExitCode, String> {
         }
         Command::Verify { package } => return verify(cli.data, &package, out),
         Command::Trust { command } => {
-            let host = open(cli.data)?;
-            let trust = host.trust();
-            match command {
-                TrustCommand::Add { pubkey, name } => {
-                    let k = trust.add(&pubkey, name).map_err(coded(KeyError::code))?;
-                    w!(out, "trusted {}", describe_key(&k));
-                }
-                TrustCommand::List => {
-                    let keys = trust.list().map_err(|e| e.to_string())?;
-                    if keys.is_empty() {
-                        w!(out, "no trusted keys (add one with `superapp trust add`)");
-                    }
-                    for k in keys {
-                        w!(out, "{}", describe_key(&k));
-                    }
-                }
-                TrustCommand::Remove { pubkey } => {
-                    let k = trust.remove(&pubkey).map_err(coded(KeyError::code))?;
-                    w!(out, "no longer trusted: {}", describe_key(&k));
-                }
+            let listing = matches!(command, TrustCommand::List);
+            let verb = match &command {
+                TrustCommand::Add { .. } => "trusted ",
+                TrustCommand::Remove { .. } => "no longer trusted: ",
+                TrustCommand::List => "",
+            };
+            let keys = target(cli.data)?.trust(command)?;
+            if listing && keys.is_empty() {
+                w!(out, "no trusted keys (add one with `superapp trust add`)");
+            }
+            for k in keys {
+                w!(out, "{verb}{}", describe_key(&k));
             }
         }
     }
@@ -337,7 +461,7 @@ fn describe_key(k: &TrustedKey) -> String {
 
 /// Runs an install step, telling the operator on stderr when compiling
 /// takes more than a moment.
-fn with_progress<T>(f: impl FnOnce() -> Result<T, InstallError>) -> Result<T, String> {
+fn with_progress<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let flag = done.clone();
     let ticker = std::thread::spawn(move || {
@@ -365,7 +489,7 @@ fn with_progress<T>(f: impl FnOnce() -> Result<T, InstallError>) -> Result<T, St
     let result = f();
     done.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = ticker.join();
-    result.map_err(|e| format!("[{}] {e}", e.code()))
+    result
 }
 
 fn verify(data: PathBuf, package: &Path, out: &mut dyn Write) -> Result<ExitCode, String> {
@@ -414,10 +538,10 @@ fn verify(data: PathBuf, package: &Path, out: &mut dyn Write) -> Result<ExitCode
     }
 }
 
-fn apps(host: &Superapp, command: AppsCommand, out: &mut dyn Write) -> Result<(), String> {
+fn apps(host: &Target, command: AppsCommand, out: &mut dyn Write) -> Result<(), String> {
     match command {
         AppsCommand::List => {
-            let apps = host.apps().map_err(|e| e.to_string())?;
+            let apps = host.apps()?;
             if apps.is_empty() {
                 w!(out, "no apps installed");
             }
@@ -429,7 +553,7 @@ fn apps(host: &Superapp, command: AppsCommand, out: &mut dyn Write) -> Result<()
                 "NAME",
                 "SIGNER"
             );
-            for r in apps {
+            for (r, _) in apps {
                 let m = &r.current.manifest;
                 let caps: Vec<String> = m.capabilities.keys().map(|c| c.to_string()).collect();
                 let signer = match r.current.signer.as_deref().map(parse_public_key) {
@@ -452,16 +576,12 @@ fn apps(host: &Superapp, command: AppsCommand, out: &mut dyn Write) -> Result<()
             }
         }
         AppsCommand::Show { id } => {
-            let r = host
-                .app(&id)
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("[not-installed] no app with id `{id}` is installed"))?;
+            let (r, used) = host.app(&id)?;
             let v = &r.current;
             let m = &v.manifest;
             let (limits, storage) = m
                 .effective_limits(host.config(), &id)
                 .map_err(|e| e.to_string())?;
-            let used = host.storage_usage(&id).map_err(|e| e.to_string())?;
             w!(out, "id:          {}", m.id);
             w!(out, "name:        {}", m.name);
             w!(out, "version:     {}", m.version);
@@ -520,9 +640,13 @@ fn apps(host: &Superapp, command: AppsCommand, out: &mut dyn Write) -> Result<()
             }
         }
         AppsCommand::Upgrade { package } => {
-            let bytes = read_file(&package).map_err(|e| format!("[{}] {e}", e.code()))?;
-            let before = host.app_version(&bytes);
-            let r = with_progress(|| host.install_package(&bytes, CommitMode::Upgrade))?;
+            let bytes = read_file(&package).map_err(local_err)?;
+            let before = decode_package(&bytes)
+                .ok()
+                .and_then(|p| Manifest::parse(&p.manifest_toml, "package").ok())
+                .and_then(|m| host.app(&m.id).ok())
+                .map(|(r, _)| r.current.manifest.version.to_string());
+            let r = with_progress(|| host.install_package(bytes, CommitMode::Upgrade))?;
             w!(
                 out,
                 "upgraded {} {}to {} (its data is kept)",
@@ -532,9 +656,7 @@ fn apps(host: &Superapp, command: AppsCommand, out: &mut dyn Write) -> Result<()
             );
         }
         AppsCommand::Rollback { id } => {
-            let r = host
-                .rollback(&id)
-                .map_err(|e| format!("[{}] {e}", e.code()))?;
+            let r = host.rollback(&id)?;
             w!(
                 out,
                 "rolled {} back to {}",
@@ -543,9 +665,7 @@ fn apps(host: &Superapp, command: AppsCommand, out: &mut dyn Write) -> Result<()
             );
         }
         AppsCommand::Remove { id, purge_data } => {
-            let r = host
-                .remove(&id, purge_data)
-                .map_err(|e| format!("[{}] {e}", e.code()))?;
+            let r = host.remove(&id, purge_data)?;
             w!(
                 out,
                 "removed {} {}{}",
@@ -625,23 +745,60 @@ fn call(
 
 fn serve(host: Superapp, listen: &str, out: &mut dyn Write) -> Result<(), String> {
     let loaded = host.load_all().map_err(|e| e.to_string())?;
+    let data = host.config().data_dir.clone();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    rt.block_on(async move {
+    let result = rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        // A fresh operator token per run, readable only through the data
+        // folder: whoever may touch the folder may administer the server.
+        let token = crate::identity::random_token();
+        ServeInfo {
+            addr: addr.to_string(),
+            token: token.clone(),
+            pid: std::process::id(),
+        }
+        .write(&data)
+        .map_err(|e| format!("cannot write {}/serve.json: {e}", data.display()))?;
         w!(
             out,
             "superapp listening on http://{addr} with {loaded} app(s); try: curl http://{addr}/apps/hello/call/"
         );
+        let _ = out.flush();
         let pooling = host.runtime().pooling();
         tracing::info!(%addr, apps = loaded, pooling, "serving");
-        crate::http::serve(Arc::new(host), listener)
+        crate::http::serve(Arc::new(host), listener, Some(token), shutdown_signal())
             .await
             .map_err(|e| format!("server failed: {e}"))
-    })
+    });
+    ServeInfo::remove(&data);
+    result
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
 }

@@ -13,6 +13,7 @@ pub mod identity;
 pub mod kv;
 pub mod packages;
 pub mod platform;
+pub mod remote;
 pub mod runtime;
 pub mod store;
 

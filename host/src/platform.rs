@@ -108,6 +108,32 @@ impl Superapp {
         )
     }
 
+    /// Installs an unsigned package made by `superapp install --dev` on
+    /// another process (the CLI forwarding to a running server). Any
+    /// signature is ignored: this is the developer flow, marked unsigned.
+    pub fn install_dev_package(
+        &self,
+        bytes: &[u8],
+        replace: bool,
+    ) -> Result<AppRecord, InstallError> {
+        let package = decode_package(bytes)?;
+        let manifest = Manifest::parse(&package.manifest_toml, "package manifest")?;
+        let label = format!("component of `{}`", manifest.id);
+        let mode = if replace {
+            CommitMode::Replace
+        } else {
+            CommitMode::Install
+        };
+        self.activate(
+            manifest,
+            "package manifest",
+            &label,
+            package.component,
+            None,
+            mode,
+        )
+    }
+
     /// Installs from a manifest and a built component on disk, unsigned: the
     /// developer flow (`install --dev`). `replace` reinstalls an installed
     /// id in place, keeping its data.
@@ -178,7 +204,7 @@ impl Superapp {
         let record = self
             .packages
             .commit(&manifest, &wasm, &artifact, signer, mode)?;
-        self.forget(record.id());
+        self.reload(record.id());
         tracing::info!(app = %record.id(), version = %record.current.manifest.version, ?mode, "activated");
         Ok(record)
     }
@@ -186,7 +212,7 @@ impl Superapp {
     /// Returns `id` to its previous version.
     pub fn rollback(&self, id: &str) -> Result<AppRecord, InstallError> {
         let record = self.packages.rollback(id)?;
-        self.forget(id);
+        self.reload(id);
         tracing::info!(app = %id, version = %record.current.manifest.version, "rolled back");
         Ok(record)
     }
@@ -210,14 +236,6 @@ impl Superapp {
         self.packages.list()
     }
 
-    /// The installed version of the app a package is for, if any (for messages).
-    pub fn app_version(&self, package: &[u8]) -> Option<String> {
-        let p = decode_package(package).ok()?;
-        let m = Manifest::parse(&p.manifest_toml, "package manifest").ok()?;
-        let r = self.packages.get(&m.id).ok()??;
-        Some(r.current.manifest.version.to_string())
-    }
-
     /// The installed app `id`.
     pub fn app(&self, id: &str) -> Result<Option<AppRecord>, StoreError> {
         self.packages.get(id)
@@ -231,6 +249,15 @@ impl Superapp {
     fn forget(&self, id: &str) {
         if let Ok(mut loaded) = self.loaded.write() {
             loaded.remove(id);
+        }
+    }
+
+    /// Swaps in the app's current version. Calls in flight keep the
+    /// `LoadedApp` they started with (an `Arc`), so they finish on it.
+    fn reload(&self, id: &str) {
+        self.forget(id);
+        if let Err(e) = self.loaded_app(id) {
+            tracing::error!(app = %id, error = %e, "cannot load the new version");
         }
     }
 

@@ -63,8 +63,42 @@ pub fn serve(host: Superapp) -> anyhow::Result<(String, tokio::runtime::Runtime)
         .build()?;
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
     let addr = listener.local_addr()?;
-    rt.spawn(superapp_host::http::serve(Arc::new(host), listener));
+    rt.spawn(superapp_host::http::serve(
+        Arc::new(host),
+        listener,
+        None,
+        std::future::pending(),
+    ));
     Ok((format!("http://{addr}"), rt))
+}
+
+/// Serves `host` the way `superapp serve` does, admin routes and
+/// `DATA/serve.json` included, so CLI commands on the same data folder go
+/// to this server. Returns the base URL and the runtime keeping it alive.
+pub fn serve_with_admin(
+    host: Superapp,
+) -> anyhow::Result<(String, Arc<Superapp>, tokio::runtime::Runtime)> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+    let addr = listener.local_addr()?;
+    let token = superapp_host::identity::random_token();
+    superapp_host::remote::ServeInfo {
+        addr: addr.to_string(),
+        token: token.clone(),
+        pid: std::process::id(),
+    }
+    .write(&host.config().data_dir)?;
+    let host = Arc::new(host);
+    rt.spawn(superapp_host::http::serve(
+        host.clone(),
+        listener,
+        Some(token),
+        std::future::pending(),
+    ));
+    Ok((format!("http://{addr}"), host, rt))
 }
 
 /// Runs the `superapp` command line in-process; returns (exit ok, stdout, stderr).

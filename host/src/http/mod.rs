@@ -3,6 +3,7 @@
 //! `type`. Mini-app calls run on the blocking pool, at most
 //! `max_concurrent_calls` at a time (the rest wait their turn).
 
+pub mod admin;
 mod problem;
 
 pub use problem::Problem;
@@ -23,23 +24,80 @@ use tokio::sync::Semaphore;
 struct AppState {
     host: Arc<Superapp>,
     calls: Arc<Semaphore>,
+    /// The operator token; `None` turns the `/admin` routes off.
+    admin_token: Option<String>,
 }
 
-/// The API's routes.
-pub fn router(host: Arc<Superapp>) -> Router {
+/// The API's routes. `admin_token` enables the operator routes.
+pub fn router(host: Arc<Superapp>, admin_token: Option<String>) -> Router {
     let calls = Arc::new(Semaphore::new(host.config().max_concurrent_calls as usize));
+    let state = AppState {
+        host,
+        calls,
+        admin_token,
+    };
     Router::new()
+        .merge(admin::routes(state.clone()))
         .route("/healthz", get(healthz))
+        .route("/apps", get(list_apps))
         .route("/apps/{id}/call", any(call_root))
         .route("/apps/{id}/call/", any(call_root))
         .route("/apps/{id}/call/{*path}", any(call_path))
         .fallback(not_found)
-        .with_state(AppState { host, calls })
+        .with_state(state)
 }
 
-/// Serves the API on `listener` until the process ends.
-pub async fn serve(host: Arc<Superapp>, listener: TcpListener) -> std::io::Result<()> {
-    axum::serve(listener, router(host)).await
+/// Serves the API on `listener` until `shutdown` resolves.
+pub async fn serve(
+    host: Arc<Superapp>,
+    listener: TcpListener,
+    admin_token: Option<String>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(host, admin_token))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// `GET /apps`: the installed apps as people and clients see them.
+async fn list_apps(State(s): State<AppState>) -> Response {
+    match s.host.apps() {
+        Ok(apps) => {
+            let list: Vec<serde_json::Value> = apps
+                .iter()
+                .map(|r| {
+                    let m = &r.current.manifest;
+                    let fingerprint = r
+                        .current
+                        .signer
+                        .as_deref()
+                        .and_then(|k| crate::packages::parse_public_key(k).ok())
+                        .map(|k| crate::packages::fingerprint(&k));
+                    let capabilities: serde_json::Map<String, serde_json::Value> = m
+                        .capabilities
+                        .iter()
+                        .map(|(c, req)| {
+                            (c.to_string(), serde_json::json!({ "purpose": req.purpose }))
+                        })
+                        .collect();
+                    serde_json::json!({
+                        "id": m.id,
+                        "name": m.name,
+                        "version": m.version.to_string(),
+                        "description": m.description,
+                        "developer": m.developer,
+                        "developer_key_fingerprint": fingerprint,
+                        "signed": fingerprint.is_some(),
+                        "capabilities": capabilities,
+                    })
+                })
+                .collect();
+            axum::Json(serde_json::json!({ "apps": list })).into_response()
+        }
+        Err(e) => {
+            Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.code(), e.to_string()).into_response()
+        }
+    }
 }
 
 async fn healthz(State(s): State<AppState>) -> Response {

@@ -27,6 +27,13 @@ pub fn check_user_id(id: &str) -> Result<(), IdentityError> {
     }
 }
 
+/// A fresh random token (256 bits, hex), for bearer credentials.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Derives open ids from the host secret.
 #[derive(Clone)]
 pub struct Identity {

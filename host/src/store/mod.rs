@@ -45,6 +45,9 @@ impl From<sled::Error> for StoreError {
     }
 }
 
+/// How long `Db::open` waits for a folder another holder is releasing.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// The open database under `DATA/db`. Cheap to clone.
 #[derive(Clone)]
 pub struct Db {
@@ -61,7 +64,29 @@ impl Db {
                 data_dir.display()
             ))
         })?;
-        let db = sled::Config::new()
+        // sled releases its file lock only when its last background task
+        // ends, a moment after the previous holder (another command in this
+        // process, or one that is exiting) closed it; wait briefly for that.
+        let mut wait = std::time::Duration::from_millis(5);
+        let mut waited = std::time::Duration::ZERO;
+        let db = loop {
+            match Self::open_once(data_dir) {
+                Err(StoreError::Locked { .. }) if waited < LOCK_WAIT => {
+                    std::thread::sleep(wait);
+                    waited += wait;
+                    wait = (wait * 2).min(std::time::Duration::from_millis(200));
+                }
+                other => break other?,
+            }
+        };
+        Ok(Db {
+            db,
+            dir: data_dir.to_path_buf(),
+        })
+    }
+
+    fn open_once(data_dir: &Path) -> Result<sled::Db, StoreError> {
+        sled::Config::new()
             .path(data_dir.join("db"))
             .open()
             .map_err(|e| match e {
@@ -76,11 +101,7 @@ impl Db {
                     "cannot open the database in {}: {other}",
                     data_dir.display()
                 )),
-            })?;
-        Ok(Db {
-            db,
-            dir: data_dir.to_path_buf(),
-        })
+            })
     }
 
     /// The data folder this database lives in.

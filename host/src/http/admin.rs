@@ -1,0 +1,232 @@
+//! Operator routes under `/admin`, for the `superapp` command line talking
+//! to a running server (the data folder is locked by the server, so the CLI
+//! forwards installs, upgrades, rollbacks, removals and trust changes here).
+//! Every route needs the bearer token the server wrote to `DATA/serve.json`.
+
+use super::{AppState, Problem};
+use crate::packages::{AppRecord, CommitMode, InstallError, KeyError, TrustedKey};
+use crate::platform::Superapp;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// One installed app as the admin API shows it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AdminApp {
+    pub record: AppRecord,
+    pub storage_used: u64,
+}
+
+pub(super) fn routes(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/admin/apps", get(list_apps).post(install))
+        .route("/admin/apps/{id}", get(show_app).delete(remove))
+        .route("/admin/apps/{id}/rollback", post(rollback))
+        .route("/admin/trust", get(list_trust).post(add_trust))
+        .route("/admin/trust/{key}", delete(remove_trust))
+        .route_layer(middleware::from_fn_with_state(state, require_token))
+}
+
+async fn require_token(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let given = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let ok = match (&s.admin_token, given) {
+        (Some(expected), Some(given)) => constant_time_eq(expected.as_bytes(), given.as_bytes()),
+        _ => false,
+    };
+    if !ok {
+        return Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "admin-token-required",
+            "operator routes need the admin bearer token",
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl From<InstallError> for Problem {
+    fn from(e: InstallError) -> Self {
+        let status = match &e {
+            InstallError::NotInstalled(_) => StatusCode::NOT_FOUND,
+            InstallError::AlreadyInstalled(_)
+            | InstallError::NotNewer { .. }
+            | InstallError::NoPreviousVersion(_) => StatusCode::CONFLICT,
+            InstallError::Io(_) | InstallError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            InstallError::Key(k) => return Problem::from_key(k),
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        Problem::new(status, e.code(), e.to_string())
+    }
+}
+
+impl Problem {
+    fn from_key(e: &KeyError) -> Problem {
+        let status = match e {
+            KeyError::NotTrusted(_) => StatusCode::NOT_FOUND,
+            KeyError::BadPublicKey(_) => StatusCode::BAD_REQUEST,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        Problem::new(status, e.code(), e.to_string())
+    }
+}
+
+impl From<KeyError> for Problem {
+    fn from(e: KeyError) -> Self {
+        Problem::from_key(&e)
+    }
+}
+
+/// Runs a blocking platform operation (compiling takes a while) off the
+/// async workers.
+async fn blocking<T: Serialize + Send + 'static>(
+    host: Arc<Superapp>,
+    status: StatusCode,
+    f: impl FnOnce(&Superapp) -> Result<T, Problem> + Send + 'static,
+) -> Response {
+    match tokio::task::spawn_blocking(move || f(&host)).await {
+        Ok(Ok(value)) => (status, axum::Json(value)).into_response(),
+        Ok(Err(p)) => p.into_response(),
+        Err(e) => Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+            .into_response(),
+    }
+}
+
+fn store_problem(e: impl std::fmt::Display) -> Problem {
+    Problem::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "storage-io",
+        e.to_string(),
+    )
+}
+
+fn admin_app(host: &Superapp, record: AppRecord) -> Result<AdminApp, Problem> {
+    let storage_used = host.storage_usage(record.id()).map_err(store_problem)?;
+    Ok(AdminApp {
+        record,
+        storage_used,
+    })
+}
+
+async fn list_apps(State(s): State<AppState>) -> Response {
+    blocking(s.host, StatusCode::OK, |h| {
+        h.apps()
+            .map_err(store_problem)?
+            .into_iter()
+            .map(|r| admin_app(h, r))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await
+}
+
+async fn show_app(State(s): State<AppState>, Path(id): Path<String>) -> Response {
+    blocking(s.host, StatusCode::OK, move |h| {
+        let r = h
+            .app(&id)
+            .map_err(store_problem)?
+            .ok_or(InstallError::NotInstalled(id))?;
+        admin_app(h, r)
+    })
+    .await
+}
+
+/// How `POST /admin/apps` treats the package in the body.
+#[derive(Debug, Deserialize)]
+struct InstallQuery {
+    /// `install` (default), `upgrade`, `dev` or `dev-replace`.
+    mode: Option<String>,
+}
+
+async fn install(
+    State(s): State<AppState>,
+    Query(q): Query<InstallQuery>,
+    body: Bytes,
+) -> Response {
+    let mode = q.mode.unwrap_or_else(|| "install".into());
+    blocking(s.host, StatusCode::CREATED, move |h| {
+        let record = match mode.as_str() {
+            "install" => h.install_package(&body, CommitMode::Install),
+            "upgrade" => h.install_package(&body, CommitMode::Upgrade),
+            "dev" => h.install_dev_package(&body, false),
+            "dev-replace" => h.install_dev_package(&body, true),
+            other => {
+                return Err(Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad-mode",
+                    format!("mode `{other}` is not one of install, upgrade, dev, dev-replace"),
+                ));
+            }
+        }?;
+        admin_app(h, record)
+    })
+    .await
+}
+
+async fn rollback(State(s): State<AppState>, Path(id): Path<String>) -> Response {
+    blocking(s.host, StatusCode::OK, move |h| {
+        let r = h.rollback(&id)?;
+        admin_app(h, r)
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+struct RemoveQuery {
+    purge_data: Option<bool>,
+}
+
+async fn remove(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<RemoveQuery>,
+) -> Response {
+    blocking(s.host, StatusCode::OK, move |h| {
+        Ok(h.remove(&id, q.purge_data.unwrap_or(false))?)
+    })
+    .await
+}
+
+/// A key to trust.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TrustRequest {
+    pub public_key: String,
+    pub name: Option<String>,
+}
+
+async fn list_trust(State(s): State<AppState>) -> Response {
+    blocking(s.host, StatusCode::OK, |h| {
+        h.trust().list().map_err(store_problem)
+    })
+    .await
+}
+
+async fn add_trust(State(s): State<AppState>, axum::Json(t): axum::Json<TrustRequest>) -> Response {
+    blocking(
+        s.host,
+        StatusCode::CREATED,
+        move |h| -> Result<TrustedKey, Problem> { Ok(h.trust().add(&t.public_key, t.name)?) },
+    )
+    .await
+}
+
+async fn remove_trust(State(s): State<AppState>, Path(key): Path<String>) -> Response {
+    blocking(
+        s.host,
+        StatusCode::OK,
+        move |h| -> Result<TrustedKey, Problem> { Ok(h.trust().remove(&key)?) },
+    )
+    .await
+}

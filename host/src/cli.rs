@@ -38,6 +38,22 @@ struct Cli {
         default_value = "./superapp-data"
     )]
     data: PathBuf,
+    /// Largest component an install accepts, in KiB.
+    #[arg(
+        long,
+        global = true,
+        env = "SUPERAPP_MAX_COMPONENT_KIB",
+        default_value_t = 2048
+    )]
+    max_component_kib: u64,
+    /// Largest package file an install accepts, in KiB.
+    #[arg(
+        long,
+        global = true,
+        env = "SUPERAPP_MAX_PACKAGE_KIB",
+        default_value_t = 30720
+    )]
+    max_package_kib: u64,
     #[command(subcommand)]
     command: Command,
 }
@@ -212,8 +228,25 @@ where
     }
 }
 
-fn open(data: PathBuf) -> Result<Superapp, String> {
-    Superapp::open(HostConfig::new(data)).map_err(|e| e.to_string())
+/// The host configuration the command line describes.
+#[derive(Clone)]
+struct Settings {
+    data: PathBuf,
+    max_component_kib: u64,
+    max_package_kib: u64,
+}
+
+impl Settings {
+    fn config(&self) -> HostConfig {
+        let mut c = HostConfig::new(&self.data);
+        c.max_component_bytes = self.max_component_kib.saturating_mul(1024);
+        c.max_package_bytes = self.max_package_kib.saturating_mul(1024);
+        c
+    }
+}
+
+fn open(settings: &Settings) -> Result<Superapp, String> {
+    Superapp::open(settings.config()).map_err(|e| e.to_string())
 }
 
 /// Where operator commands go: the data folder itself, or — while
@@ -224,11 +257,11 @@ enum Target {
     Remote(Remote, Box<HostConfig>),
 }
 
-fn target(data: PathBuf) -> Result<Target, String> {
-    if let Some(remote) = Remote::connect(&data) {
-        return Ok(Target::Remote(remote, Box::new(HostConfig::new(data))));
+fn target(settings: &Settings) -> Result<Target, String> {
+    if let Some(remote) = Remote::connect(&settings.data) {
+        return Ok(Target::Remote(remote, Box::new(settings.config())));
     }
-    open(data).map(|h| Target::Local(Box::new(h)))
+    open(settings).map(|h| Target::Local(Box::new(h)))
 }
 
 fn local_err(e: InstallError) -> String {
@@ -345,9 +378,14 @@ impl Target {
 }
 
 fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<ExitCode, String> {
+    let settings = Settings {
+        data: cli.data.clone(),
+        max_component_kib: cli.max_component_kib,
+        max_package_kib: cli.max_package_kib,
+    };
     match cli.command {
         Command::Install { file, dev, replace } => {
-            let host = target(cli.data)?;
+            let host = target(&settings)?;
             let r = with_progress(|| match dev {
                 true => host.install_dev(&file, replace),
                 false => {
@@ -365,13 +403,13 @@ fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<ExitCode, String> {
                 &v.component_sha256[..16]
             );
         }
-        Command::Apps { command } => apps(&target(cli.data)?, command, out)?,
+        Command::Apps { command } => apps(&target(&settings)?, command, out)?,
         Command::Call(args) => {
             // Check the arguments before touching the data folder.
             let req = call_request(&args)?;
-            return call(open(cli.data)?, args, req, out);
+            return call(open(&settings)?, args, req, out);
         }
-        Command::Serve { listen } => serve(open(cli.data)?, &listen, out)?,
+        Command::Serve { listen } => serve(open(&settings)?, &listen, out)?,
         Command::Keys {
             command: KeysCommand::New { out: path },
         } => {
@@ -410,7 +448,7 @@ fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<ExitCode, String> {
                 fingerprint(&public)
             );
         }
-        Command::Verify { package } => return verify(cli.data, &package, out),
+        Command::Verify { package } => return verify(&settings, &package, out),
         Command::Trust { command } => {
             let listing = matches!(command, TrustCommand::List);
             let verb = match &command {
@@ -418,7 +456,7 @@ fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<ExitCode, String> {
                 TrustCommand::Remove { .. } => "no longer trusted: ",
                 TrustCommand::List => "",
             };
-            let keys = target(cli.data)?.trust(command)?;
+            let keys = target(&settings)?.trust(command)?;
             if listing && keys.is_empty() {
                 w!(out, "no trusted keys (add one with `superapp trust add`)");
             }
@@ -492,7 +530,7 @@ fn with_progress<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> 
     result
 }
 
-fn verify(data: PathBuf, package: &Path, out: &mut dyn Write) -> Result<ExitCode, String> {
+fn verify(settings: &Settings, package: &Path, out: &mut dyn Write) -> Result<ExitCode, String> {
     let bytes = read_file(package).map_err(|e| e.to_string())?;
     let p = decode_package(&bytes).map_err(coded(PackageError::code))?;
     let signer = p
@@ -516,9 +554,11 @@ fn verify(data: PathBuf, package: &Path, out: &mut dyn Write) -> Result<ExitCode
         public_key_text(&signer),
         fingerprint(&signer)
     );
-    let trusted = Superapp::open(HostConfig::new(data))
-        .map_err(|e| e.to_string())
-        .and_then(|h| h.trust().is_trusted(&signer).map_err(|e| e.to_string()));
+    let signer_text = public_key_text(&signer);
+    let trusted = target(settings).and_then(|t| {
+        let keys = t.trust(TrustCommand::List)?;
+        Ok(keys.iter().any(|k| k.public_key == signer_text))
+    });
     match trusted {
         Ok(true) => {
             w!(out, "trusted:   yes");

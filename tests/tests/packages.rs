@@ -278,6 +278,27 @@ fn every_kind_of_bad_package_is_refused_with_its_own_message() -> anyhow::Result
 }
 
 #[test]
+fn size_limits_are_configurable() -> anyhow::Result<()> {
+    let env = Env::new()?;
+    env.trust();
+    let pkg = env.pack("greeter", "1.0.0", &hello(), STORAGE);
+    let pkg = pkg.display().to_string();
+    let (ok, _, err) = env.run(&["--max-component-kib", "64", "install", &pkg]);
+    assert!(
+        !ok && err.contains("[too-large]") && err.contains("component"),
+        "{err}"
+    );
+    let (ok, _, err) = env.run(&["--max-package-kib", "64", "install", &pkg]);
+    assert!(
+        !ok && err.contains("[too-large]") && err.contains("package"),
+        "{err}"
+    );
+    assert!(env.listed().contains("no apps installed"));
+    assert!(env.run(&["install", &pkg]).0, "the defaults allow it");
+    Ok(())
+}
+
+#[test]
 fn upgrade_keeps_data_refuses_downgrades_and_rollback_returns() -> anyhow::Result<()> {
     let env = Env::new()?;
     env.trust();

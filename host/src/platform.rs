@@ -82,15 +82,7 @@ impl Superapp {
         bytes: &[u8],
         mode: CommitMode,
     ) -> Result<AppRecord, InstallError> {
-        let limit = self.config.max_package_bytes;
-        if bytes.len() as u64 > limit {
-            return Err(PackageError::TooLarge {
-                what: "package",
-                size: bytes.len() as u64,
-                limit,
-            }
-            .into());
-        }
+        PackageError::check_size("package", bytes.len(), self.config.max_package_bytes)?;
         let package = decode_package(bytes)?;
         let signer = package.signer.ok_or(PackageError::Unsigned)?;
         if !self.trust.is_trusted(&signer)? {
@@ -180,15 +172,7 @@ impl Superapp {
             (None, CommitMode::Upgrade) => return Err(InstallError::NotInstalled(manifest.id)),
             _ => {}
         }
-        let limit = self.config.max_component_bytes;
-        if wasm.len() as u64 > limit {
-            return Err(PackageError::TooLarge {
-                what: "component",
-                size: wasm.len() as u64,
-                limit,
-            }
-            .into());
-        }
+        PackageError::check_size("component", wasm.len(), self.config.max_component_bytes)?;
         let (component, imports) = self
             .runtime
             .compile(&wasm)

@@ -51,6 +51,18 @@ pub enum PackageError {
 }
 
 impl PackageError {
+    /// Refuses `size` bytes of `what` over `limit`.
+    pub fn check_size(what: &'static str, size: usize, limit: u64) -> Result<(), PackageError> {
+        match size as u64 > limit {
+            true => Err(PackageError::TooLarge {
+                what,
+                size: size as u64,
+                limit,
+            }),
+            false => Ok(()),
+        }
+    }
+
     /// A stable machine-readable code.
     pub fn code(&self) -> &'static str {
         match self {
@@ -76,11 +88,8 @@ pub struct Package {
 }
 
 fn push_section(out: &mut Vec<u8>, tag: u8, body: &[u8]) -> Result<(), PackageError> {
-    let len = u32::try_from(body.len()).map_err(|_| PackageError::TooLarge {
-        what: "section",
-        size: body.len() as u64,
-        limit: u32::MAX as u64,
-    })?;
+    PackageError::check_size("section", body.len(), u32::MAX as u64)?;
+    let len = body.len() as u32;
     out.push(tag);
     out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(body);

@@ -57,26 +57,22 @@ pub fn open_host(data: &Path) -> anyhow::Result<Superapp> {
 /// Serves the HTTP API for `host` on 127.0.0.1 (a free port) on a
 /// background runtime; returns the base URL and the runtime keeping it alive.
 pub fn serve(host: Superapp) -> anyhow::Result<(String, tokio::runtime::Runtime)> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
-    let addr = listener.local_addr()?;
-    rt.spawn(superapp_host::http::serve(
-        Arc::new(host),
-        listener,
-        None,
-        std::future::pending(),
-    ));
-    Ok((format!("http://{addr}"), rt))
+    let (base, _, rt) = spawn_server(host, None)?;
+    Ok((base, rt))
 }
 
 /// Serves `host` the way `superapp serve` does, admin routes and
 /// `DATA/serve.json` included, so CLI commands on the same data folder go
-/// to this server. Returns the base URL and the runtime keeping it alive.
+/// to this server. Returns the base URL, the host and the runtime.
 pub fn serve_with_admin(
     host: Superapp,
+) -> anyhow::Result<(String, Arc<Superapp>, tokio::runtime::Runtime)> {
+    spawn_server(host, Some(superapp_host::identity::random_token()))
+}
+
+fn spawn_server(
+    host: Superapp,
+    admin_token: Option<String>,
 ) -> anyhow::Result<(String, Arc<Superapp>, tokio::runtime::Runtime)> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -84,21 +80,36 @@ pub fn serve_with_admin(
         .build()?;
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
     let addr = listener.local_addr()?;
-    let token = superapp_host::identity::random_token();
-    superapp_host::remote::ServeInfo {
-        addr: addr.to_string(),
-        token: token.clone(),
-        pid: std::process::id(),
+    if let Some(token) = &admin_token {
+        superapp_host::remote::ServeInfo {
+            addr: addr.to_string(),
+            token: token.clone(),
+            pid: std::process::id(),
+        }
+        .write(&host.config().data_dir)?;
     }
-    .write(&host.config().data_dir)?;
     let host = Arc::new(host);
     rt.spawn(superapp_host::http::serve(
         host.clone(),
         listener,
-        Some(token),
+        admin_token,
         std::future::pending(),
     ));
     Ok((format!("http://{addr}"), host, rt))
+}
+
+/// How many files lie under `dir`, in all subfolders (0 if it is missing).
+pub fn count_files(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| match e.file_type().map(|t| t.is_dir()) {
+                    Ok(true) => count_files(&e.path()),
+                    _ => 1,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
 }
 
 /// Runs the `superapp` command line in-process; returns (exit ok, stdout, stderr).

@@ -2,7 +2,7 @@
 //! command line, on real sled folders: bad input is refused with a message
 //! naming what was wrong, and leaves nothing behind.
 
-use superapp_tests::{STORAGE, cli, guest, manifest, root};
+use superapp_tests::{STORAGE, cli, count_files, guest, manifest, root};
 
 fn data_arg(dir: &tempfile::TempDir) -> String {
     dir.path().join("data").display().to_string()
@@ -16,20 +16,7 @@ fn hello_manifest() -> String {
 }
 
 fn component_files(dir: &tempfile::TempDir) -> usize {
-    walk(&dir.path().join("data/components"))
-}
-
-fn walk(p: &std::path::Path) -> usize {
-    std::fs::read_dir(p)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| match e.file_type().map(|t| t.is_dir()) {
-                    Ok(true) => walk(&e.path()),
-                    _ => 1,
-                })
-                .sum()
-        })
-        .unwrap_or(0)
+    count_files(&dir.path().join("data/components"))
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! unchanged.
 
 use std::path::{Path, PathBuf};
-use superapp_tests::{STORAGE, cli, guest, manifest};
+use superapp_tests::{STORAGE, cli, count_files, guest, manifest};
 
 struct Env {
     dir: tempfile::TempDir,
@@ -69,19 +69,6 @@ impl Env {
     fn files(&self) -> usize {
         count_files(&self.dir.path().join("data/components"))
     }
-}
-
-fn count_files(p: &Path) -> usize {
-    std::fs::read_dir(p)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| match e.file_type().map(|t| t.is_dir()) {
-                    Ok(true) => count_files(&e.path()),
-                    _ => 1,
-                })
-                .sum()
-        })
-        .unwrap_or(0)
 }
 
 fn hello() -> PathBuf {

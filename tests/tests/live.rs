@@ -153,3 +153,24 @@ fn admin_routes_refuse_requests_without_the_token() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn a_dev_install_reaches_a_running_server() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    let data_s = data.display().to_string();
+    let (base, _host, _rt) = serve_with_admin(open_host(&data)?)?;
+    let m = manifest(dir.path(), "devapp", &guest("hello"), STORAGE);
+    let m = m.display().to_string();
+    let (ok, out, err) = cli(&["--data", &data_s, "install", "--dev", &m]);
+    assert!(ok, "{err}");
+    assert!(out.contains("unsigned developer install"), "{out}");
+    assert_eq!(get(&format!("{base}/apps/devapp/call/")).0, 200);
+    let (ok, _, err) = cli(&["--data", &data_s, "install", "--dev", &m]);
+    assert!(!ok && err.contains("[already-installed]"), "{err}");
+    let (ok, _, err) = cli(&["--data", &data_s, "install", "--dev", "--replace", &m]);
+    assert!(ok, "{err}");
+    let (_, list, _) = cli(&["--data", &data_s, "apps", "list"]);
+    assert!(list.contains("UNSIGNED (dev)"), "{list}");
+    Ok(())
+}

@@ -163,15 +163,8 @@ impl Superapp {
             detail,
         };
         manifest.effective_limits(&self.config, manifest_label)?;
-        // Refuse early what the commit would refuse, before compiling.
-        let existing = self.packages.get(&manifest.id)?;
-        match (&existing, mode) {
-            (Some(_), CommitMode::Install) => {
-                return Err(InstallError::AlreadyInstalled(manifest.id));
-            }
-            (None, CommitMode::Upgrade) => return Err(InstallError::NotInstalled(manifest.id)),
-            _ => {}
-        }
+        // Refuse what the commit would refuse before spending a compile on it.
+        self.packages.check_mode(&manifest, mode)?;
         PackageError::check_size("component", wasm.len(), self.config.max_component_bytes)?;
         let (component, imports) = self
             .runtime

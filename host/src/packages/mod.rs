@@ -186,6 +186,31 @@ impl Packages {
         Ok(())
     }
 
+    /// Whether `mode` may apply `manifest` to what is installed: a new id
+    /// for install, an installed id at a strictly lower version for upgrade.
+    /// Returns the installed record, if any. Callers check this before
+    /// compiling; `commit` checks it again.
+    pub fn check_mode(
+        &self,
+        manifest: &Manifest,
+        mode: CommitMode,
+    ) -> Result<Option<AppRecord>, InstallError> {
+        let id = &manifest.id;
+        let existing = self.apps.get(id)?;
+        match (&existing, mode) {
+            (Some(_), CommitMode::Install) => Err(InstallError::AlreadyInstalled(id.clone())),
+            (None, CommitMode::Upgrade) => Err(InstallError::NotInstalled(id.clone())),
+            (Some(r), CommitMode::Upgrade) if manifest.version <= r.current.manifest.version => {
+                Err(InstallError::NotNewer {
+                    id: id.clone(),
+                    installed: r.current.manifest.version.to_string(),
+                    offered: manifest.version.to_string(),
+                })
+            }
+            _ => Ok(existing),
+        }
+    }
+
     /// Writes the component and its artifact, then the record (flushed).
     /// Until the record is written nothing is visible; on any failure the
     /// files written so far are removed and the installed set is unchanged.
@@ -198,19 +223,7 @@ impl Packages {
         mode: CommitMode,
     ) -> Result<AppRecord, InstallError> {
         let id = manifest.id.clone();
-        let existing = self.apps.get(&id)?;
-        match (&existing, mode) {
-            (Some(_), CommitMode::Install) => return Err(InstallError::AlreadyInstalled(id)),
-            (None, CommitMode::Upgrade) => return Err(InstallError::NotInstalled(id)),
-            (Some(r), CommitMode::Upgrade) if manifest.version <= r.current.manifest.version => {
-                return Err(InstallError::NotNewer {
-                    id,
-                    installed: r.current.manifest.version.to_string(),
-                    offered: manifest.version.to_string(),
-                });
-            }
-            _ => {}
-        }
+        let existing = self.check_mode(manifest, mode)?;
         let sha = hex(&Sha256::digest(wasm));
         let stem = format!("{}-{}", manifest.version, &sha[..16]);
         let folder = PathBuf::from("components").join(&id);

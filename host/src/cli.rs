@@ -541,10 +541,7 @@ fn verify(settings: &Settings, package: &Path, out: &mut dyn Write) -> Result<Ex
         &format!("{} (manifest)", package.display()),
     )
     .map_err(|e| format!("[invalid-manifest] {e}"))?;
-    let sha: String = sha2::Sha256::digest(&p.component)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let sha = crate::text::hex(&sha2::Sha256::digest(&p.component));
     w!(out, "package:   {}", package.display());
     w!(out, "app:       {} {}", manifest.id, manifest.version);
     w!(out, "component: {} bytes, sha256 {sha}", p.component.len());

@@ -16,6 +16,7 @@ pub mod platform;
 pub mod remote;
 pub mod runtime;
 pub mod store;
+pub mod text;
 
 pub use config::HostConfig;
 pub use platform::{Caller, Superapp};

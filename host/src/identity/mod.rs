@@ -31,7 +31,7 @@ pub fn check_user_id(id: &str) -> Result<(), IdentityError> {
 pub fn random_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::text::hex(&bytes)
 }
 
 /// Derives open ids from the host secret.
@@ -71,8 +71,7 @@ impl Identity {
         mac.update(b"\0");
         mac.update(user_id.as_bytes());
         let digest = mac.finalize().into_bytes();
-        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-        format!("ou_{hex}")
+        format!("ou_{}", crate::text::hex(&digest[..16]))
     }
 }
 

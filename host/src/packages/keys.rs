@@ -61,10 +61,7 @@ pub fn parse_public_key(text: &str) -> Result<[u8; 32], KeyError> {
 
 /// A short, stable fingerprint of a public key (hex of SHA-256, 16 chars).
 pub fn fingerprint(key: &[u8; 32]) -> String {
-    Sha256::digest(key)[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::text::hex(&Sha256::digest(key)[..8])
 }
 
 /// Creates a new key pair in `path` (never overwriting; mode 0600) and

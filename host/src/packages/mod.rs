@@ -18,6 +18,7 @@ pub use manifest::{
 
 use crate::fsutil::write_atomic;
 use crate::store::{Db, StoreError, Tree};
+use crate::text::hex;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -131,10 +132,6 @@ impl InstallError {
 pub struct Packages {
     db: Db,
     apps: Tree<AppRecord>,
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub(crate) fn now_secs() -> u64 {

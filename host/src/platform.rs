@@ -4,7 +4,10 @@
 
 use crate::capabilities::{AppGrants, CallCaps, CallUser};
 use crate::config::HostConfig;
-use crate::identity::{Identity, check_user_id};
+use crate::identity::{
+    AccessEntry, Decision, GrantState, Identity, IdentityError, LaunchClaims, SessionInfo, UserView,
+    check_user_id,
+};
 use crate::kv::AppStorage;
 use crate::packages::{
     AppRecord, CommitMode, InstallError, Manifest, PackageError, Packages, TrustStore,
@@ -23,6 +26,8 @@ pub enum OpenError {
     Store(#[from] StoreError),
     #[error("cannot start the WebAssembly runtime: {0}")]
     Runtime(#[from] CompileError),
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
 }
 
 /// Who a call runs for, as the edge established it.
@@ -58,6 +63,11 @@ impl Superapp {
             config,
             loaded: RwLock::new(HashMap::new()),
         })
+    }
+
+    /// People, sessions, consent, the access log and launch-token keys.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
     }
 
     pub fn config(&self) -> &HostConfig {
@@ -274,6 +284,7 @@ impl Superapp {
             app_id: record.manifest.id.clone(),
             declared: record.manifest.capabilities.keys().copied().collect(),
             storage,
+            signer: record.signer.clone(),
         });
         let app = self
             .runtime
@@ -303,7 +314,14 @@ impl Superapp {
             Some(user_id) => {
                 check_user_id(&user_id).map_err(|e| CallError::BadRequest(e.to_string()))?;
                 let open_id = self.identity.open_id(&user_id, app_id);
-                Some(CallUser { user_id, open_id })
+                let union_id =
+                    self.identity
+                        .union_id(&user_id, app.grants.signer.as_deref(), app_id);
+                Some(CallUser {
+                    user_id,
+                    open_id,
+                    union_id,
+                })
             }
             None => None,
         };
@@ -312,8 +330,255 @@ impl Superapp {
             user,
             scene: caller.scene,
             storage: self.storage.clone(),
+            identity: self.identity.clone(),
             log_budget: self.config.max_log_lines_per_call,
+            accesses: Vec::new(),
         };
         self.runtime.call(&app, caps, req)
+    }
+}
+
+/// One scope an app requests, with the person's standing decision.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ScopeView {
+    /// `profile`, `real-name`, `wallet` or `notify`.
+    pub scope: String,
+    /// Why the app asks, from its manifest.
+    pub purpose: String,
+    /// `granted`, `denied`, or `undecided`.
+    pub state: String,
+    /// When the person decided (RFC 3339), if they did.
+    pub decided_at: Option<String>,
+}
+
+/// What the person erased in one app.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Erased {
+    pub app: String,
+    /// User-scoped storage keys deleted.
+    pub storage_keys: usize,
+    /// Consent decisions forgotten.
+    pub grants: usize,
+}
+
+/// One stored value in an export: text when it is UTF-8, else base64.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ExportedValue {
+    pub key: String,
+    pub text: Option<String>,
+    pub base64: Option<String>,
+}
+
+/// Everything the host holds about a person in one app.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ExportedApp {
+    pub app: String,
+    /// The id this app knows the person by.
+    pub open_id: String,
+    pub union_id: String,
+    pub grants: Vec<ScopeView>,
+    pub storage: Vec<ExportedValue>,
+}
+
+/// One access-log entry as the person reads it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct AccessView {
+    pub app: String,
+    /// e.g. `identity.profile`, `storage.user`.
+    pub capability: String,
+    /// `allowed`, `denied` or `failed`.
+    pub outcome: crate::identity::AccessOutcome,
+    /// How many such uses one call made.
+    pub count: u32,
+    /// RFC 3339.
+    pub at: String,
+}
+
+impl From<AccessEntry> for AccessView {
+    fn from(e: AccessEntry) -> Self {
+        AccessView {
+            at: e.at_text(),
+            app: e.app,
+            capability: e.capability,
+            outcome: e.outcome,
+            count: e.count,
+        }
+    }
+}
+
+/// Everything the host holds about a person.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Export {
+    pub user: UserView,
+    pub sessions: Vec<SessionInfo>,
+    pub apps: Vec<ExportedApp>,
+    pub access_log: Vec<AccessView>,
+}
+
+/// The most access-log entries an export includes.
+const EXPORT_ACCESS_LIMIT: usize = 100_000;
+
+impl Superapp {
+    fn installed(&self, app_id: &str) -> Result<AppRecord, IdentityError> {
+        self.packages
+            .get(app_id)?
+            .ok_or_else(|| IdentityError::UnknownApp(app_id.to_string()))
+    }
+
+    /// Signs a launch token for `user_id` opening `app_id` at `path` from
+    /// `scene`, issued by `issuer` (the host's public URL).
+    pub fn launch(
+        &self,
+        user_id: &str,
+        app_id: &str,
+        scene: &str,
+        path: &str,
+        issuer: &str,
+    ) -> Result<(String, LaunchClaims), IdentityError> {
+        let record = self.installed(app_id)?;
+        let open_id = self.identity.open_id(user_id, app_id);
+        let union_id =
+            self.identity
+                .union_id(user_id, record.current.signer.as_deref(), app_id);
+        self.identity
+            .launch_token(issuer, app_id, &open_id, &union_id, scene, path)
+    }
+
+    /// The scopes `app_id` requests and the person's decision on each.
+    pub fn scopes(&self, user_id: &str, app_id: &str) -> Result<Vec<ScopeView>, IdentityError> {
+        let record = self.installed(app_id)?;
+        let decided = self.identity.grants_in(user_id, app_id)?;
+        Ok(record
+            .current
+            .manifest
+            .capabilities
+            .iter()
+            .filter(|(c, _)| c.needs_consent())
+            .map(|(c, req)| {
+                let grant = decided.iter().find(|(d, _)| d == c).map(|(_, g)| g);
+                ScopeView {
+                    scope: c.to_string(),
+                    purpose: req.purpose.clone(),
+                    state: match grant.map(|g| g.state) {
+                        Some(GrantState::Granted) => "granted",
+                        Some(GrantState::Denied) => "denied",
+                        None => "undecided",
+                    }
+                    .to_string(),
+                    decided_at: grant.map(|g| g.decided_at_text()),
+                }
+            })
+            .collect())
+    }
+
+    /// Records the person's decision on `scope` in `app_id`; the app must
+    /// request the scope in its manifest.
+    pub fn decide_scope(
+        &self,
+        user_id: &str,
+        app_id: &str,
+        scope: &str,
+        decision: Decision,
+    ) -> Result<ScopeView, IdentityError> {
+        let record = self.installed(app_id)?;
+        let cap = crate::packages::Capability::parse(scope)
+            .filter(|c| c.needs_consent())
+            .ok_or_else(|| IdentityError::UnknownScope(scope.to_string()))?;
+        if !record.current.manifest.capabilities.contains_key(&cap) {
+            return Err(IdentityError::ScopeNotRequested {
+                app: app_id.to_string(),
+                scope: scope.to_string(),
+            });
+        }
+        self.identity.decide(user_id, app_id, cap, decision)?;
+        tracing::info!(app = %app_id, %scope, ?decision, "consent changed");
+        self.scopes(user_id, app_id)?
+            .into_iter()
+            .find(|v| v.scope == scope)
+            .ok_or_else(|| IdentityError::UnknownScope(scope.to_string()))
+    }
+
+    /// The person's access log, newest first.
+    pub fn access_log(
+        &self,
+        user_id: &str,
+        app_id: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<AccessView>, IdentityError> {
+        if let Some(app) = app_id {
+            crate::packages::check_app_id(app).map_err(|_| IdentityError::UnknownApp(app.into()))?;
+        }
+        Ok(self
+            .identity
+            .access_log(user_id, app_id, limit)?
+            .into_iter()
+            .map(AccessView::from)
+            .collect())
+    }
+
+    /// Erases the person's user-scoped storage and consent decisions in
+    /// `app_id` (which may have been removed since, if data remains).
+    pub fn erase_app_data(&self, user_id: &str, app_id: &str) -> Result<Erased, IdentityError> {
+        let installed = self.packages.get(app_id)?.is_some();
+        let storage_keys = self.storage.purge_user(app_id, user_id)?;
+        let grants = self.identity.erase_grants(user_id, app_id)?;
+        if !installed && storage_keys == 0 && grants == 0 {
+            return Err(IdentityError::UnknownApp(app_id.to_string()));
+        }
+        tracing::info!(app = %app_id, storage_keys, grants, "person erased their data");
+        Ok(Erased {
+            app: app_id.to_string(),
+            storage_keys,
+            grants,
+        })
+    }
+
+    /// Everything the host holds about the person: account, sessions, and
+    /// per installed app their ids, decisions and stored data, and the
+    /// access log.
+    pub fn export(&self, user_id: &str) -> Result<Export, IdentityError> {
+        use base64::Engine;
+        let user = self
+            .identity
+            .user(user_id)?
+            .ok_or_else(|| IdentityError::UnknownUser(user_id.to_string()))?;
+        let mut apps = Vec::new();
+        for record in self.packages.list()? {
+            let id = record.id().to_string();
+            let storage = self
+                .storage
+                .user_entries(&id, user_id)?
+                .into_iter()
+                .map(|(key, value)| match String::from_utf8(value) {
+                    Ok(text) => ExportedValue {
+                        key,
+                        text: Some(text),
+                        base64: None,
+                    },
+                    Err(e) => ExportedValue {
+                        key,
+                        text: None,
+                        base64: Some(
+                            base64::engine::general_purpose::STANDARD.encode(e.into_bytes()),
+                        ),
+                    },
+                })
+                .collect();
+            apps.push(ExportedApp {
+                open_id: self.identity.open_id(user_id, &id),
+                union_id: self
+                    .identity
+                    .union_id(user_id, record.current.signer.as_deref(), &id),
+                grants: self.scopes(user_id, &id)?,
+                storage,
+                app: id,
+            });
+        }
+        Ok(Export {
+            user: user.view(),
+            sessions: self.identity.sessions_of(user_id)?,
+            apps,
+            access_log: self.access_log(user_id, None, EXPORT_ACCESS_LIMIT)?,
+        })
     }
 }

@@ -1,4 +1,4 @@
-//! Who is calling: the app's id, the user's per-app open id and the launch scene.
+//! Who is calling: the app's id, the user's per-app open id and union id, and the launch scene.
 
 use crate::bindings::superapp::platform::context as raw;
 
@@ -9,6 +9,9 @@ pub struct CallContext {
     pub app_id: String,
     /// The current user's open id in this app (stable per user and app), if any.
     pub open_id: Option<String>,
+    /// The current user's union id, shared by every app of this app's
+    /// developer key (see the WIT docs), if any.
+    pub union_id: Option<String>,
     /// The launch scene, if the call came from a launch.
     pub scene: Option<String>,
 }
@@ -18,11 +21,13 @@ pub fn current() -> CallContext {
     let raw::CallContext {
         app_id,
         open_id,
+        union_id,
         scene,
     } = raw::current();
     CallContext {
         app_id,
         open_id,
+        union_id,
         scene,
     }
 }

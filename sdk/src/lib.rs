@@ -29,6 +29,7 @@
 
 pub mod context;
 mod http;
+pub mod identity;
 pub mod log;
 mod router;
 pub mod storage;

@@ -8,6 +8,7 @@ impl Host for CallCaps {
         CallContext {
             app_id: self.grants.app_id.clone(),
             open_id: self.user.as_ref().map(|u| u.open_id.clone()),
+            union_id: self.user.as_ref().map(|u| u.union_id.clone()),
             scene: self.scene.clone(),
         }
     }

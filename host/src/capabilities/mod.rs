@@ -5,9 +5,11 @@
 //! value the guest can handle, never a trap.
 
 mod context;
+mod identity;
 mod log;
 mod storage;
 
+use crate::identity::{AccessOutcome, AccessRecord, Identity};
 use crate::kv::{AppStorage, StorageLimits};
 use crate::packages::Capability;
 use std::collections::BTreeSet;
@@ -27,6 +29,9 @@ pub struct AppGrants {
     pub app_id: String,
     pub declared: BTreeSet<Capability>,
     pub storage: StorageLimits,
+    /// The developer key that signed the running version (text form); none
+    /// for developer installs. Union ids are derived from it.
+    pub signer: Option<String>,
 }
 
 /// The user a call runs for.
@@ -36,6 +41,8 @@ pub struct CallUser {
     pub user_id: String,
     /// The user's open id in this app.
     pub open_id: String,
+    /// The user's union id for this app's developer.
+    pub union_id: String,
 }
 
 /// Per-call capability state, set by the host before the guest runs.
@@ -44,8 +51,38 @@ pub struct CallCaps {
     pub user: Option<CallUser>,
     pub scene: Option<String>,
     pub storage: AppStorage,
+    pub identity: Identity,
     /// Log lines the guest may still emit in this call.
     pub log_budget: usize,
+    /// What this call did with the user's data, written to their access log
+    /// when the call ends (however it ends).
+    pub accesses: Vec<AccessRecord>,
+}
+
+impl CallCaps {
+    /// Notes one use of the user's data for their access log.
+    fn note(&mut self, capability: &'static str, outcome: AccessOutcome) {
+        if self.user.is_some() {
+            self.accesses.push(AccessRecord {
+                capability,
+                outcome,
+            });
+        }
+    }
+}
+
+impl Drop for CallCaps {
+    // The store (and with it these caps) is dropped at the end of every call,
+    // trapped or not, so this is the one place that sees every access.
+    fn drop(&mut self) {
+        let Some(user) = &self.user else { return };
+        if let Err(e) =
+            self.identity
+                .record_access(&user.user_id, &self.grants.app_id, &self.accesses)
+        {
+            tracing::error!(app = %self.grants.app_id, error = %e, "cannot write the access log");
+        }
+    }
 }
 
 /// Links every capability interface into `linker`, reading state through `get`.

@@ -3,6 +3,7 @@
 use super::CallCaps;
 use super::superapp::platform::storage::{Error, Host, KeyPage, Scope};
 use crate::kv::{self, KvError, Owner};
+use crate::identity::AccessOutcome;
 use crate::packages::Capability;
 
 impl CallCaps {
@@ -16,6 +17,24 @@ impl CallCaps {
             app: &self.grants.app_id,
             user: self.user.as_ref().map(|u| u.user_id.as_str()),
         })
+    }
+}
+
+const USER_STORAGE: &str = "storage.user";
+
+impl CallCaps {
+    /// Notes a user-scoped storage call for the user's access log.
+    fn note_storage<T>(&mut self, s: Scope, result: &Result<T, Error>) {
+        if s != Scope::User {
+            return;
+        }
+        let outcome = match result {
+            Ok(_) => AccessOutcome::Allowed,
+            Err(Error::Denied(_)) => AccessOutcome::Denied,
+            Err(Error::NoUser) => return,
+            Err(_) => AccessOutcome::Failed,
+        };
+        self.note(USER_STORAGE, outcome);
     }
 }
 
@@ -40,21 +59,30 @@ fn to_wit(e: KvError) -> Error {
 
 impl Host for CallCaps {
     fn get(&mut self, s: Scope, key: String) -> Result<Option<Vec<u8>>, Error> {
-        let owner = self.storage_owner()?;
-        self.storage.get(owner, scope(s), &key).map_err(to_wit)
+        let result = self
+            .storage_owner()
+            .and_then(|owner| self.storage.get(owner, scope(s), &key).map_err(to_wit));
+        self.note_storage(s, &result);
+        result
     }
 
     fn set(&mut self, s: Scope, key: String, value: Vec<u8>) -> Result<(), Error> {
-        let owner = self.storage_owner()?;
         let limits = self.grants.storage;
-        self.storage
-            .set(owner, scope(s), &key, &value, limits)
-            .map_err(to_wit)
+        let result = self.storage_owner().and_then(|owner| {
+            self.storage
+                .set(owner, scope(s), &key, &value, limits)
+                .map_err(to_wit)
+        });
+        self.note_storage(s, &result);
+        result
     }
 
     fn delete(&mut self, s: Scope, key: String) -> Result<bool, Error> {
-        let owner = self.storage_owner()?;
-        self.storage.delete(owner, scope(s), &key).map_err(to_wit)
+        let result = self
+            .storage_owner()
+            .and_then(|owner| self.storage.delete(owner, scope(s), &key).map_err(to_wit));
+        self.note_storage(s, &result);
+        result
     }
 
     fn list_keys(
@@ -64,11 +92,13 @@ impl Host for CallCaps {
         cursor: Option<String>,
         limit: u32,
     ) -> Result<KeyPage, Error> {
-        let owner = self.storage_owner()?;
-        let page = self
-            .storage
-            .list(owner, scope(s), &prefix, cursor.as_deref(), limit)
-            .map_err(to_wit)?;
+        let result = self.storage_owner().and_then(|owner| {
+            self.storage
+                .list(owner, scope(s), &prefix, cursor.as_deref(), limit)
+                .map_err(to_wit)
+        });
+        self.note_storage(s, &result);
+        let page = result?;
         Ok(KeyPage {
             keys: page.keys,
             next_cursor: page.next_cursor,

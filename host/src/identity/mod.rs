@@ -1,17 +1,105 @@
-//! Identity: per-app pseudonymous open ids, derived with a keyed hash from a
-//! host secret so that two apps cannot correlate a user and no app ever sees
-//! the internal user id. (Users, sessions and consent arrive with identity.)
+//! Identity: people (users with argon2 passwords and real-name
+//! verification), their sessions, the pseudonymous ids each mini-app sees
+//! (open ids per app, union ids per developer key), their consent grants,
+//! the access log of what apps read about them, and the host's launch-token
+//! signing keys. Plain Rust over the store: no HTTP, no wasmtime. It never
+//! hands an internal user id to anything a mini-app can see.
+
+mod access_log;
+mod consent;
+mod launch;
+mod sessions;
+mod users;
+
+pub use access_log::{AccessEntry, AccessOutcome, AccessRecord};
+pub use consent::{Decision, Grant, GrantState};
+pub use launch::{HostKeyInfo, Jwk, LAUNCH_TOKEN_TTL_SECS, LaunchClaims};
+pub use sessions::{NewSession, Session, SessionInfo};
+pub use users::{User, UserView, Verification};
 
 use crate::store::{Db, StoreError, Tree};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
 
-/// Why a user reference was refused.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+/// What went wrong in the identity service. Codes are stable.
+#[derive(Debug, thiserror::Error)]
 pub enum IdentityError {
     #[error("`{0}` is not a valid user id: use 1–64 characters of a-z, 0-9, `.`, `_` and `-`")]
     InvalidUserId(String),
+    #[error(
+        "`{0}` is not a valid handle: use 3–32 characters of a-z, 0-9, `.`, `_` and `-`, starting with a letter"
+    )]
+    InvalidHandle(String),
+    #[error("the handle `{0}` is taken")]
+    HandleTaken(String),
+    #[error("no user has the handle `{0}`")]
+    UnknownUser(String),
+    #[error("display name: {0}")]
+    InvalidDisplayName(String),
+    #[error("password: {0}")]
+    InvalidPassword(String),
+    #[error("birth date `{0}`: expected a past date as YYYY-MM-DD")]
+    InvalidBirthDate(String),
+    #[error("wrong handle or password")]
+    InvalidCredentials,
+    #[error("too many failed logins for this account; try again in {retry_after_secs} s")]
+    LoginThrottled { retry_after_secs: u64 },
+    #[error("the session token is not known to this host (mistyped or forged)")]
+    TokenInvalid,
+    #[error("the session token expired; log in again")]
+    TokenExpired,
+    #[error("the session token was revoked (logged out); log in again")]
+    TokenRevoked,
+    #[error(
+        "`{0}` is not a scope: use one of profile, real-name, wallet, notify (storage needs no consent)"
+    )]
+    UnknownScope(String),
+    #[error("the app `{app}` does not request the `{scope}` scope in its manifest")]
+    ScopeNotRequested { app: String, scope: String },
+    #[error("no app `{0}` is installed")]
+    UnknownApp(String),
+    #[error("launch: {0}")]
+    InvalidLaunch(String),
+    #[error("signing failed: {0}")]
+    Crypto(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<crate::kv::KvError> for IdentityError {
+    fn from(e: crate::kv::KvError) -> Self {
+        match e {
+            crate::kv::KvError::Store(s) => IdentityError::Store(s),
+            other => IdentityError::Store(StoreError::Io(other.to_string())),
+        }
+    }
+}
+
+impl IdentityError {
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            IdentityError::InvalidUserId(_) => "invalid-user-id",
+            IdentityError::InvalidHandle(_) => "invalid-handle",
+            IdentityError::HandleTaken(_) => "handle-taken",
+            IdentityError::UnknownUser(_) => "unknown-user",
+            IdentityError::InvalidDisplayName(_) => "invalid-display-name",
+            IdentityError::InvalidPassword(_) => "invalid-password",
+            IdentityError::InvalidBirthDate(_) => "invalid-birth-date",
+            IdentityError::InvalidCredentials => "invalid-credentials",
+            IdentityError::LoginThrottled { .. } => "login-throttled",
+            IdentityError::TokenInvalid => "invalid-token",
+            IdentityError::TokenExpired => "token-expired",
+            IdentityError::TokenRevoked => "token-revoked",
+            IdentityError::UnknownScope(_) => "unknown-scope",
+            IdentityError::ScopeNotRequested { .. } => "scope-not-requested",
+            IdentityError::UnknownApp(_) => "app-not-found",
+            IdentityError::InvalidLaunch(_) => "invalid-launch",
+            IdentityError::Crypto(_) => "internal",
+            IdentityError::Store(s) => s.code(),
+        }
+    }
 }
 
 /// Checks a user id's charset (ids appear in storage keys; no NUL, no spaces).
@@ -34,15 +122,38 @@ pub fn random_token() -> String {
     crate::text::hex(&bytes)
 }
 
-/// Derives open ids from the host secret.
+/// Seconds since the Unix epoch, now.
+pub fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// `secs` since the epoch as RFC 3339 (UTC), the form the API shows.
+pub fn rfc3339(secs: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// The identity service over the store.
 #[derive(Clone)]
 pub struct Identity {
     secret: [u8; 32],
+    users: Tree<User>,
+    handles: Tree<String>,
+    sessions: Tree<Session>,
+    grants: Tree<Grant>,
+    access: Tree<AccessEntry>,
+    keys: Tree<launch::HostKey>,
 }
 
 impl Identity {
-    /// Loads the host secret, creating it on first start.
-    pub fn open(db: &Db) -> Result<Identity, StoreError> {
+    /// Opens the service, creating the host secret and a first launch-token
+    /// signing key on first start.
+    pub fn open(db: &Db) -> Result<Identity, IdentityError> {
         let meta: Tree<Vec<u8>> = db.tree("meta")?;
         let secret = match meta.get("open-id-secret")? {
             Some(s) if s.len() == 32 => s,
@@ -57,21 +168,47 @@ impl Identity {
         };
         let mut key = [0u8; 32];
         key.copy_from_slice(&secret[..32]);
-        Ok(Identity { secret: key })
+        let identity = Identity {
+            secret: key,
+            users: db.tree("users")?,
+            handles: db.tree("user-handles")?,
+            sessions: db.tree("sessions")?,
+            grants: db.tree("grants")?,
+            access: db.tree("access-log")?,
+            keys: db.tree("host-keys")?,
+        };
+        identity.ensure_signing_key()?;
+        Ok(identity)
+    }
+
+    fn keyed_id(&self, prefix: &str, domain: &[u8], scope: &str, user_id: &str) -> String {
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.secret) else {
+            unreachable_key()
+        };
+        mac.update(domain);
+        mac.update(scope.as_bytes());
+        mac.update(b"\0");
+        mac.update(user_id.as_bytes());
+        let digest = mac.finalize().into_bytes();
+        format!("{prefix}{}", crate::text::hex(&digest[..16]))
     }
 
     /// The open id of `user_id` in app `app_id`: stable, and unlinkable
     /// across apps without the host secret.
     pub fn open_id(&self, user_id: &str, app_id: &str) -> String {
-        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.secret) else {
-            unreachable_key()
+        self.keyed_id("ou_", b"superapp open-id v1\0", app_id, user_id)
+    }
+
+    /// The union id of `user_id` for a developer: the same in every app
+    /// signed by `signer` (the key's text form), unlinkable across
+    /// developers. An unsigned app (`signer` none) proves no developer, so
+    /// its union id is its own: `app:<id>` stands in for the key.
+    pub fn union_id(&self, user_id: &str, signer: Option<&str>, app_id: &str) -> String {
+        let scope = match signer {
+            Some(key) => format!("key:{key}"),
+            None => format!("app:{app_id}"),
         };
-        mac.update(b"superapp open-id v1\0");
-        mac.update(app_id.as_bytes());
-        mac.update(b"\0");
-        mac.update(user_id.as_bytes());
-        let digest = mac.finalize().into_bytes();
-        format!("ou_{}", crate::text::hex(&digest[..16]))
+        self.keyed_id("un_", b"superapp union-id v1\0", &scope, user_id)
     }
 }
 
@@ -95,6 +232,19 @@ mod tests {
         assert_ne!(a, id.open_id("alice", "rides"));
         assert_ne!(a, id.open_id("bob", "shop"));
         assert!(!a.contains("alice"));
+        Ok(())
+    }
+
+    #[test]
+    fn union_ids_are_shared_by_one_developers_apps_only() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let id = Identity::open(&Db::open(dir.path())?)?;
+        let k1 = Some("ed25519:one");
+        let k2 = Some("ed25519:two");
+        assert_eq!(id.union_id("u", k1, "shop"), id.union_id("u", k1, "rides"));
+        assert_ne!(id.union_id("u", k1, "shop"), id.union_id("u", k2, "maps"));
+        assert_ne!(id.union_id("u", None, "shop"), id.union_id("u", None, "rides"));
+        assert_ne!(id.union_id("u", k1, "shop"), id.union_id("v", k1, "shop"));
         Ok(())
     }
 

@@ -168,6 +168,21 @@ impl AppStorage {
         Ok(self.trees.usage(app)?)
     }
 
+    /// Everything `user` stored in the app's user scope.
+    pub fn user_entries(&self, app: &str, user: &str) -> Result<Vec<(String, Vec<u8>)>, KvError> {
+        Ok(self.trees.user_entries(app, user)?)
+    }
+
+    /// Erases `user`'s user-scoped keys in the app (each delete keeps the
+    /// app's usage counter exact); returns how many keys went.
+    pub fn purge_user(&self, app: &str, user: &str) -> Result<usize, KvError> {
+        let entries = self.trees.user_entries(app, user)?;
+        for (key, _) in &entries {
+            self.trees.delete(app, Some(user), key)?;
+        }
+        Ok(entries.len())
+    }
+
     /// Erases all of the app's storage.
     pub fn purge_app(&self, app: &str) -> Result<(), KvError> {
         Ok(self.trees.purge_app(app)?)

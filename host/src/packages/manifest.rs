@@ -11,21 +11,40 @@ use std::time::Duration;
 
 /// A capability a manifest can declare. `context` and `log` need no
 /// declaration: they reveal nothing about a person beyond the open id.
+/// Capabilities that reach a person's data or money are also *scopes*: the
+/// operator approves them at install, and each person grants or denies them
+/// for themselves (`needs_consent`).
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum Capability {
     /// Per-app key-value storage (`superapp:platform/storage`).
     Storage,
+    /// Scope: the person's display name, whether they are real-name
+    /// verified, and whether they are a minor (`superapp:platform/identity`).
+    Profile,
+    /// Scope: the person's verified real-name data (legal identity details).
+    RealName,
+    /// Scope: asking the person to pay (`superapp:platform/wallet`).
+    Wallet,
+    /// Scope: sending the person notifications (`superapp:platform/messaging`).
+    Notify,
 }
 
 impl Capability {
-    /// The WIT interface (without version) this capability links.
-    pub fn interface(self) -> &'static str {
-        match self {
-            Capability::Storage => "superapp:platform/storage",
-        }
+    /// Every capability, in a stable order.
+    pub const ALL: [Capability; 5] = [
+        Capability::Storage,
+        Capability::Profile,
+        Capability::RealName,
+        Capability::Wallet,
+        Capability::Notify,
+    ];
+
+    /// Whether each person must grant it before the app may use it.
+    pub fn needs_consent(self) -> bool {
+        !matches!(self, Capability::Storage)
     }
 
     /// What importing the interface `name` (e.g. `superapp:platform/storage@0.1.0`) requires.
@@ -36,10 +55,27 @@ impl Capability {
                 ImportNeed::Nothing
             }
             "superapp:platform/storage" => ImportNeed::Capability(Capability::Storage),
+            "superapp:platform/identity" => ImportNeed::Capability(Capability::Profile),
             // WASI p2 is linked with no ambient authority: no preopens, env,
             // args or network, so these imports grant nothing.
             n if n.starts_with("wasi:") => ImportNeed::Nothing,
             _ => ImportNeed::Unknown,
+        }
+    }
+
+    /// The capability named `name` as manifests and URLs spell it.
+    pub fn parse(name: &str) -> Option<Capability> {
+        Capability::ALL.into_iter().find(|c| c.name() == name)
+    }
+
+    /// The name manifests and URLs use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Capability::Storage => "storage",
+            Capability::Profile => "profile",
+            Capability::RealName => "real-name",
+            Capability::Wallet => "wallet",
+            Capability::Notify => "notify",
         }
     }
 }
@@ -57,9 +93,7 @@ pub enum ImportNeed {
 
 impl std::fmt::Display for Capability {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Capability::Storage => "storage",
-        })
+        f.write_str(self.name())
     }
 }
 

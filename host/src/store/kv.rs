@@ -169,6 +169,25 @@ impl KvTrees {
         Ok((keys, false))
     }
 
+    /// Every key and value `user` holds in the app's user scope, in key order.
+    pub fn user_entries(
+        &self,
+        app: &str,
+        user: &str,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let scope = scope_prefix(app, Some(user));
+        self.data
+            .scan_prefix(&scope)
+            .map(|item| {
+                let (k, v) = item?;
+                Ok((
+                    String::from_utf8_lossy(&k[scope.len()..]).into_owned(),
+                    v.to_vec(),
+                ))
+            })
+            .collect()
+    }
+
     /// Bytes the app's storage uses (keys plus values, all scopes).
     pub fn usage(&self, app: &str) -> Result<u64, StoreError> {
         Ok(read_u64(self.usage.get(app.as_bytes())?))

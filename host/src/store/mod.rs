@@ -206,6 +206,88 @@ impl<V: Serialize + DeserializeOwned> Tree<V> {
     }
 }
 
+impl<V: Serialize + DeserializeOwned> Tree<V> {
+    /// Records whose key starts with `prefix`, in key order (newest last
+    /// for time-ordered keys); `rev` walks from the end. Stops after `limit`
+    /// records that pass `keep`.
+    pub fn scan_prefix(
+        &self,
+        prefix: &str,
+        rev: bool,
+        limit: usize,
+        mut keep: impl FnMut(&V) -> bool,
+    ) -> Result<Vec<(String, V)>, StoreError> {
+        let iter = self.tree.scan_prefix(prefix.as_bytes());
+        let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = if rev {
+            Box::new(iter.rev())
+        } else {
+            Box::new(iter)
+        };
+        let mut out = Vec::new();
+        for item in iter {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = item?;
+            let value = self.decode(&k, &v)?;
+            if keep(&value) {
+                out.push((String::from_utf8_lossy(&k).into_owned(), value));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes every record whose key starts with `prefix`; returns how many.
+    pub fn remove_prefix(&self, prefix: &str) -> Result<usize, StoreError> {
+        let mut batch = sled::Batch::default();
+        let mut n = 0;
+        for item in self.tree.scan_prefix(prefix.as_bytes()).keys() {
+            batch.remove(item?);
+            n += 1;
+        }
+        self.tree.apply_batch(batch)?;
+        Ok(n)
+    }
+
+    /// Writes several records at once (all or none).
+    pub fn insert_all(&self, records: &[(String, V)]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for (k, v) in records {
+            batch.insert(k.as_bytes(), Self::encode(v)?);
+        }
+        self.tree.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// Replaces the record under `key` with `f(current)` atomically (retried
+    /// on a concurrent change). `f` returning `None` removes it.
+    pub fn update<T>(
+        &self,
+        key: &str,
+        mut f: impl FnMut(Option<V>) -> (Option<V>, T),
+    ) -> Result<T, StoreError> {
+        loop {
+            let old = self.tree.get(key.as_bytes())?;
+            let current = match &old {
+                Some(bytes) => Some(self.decode(key.as_bytes(), bytes)?),
+                None => None,
+            };
+            let (new, out) = f(current);
+            let new = match new {
+                Some(v) => Some(Self::encode(&v)?),
+                None => None,
+            };
+            if self
+                .tree
+                .compare_and_swap(key.as_bytes(), old, new)?
+                .is_ok()
+            {
+                return Ok(out);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

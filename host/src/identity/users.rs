@@ -1,0 +1,397 @@
+//! People: handles, display names, argon2 password hashes, real-name
+//! verification (birth date), and the per-account slow-down of failed logins.
+
+use super::{Identity, IdentityError, now, rfc3339};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use serde::{Deserialize, Serialize};
+use std::sync::OnceLock;
+
+/// Failed logins allowed before the account is slowed down.
+const FREE_FAILURES: u32 = 5;
+/// The first pause after `FREE_FAILURES`; it doubles with each further failure.
+const FIRST_PAUSE_SECS: i64 = 30;
+/// The longest pause.
+const MAX_PAUSE_SECS: i64 = 15 * 60;
+
+/// One person, as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct User {
+    /// Internal id (`u_…`); never shown to a mini-app.
+    pub id: String,
+    pub handle: String,
+    pub display_name: String,
+    /// PHC string (argon2id); none for an account that cannot log in.
+    pub password_hash: Option<String>,
+    pub created_at: i64,
+    pub verification: Option<Verification>,
+    /// Failed logins since the last success.
+    #[serde(default)]
+    pub failed_logins: u32,
+    #[serde(default)]
+    pub last_failed_at: i64,
+}
+
+/// A real-name verification by the operator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verification {
+    /// `YYYY-MM-DD`.
+    pub birth_date: String,
+    pub verified_at: i64,
+}
+
+/// A user as operators and the person themselves see them (no hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct UserView {
+    pub handle: String,
+    pub display_name: String,
+    /// When the account was made (RFC 3339).
+    pub created_at: String,
+    /// Whether the operator verified the person's real name.
+    pub verified: bool,
+    /// `YYYY-MM-DD`, if verified.
+    pub birth_date: Option<String>,
+    /// Whether the person is under 18; none when not verified.
+    pub is_minor: Option<bool>,
+}
+
+impl User {
+    /// Whether the person is under 18 today; `None` when not verified.
+    pub fn is_minor(&self) -> Option<bool> {
+        let v = self.verification.as_ref()?;
+        let birth = parse_date(&v.birth_date).ok()?;
+        let today = time::OffsetDateTime::now_utc().date();
+        let mut age = today.year() - birth.year();
+        if (today.month() as u8, today.day()) < (birth.month() as u8, birth.day()) {
+            age -= 1;
+        }
+        Some(age < 18)
+    }
+
+    pub fn view(&self) -> UserView {
+        UserView {
+            handle: self.handle.clone(),
+            display_name: self.display_name.clone(),
+            created_at: rfc3339(self.created_at),
+            verified: self.verification.is_some(),
+            birth_date: self.verification.as_ref().map(|v| v.birth_date.clone()),
+            is_minor: self.is_minor(),
+        }
+    }
+
+    /// Seconds until another login may be tried, if the account is paused.
+    fn paused_for(&self, now: i64) -> Option<u64> {
+        if self.failed_logins < FREE_FAILURES {
+            return None;
+        }
+        let doublings = (self.failed_logins - FREE_FAILURES).min(16);
+        let pause = (FIRST_PAUSE_SECS << doublings).min(MAX_PAUSE_SECS);
+        let until = self.last_failed_at.saturating_add(pause);
+        (now < until).then(|| (until - now) as u64)
+    }
+}
+
+fn parse_date(text: &str) -> Result<time::Date, IdentityError> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(text, &format).map_err(|_| IdentityError::InvalidBirthDate(text.to_string()))
+}
+
+/// Handles: 3–32 of `a-z 0-9 . _ -`, starting with a letter (they appear in
+/// URLs and on screens; one spelling per person).
+fn check_handle(handle: &str) -> Result<(), IdentityError> {
+    let ok = (3..=32).contains(&handle.len())
+        && handle.starts_with(|c: char| c.is_ascii_lowercase())
+        && handle
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(IdentityError::InvalidHandle(handle.to_string()))
+    }
+}
+
+fn check_display_name(name: &str) -> Result<(), IdentityError> {
+    let n = name.chars().count();
+    if name.trim().is_empty() || n > 64 {
+        return Err(IdentityError::InvalidDisplayName(format!(
+            "must have 1–64 characters, has {n}"
+        )));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(IdentityError::InvalidDisplayName(
+            "must not contain control characters".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn check_password(password: &str) -> Result<(), IdentityError> {
+    let n = password.chars().count();
+    if n < 8 {
+        return Err(IdentityError::InvalidPassword(format!(
+            "must have at least 8 characters, has {n}"
+        )));
+    }
+    if password.len() > 1024 {
+        return Err(IdentityError::InvalidPassword(
+            "must be at most 1024 bytes".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn hash_password(password: &str) -> Result<String, IdentityError> {
+    let mut bytes = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+    let salt = SaltString::encode_b64(&bytes).map_err(|e| IdentityError::Crypto(e.to_string()))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| IdentityError::Crypto(e.to_string()))
+}
+
+fn password_matches(hash: &str, password: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
+/// A hash nobody's password matches, checked for unknown handles so that a
+/// wrong handle costs as long as a wrong password (no handle probing by time).
+fn decoy_hash() -> &'static str {
+    static DECOY: OnceLock<String> = OnceLock::new();
+    DECOY.get_or_init(|| hash_password(&super::random_token()).unwrap_or_default())
+}
+
+impl Identity {
+    /// Adds a person. `password` none makes an account that cannot log in
+    /// until one is set.
+    pub fn add_user(
+        &self,
+        handle: &str,
+        display_name: Option<&str>,
+        password: Option<&str>,
+    ) -> Result<User, IdentityError> {
+        check_handle(handle)?;
+        let display_name = display_name.unwrap_or(handle).trim().to_string();
+        check_display_name(&display_name)?;
+        let password_hash = match password {
+            Some(p) => {
+                check_password(p)?;
+                Some(hash_password(p)?)
+            }
+            None => None,
+        };
+        let user = User {
+            id: format!("u_{}", &super::random_token()[..32]),
+            handle: handle.to_string(),
+            display_name,
+            password_hash,
+            created_at: now(),
+            verification: None,
+            failed_logins: 0,
+            last_failed_at: 0,
+        };
+        self.users.insert(&user.id, &user)?;
+        // The handle index is the uniqueness check: one atomic insert.
+        if !self.handles.insert_new(handle, &user.id)? {
+            self.users.remove(&user.id)?;
+            return Err(IdentityError::HandleTaken(handle.to_string()));
+        }
+        Ok(user)
+    }
+
+    /// Every person, by handle.
+    pub fn users(&self) -> Result<Vec<User>, IdentityError> {
+        let mut users: Vec<User> = self.users.all()?.into_iter().map(|(_, u)| u).collect();
+        users.sort_by(|a, b| a.handle.cmp(&b.handle));
+        Ok(users)
+    }
+
+    /// The person with internal id `id`.
+    pub fn user(&self, id: &str) -> Result<Option<User>, IdentityError> {
+        Ok(self.users.get(id)?)
+    }
+
+    /// The person with `handle`.
+    pub fn user_by_handle(&self, handle: &str) -> Result<User, IdentityError> {
+        let unknown = || IdentityError::UnknownUser(handle.to_string());
+        let id = self.handles.get(handle)?.ok_or_else(unknown)?;
+        self.users.get(&id)?.ok_or_else(unknown)
+    }
+
+    /// Records the operator's real-name verification of `handle`.
+    pub fn verify_user(&self, handle: &str, birth_date: &str) -> Result<User, IdentityError> {
+        let date = parse_date(birth_date)?;
+        if date >= time::OffsetDateTime::now_utc().date() || date.year() < 1900 {
+            return Err(IdentityError::InvalidBirthDate(birth_date.to_string()));
+        }
+        let user = self.user_by_handle(handle)?;
+        let verification = Verification {
+            birth_date: date.to_string(),
+            verified_at: now(),
+        };
+        self.users.update(&user.id, |u| {
+            let u = u.map(|mut u| {
+                u.verification = Some(verification.clone());
+                u
+            });
+            (u.clone(), u)
+        })?
+        .ok_or_else(|| IdentityError::UnknownUser(handle.to_string()))
+    }
+
+    /// Checks a handle and password. Unknown handles and wrong passwords
+    /// get the same error and take as long; after `FREE_FAILURES` failures
+    /// in a row the account refuses tries (without checking them) for a
+    /// pause that doubles with each further failure.
+    pub fn check_password(&self, handle: &str, password: &str) -> Result<User, IdentityError> {
+        let Ok(user) = self.user_by_handle(handle) else {
+            password_matches(decoy_hash(), password);
+            return Err(IdentityError::InvalidCredentials);
+        };
+        let at = now();
+        if let Some(retry_after_secs) = user.paused_for(at) {
+            return Err(IdentityError::LoginThrottled { retry_after_secs });
+        }
+        let ok = match &user.password_hash {
+            Some(hash) => password_matches(hash, password),
+            None => {
+                password_matches(decoy_hash(), password);
+                false
+            }
+        };
+        if !ok {
+            self.users.update(&user.id, |u| {
+                let u = u.map(|mut u| {
+                    u.failed_logins = u.failed_logins.saturating_add(1);
+                    u.last_failed_at = at;
+                    u
+                });
+                (u, ())
+            })?;
+            return Err(IdentityError::InvalidCredentials);
+        }
+        if user.failed_logins > 0 {
+            self.users.update(&user.id, |u| {
+                let u = u.map(|mut u| {
+                    u.failed_logins = 0;
+                    u
+                });
+                (u, ())
+            })?;
+        }
+        Ok(user)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Db;
+
+    fn identity() -> anyhow::Result<(tempfile::TempDir, Identity)> {
+        let dir = tempfile::tempdir()?;
+        let id = Identity::open(&Db::open(dir.path())?)?;
+        Ok((dir, id))
+    }
+
+    #[test]
+    fn passwords_are_stored_as_argon2_hashes_and_checked() -> anyhow::Result<()> {
+        let (_d, id) = identity()?;
+        let u = id.add_user("alice", Some("Alice W"), Some("correct horse"))?;
+        let hash = u.password_hash.clone().unwrap_or_default();
+        assert!(hash.starts_with("$argon2id$"), "{hash}");
+        assert!(!hash.contains("correct horse"));
+        assert_eq!(id.check_password("alice", "correct horse")?.id, u.id);
+        assert!(matches!(
+            id.check_password("alice", "wrong one"),
+            Err(IdentityError::InvalidCredentials)
+        ));
+        assert!(matches!(
+            id.check_password("nobody", "correct horse"),
+            Err(IdentityError::InvalidCredentials)
+        ));
+        Ok(())
+    }
+
+    #[test]
+    fn bad_handles_names_passwords_and_duplicates_are_refused() -> anyhow::Result<()> {
+        let (_d, id) = identity()?;
+        id.add_user("bob", None, None)?;
+        let codes: Vec<&str> = [
+            id.add_user("bob", None, None),
+            id.add_user("Bob", None, None),
+            id.add_user("b", None, None),
+            id.add_user("carol", Some(""), None),
+            id.add_user("carol", Some("a\u{7}b"), None),
+            id.add_user("carol", None, Some("short")),
+        ]
+        .iter()
+        .map(|r| r.as_ref().err().map(|e| e.code()).unwrap_or("ok"))
+        .collect();
+        assert_eq!(
+            codes,
+            [
+                "handle-taken",
+                "invalid-handle",
+                "invalid-handle",
+                "invalid-display-name",
+                "invalid-display-name",
+                "invalid-password"
+            ]
+        );
+        assert_eq!(id.users()?.len(), 1, "nothing half-written");
+        Ok(())
+    }
+
+    #[test]
+    fn verification_records_the_birth_date_and_tells_minors_apart() -> anyhow::Result<()> {
+        let (_d, id) = identity()?;
+        id.add_user("adult", None, None)?;
+        id.add_user("teen", None, None)?;
+        assert_eq!(id.user_by_handle("adult")?.is_minor(), None);
+        let year = time::OffsetDateTime::now_utc().year();
+        id.verify_user("adult", "1990-02-28")?;
+        id.verify_user("teen", &format!("{}-01-01", year - 10))?;
+        assert_eq!(id.user_by_handle("adult")?.is_minor(), Some(false));
+        assert_eq!(id.user_by_handle("teen")?.is_minor(), Some(true));
+        for bad in ["1990-02-30", "19900101", "2999-01-01", "1800-01-01"] {
+            assert_eq!(
+                id.verify_user("adult", bad).err().map(|e| e.code()),
+                Some("invalid-birth-date"),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            id.verify_user("ghost", "1990-01-01").err().map(|e| e.code()),
+            Some("unknown-user")
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn repeated_failures_pause_the_account_even_for_the_right_password() -> anyhow::Result<()> {
+        let (_d, id) = identity()?;
+        id.add_user("carol", None, Some("the right one"))?;
+        for _ in 0..FREE_FAILURES {
+            assert!(matches!(
+                id.check_password("carol", "wrong"),
+                Err(IdentityError::InvalidCredentials)
+            ));
+        }
+        match id.check_password("carol", "the right one") {
+            Err(IdentityError::LoginThrottled { retry_after_secs }) => {
+                assert!((1..=FIRST_PAUSE_SECS as u64).contains(&retry_after_secs))
+            }
+            other => anyhow::bail!("expected a pause, got {other:?}"),
+        }
+        // Another account is not affected.
+        id.add_user("dave", None, Some("dave's pass"))?;
+        id.check_password("dave", "dave's pass")?;
+        Ok(())
+    }
+}

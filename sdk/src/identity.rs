@@ -1,0 +1,56 @@
+//! The current person's profile, only with their consent (the `profile`
+//! capability in the manifest, and the person's grant).
+
+use crate::bindings::superapp::platform::identity as raw;
+
+/// What the person lets this app see of them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Profile {
+    /// The name the person chose to show.
+    pub display_name: String,
+    /// Whether the operator verified the person's real name.
+    pub verified: bool,
+    /// Whether the person is under 18; `None` when not verified.
+    pub is_minor: Option<bool>,
+}
+
+/// Why the profile could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProfileError {
+    /// The person has not decided yet; the app may ask them once.
+    NotGranted,
+    /// The person refused; do not ask again (it sticks until they change it).
+    Refused,
+    /// The call has no user.
+    NoUser,
+    /// The host failed; says why.
+    Internal(String),
+}
+
+impl std::fmt::Display for ProfileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProfileError::NotGranted => f.write_str("the person has not granted the profile scope"),
+            ProfileError::Refused => f.write_str("the person refused the profile scope"),
+            ProfileError::NoUser => f.write_str("the call has no user"),
+            ProfileError::Internal(m) => write!(f, "host error: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for ProfileError {}
+
+/// The current person's profile. Every call appears in their access log.
+pub fn profile() -> Result<Profile, ProfileError> {
+    match raw::profile() {
+        Ok(p) => Ok(Profile {
+            display_name: p.display_name,
+            verified: p.verified,
+            is_minor: p.is_minor,
+        }),
+        Err(raw::Error::Denied(raw::Denial::NotGranted)) => Err(ProfileError::NotGranted),
+        Err(raw::Error::Denied(raw::Denial::Refused)) => Err(ProfileError::Refused),
+        Err(raw::Error::NoUser) => Err(ProfileError::NoUser),
+        Err(raw::Error::Internal(m)) => Err(ProfileError::Internal(m)),
+    }
+}

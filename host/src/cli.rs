@@ -20,6 +20,8 @@ use crate::packages::{
     public_key_text,
 };
 use crate::remote::{Remote, ServeInfo};
+use crate::config::{ConfigFile, check_admin_token};
+use crate::identity::{HostKeyInfo, IdentityError, UserView};
 use crate::{CallRequest, Caller, HostConfig, Superapp};
 use sha2::Digest;
 use std::io::Write;
@@ -54,6 +56,10 @@ struct Cli {
         default_value_t = 30720
     )]
     max_package_kib: u64,
+    /// Config file (TOML): listen, public_url, admin_token, session_ttl_hours,
+    /// request_timeout_secs. See the README.
+    #[arg(long, global = true, env = "SUPERAPP_CONFIG")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -81,9 +87,23 @@ enum Command {
     Call(CallArgs),
     /// Serve the HTTP API.
     Serve {
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: String,
+        /// Address to listen on (default: the config file's, else 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<String>,
+        /// The operator token for /admin routes (at least 32 characters).
+        /// Default: the config file's, else a fresh one per run.
+        #[arg(long, env = "SUPERAPP_ADMIN_TOKEN", hide_env_values = true)]
+        admin_token: Option<String>,
+    },
+    /// People: add, list, and record real-name verification.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+    /// The keys that sign launch tokens.
+    HostKeys {
+        #[command(subcommand)]
+        command: HostKeysCommand,
     },
     /// Developer signing keys.
     Keys {
@@ -143,6 +163,41 @@ enum AppsCommand {
 }
 
 #[derive(Subcommand)]
+enum UsersCommand {
+    /// Add a person. Without --password-stdin a random initial password is
+    /// made and printed once.
+    Add {
+        /// Login handle: 3–32 of a-z, 0-9, `.`, `_`, `-`, starting with a letter.
+        handle: String,
+        /// Display name (default: the handle).
+        #[arg(long)]
+        name: Option<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List people.
+    List,
+    /// Record that the operator verified a person's real name.
+    Verify {
+        /// The person's handle.
+        handle: String,
+        /// Their birth date, YYYY-MM-DD (tells policy who is a minor).
+        #[arg(long)]
+        birth_date: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum HostKeysCommand {
+    /// Sign new launch tokens with a new key; the old key stays published in
+    /// the JWKS until the tokens it signed have expired.
+    Rotate,
+    /// List the keys.
+    List,
+}
+
+#[derive(Subcommand)]
 enum KeysCommand {
     /// Create a new key pair; prints the public key to give to operators.
     New {
@@ -180,7 +235,8 @@ struct CallArgs {
     /// HTTP method.
     #[arg(long, short = 'X', default_value = "GET")]
     method: String,
-    /// Run the call as this user (the app sees only its open id).
+    /// Run the call as the person with this handle (the app sees only
+    /// their open id).
     #[arg(long)]
     user: Option<String>,
     /// Launch scene passed to the app.
@@ -204,6 +260,20 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
+    run_with_input(args, &mut std::io::stdin().lock(), out, err)
+}
+
+/// `run`, reading standard input (`--password-stdin`) from `input`.
+pub fn run_with_input<I, T>(
+    args: I,
+    input: &mut dyn std::io::BufRead,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -219,7 +289,7 @@ where
             };
         }
     };
-    match dispatch(cli, out) {
+    match dispatch(cli, input, out) {
         Ok(code) => code,
         Err(message) => {
             let _ = writeln!(err, "error: {message}");
@@ -234,6 +304,7 @@ struct Settings {
     data: PathBuf,
     max_component_kib: u64,
     max_package_kib: u64,
+    file: ConfigFile,
 }
 
 impl Settings {
@@ -241,6 +312,7 @@ impl Settings {
         let mut c = HostConfig::new(&self.data);
         c.max_component_bytes = self.max_component_kib.saturating_mul(1024);
         c.max_package_bytes = self.max_package_kib.saturating_mul(1024);
+        self.file.apply(&mut c);
         c
     }
 }
@@ -377,11 +449,180 @@ impl Target {
     }
 }
 
-fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<ExitCode, String> {
+impl Target {
+    fn add_user(
+        &self,
+        handle: &str,
+        name: Option<String>,
+        password: &str,
+    ) -> Result<UserView, String> {
+        match self {
+            Target::Local(h) => h
+                .identity()
+                .add_user(handle, name.as_deref(), Some(password))
+                .map(|u| u.view())
+                .map_err(identity_err),
+            Target::Remote(r, _) => r.add_user(handle, name, password),
+        }
+    }
+
+    fn users(&self) -> Result<Vec<UserView>, String> {
+        match self {
+            Target::Local(h) => h
+                .identity()
+                .users()
+                .map(|u| u.iter().map(|u| u.view()).collect())
+                .map_err(identity_err),
+            Target::Remote(r, _) => r.users(),
+        }
+    }
+
+    fn verify_user(&self, handle: &str, birth_date: &str) -> Result<UserView, String> {
+        match self {
+            Target::Local(h) => h
+                .identity()
+                .verify_user(handle, birth_date)
+                .map(|u| u.view())
+                .map_err(identity_err),
+            Target::Remote(r, _) => r.verify_user(handle, birth_date),
+        }
+    }
+
+    fn host_keys(&self, rotate: bool) -> Result<Vec<HostKeyInfo>, String> {
+        match (self, rotate) {
+            (Target::Local(h), true) => h.identity().rotate_host_key().map_err(identity_err),
+            (Target::Local(h), false) => h.identity().host_keys().map_err(identity_err),
+            (Target::Remote(r, _), rotate) => r.host_keys(rotate),
+        }
+    }
+}
+
+fn identity_err(e: IdentityError) -> String {
+    format!("[{}] {e}", e.code())
+}
+
+/// The password for `users add`: the first line of `input`, or a fresh one
+/// (printed once) when `from_input` is off.
+fn new_password(
+    from_input: bool,
+    input: &mut dyn std::io::BufRead,
+) -> Result<(String, bool), String> {
+    if !from_input {
+        return Ok((crate::identity::random_token()[..20].to_string(), true));
+    }
+    let mut line = String::new();
+    input
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+    let password = line.trim_end_matches(['\n', '\r']).to_string();
+    if password.is_empty() {
+        return Err("--password-stdin: standard input had no password on its first line".into());
+    }
+    Ok((password, false))
+}
+
+fn users(
+    host: &Target,
+    command: UsersCommand,
+    input: &mut dyn std::io::BufRead,
+    out: &mut dyn Write,
+) -> Result<(), String> {
+    match command {
+        UsersCommand::Add {
+            handle,
+            name,
+            password_stdin,
+        } => {
+            let (password, generated) = new_password(password_stdin, input)?;
+            let u = host.add_user(&handle, name, &password)?;
+            w!(out, "added {} ({})", u.handle, u.display_name);
+            if generated {
+                w!(out, "initial password (shown once): {password}");
+            }
+        }
+        UsersCommand::List => {
+            let users = host.users()?;
+            if users.is_empty() {
+                w!(out, "no users (add one with `superapp users add`)");
+                return Ok(());
+            }
+            w!(
+                out,
+                "{:<24} {:<24} {:<12} {:<6} CREATED",
+                "HANDLE",
+                "NAME",
+                "VERIFIED",
+                "MINOR"
+            );
+            for u in users {
+                w!(
+                    out,
+                    "{:<24} {:<24} {:<12} {:<6} {}",
+                    u.handle,
+                    u.display_name,
+                    u.birth_date.as_deref().unwrap_or("no"),
+                    match u.is_minor {
+                        Some(true) => "yes",
+                        Some(false) => "no",
+                        None => "-",
+                    },
+                    u.created_at
+                );
+            }
+        }
+        UsersCommand::Verify { handle, birth_date } => {
+            let u = host.verify_user(&handle, &birth_date)?;
+            w!(
+                out,
+                "verified {} (born {}{})",
+                u.handle,
+                u.birth_date.as_deref().unwrap_or("?"),
+                if u.is_minor == Some(true) {
+                    ", a minor"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    Ok(())
+}
+
+fn host_keys(host: &Target, command: HostKeysCommand, out: &mut dyn Write) -> Result<(), String> {
+    let rotate = matches!(command, HostKeysCommand::Rotate);
+    let keys = host.host_keys(rotate)?;
+    if rotate && let Some(k) = keys.first() {
+        w!(out, "now signing launch tokens with key {}", k.kid);
+    }
+    w!(out, "{:<18} {:<8} {:<10} {:<26} RETIRED", "KID", "ACTIVE", "PUBLISHED", "CREATED");
+    for k in keys {
+        w!(
+            out,
+            "{:<18} {:<8} {:<10} {:<26} {}",
+            k.kid,
+            if k.active { "yes" } else { "no" },
+            if k.published { "yes" } else { "no" },
+            k.created_at,
+            k.retired_at.as_deref().unwrap_or("-")
+        );
+    }
+    Ok(())
+}
+
+fn dispatch(
+    cli: Cli,
+    input: &mut dyn std::io::BufRead,
+    out: &mut dyn Write,
+) -> Result<ExitCode, String> {
+    let file = match &cli.config {
+        Some(path) => ConfigFile::load(path).map_err(|e| format!("[invalid-config] {e}"))?,
+        None => ConfigFile::default(),
+    };
     let settings = Settings {
         data: cli.data.clone(),
         max_component_kib: cli.max_component_kib,
         max_package_kib: cli.max_package_kib,
+        file,
     };
     match cli.command {
         Command::Install { file, dev, replace } => {
@@ -409,7 +650,26 @@ fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<ExitCode, String> {
             let req = call_request(&args)?;
             return call(open(&settings)?, args, req, out);
         }
-        Command::Serve { listen } => serve(open(&settings)?, &listen, out)?,
+        Command::Serve {
+            listen,
+            admin_token,
+        } => {
+            let listen = listen
+                .or_else(|| settings.file.listen.clone())
+                .unwrap_or_else(|| "127.0.0.1:8080".to_string());
+            let admin_token = match admin_token.or_else(|| settings.file.admin_token.clone()) {
+                Some(t) => {
+                    check_admin_token(&t).map_err(|e| format!("[invalid-config] {e}"))?;
+                    t
+                }
+                // A fresh operator token per run, readable only through the
+                // data folder: whoever may touch the folder may administer.
+                None => crate::identity::random_token(),
+            };
+            serve(open(&settings)?, &listen, admin_token, out)?
+        }
+        Command::Users { command } => users(&target(&settings)?, command, input, out)?,
+        Command::HostKeys { command } => host_keys(&target(&settings)?, command, out)?,
         Command::Keys {
             command: KeysCommand::New { out: path },
         } => {
@@ -762,8 +1022,12 @@ fn call(
     req: CallRequest,
     out: &mut dyn Write,
 ) -> Result<ExitCode, String> {
+    let user = match &args.user {
+        Some(handle) => Some(host.identity().user_by_handle(handle).map_err(identity_err)?.id),
+        None => None,
+    };
     let caller = Caller {
-        user: args.user,
+        user,
         scene: args.scene,
     };
     match host.call(&args.app, caller, req) {
@@ -780,7 +1044,12 @@ fn call(
     }
 }
 
-fn serve(host: Superapp, listen: &str, out: &mut dyn Write) -> Result<(), String> {
+fn serve(
+    host: Superapp,
+    listen: &str,
+    token: String,
+    out: &mut dyn Write,
+) -> Result<(), String> {
     let loaded = host.load_all().map_err(|e| e.to_string())?;
     let data = host.config().data_dir.clone();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -792,9 +1061,6 @@ fn serve(host: Superapp, listen: &str, out: &mut dyn Write) -> Result<(), String
             .await
             .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        // A fresh operator token per run, readable only through the data
-        // folder: whoever may touch the folder may administer the server.
-        let token = crate::identity::random_token();
         ServeInfo {
             addr: addr.to_string(),
             token: token.clone(),
@@ -804,12 +1070,21 @@ fn serve(host: Superapp, listen: &str, out: &mut dyn Write) -> Result<(), String
         .map_err(|e| format!("cannot write {}/serve.json: {e}", data.display()))?;
         w!(
             out,
-            "superapp listening on http://{addr} with {loaded} app(s); try: curl http://{addr}/apps/hello/call/"
+            "superapp listening on http://{addr} with {loaded} app(s); API description: http://{addr}/openapi.json"
         );
         let _ = out.flush();
         let pooling = host.runtime().pooling();
         tracing::info!(%addr, apps = loaded, pooling, "serving");
-        crate::http::serve(Arc::new(host), listener, Some(token), shutdown_signal())
+        let issuer = host
+            .config()
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"));
+        let options = crate::http::ServeOptions {
+            admin_token: Some(token),
+            issuer,
+        };
+        crate::http::serve(Arc::new(host), listener, options, shutdown_signal())
             .await
             .map_err(|e| format!("server failed: {e}"))
     });

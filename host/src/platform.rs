@@ -310,6 +310,10 @@ impl Superapp {
         req: CallRequest,
     ) -> Result<CallResponse, CallError> {
         let app = self.loaded_app(app_id)?;
+        if let Some(scene) = &caller.scene {
+            crate::identity::check_scene(scene)
+                .map_err(|e| CallError::BadRequest(e.to_string()))?;
+        }
         let user = match caller.user {
             Some(user_id) => {
                 check_user_id(&user_id).map_err(|e| CallError::BadRequest(e.to_string()))?;

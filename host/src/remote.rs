@@ -4,7 +4,8 @@
 //! the CLI sends installs, upgrades, rollbacks, removals and trust changes
 //! to its `/admin` routes instead, and the server swaps apps live.
 
-use crate::http::admin::{AdminApp, TrustRequest};
+use crate::http::admin::{AdminApp, NewUser, TrustRequest, VerifyRequest};
+use crate::identity::{HostKeyInfo, UserView};
 use crate::packages::{AppRecord, TrustedKey};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -169,5 +170,44 @@ impl Remote {
 
     pub fn trust_remove(&self, public_key: &str) -> Result<TrustedKey, String> {
         self.send("DELETE", &format!("/admin/trust/{public_key}"), None)
+    }
+
+    pub fn add_user(
+        &self,
+        handle: &str,
+        display_name: Option<String>,
+        password: &str,
+    ) -> Result<UserView, String> {
+        let body = serde_json::to_vec(&NewUser {
+            handle: handle.to_string(),
+            display_name,
+            password: Some(password.to_string()),
+        })
+        .map_err(|e| e.to_string())?;
+        self.send("POST", "/admin/users", Some((body, "application/json")))
+    }
+
+    pub fn users(&self) -> Result<Vec<UserView>, String> {
+        self.send("GET", "/admin/users", None)
+    }
+
+    pub fn verify_user(&self, handle: &str, birth_date: &str) -> Result<UserView, String> {
+        let body = serde_json::to_vec(&VerifyRequest {
+            birth_date: birth_date.to_string(),
+        })
+        .map_err(|e| e.to_string())?;
+        self.send(
+            "POST",
+            &format!("/admin/users/{handle}/verify"),
+            Some((body, "application/json")),
+        )
+    }
+
+    /// Lists the launch-token keys, rotating first if `rotate`.
+    pub fn host_keys(&self, rotate: bool) -> Result<Vec<HostKeyInfo>, String> {
+        match rotate {
+            true => self.send("POST", "/admin/host-keys/rotate", None),
+            false => self.send("GET", "/admin/host-keys", None),
+        }
     }
 }

@@ -1,9 +1,11 @@
 //! Operator routes under `/admin`, for the `superapp` command line talking
 //! to a running server (the data folder is locked by the server, so the CLI
-//! forwards installs, upgrades, rollbacks, removals and trust changes here).
+//! forwards installs, upgrades, rollbacks, removals, trust changes, user
+//! management and key rotation here).
 //! Every route needs the bearer token the server wrote to `DATA/serve.json`.
 
-use super::{AppState, Problem};
+use super::{AppState, JsonBody, Problem};
+use crate::identity::{IdentityError, UserView};
 use crate::packages::{AppRecord, CommitMode, InstallError, KeyError, TrustedKey};
 use crate::platform::Superapp;
 use axum::Router;
@@ -30,6 +32,10 @@ pub(super) fn routes(state: AppState) -> Router<AppState> {
         .route("/admin/apps/{id}/rollback", post(rollback))
         .route("/admin/trust", get(list_trust).post(add_trust))
         .route("/admin/trust/{key}", delete(remove_trust))
+        .route("/admin/users", get(list_users).post(add_user))
+        .route("/admin/users/{handle}/verify", post(verify_user))
+        .route("/admin/host-keys", get(list_host_keys))
+        .route("/admin/host-keys/rotate", post(rotate_host_keys))
         .route_layer(middleware::from_fn_with_state(state, require_token))
 }
 
@@ -39,7 +45,7 @@ async fn require_token(State(s): State<AppState>, req: Request, next: Next) -> R
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    let ok = match (&s.admin_token, given) {
+    let ok = match (s.admin_token.as_deref(), given) {
         (Some(expected), Some(given)) => constant_time_eq(expected.as_bytes(), given.as_bytes()),
         _ => false,
     };
@@ -229,4 +235,94 @@ async fn remove_trust(State(s): State<AppState>, Path(key): Path<String>) -> Res
         move |h| -> Result<TrustedKey, Problem> { Ok(h.trust().remove(&key)?) },
     )
     .await
+}
+
+/// A person to add.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    pub handle: String,
+    pub display_name: Option<String>,
+    /// None: an account that cannot log in yet.
+    pub password: Option<String>,
+}
+
+/// A verification to record.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    /// `YYYY-MM-DD`.
+    pub birth_date: String,
+}
+
+fn identity_result<T: Serialize>(status: StatusCode, r: Result<T, IdentityError>) -> Response {
+    match r {
+        Ok(v) => (status, axum::Json(v)).into_response(),
+        Err(e) => Problem::from(e).into_response(),
+    }
+}
+
+/// Every person, by handle.
+#[utoipa::path(get, path = "/admin/users", tag = "admin", security(("admin" = [])),
+    responses((status = 200, body = Vec<UserView>), (status = 401, body = super::problem::ProblemBody)))]
+pub(super) async fn list_users(State(s): State<AppState>) -> Response {
+    identity_result(
+        StatusCode::OK,
+        s.host
+            .identity()
+            .users()
+            .map(|u| u.iter().map(|u| u.view()).collect::<Vec<_>>()),
+    )
+}
+
+/// Adds a person (password hashed with argon2).
+#[utoipa::path(post, path = "/admin/users", tag = "admin", security(("admin" = [])),
+    request_body = NewUser,
+    responses((status = 201, body = UserView), (status = 409, body = super::problem::ProblemBody), (status = 422, body = super::problem::ProblemBody)))]
+pub(super) async fn add_user(State(s): State<AppState>, JsonBody(u): JsonBody<NewUser>) -> Response {
+    let host = s.host.clone();
+    let r = tokio::task::spawn_blocking(move || {
+        host.identity()
+            .add_user(&u.handle, u.display_name.as_deref(), u.password.as_deref())
+            .map(|u| u.view())
+    })
+    .await;
+    match r {
+        Ok(r) => identity_result(StatusCode::CREATED, r),
+        Err(e) => Problem::internal(e).into_response(),
+    }
+}
+
+/// Records the operator's real-name verification of a person.
+#[utoipa::path(post, path = "/admin/users/{handle}/verify", tag = "admin", security(("admin" = [])),
+    params(("handle" = String, Path, description = "The person's handle")),
+    request_body = VerifyRequest,
+    responses((status = 200, body = UserView), (status = 404, body = super::problem::ProblemBody), (status = 422, body = super::problem::ProblemBody)))]
+pub(super) async fn verify_user(
+    State(s): State<AppState>,
+    Path(handle): Path<String>,
+    JsonBody(v): JsonBody<VerifyRequest>,
+) -> Response {
+    identity_result(
+        StatusCode::OK,
+        s.host
+            .identity()
+            .verify_user(&handle, &v.birth_date)
+            .map(|u| u.view()),
+    )
+}
+
+/// The launch-token signing keys, newest first.
+#[utoipa::path(get, path = "/admin/host-keys", tag = "admin", security(("admin" = [])),
+    responses((status = 200, body = Object)))]
+pub(super) async fn list_host_keys(State(s): State<AppState>) -> Response {
+    identity_result(StatusCode::OK, s.host.identity().host_keys())
+}
+
+/// Starts signing launch tokens with a new key; the old one stays published
+/// until its tokens have expired.
+#[utoipa::path(post, path = "/admin/host-keys/rotate", tag = "admin", security(("admin" = [])),
+    responses((status = 200, body = Object)))]
+pub(super) async fn rotate_host_keys(State(s): State<AppState>) -> Response {
+    identity_result(StatusCode::OK, s.host.identity().rotate_host_key())
 }

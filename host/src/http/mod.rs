@@ -1,49 +1,88 @@
-//! The HTTP edge on hyper (through axum's router): maps requests to platform
-//! calls and every error, once, to `application/problem+json` with a stable
-//! `type`. Mini-app calls run on the blocking pool, at most
-//! `max_concurrent_calls` at a time (the rest wait their turn).
+//! The HTTP edge on hyper (through axum's router): authenticates people,
+//! maps requests to platform and identity calls, and maps every error, once,
+//! to `application/problem+json` with a stable `type`. Each request gets a
+//! request id (echoed in `x-request-id`) and a tracing span; public routes
+//! have a time limit and JSON bodies a size limit. Mini-app calls run on the
+//! blocking pool, at most `max_concurrent_calls` at a time.
 
 pub mod admin;
+mod apps;
+mod auth;
+mod me;
+mod openapi;
 mod problem;
 
-pub use problem::Problem;
+pub use openapi::openapi_json;
+pub use problem::{JsonBody, Problem};
 
-use crate::platform::{Caller, Superapp};
-use crate::runtime::{CallError, CallRequest};
+use crate::platform::Superapp;
 use axum::Router;
-use axum::body::{Body, to_bytes};
-use axum::extract::{Path, Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post, put};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tracing::Instrument;
+
+/// How the API is served.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// The operator token; `None` turns the `/admin` routes off.
+    pub admin_token: Option<String>,
+    /// The `iss` of launch tokens: the URL the host is reached at.
+    pub issuer: String,
+}
 
 #[derive(Clone)]
 struct AppState {
     host: Arc<Superapp>,
     calls: Arc<Semaphore>,
-    /// The operator token; `None` turns the `/admin` routes off.
-    admin_token: Option<String>,
+    admin_token: Option<Arc<str>>,
+    issuer: Arc<str>,
 }
 
-/// The API's routes. `admin_token` enables the operator routes.
-pub fn router(host: Arc<Superapp>, admin_token: Option<String>) -> Router {
+impl problem::AsLimit for AppState {
+    fn json_limit(&self) -> usize {
+        self.host.config().max_json_body_bytes
+    }
+}
+
+/// The API's routes.
+pub fn router(host: Arc<Superapp>, options: ServeOptions) -> Router {
     let calls = Arc::new(Semaphore::new(host.config().max_concurrent_calls as usize));
     let state = AppState {
         host,
         calls,
-        admin_token,
+        admin_token: options.admin_token.map(Arc::from),
+        issuer: Arc::from(options.issuer),
     };
+    let public = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/openapi.json", get(openapi::serve))
+        .route("/.well-known/jwks.json", get(apps::jwks))
+        .route("/apps", get(apps::list_apps))
+        .route("/apps/{id}/launch", post(apps::launch))
+        .route("/apps/{id}/call", any(apps::call_root))
+        .route("/apps/{id}/call/", any(apps::call_root))
+        .route("/apps/{id}/call/{*path}", any(apps::call_path))
+        .route("/auth/login", post(auth::login))
+        .route("/auth/logout", post(auth::logout))
+        .route("/me", get(me::me))
+        .route("/me/apps/{id}/grants", get(me::grants))
+        .route("/me/apps/{id}/grants/{scope}", put(me::decide))
+        .route("/me/apps/{id}/data", axum::routing::delete(me::erase))
+        .route("/me/access-log", get(me::access_log))
+        .route("/me/export", get(me::export))
+        .layer(middleware::from_fn_with_state(state.clone(), time_limit));
     Router::new()
         .merge(admin::routes(state.clone()))
-        .route("/healthz", get(healthz))
-        .route("/apps", get(list_apps))
-        .route("/apps/{id}/call", any(call_root))
-        .route("/apps/{id}/call/", any(call_root))
-        .route("/apps/{id}/call/{*path}", any(call_path))
+        .merge(public)
         .fallback(not_found)
+        .layer(middleware::from_fn(observe))
         .with_state(state)
 }
 
@@ -51,55 +90,83 @@ pub fn router(host: Arc<Superapp>, admin_token: Option<String>) -> Router {
 pub async fn serve(
     host: Arc<Superapp>,
     listener: TcpListener,
-    admin_token: Option<String>,
+    options: ServeOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(host, admin_token))
+    axum::serve(listener, router(host, options))
         .with_graceful_shutdown(shutdown)
         .await
 }
 
-/// `GET /apps`: the installed apps as people and clients see them.
-async fn list_apps(State(s): State<AppState>) -> Response {
-    match s.host.apps() {
-        Ok(apps) => {
-            let list: Vec<serde_json::Value> = apps
-                .iter()
-                .map(|r| {
-                    let m = &r.current.manifest;
-                    let fingerprint = r
-                        .current
-                        .signer
-                        .as_deref()
-                        .and_then(|k| crate::packages::parse_public_key(k).ok())
-                        .map(|k| crate::packages::fingerprint(&k));
-                    let capabilities: serde_json::Map<String, serde_json::Value> = m
-                        .capabilities
-                        .iter()
-                        .map(|(c, req)| {
-                            (c.to_string(), serde_json::json!({ "purpose": req.purpose }))
-                        })
-                        .collect();
-                    serde_json::json!({
-                        "id": m.id,
-                        "name": m.name,
-                        "version": m.version.to_string(),
-                        "description": m.description,
-                        "developer": m.developer,
-                        "developer_key_fingerprint": fingerprint,
-                        "signed": fingerprint.is_some(),
-                        "capabilities": capabilities,
-                    })
-                })
-                .collect();
-            axum::Json(serde_json::json!({ "apps": list })).into_response()
-        }
-        Err(e) => {
-            Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.code(), e.to_string()).into_response()
+/// The request id: the client's `x-request-id` when it is a sane token,
+/// else a fresh one (a per-process random prefix and a counter).
+fn request_id(req: &Request) -> String {
+    let given = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            (1..=64).contains(&v.len())
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        });
+    match given {
+        Some(id) => id.to_string(),
+        None => {
+            static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+            static NEXT: AtomicU64 = AtomicU64::new(1);
+            let prefix = PREFIX.get_or_init(|| crate::identity::random_token()[..8].to_string());
+            format!("{prefix}-{:x}", NEXT.fetch_add(1, Ordering::Relaxed))
         }
     }
 }
 
+/// One span per request, tagged with its id, method and path; the id is
+/// echoed to the client so a report can be matched to the log.
+async fn observe(req: Request, next: Next) -> Response {
+    let id = request_id(&req);
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %req.method(),
+        path = %req.uri().path(),
+    );
+    let started = std::time::Instant::now();
+    let mut response = next.run(req).instrument(span.clone()).await;
+    span.in_scope(|| {
+        tracing::debug!(
+            status = response.status().as_u16(),
+            micros = started.elapsed().as_micros() as u64,
+            "answered"
+        )
+    });
+    if let Ok(value) = HeaderValue::try_from(id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}
+
+/// Ends a public request that takes longer than `request_timeout` (a slow
+/// upload, a queue of calls) with 503 `request-timeout`.
+async fn time_limit(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let limit = s.host.config().request_timeout;
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "request-timeout",
+            format!(
+                "the request took longer than {} s and was abandoned",
+                limit.as_secs()
+            ),
+        )
+        .into_response(),
+    }
+}
+
+/// Whether the host is up, and how many apps it has.
+#[utoipa::path(get, path = "/healthz", tag = "host",
+    responses((status = 200, description = "The host is serving", body = Object)))]
 async fn healthz(State(s): State<AppState>) -> Response {
     let apps = s.host.apps().map(|a| a.len()).unwrap_or(0);
     axum::Json(serde_json::json!({ "status": "ok", "apps": apps })).into_response()
@@ -114,86 +181,20 @@ async fn not_found(req: Request) -> Response {
     .into_response()
 }
 
-async fn call_root(State(s): State<AppState>, Path(id): Path<String>, req: Request) -> Response {
-    call(s, id, String::new(), req).await
+/// Runs blocking work (argon2, sled scans, compiling) off the async workers.
+async fn blocking<T: Send + 'static>(
+    host: &Arc<Superapp>,
+    f: impl FnOnce(&Superapp) -> Result<T, Problem> + Send + 'static,
+) -> Result<T, Problem> {
+    let host = host.clone();
+    tokio::task::spawn_blocking(move || f(&host))
+        .await
+        .map_err(Problem::internal)?
 }
 
-async fn call_path(
-    State(s): State<AppState>,
-    Path((id, path)): Path<(String, String)>,
-    req: Request,
-) -> Response {
-    call(s, id, path, req).await
-}
-
-/// Headers that carry the host's own credentials or describe this hop; a
-/// mini-app never sees them.
-const STRIPPED_REQUEST_HEADERS: &[&str] = &[
-    "authorization",
-    "cookie",
-    "connection",
-    "keep-alive",
-    "transfer-encoding",
-    "upgrade",
-];
-
-async fn call(s: AppState, id: String, path: String, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    let limit = s.host.config().max_request_bytes;
-    let body = match to_bytes(body, limit).await {
-        Ok(b) => b,
-        Err(_) => {
-            return Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "request-too-large",
-                format!("the request body is over the limit of {limit} bytes"),
-            )
-            .into_response();
-        }
-    };
-    let headers = parts
-        .headers
-        .iter()
-        .filter(|(name, _)| !STRIPPED_REQUEST_HEADERS.contains(&name.as_str()))
-        .filter_map(|(name, value)| {
-            Some((name.as_str().to_string(), value.to_str().ok()?.to_string()))
-        })
-        .collect();
-    let call_req = CallRequest {
-        method: parts.method.as_str().to_string(),
-        path: format!("/{path}"),
-        query: parts.uri.query().unwrap_or("").to_string(),
-        headers,
-        body: body.to_vec(),
-    };
-    let Ok(_permit) = s.calls.clone().acquire_owned().await else {
-        return Problem::from(CallError::Busy).into_response();
-    };
-    let host = s.host.clone();
-    let result =
-        tokio::task::spawn_blocking(move || host.call(&id, Caller::default(), call_req)).await;
-    match result {
-        Ok(Ok(resp)) => {
-            let mut out = Response::new(Body::from(resp.body));
-            *out.status_mut() =
-                StatusCode::from_u16(resp.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            for (name, value) in resp.headers {
-                let (Ok(name), Ok(value)) = (
-                    HeaderName::try_from(name.as_str()),
-                    HeaderValue::try_from(value.as_str()),
-                ) else {
-                    continue;
-                };
-                if !matches!(
-                    name.as_str(),
-                    "content-length" | "transfer-encoding" | "connection"
-                ) {
-                    out.headers_mut().append(name, value);
-                }
-            }
-            out
-        }
-        Ok(Err(e)) => Problem::from(e).into_response(),
-        Err(join) => Problem::from(CallError::Internal(join.to_string())).into_response(),
-    }
+/// Parses the query string into `T`, or a problem naming what was wrong.
+fn query<T: serde::de::DeserializeOwned>(uri: &axum::http::Uri) -> Result<T, Problem> {
+    axum::extract::Query::<T>::try_from_uri(uri)
+        .map(|q| q.0)
+        .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "invalid-query", e.body_text()))
 }

@@ -230,7 +230,8 @@ fn b64_json<T: Serialize>(value: &T) -> Result<String, IdentityError> {
     Ok(URL_SAFE_NO_PAD.encode(json))
 }
 
-fn check_launch(scene: &str, path: &str) -> Result<(), IdentityError> {
+/// A launch scene: 1–32 of `a-z A-Z 0-9 _ -` (as WeChat's scene values).
+pub fn check_scene(scene: &str) -> Result<(), IdentityError> {
     if scene.is_empty()
         || scene.len() > 32
         || !scene
@@ -241,6 +242,11 @@ fn check_launch(scene: &str, path: &str) -> Result<(), IdentityError> {
             "scene `{scene}` must be 1–32 characters of a-z, A-Z, 0-9, `_` and `-`"
         )));
     }
+    Ok(())
+}
+
+fn check_launch(scene: &str, path: &str) -> Result<(), IdentityError> {
+    check_scene(scene)?;
     if !path.starts_with('/') || path.len() > 1024 || path.chars().any(char::is_control) {
         return Err(IdentityError::InvalidLaunch(
             "path must start with `/`, have at most 1024 bytes and no control characters".into(),

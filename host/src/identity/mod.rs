@@ -13,7 +13,7 @@ mod users;
 
 pub use access_log::{AccessEntry, AccessOutcome, AccessRecord};
 pub use consent::{Decision, Grant, GrantState};
-pub use launch::{HostKeyInfo, Jwk, LAUNCH_TOKEN_TTL_SECS, LaunchClaims};
+pub use launch::{HostKeyInfo, Jwk, LAUNCH_TOKEN_TTL_SECS, LaunchClaims, check_scene};
 pub use sessions::{NewSession, Session, SessionInfo};
 pub use users::{User, UserView, Verification};
 

@@ -63,7 +63,7 @@ fn main() -> anyhow::Result<()> {
         let t = Instant::now();
         for i in 0..APPS {
             let manifest = format!(
-                "id = \"app-{i:03}\"\nname = \"App {i}\"\nversion = \"1.0.0\"\ndeveloper = \"Bench\"\ncomponent = \"hello.wasm\"\n[capabilities.storage]\npurpose = \"bench\"\n"
+                "id = \"app-{i:03}\"\nname = \"App {i}\"\nversion = \"1.0.0\"\ndeveloper = \"Bench\"\ncomponent = \"hello.wasm\"\n[capabilities.storage]\npurpose = \"bench\"\n[capabilities.profile]\npurpose = \"bench\"\n"
             );
             let pkg = encode_package(&manifest, &wasm, Some(&key))?;
             host.install_package(&pkg, CommitMode::Install)?;

@@ -41,6 +41,10 @@ fn unreachable_io(path: &Path, e: std::io::Error) -> ! {
 /// The storage capability declaration, for `manifest`'s `extra`.
 pub const STORAGE: &str = "[capabilities.storage]\npurpose = \"tests\"\n";
 
+/// What the tutorial app (`hello`) imports: storage and the profile scope.
+pub const HELLO_CAPS: &str =
+    "[capabilities.storage]\npurpose = \"tests\"\n[capabilities.profile]\npurpose = \"greet by name\"\n";
+
 /// A host config for tests: a small instance pool so many hosts can exist
 /// in one test process.
 pub fn test_config(data: &Path) -> HostConfig {
@@ -59,6 +63,13 @@ pub fn open_host(data: &Path) -> anyhow::Result<Superapp> {
 pub fn serve(host: Superapp) -> anyhow::Result<(String, tokio::runtime::Runtime)> {
     let (base, _, rt) = spawn_server(host, None)?;
     Ok((base, rt))
+}
+
+/// `serve`, keeping a handle on the host (to add people, read state).
+pub fn serve_shared(
+    host: Superapp,
+) -> anyhow::Result<(String, Arc<Superapp>, tokio::runtime::Runtime)> {
+    spawn_server(host, None)
 }
 
 /// Serves `host` the way `superapp serve` does, admin routes and
@@ -89,10 +100,14 @@ fn spawn_server(
         .write(&host.config().data_dir)?;
     }
     let host = Arc::new(host);
+    let options = superapp_host::http::ServeOptions {
+        admin_token,
+        issuer: format!("http://{addr}"),
+    };
     rt.spawn(superapp_host::http::serve(
         host.clone(),
         listener,
-        admin_token,
+        options,
         std::future::pending(),
     ));
     Ok((format!("http://{addr}"), host, rt))
@@ -114,10 +129,16 @@ pub fn count_files(dir: &Path) -> usize {
 
 /// Runs the `superapp` command line in-process; returns (exit ok, stdout, stderr).
 pub fn cli(args: &[&str]) -> (bool, String, String) {
+    cli_with_input(args, "")
+}
+
+/// `cli` with `input` as standard input.
+pub fn cli_with_input(args: &[&str], input: &str) -> (bool, String, String) {
     let mut out = Vec::new();
     let mut err = Vec::new();
-    let code = superapp_host::cli::run(
+    let code = superapp_host::cli::run_with_input(
         std::iter::once("superapp").chain(args.iter().copied()),
+        &mut input.as_bytes(),
         &mut out,
         &mut err,
     );
@@ -126,4 +147,121 @@ pub fn cli(args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&out).into_owned(),
         String::from_utf8_lossy(&err).into_owned(),
     )
+}
+
+/// The password every test person gets.
+pub const PASSWORD: &str = "test password 1";
+
+/// Adds the person `handle` (password `PASSWORD`); returns their internal id.
+pub fn person(host: &Superapp, handle: &str) -> anyhow::Result<String> {
+    Ok(host
+        .identity()
+        .add_user(handle, None, Some(PASSWORD))?
+        .id)
+}
+
+/// One HTTP answer.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    /// The body as JSON (null if it is not JSON).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_default()
+    }
+
+    /// The problem+json `type`, or "" for other bodies.
+    pub fn problem(&self) -> String {
+        self.json()["type"]
+            .as_str()
+            .unwrap_or("")
+            .trim_start_matches("urn:superapp:problem:")
+            .to_string()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Sends a request; `token` goes in `authorization: Bearer`, `body` is
+/// (bytes, content type).
+pub fn send(
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    body: Option<(&[u8], &str)>,
+) -> anyhow::Result<Reply> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut builder = ureq::http::Request::builder().method(method).uri(url);
+    if let Some(t) = token {
+        builder = builder.header("authorization", format!("Bearer {t}"));
+    }
+    let mut resp = match body {
+        Some((bytes, content_type)) => agent.run(
+            builder
+                .header("content-type", content_type)
+                .body(bytes.to_vec())?,
+        )?,
+        None => agent.run(builder.body(())?)?,
+    };
+    let headers = resp
+        .headers()
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_string(),
+                v.to_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect::<Vec<_>>();
+    let content_type = headers
+        .iter()
+        .find(|(n, _)| n == "content-type")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    Ok(Reply {
+        status: resp.status().as_u16(),
+        content_type,
+        headers,
+        body: resp
+            .body_mut()
+            .with_config()
+            .limit(64 << 20)
+            .read_to_string()?,
+    })
+}
+
+/// Sends `value` as a JSON body.
+pub fn send_json(
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    value: &serde_json::Value,
+) -> anyhow::Result<Reply> {
+    let body = serde_json::to_vec(value)?;
+    send(method, url, token, Some((&body, "application/json")))
+}
+
+/// Logs `handle` in with `PASSWORD`; returns the session token.
+pub fn login(base: &str, handle: &str) -> anyhow::Result<String> {
+    let reply = send_json(
+        "POST",
+        &format!("{base}/auth/login"),
+        None,
+        &serde_json::json!({ "handle": handle, "password": PASSWORD }),
+    )?;
+    anyhow::ensure!(reply.status == 200, "login failed: {}", reply.body);
+    Ok(reply.json()["token"].as_str().unwrap_or("").to_string())
 }

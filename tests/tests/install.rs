@@ -26,6 +26,10 @@ fn the_tutorial_app_installs_and_answers_from_the_command_line() -> anyhow::Resu
     let (ok, out, err) = cli(&["--data", &data, "install", "--dev", &hello_manifest()]);
     assert!(ok, "{err}");
     assert!(out.starts_with("installed hello 0.1.0"), "{out}");
+    for handle in ["ann", "bob"] {
+        let (ok, out, err) = cli(&["--data", &data, "users", "add", handle]);
+        assert!(ok && out.contains("initial password (shown once): "), "{err}");
+    }
 
     let (ok, out, _) = cli(&["--data", &data, "call", "hello", "/"]);
     assert!(ok);
@@ -73,11 +77,21 @@ fn the_app_sees_an_open_id_never_the_user_id() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let data = data_arg(&dir);
     cli(&["--data", &data, "install", "--dev", &hello_manifest()]);
+    let (ok, _, err) = cli(&["--data", &data, "users", "add", "alice"]);
+    assert!(ok, "{err}");
+    let (_, list, _) = cli(&["--data", &data, "users", "list"]);
+    assert!(list.contains("alice"), "{list}");
     let (ok, out, _) = cli(&[
         "--data", &data, "call", "hello", "/whoami", "--user", "alice", "--scene", "qr",
     ]);
     assert!(ok);
-    assert!(!out.contains("alice"), "{out}");
+    assert!(!out.contains("alice") && !out.contains("\"u_"), "{out}");
+    assert!(
+        out.contains("\"profile_withheld\":\"not-granted\""),
+        "no profile before a grant: {out}"
+    );
+    let (ok, _, err) = cli(&["--data", &data, "call", "hello", "/", "--user", "nobody"]);
+    assert!(!ok && err.contains("[unknown-user]"), "{err}");
     assert!(
         out.contains("\"open_id\":\"ou_") && out.contains("\"scene\":\"qr\""),
         "{out}"

@@ -3,31 +3,25 @@
 //! finishes on the version it started with.
 
 use std::path::{Path, PathBuf};
-use superapp_tests::{STORAGE, cli, guest, manifest, open_host, serve_with_admin};
+use superapp_tests::{
+    HELLO_CAPS, PASSWORD, STORAGE, cli, cli_with_input, guest, login, manifest, open_host, send,
+    serve_with_admin,
+};
 
 fn get(url: &str) -> (u16, String) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    match agent.get(url).call() {
-        Ok(mut r) => (
-            r.status().as_u16(),
-            r.body_mut().read_to_string().unwrap_or_default(),
-        ),
+    get_as(None, url)
+}
+
+fn get_as(token: Option<&str>, url: &str) -> (u16, String) {
+    match send("GET", url, token, None) {
+        Ok(r) => (r.status, r.body),
         Err(e) => (0, e.to_string()),
     }
 }
 
-fn post(url: &str) -> u16 {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    agent
-        .post(url)
-        .send_empty()
-        .map(|r| r.status().as_u16())
+fn post_as(token: Option<&str>, url: &str) -> u16 {
+    send("POST", url, token, Some((b"", "text/plain")))
+        .map(|r| r.status)
         .unwrap_or(0)
 }
 
@@ -65,7 +59,7 @@ fn the_cli_changes_a_running_server_live_and_in_flight_calls_finish_on_their_ver
         &guest("fixture_kv"),
         &format!("{STORAGE}[limits]\ndeadline_ms = 10000"),
     );
-    let v2 = pack(dir.path(), &key, "2.0.0", &guest("hello"), STORAGE);
+    let v2 = pack(dir.path(), &key, "2.0.0", &guest("hello"), HELLO_CAPS);
 
     let (base, host, _rt) = serve_with_admin(open_host(&data)?)?;
     let run = |args: &[&str]| {
@@ -74,13 +68,22 @@ fn the_cli_changes_a_running_server_live_and_in_flight_calls_finish_on_their_ver
         cli(&all)
     };
 
+    // People are added through the running server too.
+    let (ok, out, err) = cli_with_input(
+        &["--data", &data_s, "users", "add", "viewer", "--password-stdin"],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(ok && out.contains("added viewer"), "{err}");
+    let token = login(&base, "viewer")?;
+    let t = Some(token.as_str());
+
     let (ok, out, err) = run(&["trust", "add", &pubkey]);
     assert!(ok, "{err}");
     assert!(out.starts_with("trusted ed25519:"), "{out}");
     let (ok, _, err) = run(&["install", &v1.display().to_string()]);
     assert!(ok, "{err}");
     assert_eq!(
-        get(&format!("{base}/apps/greeter/call/")).0,
+        get_as(t, &format!("{base}/apps/greeter/call/")).0,
         404,
         "kv has no `/` route"
     );
@@ -92,20 +95,21 @@ fn the_cli_changes_a_running_server_live_and_in_flight_calls_finish_on_their_ver
 
     // Hold a call open on v1, upgrade, then let it finish.
     let wait_url = format!("{base}/apps/greeter/call/wait/visits");
-    let in_flight = std::thread::spawn(move || get(&wait_url));
+    let held = token.clone();
+    let in_flight = std::thread::spawn(move || get_as(Some(&held), &wait_url));
     while host.storage_usage("greeter").unwrap_or(0) == 0 {
         std::thread::yield_now();
     }
     let (ok, out, err) = run(&["apps", "upgrade", &v2.display().to_string()]);
     assert!(ok, "{err}");
     assert!(out.contains("from 1.0.0 to 2.0.0"), "{out}");
-    let (status, body) = get(&format!("{base}/apps/greeter/call/"));
+    let (status, body) = get_as(t, &format!("{base}/apps/greeter/call/"));
     assert_eq!(
         (status, body.as_str()),
         (200, "Hello from a Superapp mini-app!\n")
     );
     // hello's POST /visits writes the key the v1 call waits for.
-    assert_eq!(post(&format!("{base}/apps/greeter/call/visits")), 200);
+    assert_eq!(post_as(t, &format!("{base}/apps/greeter/call/visits")), 200);
     let (status, body) = in_flight
         .join()
         .map_err(|_| anyhow::anyhow!("caller panicked"))?;
@@ -120,7 +124,7 @@ fn the_cli_changes_a_running_server_live_and_in_flight_calls_finish_on_their_ver
     let (ok, _, err) = run(&["apps", "rollback", "greeter"]);
     assert!(ok, "{err}");
     assert_eq!(
-        get(&format!("{base}/apps/greeter/call/")).0,
+        get_as(t, &format!("{base}/apps/greeter/call/")).0,
         404,
         "back on kv"
     );
@@ -135,7 +139,7 @@ fn the_cli_changes_a_running_server_live_and_in_flight_calls_finish_on_their_ver
 
     let (ok, _, err) = run(&["apps", "remove", "greeter"]);
     assert!(ok, "{err}");
-    assert_eq!(get(&format!("{base}/apps/greeter/call/")).0, 404);
+    assert_eq!(get_as(t, &format!("{base}/apps/greeter/call/")).0, 404);
     let (_, apps) = get(&format!("{base}/apps"));
     assert_eq!(apps, r#"{"apps":[]}"#);
     Ok(())
@@ -159,13 +163,16 @@ fn a_dev_install_reaches_a_running_server() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
     let data_s = data.display().to_string();
-    let (base, _host, _rt) = serve_with_admin(open_host(&data)?)?;
-    let m = manifest(dir.path(), "devapp", &guest("hello"), STORAGE);
+    let (base, host, _rt) = serve_with_admin(open_host(&data)?)?;
+    superapp_tests::person(&host, "dev")?;
+    let token = login(&base, "dev")?;
+    let t = Some(token.as_str());
+    let m = manifest(dir.path(), "devapp", &guest("hello"), HELLO_CAPS);
     let m = m.display().to_string();
     let (ok, out, err) = cli(&["--data", &data_s, "install", "--dev", &m]);
     assert!(ok, "{err}");
     assert!(out.contains("unsigned developer install"), "{out}");
-    assert_eq!(get(&format!("{base}/apps/devapp/call/")).0, 200);
+    assert_eq!(get_as(t, &format!("{base}/apps/devapp/call/")).0, 200);
     let (ok, _, err) = cli(&["--data", &data_s, "install", "--dev", &m]);
     assert!(!ok && err.contains("[already-installed]"), "{err}");
     let (ok, _, err) = cli(&["--data", &data_s, "install", "--dev", "--replace", &m]);

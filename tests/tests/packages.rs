@@ -4,7 +4,7 @@
 //! unchanged.
 
 use std::path::{Path, PathBuf};
-use superapp_tests::{STORAGE, cli, count_files, guest, manifest};
+use superapp_tests::{HELLO_CAPS, cli, count_files, guest, manifest};
 
 struct Env {
     dir: tempfile::TempDir,
@@ -98,7 +98,7 @@ fn keys_new_writes_an_owner_only_key_and_never_overwrites() -> anyhow::Result<()
 fn a_package_from_a_trusted_key_installs_and_runs() -> anyhow::Result<()> {
     let env = Env::new()?;
     env.trust();
-    let pkg = env.pack("greeter", "1.0.0", &hello(), STORAGE);
+    let pkg = env.pack("greeter", "1.0.0", &hello(), HELLO_CAPS);
     let (ok, out, _) = env.run(&["verify", &pkg.display().to_string()]);
     assert!(ok, "{out}");
     assert!(
@@ -123,7 +123,7 @@ fn a_package_from_a_trusted_key_installs_and_runs() -> anyhow::Result<()> {
 #[test]
 fn dev_installs_are_marked_unsigned() -> anyhow::Result<()> {
     let env = Env::new()?;
-    let m = manifest(env.dir.path(), "devapp", &hello(), STORAGE);
+    let m = manifest(env.dir.path(), "devapp", &hello(), HELLO_CAPS);
     let (ok, out, _) = env.run(&["install", "--dev", &m.display().to_string()]);
     assert!(ok && out.contains("unsigned developer install"), "{out}");
     assert!(env.listed().contains("UNSIGNED (dev)"));
@@ -133,7 +133,7 @@ fn dev_installs_are_marked_unsigned() -> anyhow::Result<()> {
 #[test]
 fn an_unknown_signer_is_refused_and_nothing_is_installed() -> anyhow::Result<()> {
     let env = Env::new()?;
-    let pkg = env.pack("greeter", "1.0.0", &hello(), STORAGE);
+    let pkg = env.pack("greeter", "1.0.0", &hello(), HELLO_CAPS);
     let (ok, out, _) = env.run(&["verify", &pkg.display().to_string()]);
     assert!(!ok && out.contains("trusted:   no"), "{out}");
     let (ok, _, err) = env.install(&pkg);
@@ -149,7 +149,7 @@ fn an_unknown_signer_is_refused_and_nothing_is_installed() -> anyhow::Result<()>
     let (ok, _, _) = env.run(&["trust", "remove", &env.pubkey]);
     assert!(ok);
     assert!(env.run(&["call", "greeter", "/"]).0);
-    let pkg2 = env.pack("greeter", "1.1.0", &hello(), STORAGE);
+    let pkg2 = env.pack("greeter", "1.1.0", &hello(), HELLO_CAPS);
     let (ok, _, err) = env.run(&["apps", "upgrade", &pkg2.display().to_string()]);
     assert!(!ok && err.contains("[unknown-signer]"), "{err}");
     let (ok, _, err) = env.run(&["trust", "add", "ed25519:nope"]);
@@ -180,10 +180,10 @@ fn refused(env: &Env, name: &str, bytes: &[u8], code: &str) {
 fn every_kind_of_bad_package_is_refused_with_its_own_message() -> anyhow::Result<()> {
     let env = Env::new()?;
     env.trust();
-    let good_path = env.pack("greeter", "1.0.0", &hello(), STORAGE);
+    let good_path = env.pack("greeter", "1.0.0", &hello(), HELLO_CAPS);
     let good = std::fs::read(&good_path)?;
     // Something installed already, so "unchanged" means more than "empty".
-    let other = env.pack("other", "1.0.0", &hello(), STORAGE);
+    let other = env.pack("other", "1.0.0", &hello(), HELLO_CAPS);
     assert!(env.install(&other).0);
 
     let flip = |at: usize| {
@@ -268,7 +268,7 @@ fn every_kind_of_bad_package_is_refused_with_its_own_message() -> anyhow::Result
 fn size_limits_are_configurable() -> anyhow::Result<()> {
     let env = Env::new()?;
     env.trust();
-    let pkg = env.pack("greeter", "1.0.0", &hello(), STORAGE);
+    let pkg = env.pack("greeter", "1.0.0", &hello(), HELLO_CAPS);
     let pkg = pkg.display().to_string();
     let (ok, _, err) = env.run(&["--max-component-kib", "64", "install", &pkg]);
     assert!(
@@ -289,9 +289,9 @@ fn size_limits_are_configurable() -> anyhow::Result<()> {
 fn upgrade_keeps_data_refuses_downgrades_and_rollback_returns() -> anyhow::Result<()> {
     let env = Env::new()?;
     env.trust();
-    let v1 = env.pack("greeter", "1.0.0", &hello(), STORAGE);
-    let v2 = env.pack("greeter", "1.1.0", &hello(), STORAGE);
-    let v0 = env.pack("greeter", "0.9.0", &hello(), STORAGE);
+    let v1 = env.pack("greeter", "1.0.0", &hello(), HELLO_CAPS);
+    let v2 = env.pack("greeter", "1.1.0", &hello(), HELLO_CAPS);
+    let v0 = env.pack("greeter", "0.9.0", &hello(), HELLO_CAPS);
     assert!(env.install(&v1).0);
     env.run(&["call", "greeter", "/visits", "-X", "POST"]);
 
@@ -310,7 +310,7 @@ fn upgrade_keeps_data_refuses_downgrades_and_rollback_returns() -> anyhow::Resul
     }
     let (ok, _, err) = env.install(&v2);
     assert!(!ok && err.contains("use `superapp apps upgrade`"), "{err}");
-    let other = env.pack("nobody", "1.0.0", &hello(), STORAGE);
+    let other = env.pack("nobody", "1.0.0", &hello(), HELLO_CAPS);
     let (ok, _, err) = env.run(&["apps", "upgrade", &other.display().to_string()]);
     assert!(!ok && err.contains("[not-installed]"), "{err}");
 
@@ -334,11 +334,11 @@ fn only_the_last_five_versions_are_kept_for_rollback() -> anyhow::Result<()> {
     let env = Env::new()?;
     env.trust();
     assert!(
-        env.install(&env.pack("greeter", "1.0.0", &hello(), STORAGE))
+        env.install(&env.pack("greeter", "1.0.0", &hello(), HELLO_CAPS))
             .0
     );
     for minor in 1..=6 {
-        let pkg = env.pack("greeter", &format!("1.{minor}.0"), &hello(), STORAGE);
+        let pkg = env.pack("greeter", &format!("1.{minor}.0"), &hello(), HELLO_CAPS);
         let (ok, _, err) = env.run(&["apps", "upgrade", &pkg.display().to_string()]);
         assert!(ok, "{err}");
     }

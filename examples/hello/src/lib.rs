@@ -1,7 +1,9 @@
-//! The tutorial mini-app: greets people, counts visits in app storage and
-//! keeps a private note per user in user storage.
+//! The tutorial mini-app: greets people (by name, once they grant the
+//! `profile` scope), counts visits in app storage and keeps a private note
+//! per user in user storage.
 
 use serde::{Deserialize, Serialize};
+use superapp_sdk::identity::{self, ProfileError};
 use superapp_sdk::{App, Error, Request, Response, Router, context, log, storage};
 
 struct Hello;
@@ -29,12 +31,23 @@ fn greet(req: &Request) -> Result<Response, Error> {
     ))
 }
 
+/// Who the app sees: ids always, the profile only if the person granted it.
 fn whoami(_: &Request) -> Result<Response, Error> {
     let ctx = context::current();
+    let (profile, withheld) = match identity::profile() {
+        Ok(p) => (Some(p), None),
+        Err(ProfileError::NotGranted) => (None, Some("not-granted")),
+        Err(ProfileError::Refused) => (None, Some("refused")),
+        Err(ProfileError::NoUser) => (None, Some("no-user")),
+        Err(ProfileError::Internal(_)) => (None, Some("host-error")),
+    };
     Ok(Response::json(&serde_json::json!({
         "app": ctx.app_id,
         "open_id": ctx.open_id,
+        "union_id": ctx.union_id,
         "scene": ctx.scene,
+        "profile": profile,
+        "profile_withheld": withheld,
     })))
 }
 

@@ -147,7 +147,10 @@ impl Identity {
         let at = now();
         let active = self.active_key()?.map(|(kid, _)| kid);
         let mut keys = self.keys.all()?;
-        keys.sort_by_key(|(_, k)| std::cmp::Reverse(k.created_at));
+        // The active key first, then the most recently retired.
+        keys.sort_by_key(|(_, k)| {
+            std::cmp::Reverse((k.retired_at.is_none(), k.retired_at, k.created_at))
+        });
         Ok(keys
             .into_iter()
             .map(|(kid, k)| HostKeyInfo {

@@ -13,6 +13,8 @@ macro_rules! w {
     };
 }
 
+use crate::config::{ConfigFile, check_admin_token};
+use crate::identity::{HostKeyInfo, IdentityError, UserView};
 use crate::packages::AppRecord;
 use crate::packages::{
     CommitMode, InstallError, KeyError, Manifest, PackageError, TrustedKey, decode_package,
@@ -20,8 +22,6 @@ use crate::packages::{
     public_key_text,
 };
 use crate::remote::{Remote, ServeInfo};
-use crate::config::{ConfigFile, check_admin_token};
-use crate::identity::{HostKeyInfo, IdentityError, UserView};
 use crate::{CallRequest, Caller, HostConfig, Superapp};
 use sha2::Digest;
 use std::io::Write;
@@ -594,7 +594,14 @@ fn host_keys(host: &Target, command: HostKeysCommand, out: &mut dyn Write) -> Re
     if rotate && let Some(k) = keys.first() {
         w!(out, "now signing launch tokens with key {}", k.kid);
     }
-    w!(out, "{:<18} {:<8} {:<10} {:<26} RETIRED", "KID", "ACTIVE", "PUBLISHED", "CREATED");
+    w!(
+        out,
+        "{:<18} {:<8} {:<10} {:<26} RETIRED",
+        "KID",
+        "ACTIVE",
+        "PUBLISHED",
+        "CREATED"
+    );
     for k in keys {
         w!(
             out,
@@ -1023,7 +1030,12 @@ fn call(
     out: &mut dyn Write,
 ) -> Result<ExitCode, String> {
     let user = match &args.user {
-        Some(handle) => Some(host.identity().user_by_handle(handle).map_err(identity_err)?.id),
+        Some(handle) => Some(
+            host.identity()
+                .user_by_handle(handle)
+                .map_err(identity_err)?
+                .id,
+        ),
         None => None,
     };
     let caller = Caller {
@@ -1044,12 +1056,7 @@ fn call(
     }
 }
 
-fn serve(
-    host: Superapp,
-    listen: &str,
-    token: String,
-    out: &mut dyn Write,
-) -> Result<(), String> {
+fn serve(host: Superapp, listen: &str, token: String, out: &mut dyn Write) -> Result<(), String> {
     let loaded = host.load_all().map_err(|e| e.to_string())?;
     let data = host.config().data_dir.clone();
     let rt = tokio::runtime::Builder::new_multi_thread()

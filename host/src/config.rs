@@ -111,7 +111,8 @@ impl ConfigFile {
     /// Reads and checks the file at `path`; errors name the file and field.
     pub fn load(path: &std::path::Path) -> Result<ConfigFile, String> {
         let file = path.display();
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{file}: cannot read: {e}"))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("{file}: cannot read: {e}"))?;
         let config: ConfigFile = toml::from_str(&text).map_err(|e| format!("{file}: {e}"))?;
         if let Some(t) = &config.admin_token {
             check_admin_token(t).map_err(|e| format!("{file}: field `admin_token`: {e}"))?;

@@ -5,8 +5,8 @@
 use crate::capabilities::{AppGrants, CallCaps, CallUser};
 use crate::config::HostConfig;
 use crate::identity::{
-    AccessEntry, Decision, GrantState, Identity, IdentityError, LaunchClaims, SessionInfo, UserView,
-    check_user_id,
+    AccessEntry, Decision, GrantState, Identity, IdentityError, LaunchClaims, SessionInfo,
+    UserView, check_user_id,
 };
 use crate::kv::AppStorage;
 use crate::packages::{
@@ -441,9 +441,9 @@ impl Superapp {
     ) -> Result<(String, LaunchClaims), IdentityError> {
         let record = self.installed(app_id)?;
         let open_id = self.identity.open_id(user_id, app_id);
-        let union_id =
-            self.identity
-                .union_id(user_id, record.current.signer.as_deref(), app_id);
+        let union_id = self
+            .identity
+            .union_id(user_id, record.current.signer.as_deref(), app_id);
         self.identity
             .launch_token(issuer, app_id, &open_id, &union_id, scene, path)
     }
@@ -510,7 +510,8 @@ impl Superapp {
         limit: usize,
     ) -> Result<Vec<AccessView>, IdentityError> {
         if let Some(app) = app_id {
-            crate::packages::check_app_id(app).map_err(|_| IdentityError::UnknownApp(app.into()))?;
+            crate::packages::check_app_id(app)
+                .map_err(|_| IdentityError::UnknownApp(app.into()))?;
         }
         Ok(self
             .identity

@@ -83,6 +83,11 @@ impl Request {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every header as (lower-case name, value), in the order received.
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.raw.headers
+    }
+
     /// The raw body.
     pub fn body(&self) -> &[u8] {
         &self.raw.body

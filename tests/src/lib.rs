@@ -42,8 +42,7 @@ fn unreachable_io(path: &Path, e: std::io::Error) -> ! {
 pub const STORAGE: &str = "[capabilities.storage]\npurpose = \"tests\"\n";
 
 /// What the tutorial app (`hello`) imports: storage and the profile scope.
-pub const HELLO_CAPS: &str =
-    "[capabilities.storage]\npurpose = \"tests\"\n[capabilities.profile]\npurpose = \"greet by name\"\n";
+pub const HELLO_CAPS: &str = "[capabilities.storage]\npurpose = \"tests\"\n[capabilities.profile]\npurpose = \"greet by name\"\n";
 
 /// A host config for tests: a small instance pool so many hosts can exist
 /// in one test process.
@@ -154,10 +153,7 @@ pub const PASSWORD: &str = "test password 1";
 
 /// Adds the person `handle` (password `PASSWORD`); returns their internal id.
 pub fn person(host: &Superapp, handle: &str) -> anyhow::Result<String> {
-    Ok(host
-        .identity()
-        .add_user(handle, None, Some(PASSWORD))?
-        .id)
+    Ok(host.identity().add_user(handle, None, Some(PASSWORD))?.id)
 }
 
 /// One HTTP answer.
@@ -219,12 +215,7 @@ pub fn send(
     let headers = resp
         .headers()
         .iter()
-        .map(|(n, v)| {
-            (
-                n.as_str().to_string(),
-                v.to_str().unwrap_or("").to_string(),
-            )
-        })
+        .map(|(n, v)| (n.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
         .collect::<Vec<_>>();
     let content_type = headers
         .iter()

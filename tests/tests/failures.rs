@@ -44,7 +44,13 @@ fn contained(host: &Superapp, id: &str) -> CallError {
 fn host_with_fixtures() -> anyhow::Result<(tempfile::TempDir, Superapp)> {
     let dir = tempfile::tempdir()?;
     let host = open_host(&dir.path().join("data"))?;
-    install(&host, dir.path(), "hello", "hello", superapp_tests::HELLO_CAPS);
+    install(
+        &host,
+        dir.path(),
+        "hello",
+        "hello",
+        superapp_tests::HELLO_CAPS,
+    );
     Ok((dir, host))
 }
 

@@ -75,8 +75,7 @@ fn errors_are_problem_json_with_stable_types() -> anyhow::Result<()> {
     assert_eq!(missing.problem(), "app-not-found");
 
     let too_big = vec![b'x'; (1 << 20) + 1];
-    let big = c.send("POST", "/apps/hello/call/visits", Some(&too_big),
-    )?;
+    let big = c.send("POST", "/apps/hello/call/visits", Some(&too_big))?;
     assert_eq!(big.status, 413);
     assert_eq!(big.problem(), "request-too-large");
 
@@ -84,8 +83,7 @@ fn errors_are_problem_json_with_stable_types() -> anyhow::Result<()> {
     assert_eq!(nowhere.status, 404);
     assert_eq!(nowhere.problem(), "not-found");
 
-    let app_404 = c.send("GET", "/apps/hello/call/no/such/route", None,
-    )?;
+    let app_404 = c.send("GET", "/apps/hello/call/no/such/route", None)?;
     assert_eq!(app_404.status, 404, "the app's own 404 passes through");
     assert!(app_404.body.contains("\"error\":\"not-found\""));
     Ok(())

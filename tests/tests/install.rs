@@ -28,7 +28,10 @@ fn the_tutorial_app_installs_and_answers_from_the_command_line() -> anyhow::Resu
     assert!(out.starts_with("installed hello 0.1.0"), "{out}");
     for handle in ["ann", "bob"] {
         let (ok, out, err) = cli(&["--data", &data, "users", "add", handle]);
-        assert!(ok && out.contains("initial password (shown once): "), "{err}");
+        assert!(
+            ok && out.contains("initial password (shown once): "),
+            "{err}"
+        );
     }
 
     let (ok, out, _) = cli(&["--data", &data, "call", "hello", "/"]);

@@ -70,7 +70,14 @@ fn the_cli_changes_a_running_server_live_and_in_flight_calls_finish_on_their_ver
 
     // People are added through the running server too.
     let (ok, out, err) = cli_with_input(
-        &["--data", &data_s, "users", "add", "viewer", "--password-stdin"],
+        &[
+            "--data",
+            &data_s,
+            "users",
+            "add",
+            "viewer",
+            "--password-stdin",
+        ],
         &format!("{PASSWORD}\n"),
     );
     assert!(ok && out.contains("added viewer"), "{err}");

@@ -2,8 +2,8 @@
 
 use super::CallCaps;
 use super::superapp::platform::storage::{Error, Host, KeyPage, Scope};
-use crate::kv::{self, KvError, Owner};
 use crate::identity::AccessOutcome;
+use crate::kv::{self, KvError, Owner};
 use crate::packages::Capability;
 
 impl CallCaps {

@@ -279,7 +279,10 @@ pub(super) async fn list_users(State(s): State<AppState>) -> Response {
 #[utoipa::path(post, path = "/admin/users", tag = "admin", security(("admin" = [])),
     request_body = NewUser,
     responses((status = 201, body = UserView), (status = 409, body = super::problem::ProblemBody), (status = 422, body = super::problem::ProblemBody)))]
-pub(super) async fn add_user(State(s): State<AppState>, JsonBody(u): JsonBody<NewUser>) -> Response {
+pub(super) async fn add_user(
+    State(s): State<AppState>,
+    JsonBody(u): JsonBody<NewUser>,
+) -> Response {
     let host = s.host.clone();
     let r = tokio::task::spawn_blocking(move || {
         host.identity()

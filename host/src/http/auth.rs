@@ -37,10 +37,7 @@ fn bearer(parts: &Parts) -> Result<&str, Problem> {
                 "invalid-token",
                 "the authorization header must be `Bearer <token>`",
             )
-            .with_header(
-                header::WWW_AUTHENTICATE,
-                "Bearer error=\"invalid_request\"",
-            )
+            .with_header(header::WWW_AUTHENTICATE, "Bearer error=\"invalid_request\"")
         })
 }
 

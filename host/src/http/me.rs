@@ -14,12 +14,17 @@ use serde::{Deserialize, Serialize};
 /// The signed-in person's account.
 #[utoipa::path(get, path = "/me", tag = "me", security(("bearer" = [])),
     responses((status = 200, body = UserView), (status = 401, body = ProblemBody)))]
-pub(super) async fn me(State(s): State<AppState>, who: Authed) -> Result<axum::Json<UserView>, Problem> {
-    let user = s
-        .host
-        .identity()
-        .user(&who.user_id)?
-        .ok_or_else(|| Problem::new(StatusCode::UNAUTHORIZED, "invalid-token", "the account is gone"))?;
+pub(super) async fn me(
+    State(s): State<AppState>,
+    who: Authed,
+) -> Result<axum::Json<UserView>, Problem> {
+    let user = s.host.identity().user(&who.user_id)?.ok_or_else(|| {
+        Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid-token",
+            "the account is gone",
+        )
+    })?;
     Ok(axum::Json(user.view()))
 }
 
@@ -69,9 +74,12 @@ pub(super) async fn decide(
     Path((id, scope)): Path<(String, String)>,
     JsonBody(req): JsonBody<DecideRequest>,
 ) -> Result<axum::Json<ScopeView>, Problem> {
-    Ok(axum::Json(
-        s.host.decide_scope(&who.user_id, &id, &scope, req.decision)?,
-    ))
+    Ok(axum::Json(s.host.decide_scope(
+        &who.user_id,
+        &id,
+        &scope,
+        req.decision,
+    )?))
 }
 
 /// Which entries to show.

@@ -70,9 +70,7 @@ impl From<IdentityError> for Problem {
             | IdentityError::TokenExpired
             | IdentityError::TokenRevoked => StatusCode::UNAUTHORIZED,
             IdentityError::LoginThrottled { .. } => StatusCode::TOO_MANY_REQUESTS,
-            IdentityError::Crypto(_) | IdentityError::Store(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            IdentityError::Crypto(_) | IdentityError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let problem = Problem::new(status, e.code(), e.to_string());
         match e {
@@ -83,7 +81,10 @@ impl From<IdentityError> for Problem {
             | IdentityError::TokenExpired
             | IdentityError::TokenRevoked => problem.with_header(
                 header::WWW_AUTHENTICATE,
-                format!("Bearer error=\"invalid_token\", error_description=\"{}\"", e.code()),
+                format!(
+                    "Bearer error=\"invalid_token\", error_description=\"{}\"",
+                    e.code()
+                ),
             ),
             _ => problem,
         }

@@ -285,9 +285,18 @@ mod tests {
     fn bad_scenes_and_paths_are_refused() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
         let id = Identity::open(&Db::open(dir.path())?)?;
-        for (scene, path) in [("", "/"), ("a b", "/"), ("qr", "x"), (&"s".repeat(33)[..], "/")] {
+        for (scene, path) in [
+            ("", "/"),
+            ("a b", "/"),
+            ("qr", "x"),
+            (&"s".repeat(33)[..], "/"),
+        ] {
             let e = id.launch_token("i", "a", "o", "u", scene, path).err();
-            assert_eq!(e.map(|e| e.code()), Some("invalid-launch"), "{scene:?} {path:?}");
+            assert_eq!(
+                e.map(|e| e.code()),
+                Some("invalid-launch"),
+                "{scene:?} {path:?}"
+            );
         }
         Ok(())
     }

@@ -243,7 +243,10 @@ mod tests {
         let k2 = Some("ed25519:two");
         assert_eq!(id.union_id("u", k1, "shop"), id.union_id("u", k1, "rides"));
         assert_ne!(id.union_id("u", k1, "shop"), id.union_id("u", k2, "maps"));
-        assert_ne!(id.union_id("u", None, "shop"), id.union_id("u", None, "rides"));
+        assert_ne!(
+            id.union_id("u", None, "shop"),
+            id.union_id("u", None, "rides")
+        );
         assert_ne!(id.union_id("u", k1, "shop"), id.union_id("v", k1, "shop"));
         Ok(())
     }

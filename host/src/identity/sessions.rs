@@ -61,7 +61,10 @@ impl Identity {
     /// The live session `token` names. Expired sessions are dropped when met.
     pub fn authenticate(&self, token: &str) -> Result<Session, IdentityError> {
         let key = token_key(token);
-        let session = self.sessions.get(&key)?.ok_or(IdentityError::TokenInvalid)?;
+        let session = self
+            .sessions
+            .get(&key)?
+            .ok_or(IdentityError::TokenInvalid)?;
         if now() >= session.expires_at {
             self.sessions.remove(&key)?;
             return Err(IdentityError::TokenExpired);

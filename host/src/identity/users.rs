@@ -2,8 +2,8 @@
 //! verification (birth date), and the per-account slow-down of failed logins.
 
 use super::{Identity, IdentityError, now, rfc3339};
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 
@@ -234,14 +234,15 @@ impl Identity {
             birth_date: date.to_string(),
             verified_at: now(),
         };
-        self.users.update(&user.id, |u| {
-            let u = u.map(|mut u| {
-                u.verification = Some(verification.clone());
-                u
-            });
-            (u.clone(), u)
-        })?
-        .ok_or_else(|| IdentityError::UnknownUser(handle.to_string()))
+        self.users
+            .update(&user.id, |u| {
+                let u = u.map(|mut u| {
+                    u.verification = Some(verification.clone());
+                    u
+                });
+                (u.clone(), u)
+            })?
+            .ok_or_else(|| IdentityError::UnknownUser(handle.to_string()))
     }
 
     /// Checks a handle and password. Unknown handles and wrong passwords
@@ -367,7 +368,9 @@ mod tests {
             );
         }
         assert_eq!(
-            id.verify_user("ghost", "1990-01-01").err().map(|e| e.code()),
+            id.verify_user("ghost", "1990-01-01")
+                .err()
+                .map(|e| e.code()),
             Some("unknown-user")
         );
         Ok(())

@@ -1,0 +1,207 @@
+//! HTTP throughput and latency of an authenticated `hello` call over
+//! loopback, next to (a) a bare hyper server answering the same fixed body
+//! and (b) the in-process call rate of the same app at the same concurrency.
+//! One keep-alive connection per client task (64), measured in interleaved
+//! rounds so drift on a shared machine hits every side alike. Prints req/s,
+//! p50/p99 and the ratios; target: HTTP ≥ 0.7 × in-process.
+//! Run: `cargo bench -p superapp-tests --bench http`.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::server::conn::http1 as server_http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use superapp_host::{CallRequest, Caller, Superapp};
+use superapp_tests::{login, open_host, person, root, serve_shared};
+
+const CONNECTIONS: usize = 64;
+const ROUND: Duration = Duration::from_secs(3);
+const ROUNDS: usize = 3;
+const BODY: &str = "Hello from a Superapp mini-app!\n";
+
+/// What one measurement saw.
+struct Sample {
+    requests: usize,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+}
+
+impl Sample {
+    fn rate(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn pct(&mut self, p: usize) -> f64 {
+        self.latencies.sort();
+        let i = (self.latencies.len() * p / 100).min(self.latencies.len().saturating_sub(1));
+        self.latencies.get(i).map_or(0.0, |d| d.as_secs_f64() * 1e6)
+    }
+}
+
+/// `CONNECTIONS` keep-alive clients hammering `GET path` for `ROUND`.
+async fn load(addr: SocketAddr, path: &str, token: Option<&str>) -> anyhow::Result<Sample> {
+    let deadline = Instant::now() + ROUND;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..CONNECTIONS {
+        let path = path.to_string();
+        let auth = token.map(|t| format!("Bearer {t}"));
+        tasks.push(tokio::spawn(async move {
+            let stream = tokio::net::TcpStream::connect(addr).await?;
+            stream.set_nodelay(true)?;
+            let (mut sender, conn) =
+                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+            tokio::spawn(conn);
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let mut req = hyper::Request::get(&path).header("host", "bench");
+                if let Some(a) = &auth {
+                    req = req.header("authorization", a);
+                }
+                let t = Instant::now();
+                let resp = sender.send_request(req.body(Empty::<Bytes>::new())?).await?;
+                let status = resp.status();
+                let body = resp.into_body().collect().await?.to_bytes();
+                anyhow::ensure!(status == 200 && body == BODY, "{status} {body:?}");
+                latencies.push(t.elapsed());
+            }
+            anyhow::Ok(latencies)
+        }));
+    }
+    let mut latencies = Vec::new();
+    for t in tasks {
+        latencies.extend(t.await??);
+    }
+    Ok(Sample {
+        requests: latencies.len(),
+        elapsed: started.elapsed(),
+        latencies,
+    })
+}
+
+/// A hyper server that answers every request with `BODY`: the floor of
+/// what any HTTP server on this machine can do.
+fn bare_hyper(rt: &tokio::runtime::Runtime) -> anyhow::Result<SocketAddr> {
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+    let addr = listener.local_addr()?;
+    rt.spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(async move {
+                let service = service_fn(|_req| async {
+                    Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
+                        Bytes::from_static(BODY.as_bytes()),
+                    )))
+                });
+                let _ = server_http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Ok(addr)
+}
+
+/// `CONNECTIONS` threads calling the app in-process for `ROUND`.
+fn in_process(host: &Superapp, user: &str) -> anyhow::Result<Sample> {
+    let deadline = Instant::now() + ROUND;
+    let started = Instant::now();
+    let per_thread = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..CONNECTIONS)
+            .map(|_| {
+                scope.spawn(|| -> anyhow::Result<Vec<Duration>> {
+                    let mut latencies = Vec::new();
+                    while Instant::now() < deadline {
+                        let t = Instant::now();
+                        let r = host.call(
+                            "hello",
+                            Caller {
+                                user: Some(user.to_string()),
+                                scene: None,
+                            },
+                            CallRequest {
+                                method: "GET".into(),
+                                path: "/".into(),
+                                query: String::new(),
+                                headers: vec![],
+                                body: vec![],
+                            },
+                        )?;
+                        anyhow::ensure!(r.status == 200 && r.body == BODY.as_bytes());
+                        latencies.push(t.elapsed());
+                    }
+                    Ok(latencies)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().map_err(|_| anyhow::anyhow!("a caller panicked"))?)
+            .collect::<anyhow::Result<Vec<_>>>()
+    })?;
+    let latencies: Vec<Duration> = per_thread.into_iter().flatten().collect();
+    Ok(Sample {
+        requests: latencies.len(),
+        elapsed: started.elapsed(),
+        latencies,
+    })
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let host = open_host(&dir.path().join("data"))?;
+    host.install_dev(&root().join("examples/hello/superapp.toml"), false)?;
+    let user = person(&host, "bench")?;
+    let (base, host, _server_rt) = serve_shared(host)?;
+    let token = login(&base, "bench")?;
+    let api: SocketAddr = base.trim_start_matches("http://").parse()?;
+    let bare_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let bare = bare_hyper(&bare_rt)?;
+    let client = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    println!(
+        "{CONNECTIONS} keep-alive connections / threads, {ROUNDS} interleaved rounds of {} s, {} cores",
+        ROUND.as_secs(),
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+
+    // Warm-up: connections, caches, the instance pool.
+    client.block_on(load(api, "/apps/hello/call/", Some(&token)))?;
+    in_process(&host, &user)?;
+
+    let (mut http, mut bare_s, mut local) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        bare_s.push(client.block_on(load(bare, "/", None))?);
+        http.push(client.block_on(load(api, "/apps/hello/call/", Some(&token)))?);
+        local.push(in_process(&host, &user)?);
+    }
+    let report = |name: &str, samples: &mut Vec<Sample>| {
+        let rate = median(samples.iter().map(Sample::rate).collect());
+        let p50 = median(samples.iter_mut().map(|s| s.pct(50)).collect());
+        let p99 = median(samples.iter_mut().map(|s| s.pct(99)).collect());
+        println!("  {name:<34} {rate:>9.0} req/s   p50 {p50:>8.0} µs   p99 {p99:>8.0} µs");
+        rate
+    };
+    println!("medians over the rounds:");
+    let bare_rate = report("bare hyper, fixed body", &mut bare_s);
+    let local_rate = report("in-process host.call (hello /)", &mut local);
+    let http_rate = report("HTTP, bearer auth, hello /", &mut http);
+    println!(
+        "ratio HTTP / in-process: {:.2} (target ≥ 0.70)",
+        http_rate / local_rate
+    );
+    println!("ratio HTTP / bare hyper: {:.3}", http_rate / bare_rate);
+    Ok(())
+}

@@ -28,4 +28,9 @@ for m in "${manifests[@]}"; do
     # --replace picks up rebuilt code and keeps each app's data.
     "$bin" --data "$data" install --dev --replace "$m"
 done
+# A person to try the API with, made once; the password is printed once.
+users=$("$bin" --data "$data" users list)
+if ! grep -q '^demo ' <<<"$users"; then
+    "$bin" --data "$data" users add demo --name "Demo User"
+fi
 exec "$bin" --data "$data" serve --listen "${SUPERAPP_LISTEN:-127.0.0.1:8080}"

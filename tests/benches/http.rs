@@ -61,7 +61,9 @@ async fn load(addr: SocketAddr, path: &str, token: Option<&str>) -> anyhow::Resu
                     req = req.header("authorization", a);
                 }
                 let t = Instant::now();
-                let resp = sender.send_request(req.body(Empty::<Bytes>::new())?).await?;
+                let resp = sender
+                    .send_request(req.body(Empty::<Bytes>::new())?)
+                    .await?;
                 let status = resp.status();
                 let body = resp.into_body().collect().await?.to_bytes();
                 anyhow::ensure!(status == 200 && body == BODY, "{status} {body:?}");

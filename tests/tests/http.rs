@@ -101,3 +101,31 @@ fn a_looping_app_times_out_and_the_server_keeps_serving() -> anyhow::Result<()> 
     assert_eq!(health.body, r#"{"apps":3,"status":"ok"}"#);
     Ok(())
 }
+
+#[test]
+fn a_request_whose_body_never_arrives_is_ended_with_a_timeout() -> anyhow::Result<()> {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir()?;
+    let mut config = superapp_tests::test_config(&dir.path().join("data"));
+    config.request_timeout = std::time::Duration::from_millis(300);
+    let (base, _rt) = serve(superapp_host::Superapp::open(config)?)?;
+    let mut stream = std::net::TcpStream::connect(base.trim_start_matches("http://"))?;
+    // Promise 100 bytes, send one, then wait for the server's answer.
+    stream.write_all(
+        b"POST /auth/login HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{",
+    )?;
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !answer.ends_with(b"}") {
+        let n = stream.read(&mut buf)?;
+        anyhow::ensure!(n > 0, "closed without an answer");
+        answer.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 503"), "{text}");
+    assert!(
+        text.contains("urn:superapp:problem:request-timeout"),
+        "{text}"
+    );
+    Ok(())
+}

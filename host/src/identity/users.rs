@@ -250,9 +250,13 @@ impl Identity {
     /// in a row the account refuses tries (without checking them) for a
     /// pause that doubles with each further failure.
     pub fn check_password(&self, handle: &str, password: &str) -> Result<User, IdentityError> {
-        let Ok(user) = self.user_by_handle(handle) else {
-            password_matches(decoy_hash(), password);
-            return Err(IdentityError::InvalidCredentials);
+        let user = match self.user_by_handle(handle) {
+            Ok(user) => user,
+            Err(IdentityError::UnknownUser(_) | IdentityError::InvalidHandle(_)) => {
+                password_matches(decoy_hash(), password);
+                return Err(IdentityError::InvalidCredentials);
+            }
+            Err(other) => return Err(other),
         };
         let at = now();
         if let Some(retry_after_secs) = user.paused_for(at) {

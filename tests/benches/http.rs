@@ -14,7 +14,7 @@ use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use superapp_host::{CallRequest, Caller, Superapp};
-use superapp_tests::{login, open_host, person, root, serve_shared};
+use superapp_tests::{login, person, root, serve_shared};
 
 const CONNECTIONS: usize = 64;
 const ROUND: Duration = Duration::from_secs(3);
@@ -158,7 +158,9 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let host = open_host(&dir.path().join("data"))?;
+    // The default config (256 instance slots), not the tests' small pool:
+    // 64 in-process callers must not run out of slots.
+    let host = Superapp::open(superapp_host::HostConfig::new(dir.path().join("data")))?;
     host.install_dev(&root().join("examples/hello/superapp.toml"), false)?;
     let user = person(&host, "bench")?;
     let (base, host, _server_rt) = serve_shared(host)?;

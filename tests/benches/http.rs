@@ -40,12 +40,17 @@ impl Sample {
     }
 }
 
-/// `CONNECTIONS` keep-alive clients hammering `GET path` for `ROUND`.
-async fn load(addr: SocketAddr, path: &str, token: Option<&str>) -> anyhow::Result<Sample> {
+/// `conns` keep-alive clients hammering `GET path` for `ROUND`.
+async fn load(
+    addr: SocketAddr,
+    path: &str,
+    token: Option<&str>,
+    conns: usize,
+) -> anyhow::Result<Sample> {
     let deadline = Instant::now() + ROUND;
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..CONNECTIONS {
+    for _ in 0..conns {
         let path = path.to_string();
         let auth = token.map(|t| format!("Bearer {t}"));
         tasks.push(tokio::spawn(async move {
@@ -106,12 +111,12 @@ fn bare_hyper(rt: &tokio::runtime::Runtime) -> anyhow::Result<SocketAddr> {
     Ok(addr)
 }
 
-/// `CONNECTIONS` threads calling the app in-process for `ROUND`.
-fn in_process(host: &Superapp, user: &str) -> anyhow::Result<Sample> {
+/// `threads` threads calling the app in-process for `ROUND`.
+fn in_process(host: &Superapp, user: &str, threads: usize) -> anyhow::Result<Sample> {
     let deadline = Instant::now() + ROUND;
     let started = Instant::now();
     let per_thread = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..CONNECTIONS)
+        let handles: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(|| -> anyhow::Result<Vec<Duration>> {
                     let mut latencies = Vec::new();
@@ -171,8 +176,9 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let bare = bare_hyper(&bare_rt)?;
-    let client = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One client thread: hyper's client pushes far more than these servers
+    // answer, and every thread it does not use is left to the server.
+    let client = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     println!(
@@ -182,14 +188,21 @@ fn main() -> anyhow::Result<()> {
     );
 
     // Warm-up: connections, caches, the instance pool.
-    client.block_on(load(api, "/apps/hello/call/", Some(&token)))?;
-    in_process(&host, &user)?;
+    client.block_on(load(api, "/apps/hello/call/", Some(&token), CONNECTIONS))?;
+    in_process(&host, &user, CONNECTIONS)?;
 
     let (mut http, mut bare_s, mut local) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
-        bare_s.push(client.block_on(load(bare, "/", None))?);
-        http.push(client.block_on(load(api, "/apps/hello/call/", Some(&token)))?);
-        local.push(in_process(&host, &user)?);
+        bare_s.push(client.block_on(load(bare, "/", None, CONNECTIONS))?);
+        http.push(client.block_on(load(api, "/apps/hello/call/", Some(&token), CONNECTIONS))?);
+        local.push(in_process(&host, &user, CONNECTIONS)?);
+    }
+    // One request at a time: the latency the HTTP hop adds to a call.
+    let (mut http1, mut local1, mut bare1) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        bare1.push(client.block_on(load(bare, "/", None, 1))?);
+        http1.push(client.block_on(load(api, "/apps/hello/call/", Some(&token), 1))?);
+        local1.push(in_process(&host, &user, 1)?);
     }
     let report = |name: &str, samples: &mut Vec<Sample>| {
         let rate = median(samples.iter().map(Sample::rate).collect());
@@ -207,5 +220,9 @@ fn main() -> anyhow::Result<()> {
         http_rate / local_rate
     );
     println!("ratio HTTP / bare hyper: {:.3}", http_rate / bare_rate);
+    println!("one request at a time:");
+    report("bare hyper, 1 connection", &mut bare1);
+    report("in-process, 1 thread", &mut local1);
+    report("HTTP, 1 connection", &mut http1);
     Ok(())
 }

@@ -86,6 +86,7 @@ fn spawn_server(
 ) -> anyhow::Result<(String, Arc<Superapp>, tokio::runtime::Runtime)> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .thread_name("api-server")
         .enable_all()
         .build()?;
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;

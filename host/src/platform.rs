@@ -377,9 +377,12 @@ pub struct ExportedValue {
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ExportedApp {
     pub app: String,
+    /// False for an app removed since, whose data about the person remains.
+    pub installed: bool,
     /// The id this app knows the person by.
     pub open_id: String,
-    pub union_id: String,
+    /// None when the app is no longer installed (its signer is gone).
+    pub union_id: Option<String>,
     pub grants: Vec<ScopeView>,
     pub storage: Vec<ExportedValue>,
 }
@@ -417,6 +420,15 @@ pub struct Export {
     pub sessions: Vec<SessionInfo>,
     pub apps: Vec<ExportedApp>,
     pub access_log: Vec<AccessView>,
+}
+
+/// A decision as the API spells it.
+fn state_name(state: Option<GrantState>) -> &'static str {
+    match state {
+        Some(GrantState::Granted) => "granted",
+        Some(GrantState::Denied) => "denied",
+        None => "undecided",
+    }
 }
 
 /// The most access-log entries an export includes.
@@ -463,12 +475,7 @@ impl Superapp {
                 ScopeView {
                     scope: c.to_string(),
                     purpose: req.purpose.clone(),
-                    state: match grant.map(|g| g.state) {
-                        Some(GrantState::Granted) => "granted",
-                        Some(GrantState::Denied) => "denied",
-                        None => "undecided",
-                    }
-                    .to_string(),
+                    state: state_name(grant.map(|g| g.state)).to_string(),
                     decided_at: grant.map(|g| g.decided_at_text()),
                 }
             })
@@ -547,9 +554,19 @@ impl Superapp {
             .identity
             .user(user_id)?
             .ok_or_else(|| IdentityError::UnknownUser(user_id.to_string()))?;
+        // Installed apps, and any other app that still holds the person's
+        // data or decisions (removed without purging).
+        let decisions = self.identity.grants_of(user_id)?;
+        let mut ids: std::collections::BTreeSet<String> = self
+            .packages
+            .list()?
+            .iter()
+            .map(|r| r.id().to_string())
+            .collect();
+        ids.extend(self.storage.apps_with_user_data(user_id)?);
+        ids.extend(decisions.iter().map(|(app, _, _)| app.clone()));
         let mut apps = Vec::new();
-        for record in self.packages.list()? {
-            let id = record.id().to_string();
+        for id in ids {
             let storage = self
                 .storage
                 .user_entries(&id, user_id)?
@@ -569,12 +586,28 @@ impl Superapp {
                     },
                 })
                 .collect();
+            let record = self.packages.get(&id)?;
+            let grants = match &record {
+                Some(_) => self.scopes(user_id, &id)?,
+                None => decisions
+                    .iter()
+                    .filter(|(app, _, _)| *app == id)
+                    .map(|(_, scope, g)| ScopeView {
+                        scope: scope.to_string(),
+                        purpose: "(the app is no longer installed)".into(),
+                        state: state_name(Some(g.state)).to_string(),
+                        decided_at: Some(g.decided_at_text()),
+                    })
+                    .collect(),
+            };
             apps.push(ExportedApp {
+                installed: record.is_some(),
                 open_id: self.identity.open_id(user_id, &id),
-                union_id: self
-                    .identity
-                    .union_id(user_id, record.current.signer.as_deref(), &id),
-                grants: self.scopes(user_id, &id)?,
+                union_id: record.as_ref().map(|r| {
+                    self.identity
+                        .union_id(user_id, r.current.signer.as_deref(), &id)
+                }),
+                grants,
                 storage,
                 app: id,
             });

@@ -197,6 +197,18 @@ fn the_access_log_export_and_erasure_show_a_person_everything() -> anyhow::Resul
         s.get(&bob, "/apps/hello/call/note")?.body,
         r#"{"text":"bob's"}"#
     );
+
+    // An app removed without purging still holds Bob's note: the export
+    // shows it, and he can erase it.
+    s.host.remove("hello", false)?;
+    let export = s.get(&bob, "/me/export")?.json();
+    assert_eq!(export["apps"][0]["app"], "hello");
+    assert_eq!(export["apps"][0]["installed"], false);
+    assert_eq!(export["apps"][0]["storage"][0]["key"], "note");
+    let erased = send("DELETE", &s.url("/me/apps/hello/data"), Some(&bob), None)?;
+    assert_eq!(erased.json()["storage_keys"], 1);
+    let export = s.get(&bob, "/me/export")?.json();
+    assert_eq!(export["apps"], json!([]));
     Ok(())
 }
 

@@ -173,6 +173,14 @@ impl AppStorage {
         Ok(self.trees.user_entries(app, user)?)
     }
 
+    /// Every app in which `user` stored something (installed or not).
+    pub fn apps_with_user_data(
+        &self,
+        user: &str,
+    ) -> Result<std::collections::BTreeSet<String>, KvError> {
+        Ok(self.trees.apps_with_user_data(user)?)
+    }
+
     /// Erases `user`'s user-scoped keys in the app (each delete keeps the
     /// app's usage counter exact); returns how many keys went.
     pub fn purge_user(&self, app: &str, user: &str) -> Result<usize, KvError> {

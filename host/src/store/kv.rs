@@ -193,6 +193,27 @@ impl KvTrees {
         Ok(read_u64(self.usage.get(app.as_bytes())?))
     }
 
+    /// Every app in which `user` holds user-scoped keys. A full scan (there
+    /// is no per-user index): meant for exports, not hot paths.
+    pub fn apps_with_user_data(
+        &self,
+        user: &str,
+    ) -> Result<std::collections::BTreeSet<String>, StoreError> {
+        let mut marker = vec![b'u'];
+        marker.extend_from_slice(user.as_bytes());
+        marker.push(0);
+        let mut apps = std::collections::BTreeSet::new();
+        for item in self.data.iter().keys() {
+            let key = item?;
+            if let Some(at) = key.iter().position(|b| *b == 0)
+                && key[at + 1..].starts_with(&marker)
+            {
+                apps.insert(String::from_utf8_lossy(&key[..at]).into_owned());
+            }
+        }
+        Ok(apps)
+    }
+
     /// Erases every key of the app, in both scopes.
     pub fn purge_app(&self, app: &str) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();

@@ -302,8 +302,21 @@ impl Superapp {
         Ok(app)
     }
 
-    /// Calls `app_id`'s `handle` with `req`, for `caller`.
+    /// Calls `app_id`'s `handle` with `req`, for `caller`, blocking the
+    /// thread until it answers. For threads outside async tasks (the CLI,
+    /// tests); inside one, await `call_async` instead.
     pub fn call(
+        &self,
+        app_id: &str,
+        caller: Caller,
+        req: CallRequest,
+    ) -> Result<CallResponse, CallError> {
+        wasmtime_wasi::runtime::in_tokio(self.call_async(app_id, caller, req))
+    }
+
+    /// Calls `app_id`'s `handle` with `req`, for `caller`, as a future (the
+    /// guest yields to the executor at every epoch tick).
+    pub async fn call_async(
         &self,
         app_id: &str,
         caller: Caller,
@@ -338,7 +351,7 @@ impl Superapp {
             log_budget: self.config.max_log_lines_per_call,
             accesses: Vec::new(),
         };
-        self.runtime.call(&app, caps, req)
+        self.runtime.call_async(&app, caps, req).await
     }
 }
 

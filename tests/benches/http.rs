@@ -1,8 +1,9 @@
 //! HTTP throughput and latency of an authenticated `hello` call over
 //! loopback, next to (a) a bare hyper server answering the same fixed body
 //! and (b) the in-process call rate of the same app at the same concurrency.
-//! One keep-alive connection per client task (64), measured in interleaved
-//! rounds so drift on a shared machine hits every side alike. Prints req/s,
+//! The load comes from a separate client process (this program, re-run as
+//! the client) with one keep-alive connection per task (64), measured in
+//! interleaved rounds so drift on a shared machine hits every side alike. Prints req/s,
 //! p50/p99 and the ratios; target: HTTP ≥ 0.7 × in-process.
 //! Run: `cargo bench -p superapp-tests --bench http`.
 
@@ -161,7 +162,67 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// The environment variable that turns this program into the load client.
+const CLIENT_ENV: &str = "SUPERAPP_BENCH_CLIENT";
+
+/// Runs `load` in a child process (this program again, as the client): a
+/// real client is never inside the server's process, and one that is shares
+/// its address space, so every page the server's allocator hands back would
+/// also interrupt the client's core to flush its TLB.
+fn remote_load(
+    addr: SocketAddr,
+    path: &str,
+    token: Option<&str>,
+    conns: usize,
+) -> anyhow::Result<Sample> {
+    let spec = format!("{addr}|{path}|{}|{conns}", token.unwrap_or(""));
+    let out = std::process::Command::new(std::env::current_exe()?)
+        .env(CLIENT_ENV, spec)
+        .output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "load client failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout)?;
+    let mut lines = text.lines();
+    let elapsed: u64 = lines.next().unwrap_or("0").trim().parse()?;
+    let latencies: Vec<Duration> = lines
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .map(|n| n.parse().map(Duration::from_nanos))
+        .collect::<Result<_, _>>()?;
+    Ok(Sample {
+        requests: latencies.len(),
+        elapsed: Duration::from_nanos(elapsed),
+        latencies,
+    })
+}
+
+/// The client side of `remote_load`: one thread, prints the elapsed time
+/// and every latency in nanoseconds.
+fn client_main(spec: &str) -> anyhow::Result<()> {
+    let parts: Vec<&str> = spec.split('|').collect();
+    anyhow::ensure!(parts.len() == 4, "bad client spec {spec}");
+    let token = (!parts[2].is_empty()).then_some(parts[2]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let sample = rt.block_on(load(parts[0].parse()?, parts[1], token, parts[3].parse()?))?;
+    let latencies: Vec<String> = sample
+        .latencies
+        .iter()
+        .map(|d| d.as_nanos().to_string())
+        .collect();
+    println!("{}\n{}", sample.elapsed.as_nanos(), latencies.join(" "));
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
+    if let Ok(spec) = std::env::var(CLIENT_ENV) {
+        return client_main(&spec);
+    }
     let dir = tempfile::tempdir()?;
     // The default config (256 instance slots), not the tests' small pool:
     // 64 in-process callers must not run out of slots.
@@ -178,9 +239,6 @@ fn main() -> anyhow::Result<()> {
     let bare = bare_hyper(&bare_rt)?;
     // One client thread: hyper's client pushes far more than these servers
     // answer, and every thread it does not use is left to the server.
-    let client = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
     println!(
         "{CONNECTIONS} keep-alive connections / threads, {ROUNDS} interleaved rounds of {} s, {} cores",
         ROUND.as_secs(),
@@ -188,20 +246,25 @@ fn main() -> anyhow::Result<()> {
     );
 
     // Warm-up: connections, caches, the instance pool.
-    client.block_on(load(api, "/apps/hello/call/", Some(&token), CONNECTIONS))?;
+    remote_load(api, "/apps/hello/call/", Some(&token), CONNECTIONS)?;
     in_process(&host, &user, CONNECTIONS)?;
 
     let (mut http, mut bare_s, mut local) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
-        bare_s.push(client.block_on(load(bare, "/", None, CONNECTIONS))?);
-        http.push(client.block_on(load(api, "/apps/hello/call/", Some(&token), CONNECTIONS))?);
+        bare_s.push(remote_load(bare, "/", None, CONNECTIONS)?);
+        http.push(remote_load(
+            api,
+            "/apps/hello/call/",
+            Some(&token),
+            CONNECTIONS,
+        )?);
         local.push(in_process(&host, &user, CONNECTIONS)?);
     }
     // One request at a time: the latency the HTTP hop adds to a call.
     let (mut http1, mut local1, mut bare1) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
-        bare1.push(client.block_on(load(bare, "/", None, 1))?);
-        http1.push(client.block_on(load(api, "/apps/hello/call/", Some(&token), 1))?);
+        bare1.push(remote_load(bare, "/", None, 1)?);
+        http1.push(remote_load(api, "/apps/hello/call/", Some(&token), 1)?);
         local1.push(in_process(&host, &user, 1)?);
     }
     let report = |name: &str, samples: &mut Vec<Sample>| {

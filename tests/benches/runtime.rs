@@ -51,7 +51,7 @@ impl Floor {
         let engine = wt(Engine::new(&config))?;
         let component = wt(Component::new(&engine, wasm))?;
         let mut linker = Linker::<FloorState>::new(&engine);
-        wt(wasmtime_wasi::p2::add_to_linker_sync(&mut linker))?;
+        wt(wasmtime_wasi::p2::add_to_linker_async(&mut linker))?;
         // hello's `/` route calls no capability; the rest only need to exist.
         wt(linker.define_unknown_imports_as_traps(&component))?;
         let pre = wt(MiniappPre::new(wt(linker.instantiate_pre(&component))?))?;
@@ -66,7 +66,6 @@ impl Floor {
                 table: ResourceTable::new(),
             },
         );
-        let instance = wt(self.pre.instantiate(&mut store))?;
         let req = GuestRequest {
             method: "GET".into(),
             path: "/".into(),
@@ -74,7 +73,11 @@ impl Floor {
             headers: Vec::new(),
             body: Vec::new(),
         };
-        Ok(wt(instance.call_handle(&mut store, &req))?.status)
+        // The same execution mode as the host: async, on a fiber.
+        wasmtime_wasi::runtime::in_tokio(async {
+            let instance = wt(self.pre.instantiate_async(&mut store).await)?;
+            Ok(wt(instance.call_handle(&mut store, &req).await)?.status)
+        })
     }
 }
 

@@ -16,9 +16,12 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use wasmtime::component::{HasSelf, Linker};
 
+// Exports are async so a guest runs on the caller's async task (yielding at
+// every epoch tick); imports stay plain functions (sled is quick).
 wasmtime::component::bindgen!({
     path: "../sdk/wit",
     world: "miniapp",
+    exports: { default: async },
 });
 
 pub use superapp::platform::types::{Request as GuestRequest, Response as GuestResponse};
@@ -86,7 +89,7 @@ impl Drop for CallCaps {
 }
 
 /// Links every capability interface into `linker`, reading state through `get`.
-pub fn add_to_linker<T: 'static>(
+pub fn add_to_linker<T: Send + 'static>(
     linker: &mut Linker<T>,
     get: fn(&mut T) -> &mut CallCaps,
 ) -> wasmtime::Result<()> {

@@ -243,14 +243,14 @@ async fn call(s: AppState, who: Authed, id: String, path: String, req: Request) 
     let Ok(_permit) = s.calls.clone().acquire_owned().await else {
         return Problem::from(CallError::Busy).into_response();
     };
-    let host = s.host.clone();
     let caller = Caller {
         user: Some(who.user_id),
         scene,
     };
-    let result = tokio::task::spawn_blocking(move || host.call(&id, caller, call_req)).await;
-    match result {
-        Ok(Ok(resp)) => {
+    // The guest runs right here on this async worker, yielding at every
+    // epoch tick, so no hand-off to another thread.
+    match s.host.call_async(&id, caller, call_req).await {
+        Ok(resp) => {
             let mut out = Response::new(Body::from(resp.body));
             *out.status_mut() =
                 StatusCode::from_u16(resp.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -270,7 +270,6 @@ async fn call(s: AppState, who: Authed, id: String, path: String, req: Request) 
             }
             out
         }
-        Ok(Err(e)) => Problem::from(e).into_response(),
-        Err(join) => Problem::from(CallError::Internal(join.to_string())).into_response(),
+        Err(e) => Problem::from(e).into_response(),
     }
 }

@@ -3,7 +3,8 @@
 //! to `application/problem+json` with a stable `type`. Each request gets a
 //! request id (echoed in `x-request-id`) and a tracing span; public routes
 //! have a time limit and JSON bodies a size limit. Mini-app calls run on the
-//! blocking pool, at most `max_concurrent_calls` at a time.
+//! async workers (the guest yields at every epoch tick), at most
+//! `max_concurrent_calls` at a time.
 
 pub mod admin;
 mod apps;

@@ -163,7 +163,7 @@ fn engine_config(config: &HostConfig, pooling: bool) -> Config {
         p.max_memories_per_component(4);
         p.max_tables_per_component(16);
         p.max_memory_size(config.max_memory_bytes as usize);
-        p.total_stacks(0);
+        p.total_stacks(slots);
         c.allocation_strategy(InstanceAllocationStrategy::Pooling(p));
     }
     c
@@ -184,7 +184,7 @@ impl Runtime {
             false => (Self::plain_engine(config)?, false),
         };
         let mut linker = Linker::<CallState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| CompileError::Invalid(format!("linking WASI: {e}")))?;
         capabilities::add_to_linker(&mut linker, |s: &mut CallState| &mut s.caps)
             .map_err(|e| CompileError::Invalid(format!("linking capabilities: {e}")))?;
@@ -306,8 +306,20 @@ impl Runtime {
         })
     }
 
-    /// Runs one request through a fresh instance of `app`.
+    /// Runs one request through a fresh instance of `app`, blocking the
+    /// thread (for the CLI and other synchronous callers).
     pub fn call(
+        &self,
+        app: &LoadedApp,
+        caps: CallCaps,
+        req: CallRequest,
+    ) -> Result<CallResponse, CallError> {
+        wasmtime_wasi::runtime::in_tokio(self.call_async(app, caps, req))
+    }
+
+    /// Runs one request through a fresh instance of `app`, as a future that
+    /// yields to its executor at every epoch tick until the deadline.
+    pub async fn call_async(
         &self,
         app: &LoadedApp,
         caps: CallCaps,
@@ -355,13 +367,17 @@ impl Runtime {
             },
         );
         store.limiter(|s| &mut s.limiter);
-        let ticks = app
-            .limits
-            .deadline
-            .as_millis()
-            .div_ceil(EPOCH_TICK.as_millis()) as u64
-            + 1;
-        store.set_epoch_deadline(ticks);
+        // Each tick, yield to the executor (other requests run) until the
+        // deadline has passed, then trap with `Interrupt`.
+        let deadline = std::time::Instant::now() + app.limits.deadline;
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            Ok(if std::time::Instant::now() >= deadline {
+                wasmtime::UpdateDeadline::Interrupt
+            } else {
+                wasmtime::UpdateDeadline::Yield(1)
+            })
+        });
 
         let request = GuestRequest {
             method: req.method,
@@ -370,10 +386,13 @@ impl Runtime {
             headers: req.headers,
             body: req.body,
         };
-        let result = app
-            .pre
-            .instantiate(&mut store)
-            .and_then(|instance: Miniapp| instance.call_handle(&mut store, &request));
+        let result = match app.pre.instantiate_async(&mut store).await {
+            Ok(instance) => {
+                let instance: Miniapp = instance;
+                instance.call_handle(&mut store, &request).await
+            }
+            Err(e) => Err(e),
+        };
 
         stdout.emit(&app_id, "stdout");
         stderr.emit(&app_id, "stderr");

@@ -103,11 +103,9 @@ async fn blocking<T: Serialize + Send + 'static>(
     status: StatusCode,
     f: impl FnOnce(&Superapp) -> Result<T, Problem> + Send + 'static,
 ) -> Response {
-    match tokio::task::spawn_blocking(move || f(&host)).await {
-        Ok(Ok(value)) => (status, axum::Json(value)).into_response(),
-        Ok(Err(p)) => p.into_response(),
-        Err(e) => Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
-            .into_response(),
+    match super::blocking(&host, f).await {
+        Ok(value) => (status, axum::Json(value)).into_response(),
+        Err(p) => p.into_response(),
     }
 }
 
@@ -283,17 +281,13 @@ pub(super) async fn add_user(
     State(s): State<AppState>,
     JsonBody(u): JsonBody<NewUser>,
 ) -> Response {
-    let host = s.host.clone();
-    let r = tokio::task::spawn_blocking(move || {
-        host.identity()
-            .add_user(&u.handle, u.display_name.as_deref(), u.password.as_deref())
-            .map(|u| u.view())
+    // Hashing the password takes a while: off the async workers.
+    blocking(s.host, StatusCode::CREATED, move |h| {
+        Ok(h.identity()
+            .add_user(&u.handle, u.display_name.as_deref(), u.password.as_deref())?
+            .view())
     })
-    .await;
-    match r {
-        Ok(r) => identity_result(StatusCode::CREATED, r),
-        Err(e) => Problem::internal(e).into_response(),
-    }
+    .await
 }
 
 /// Records the operator's real-name verification of a person.

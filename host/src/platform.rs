@@ -5,12 +5,12 @@
 use crate::capabilities::{AppGrants, CallCaps, CallUser};
 use crate::config::HostConfig;
 use crate::identity::{
-    AccessEntry, Decision, GrantState, Identity, IdentityError, LaunchClaims, SessionInfo,
+    AccessEntry, Decision, Grant, GrantState, Identity, IdentityError, LaunchClaims, SessionInfo,
     UserView, check_user_id,
 };
 use crate::kv::AppStorage;
 use crate::packages::{
-    AppRecord, CommitMode, InstallError, Manifest, PackageError, Packages, TrustStore,
+    AppRecord, Capability, CommitMode, InstallError, Manifest, PackageError, Packages, TrustStore,
     decode_package, public_key_text,
 };
 use crate::runtime::{CallError, CallRequest, CallResponse, CompileError, LoadedApp, Runtime};
@@ -368,6 +368,23 @@ pub struct ScopeView {
     pub decided_at: Option<String>,
 }
 
+impl ScopeView {
+    /// `scope` with its `purpose` and the person's standing decision.
+    fn new(scope: Capability, purpose: &str, grant: Option<&Grant>) -> ScopeView {
+        ScopeView {
+            scope: scope.to_string(),
+            purpose: purpose.to_string(),
+            state: match grant.map(|g| g.state) {
+                Some(GrantState::Granted) => "granted",
+                Some(GrantState::Denied) => "denied",
+                None => "undecided",
+            }
+            .to_string(),
+            decided_at: grant.map(Grant::decided_at_text),
+        }
+    }
+}
+
 /// What the person erased in one app.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Erased {
@@ -435,15 +452,6 @@ pub struct Export {
     pub access_log: Vec<AccessView>,
 }
 
-/// A decision as the API spells it.
-fn state_name(state: Option<GrantState>) -> &'static str {
-    match state {
-        Some(GrantState::Granted) => "granted",
-        Some(GrantState::Denied) => "denied",
-        None => "undecided",
-    }
-}
-
 /// The most access-log entries an export includes.
 const EXPORT_ACCESS_LIMIT: usize = 100_000;
 
@@ -485,12 +493,7 @@ impl Superapp {
             .filter(|(c, _)| c.needs_consent())
             .map(|(c, req)| {
                 let grant = decided.iter().find(|(d, _)| d == c).map(|(_, g)| g);
-                ScopeView {
-                    scope: c.to_string(),
-                    purpose: req.purpose.clone(),
-                    state: state_name(grant.map(|g| g.state)).to_string(),
-                    decided_at: grant.map(|g| g.decided_at_text()),
-                }
+                ScopeView::new(*c, &req.purpose, grant)
             })
             .collect())
     }
@@ -505,21 +508,21 @@ impl Superapp {
         decision: Decision,
     ) -> Result<ScopeView, IdentityError> {
         let record = self.installed(app_id)?;
-        let cap = crate::packages::Capability::parse(scope)
+        let cap = Capability::parse(scope)
             .filter(|c| c.needs_consent())
             .ok_or_else(|| IdentityError::UnknownScope(scope.to_string()))?;
-        if !record.current.manifest.capabilities.contains_key(&cap) {
-            return Err(IdentityError::ScopeNotRequested {
+        let request = record
+            .current
+            .manifest
+            .capabilities
+            .get(&cap)
+            .ok_or_else(|| IdentityError::ScopeNotRequested {
                 app: app_id.to_string(),
                 scope: scope.to_string(),
-            });
-        }
-        self.identity.decide(user_id, app_id, cap, decision)?;
+            })?;
+        let grant = self.identity.decide(user_id, app_id, cap, decision)?;
         tracing::info!(app = %app_id, %scope, ?decision, "consent changed");
-        self.scopes(user_id, app_id)?
-            .into_iter()
-            .find(|v| v.scope == scope)
-            .ok_or_else(|| IdentityError::UnknownScope(scope.to_string()))
+        Ok(ScopeView::new(cap, &request.purpose, grant.as_ref()))
     }
 
     /// The person's access log, newest first.
@@ -605,11 +608,8 @@ impl Superapp {
                 None => decisions
                     .iter()
                     .filter(|(app, _, _)| *app == id)
-                    .map(|(_, scope, g)| ScopeView {
-                        scope: scope.to_string(),
-                        purpose: "(the app is no longer installed)".into(),
-                        state: state_name(Some(g.state)).to_string(),
-                        decided_at: Some(g.decided_at_text()),
+                    .map(|(_, scope, g)| {
+                        ScopeView::new(*scope, "(the app is no longer installed)", Some(g))
                     })
                     .collect(),
             };

@@ -102,12 +102,15 @@ impl IdentityError {
     }
 }
 
+/// The characters user ids and handles are made of: `a-z 0-9 . _ -` (they
+/// appear in storage keys and URLs; no NUL, no spaces, one spelling).
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')
+}
+
 /// Checks a user id's charset (ids appear in storage keys; no NUL, no spaces).
 pub fn check_user_id(id: &str) -> Result<(), IdentityError> {
-    let ok = (1..=64).contains(&id.len())
-        && id
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
+    let ok = (1..=64).contains(&id.len()) && id.chars().all(is_name_char);
     if ok {
         Ok(())
     } else {

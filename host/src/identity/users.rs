@@ -101,9 +101,7 @@ fn parse_date(text: &str) -> Result<time::Date, IdentityError> {
 fn check_handle(handle: &str) -> Result<(), IdentityError> {
     let ok = (3..=32).contains(&handle.len())
         && handle.starts_with(|c: char| c.is_ascii_lowercase())
-        && handle
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
+        && handle.chars().all(super::is_name_char);
     if ok {
         Ok(())
     } else {

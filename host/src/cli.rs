@@ -22,6 +22,7 @@ use crate::packages::{
     public_key_text,
 };
 use crate::remote::{Remote, ServeInfo};
+use crate::platform::{HolderRef, TransactionView, block_on};
 use crate::{CallRequest, Caller, HostConfig, Superapp};
 use sha2::Digest;
 use std::io::Write;
@@ -57,7 +58,7 @@ struct Cli {
     )]
     max_package_kib: u64,
     /// Config file (TOML): listen, public_url, admin_token, session_ttl_hours,
-    /// request_timeout_secs. See the README.
+    /// request_timeout_secs, [wallet]. See the README.
     #[arg(long, global = true, env = "SUPERAPP_CONFIG")]
     config: Option<PathBuf>,
     #[command(subcommand)]
@@ -99,6 +100,12 @@ enum Command {
     Users {
         #[command(subcommand)]
         command: UsersCommand,
+    },
+    /// The wallet: operator top-ups and withdrawals (the only ways money
+    /// enters or leaves), balances and the ledger audit.
+    Wallet {
+        #[command(subcommand)]
+        command: WalletCommand,
     },
     /// The keys that sign launch tokens.
     HostKeys {
@@ -186,6 +193,42 @@ enum UsersCommand {
         #[arg(long)]
         birth_date: String,
     },
+}
+
+#[derive(Subcommand)]
+enum WalletCommand {
+    /// Add money to a person's wallet.
+    Topup {
+        /// The person's handle.
+        handle: String,
+        /// In major units, e.g. `12.34`.
+        amount: String,
+        /// Makes a retry safe: the same key tops up once (default: a fresh
+        /// one, printed).
+        #[arg(long)]
+        idempotency_key: Option<String>,
+    },
+    /// Take money out of a person's wallet (`withdraw <handle> <amount>`)
+    /// or an app's merchant account (`withdraw --app <id> <amount>`).
+    Withdraw {
+        /// `<handle> <amount>`, or `<amount>` with --app.
+        #[arg(num_args = 1..=2, required = true)]
+        args: Vec<String>,
+        /// Withdraw from this app's merchant account.
+        #[arg(long)]
+        app: Option<String>,
+        /// Makes a retry safe: the same key withdraws once.
+        #[arg(long)]
+        idempotency_key: Option<String>,
+    },
+    /// A person's balance.
+    Balance {
+        handle: String,
+    },
+    /// Every app's merchant balance.
+    Merchants,
+    /// Replay the journal and check every ledger invariant.
+    Audit,
 }
 
 #[derive(Subcommand)]
@@ -497,6 +540,122 @@ impl Target {
     }
 }
 
+impl Target {
+    fn move_money(
+        &self,
+        withdraw: bool,
+        holder: HolderRef,
+        amount: u64,
+        key: &str,
+    ) -> Result<TransactionView, String> {
+        match self {
+            Target::Local(h) => block_on(async {
+                if withdraw {
+                    h.withdraw(holder, amount, key).await
+                } else {
+                    match holder {
+                        HolderRef::Person(handle) => h.top_up(&handle, amount, key).await,
+                        HolderRef::App(_) => Err(crate::wallet::WalletError::InvalidState(
+                            "top-ups go to people, not merchant accounts".into(),
+                        )),
+                    }
+                }
+            })
+            .map_err(wallet_err),
+            Target::Remote(r, _) => r.move_money(withdraw, &holder, amount, key),
+        }
+    }
+}
+
+fn wallet_err(e: crate::wallet::WalletError) -> String {
+    format!("[{}] {e}", e.code())
+}
+
+fn wallet(host: &Target, command: WalletCommand, out: &mut dyn Write) -> Result<(), String> {
+    let rules = host.config().wallet.clone();
+    let amount = |text: &str| rules.parse(text).map_err(|e| format!("[invalid-amount] {e}"));
+    let key = |given: Option<String>| {
+        given.unwrap_or_else(|| format!("cli-{}", &crate::identity::random_token()[..24]))
+    };
+    match command {
+        WalletCommand::Topup {
+            handle,
+            amount: text,
+            idempotency_key,
+        } => {
+            let key = key(idempotency_key);
+            let t = host.move_money(false, HolderRef::Person(handle.clone()), amount(&text)?, &key)?;
+            w!(
+                out,
+                "topped up @{handle} with {} {} (ledger #{}, idempotency key {key})",
+                rules.format(t.amount),
+                rules.currency,
+                t.seq
+            );
+        }
+        WalletCommand::Withdraw {
+            args,
+            app,
+            idempotency_key,
+        } => {
+            let (holder, text) = match (app, args.as_slice()) {
+                (Some(app), [a]) => (HolderRef::App(app), a.clone()),
+                (None, [h, a]) => (HolderRef::Person(h.clone()), a.clone()),
+                _ => {
+                    return Err("[invalid-arguments] use `wallet withdraw <handle> <amount>` or `wallet withdraw --app <id> <amount>`".into());
+                }
+            };
+            let key = key(idempotency_key);
+            let who = match &holder {
+                HolderRef::Person(h) => format!("@{h}"),
+                HolderRef::App(a) => format!("app {a}"),
+            };
+            let t = host.move_money(true, holder, amount(&text)?, &key)?;
+            w!(
+                out,
+                "withdrew {} {} from {who} (ledger #{}, idempotency key {key})",
+                rules.format(t.amount),
+                rules.currency,
+                t.seq
+            );
+        }
+        WalletCommand::Balance { handle } => {
+            let v = match host {
+                Target::Local(h) => block_on(h.balance_of(&handle)).map_err(wallet_err)?,
+                Target::Remote(r, _) => r.balance(&handle)?,
+            };
+            w!(out, "@{handle}: {} {}", v.balance_text, v.currency);
+        }
+        WalletCommand::Merchants => {
+            let all = match host {
+                Target::Local(h) => block_on(h.merchant_balances()).map_err(wallet_err)?,
+                Target::Remote(r, _) => r.merchants()?,
+            };
+            w!(out, "{:<32} BALANCE ({})", "APP", rules.currency);
+            for m in all {
+                w!(out, "{:<32} {}", m.app, m.balance_text);
+            }
+        }
+        WalletCommand::Audit => {
+            let a = match host {
+                Target::Local(h) => block_on(h.wallet().audit()).map_err(wallet_err)?,
+                Target::Remote(r, _) => r.audit()?,
+            };
+            w!(
+                out,
+                "ledger ok: {} transfers in {} batches; issued {}, redeemed {}, held {} {}",
+                a.totals.transfers,
+                a.batches,
+                rules.format(a.totals.issued),
+                rules.format(a.totals.redeemed),
+                rules.format(a.totals.held),
+                rules.currency
+            );
+        }
+    }
+    Ok(())
+}
+
 fn identity_err(e: IdentityError) -> String {
     format!("[{}] {e}", e.code())
 }
@@ -677,6 +836,7 @@ fn dispatch(
         }
         Command::Users { command } => users(&target(&settings)?, command, input, out)?,
         Command::HostKeys { command } => host_keys(&target(&settings)?, command, out)?,
+        Command::Wallet { command } => wallet(&target(&settings)?, command, out)?,
         Command::Keys {
             command: KeysCommand::New { out: path },
         } => {

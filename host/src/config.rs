@@ -51,6 +51,8 @@ pub struct HostConfig {
     /// The URL people and mini-app backends reach this host at; the `iss`
     /// of launch tokens. None: `http://<listen address>`.
     pub public_url: Option<String>,
+    /// The wallet's currency, limits and periods.
+    pub wallet: crate::wallet::Rules,
 }
 
 /// Epoch ticks drive deadlines; this is their period.
@@ -80,6 +82,7 @@ impl HostConfig {
             request_timeout: Duration::from_secs(30),
             max_json_body_bytes: 64 << 10,
             public_url: None,
+            wallet: crate::wallet::Rules::default(),
         }
     }
 }
@@ -102,6 +105,32 @@ pub struct ConfigFile {
     pub session_ttl_hours: Option<u64>,
     /// Longest time a public request may take, in seconds. Default 30.
     pub request_timeout_secs: Option<u64>,
+    /// The wallet's currency, limits and periods.
+    pub wallet: Option<WalletFile>,
+}
+
+/// The `[wallet]` table. Amounts are in minor units (cents).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WalletFile {
+    /// ISO 4217 code (three capital letters). Default `CNY`.
+    pub currency: Option<String>,
+    /// Digits after the decimal point, 0–4. Default 2.
+    pub decimals: Option<u32>,
+    /// Largest amount of one operation. Default 100000000 (1,000,000.00).
+    pub max_amount: Option<u64>,
+    /// Minutes a payment intent waits for the person. Default 15.
+    pub intent_ttl_minutes: Option<u64>,
+    /// Days until escrow is released without a receipt. Default 10.
+    pub escrow_release_days: Option<u64>,
+    /// Days until an uncaptured hold is voided. Default 7.
+    pub hold_ttl_days: Option<u64>,
+    /// Hours until unclaimed red-packet money returns. Default 24.
+    pub red_packet_ttl_hours: Option<u64>,
+    /// Largest red packet. Default 20000 (200.00).
+    pub max_red_packet_amount: Option<u64>,
+    /// Most shares in a red packet. Default 100.
+    pub max_red_packet_count: Option<u32>,
 }
 
 /// Fewest characters an operator-chosen admin token may have.
@@ -123,6 +152,41 @@ impl ConfigFile {
         };
         positive("session_ttl_hours", config.session_ttl_hours)?;
         positive("request_timeout_secs", config.request_timeout_secs)?;
+        if let Some(w) = &config.wallet {
+            for (name, v) in [
+                ("max_amount", w.max_amount),
+                ("intent_ttl_minutes", w.intent_ttl_minutes),
+                ("escrow_release_days", w.escrow_release_days),
+                ("hold_ttl_days", w.hold_ttl_days),
+                ("red_packet_ttl_hours", w.red_packet_ttl_hours),
+                ("max_red_packet_amount", w.max_red_packet_amount),
+                ("max_red_packet_count", w.max_red_packet_count.map(u64::from)),
+            ] {
+                positive(&format!("wallet.{name}"), v)?;
+            }
+            if let Some(c) = &w.currency
+                && !(c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase()))
+            {
+                return Err(format!(
+                    "{file}: field `wallet.currency`: `{c}` is not an ISO 4217 code (three capital letters)"
+                ));
+            }
+            if w.decimals.is_some_and(|d| d > 4) {
+                return Err(format!("{file}: field `wallet.decimals`: must be 0 to 4"));
+            }
+            // Periods far beyond any real use would overflow time arithmetic.
+            let ten_years_days = 3650;
+            for (name, days) in [
+                ("intent_ttl_minutes", w.intent_ttl_minutes.map(|m| m / 1440)),
+                ("escrow_release_days", w.escrow_release_days),
+                ("hold_ttl_days", w.hold_ttl_days),
+                ("red_packet_ttl_hours", w.red_packet_ttl_hours.map(|h| h / 24)),
+            ] {
+                if days.is_some_and(|d| d > ten_years_days) {
+                    return Err(format!("{file}: field `wallet.{name}`: at most ten years"));
+                }
+            }
+        }
         if let Some(url) = &config.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
@@ -143,6 +207,37 @@ impl ConfigFile {
         }
         if let Some(url) = &self.public_url {
             config.public_url = Some(url.trim_end_matches('/').to_string());
+        }
+        if let Some(w) = &self.wallet {
+            let r = &mut config.wallet;
+            let secs = |v: u64, unit: i64| v as i64 * unit;
+            if let Some(c) = &w.currency {
+                r.currency = c.clone();
+            }
+            if let Some(d) = w.decimals {
+                r.decimals = d;
+            }
+            if let Some(v) = w.max_amount {
+                r.max_amount = v;
+            }
+            if let Some(v) = w.intent_ttl_minutes {
+                r.intent_ttl_secs = secs(v, 60);
+            }
+            if let Some(v) = w.escrow_release_days {
+                r.escrow_release_secs = secs(v, 86_400);
+            }
+            if let Some(v) = w.hold_ttl_days {
+                r.hold_ttl_secs = secs(v, 86_400);
+            }
+            if let Some(v) = w.red_packet_ttl_hours {
+                r.red_packet_ttl_secs = secs(v, 3600);
+            }
+            if let Some(v) = w.max_red_packet_amount {
+                r.max_red_packet_amount = v;
+            }
+            if let Some(v) = w.max_red_packet_count {
+                r.max_red_packet_count = v;
+            }
         }
     }
 }

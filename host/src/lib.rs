@@ -1,6 +1,6 @@
 //! superapp-host: runs third-party mini-apps as sandboxed WebAssembly
 //! components and gives them a typed capability API. Services (identity,
-//! kv, packages) in the middle; adapters (capabilities, http, the CLI) at
+//! kv, packages, wallet) in the middle; adapters (capabilities, http, the CLI) at
 //! the edges; `store` is the only module that knows sled; `runtime` the
 //! only one that drives wasmtime.
 
@@ -17,6 +17,7 @@ pub mod remote;
 pub mod runtime;
 pub mod store;
 pub mod text;
+pub mod wallet;
 
 pub use config::HostConfig;
 pub use platform::{Caller, Superapp};

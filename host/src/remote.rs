@@ -90,11 +90,25 @@ impl Remote {
         path: &str,
         body: Option<(Vec<u8>, &str)>,
     ) -> Result<T, String> {
+        self.send_keyed(method, path, body, None)
+    }
+
+    /// `send` with an `Idempotency-Key` header (routes that move money).
+    fn send_keyed<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<(Vec<u8>, &str)>,
+        key: Option<&str>,
+    ) -> Result<T, String> {
         let url = format!("{}{path}", self.base);
-        let builder = ureq::http::Request::builder()
+        let mut builder = ureq::http::Request::builder()
             .method(method)
             .uri(&url)
             .header("authorization", format!("Bearer {}", self.token));
+        if let Some(key) = key {
+            builder = builder.header("idempotency-key", key);
+        }
         let result = match body {
             Some((bytes, content_type)) => self.agent.run(
                 builder
@@ -209,5 +223,44 @@ impl Remote {
             true => self.send("POST", "/admin/host-keys/rotate", None),
             false => self.send("GET", "/admin/host-keys", None),
         }
+    }
+
+    /// Tops up (`withdraw` false) or withdraws money.
+    pub fn move_money(
+        &self,
+        withdraw: bool,
+        holder: &crate::platform::HolderRef,
+        amount: u64,
+        key: &str,
+    ) -> Result<crate::platform::TransactionView, String> {
+        use crate::platform::HolderRef;
+        let (handle, app) = match holder {
+            HolderRef::Person(h) => (Some(h.clone()), None),
+            HolderRef::App(a) => (None, Some(a.clone())),
+        };
+        let body = serde_json::to_vec(&crate::http::wallet::OperatorMove {
+            handle,
+            app,
+            amount,
+        })
+        .map_err(|e| e.to_string())?;
+        let path = if withdraw {
+            "/admin/wallet/withdraw"
+        } else {
+            "/admin/wallet/topup"
+        };
+        self.send_keyed("POST", path, Some((body, "application/json")), Some(key))
+    }
+
+    pub fn balance(&self, handle: &str) -> Result<crate::platform::WalletView, String> {
+        self.send("GET", &format!("/admin/wallet/users/{handle}"), None)
+    }
+
+    pub fn merchants(&self) -> Result<Vec<crate::platform::MerchantBalance>, String> {
+        self.send("GET", "/admin/wallet/merchants", None)
+    }
+
+    pub fn audit(&self) -> Result<crate::wallet::Audit, String> {
+        self.send("GET", "/admin/wallet/audit", None)
     }
 }

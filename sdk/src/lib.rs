@@ -33,7 +33,11 @@ pub mod identity;
 pub mod log;
 mod router;
 pub mod storage;
+pub mod wallet;
 
+pub use bindings::superapp::platform::events::{
+    Event, EventBody, WalletEvent, WalletEventKind,
+};
 pub use http::{Error, Request, Response};
 pub use router::{Handler, Router};
 
@@ -55,6 +59,14 @@ pub mod bindings {
 pub trait App {
     /// Answer one request. Use a [`Router`] to dispatch on method and path.
     fn handle(req: Request) -> Response;
+
+    /// Handle one event from the host (payment confirmed, red packet
+    /// claimed…). Delivered at least once: de-duplicate by `event.id`. An
+    /// `Err` is retried later with back-off. By default events are ignored.
+    fn on_event(event: Event) -> Result<(), String> {
+        let _ = event;
+        Ok(())
+    }
 }
 
 #[doc(hidden)]
@@ -82,6 +94,10 @@ macro_rules! export {
                 req: $crate::bindings::superapp::platform::types::Request,
             ) -> $crate::bindings::superapp::platform::types::Response {
                 $crate::__dispatch::<$app>(req)
+            }
+
+            fn on_event(event: $crate::Event) -> Result<(), String> {
+                <$app as $crate::App>::on_event(event)
             }
         }
 

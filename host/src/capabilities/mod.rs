@@ -8,6 +8,7 @@ mod context;
 mod identity;
 mod log;
 mod storage;
+mod wallet;
 
 use crate::identity::{AccessOutcome, AccessRecord, Identity};
 use crate::kv::{AppStorage, StorageLimits};
@@ -17,13 +18,19 @@ use std::sync::Arc;
 use wasmtime::component::{HasSelf, Linker};
 
 // Exports are async so a guest runs on the caller's async task (yielding at
-// every epoch tick); imports stay plain functions (sled is quick).
+// every epoch tick); imports stay plain functions (sled is quick), except the
+// wallet's, which wait for a group commit without holding the thread.
 wasmtime::component::bindgen!({
     path: "../sdk/wit",
     world: "miniapp",
     exports: { default: async },
+    imports: { "superapp:platform/wallet": async },
 });
 
+pub use superapp::platform::events::{
+    Event as GuestEvent, EventBody as GuestEventBody, WalletEvent as GuestWalletEvent,
+    WalletEventKind as GuestWalletEventKind,
+};
 pub use superapp::platform::types::{Request as GuestRequest, Response as GuestResponse};
 
 /// What one installed app may do, fixed at install.
@@ -55,6 +62,7 @@ pub struct CallCaps {
     pub scene: Option<String>,
     pub storage: AppStorage,
     pub identity: Identity,
+    pub wallet: crate::wallet::Wallet,
     /// Log lines the guest may still emit in this call.
     pub log_budget: usize,
     /// What this call did with the user's data, written to their access log
@@ -96,5 +104,6 @@ pub fn add_to_linker<T: Send + 'static>(
     Miniapp::add_to_linker::<T, HasSelf<CallCaps>>(linker, get)
 }
 
-// `types` has no functions; its trait only needs to exist.
+// `types` and `events` have no functions; their traits only need to exist.
 impl superapp::platform::types::Host for CallCaps {}
+impl superapp::platform::events::Host for CallCaps {}

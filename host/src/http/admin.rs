@@ -36,6 +36,11 @@ pub(super) fn routes(state: AppState) -> Router<AppState> {
         .route("/admin/users/{handle}/verify", post(verify_user))
         .route("/admin/host-keys", get(list_host_keys))
         .route("/admin/host-keys/rotate", post(rotate_host_keys))
+        .route("/admin/wallet/topup", post(super::wallet::topup))
+        .route("/admin/wallet/withdraw", post(super::wallet::withdraw))
+        .route("/admin/wallet/users/{handle}", get(super::wallet::user_balance))
+        .route("/admin/wallet/merchants", get(super::wallet::merchants))
+        .route("/admin/wallet/audit", get(super::wallet::audit))
         .route_layer(middleware::from_fn_with_state(state, require_token))
 }
 

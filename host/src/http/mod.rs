@@ -12,6 +12,7 @@ mod auth;
 mod me;
 mod openapi;
 mod problem;
+pub mod wallet;
 
 pub use openapi::openapi_json;
 pub use problem::{JsonBody, Problem};
@@ -78,6 +79,17 @@ pub fn router(host: Arc<Superapp>, options: ServeOptions) -> Router {
         .route("/me/apps/{id}/data", axum::routing::delete(me::erase))
         .route("/me/access-log", get(me::access_log))
         .route("/me/export", get(me::export))
+        .route("/me/wallet", get(wallet::balance))
+        .route("/me/wallet/transactions", get(wallet::transactions))
+        .route("/me/transfers", post(wallet::transfer))
+        .route("/me/payments/pending", get(wallet::pending))
+        .route("/me/payments/{id}", get(wallet::payment))
+        .route("/me/payments/{id}/confirm", post(wallet::confirm))
+        .route("/me/payments/{id}/decline", post(wallet::decline))
+        .route("/me/payments/{id}/confirm-receipt", post(wallet::confirm_receipt))
+        .route("/me/red-packets", post(wallet::send_packet))
+        .route("/me/red-packets/{id}", get(wallet::packet))
+        .route("/me/red-packets/{id}/claim", post(wallet::claim))
         .layer(middleware::from_fn_with_state(state.clone(), time_limit));
     Router::new()
         .merge(admin::routes(state.clone()))
@@ -94,9 +106,13 @@ pub async fn serve(
     options: ServeOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(host, options))
+    // Expiries and event delivery run while the API serves.
+    let background = tokio::spawn(host.clone().run_wallet_background());
+    let served = axum::serve(listener, router(host, options))
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    background.abort();
+    served
 }
 
 /// The request id: the client's `x-request-id` when it is a sane token,

@@ -2,7 +2,7 @@
 //! handlers' annotations and the request/response types, so it cannot drift
 //! from the code.
 
-use super::{admin, apps, auth, me, problem};
+use super::{admin, apps, auth, me, problem, wallet};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use std::sync::LazyLock;
@@ -34,6 +34,22 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         admin::verify_user,
         admin::list_host_keys,
         admin::rotate_host_keys,
+        wallet::balance,
+        wallet::transactions,
+        wallet::transfer,
+        wallet::pending,
+        wallet::payment,
+        wallet::confirm,
+        wallet::decline,
+        wallet::confirm_receipt,
+        wallet::send_packet,
+        wallet::packet,
+        wallet::claim,
+        wallet::topup,
+        wallet::withdraw,
+        wallet::user_balance,
+        wallet::merchants,
+        wallet::audit,
     ),
     components(schemas(problem::ProblemBody, crate::identity::LaunchClaims)),
     modifiers(&Security),
@@ -41,6 +57,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         (name = "auth", description = "Sessions"),
         (name = "apps", description = "Mini-apps: catalogue, launch, calls"),
         (name = "me", description = "The signed-in person: consent, access log, export, erasure"),
+        (name = "wallet", description = "The signed-in person's wallet: balance, history, transfers, payments, red packets"),
         (name = "admin", description = "Operator routes (admin token)"),
         (name = "host", description = "Health"),
     )

@@ -157,6 +157,30 @@ impl From<CallError> for Problem {
     }
 }
 
+impl From<crate::wallet::WalletError> for Problem {
+    fn from(e: crate::wallet::WalletError) -> Self {
+        use crate::wallet::WalletError as W;
+        let status = match &e {
+            W::InvalidAmount(_)
+            | W::InvalidKey(_)
+            | W::InvalidText(_)
+            | W::InvalidPacket(_)
+            | W::LimitExceeded(_)
+            | W::SelfTransfer => StatusCode::UNPROCESSABLE_ENTITY,
+            W::UnknownUser(_) | W::UnknownApp(_) | W::PaymentNotFound(_) | W::PacketNotFound(_) => {
+                StatusCode::NOT_FOUND
+            }
+            W::InsufficientFunds { .. } | W::IdempotencyConflict { .. } | W::InvalidState(_) => {
+                StatusCode::CONFLICT
+            }
+            W::PaymentExpired(_) | W::PacketExpired(_) | W::PacketEmpty(_) => StatusCode::GONE,
+            W::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            W::Storage(_) | W::Corrupt(_) | W::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        Problem::new(status, e.code(), e.to_string())
+    }
+}
+
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let body = serde_json::json!({

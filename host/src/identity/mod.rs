@@ -151,6 +151,8 @@ pub struct Identity {
     grants: Tree<Grant>,
     access: Tree<AccessEntry>,
     keys: Tree<launch::HostKey>,
+    /// `<app>/<open id>` → internal user id, for apps naming people.
+    open_ids: Tree<String>,
 }
 
 impl Identity {
@@ -179,6 +181,7 @@ impl Identity {
             grants: db.tree("grants")?,
             access: db.tree("access-log")?,
             keys: db.tree("host-keys")?,
+            open_ids: db.tree("open-ids")?,
         };
         identity.ensure_signing_key()?;
         Ok(identity)
@@ -200,6 +203,30 @@ impl Identity {
     /// across apps without the host secret.
     pub fn open_id(&self, user_id: &str, app_id: &str) -> String {
         self.keyed_id("ou_", b"superapp open-id v1\0", app_id, user_id)
+    }
+
+    /// Notes that `user_id` is known to `app_id` by `open_id`, so the app
+    /// can later name them (e.g. as a transfer's recipient).
+    pub fn remember_open_id(
+        &self,
+        user_id: &str,
+        app_id: &str,
+        open_id: &str,
+    ) -> Result<(), IdentityError> {
+        let key = format!("{app_id}/{open_id}");
+        if self.open_ids.get(&key)?.is_none() {
+            self.open_ids.insert_new(&key, &user_id.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// The person `app_id` knows as `open_id`, if they ever used the app.
+    pub fn user_by_open_id(
+        &self,
+        app_id: &str,
+        open_id: &str,
+    ) -> Result<Option<String>, IdentityError> {
+        Ok(self.open_ids.get(&format!("{app_id}/{open_id}"))?)
     }
 
     /// The union id of `user_id` for a developer: the same in every app

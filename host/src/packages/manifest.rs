@@ -26,7 +26,9 @@ pub enum Capability {
     Profile,
     /// Scope: the person's verified real-name data (legal identity details).
     RealName,
-    /// Scope: asking the person to pay (`superapp:platform/wallet`).
+    /// Asking the person to pay, refunds, holds and red packets
+    /// (`superapp:platform/wallet`). Not a standing grant: the person
+    /// confirms each payment in the host instead.
     Wallet,
     /// Scope: sending the person notifications (`superapp:platform/messaging`).
     Notify,
@@ -44,18 +46,22 @@ impl Capability {
 
     /// Whether each person must grant it before the app may use it.
     pub fn needs_consent(self) -> bool {
-        !matches!(self, Capability::Storage)
+        // Money needs the person's confirmation of each payment, which is
+        // stronger than a standing grant.
+        !matches!(self, Capability::Storage | Capability::Wallet)
     }
 
     /// What importing the interface `name` (e.g. `superapp:platform/storage@0.1.0`) requires.
     pub fn for_import(name: &str) -> ImportNeed {
         let unversioned = name.split('@').next().unwrap_or(name);
         match unversioned {
-            "superapp:platform/context" | "superapp:platform/log" | "superapp:platform/types" => {
-                ImportNeed::Nothing
-            }
+            "superapp:platform/context"
+            | "superapp:platform/log"
+            | "superapp:platform/types"
+            | "superapp:platform/events" => ImportNeed::Nothing,
             "superapp:platform/storage" => ImportNeed::Capability(Capability::Storage),
             "superapp:platform/identity" => ImportNeed::Capability(Capability::Profile),
+            "superapp:platform/wallet" => ImportNeed::Capability(Capability::Wallet),
             // WASI p2 is linked with no ambient authority: no preopens, env,
             // args or network, so these imports grant nothing.
             n if n.starts_with("wasi:") => ImportNeed::Nothing,

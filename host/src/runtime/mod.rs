@@ -107,6 +107,17 @@ pub struct LoadedApp {
     pre: MiniappPre<CallState>,
 }
 
+/// Which export one instance runs.
+enum Invocation {
+    Handle(GuestRequest),
+    Event(capabilities::GuestEvent),
+}
+
+enum Invoked {
+    Response(GuestResponse),
+    Event(Result<(), String>),
+}
+
 /// What a Store carries during one call.
 pub struct CallState {
     wasi: WasiCtx,
@@ -346,7 +357,41 @@ impl Runtime {
                 req.path
             )));
         }
+        let request = GuestRequest {
+            method: req.method,
+            path: req.path,
+            query: req.query,
+            headers: req.headers,
+            body: req.body,
+        };
+        match self.invoke(app, caps, Invocation::Handle(request)).await? {
+            Invoked::Response(response) => self.check_response(response),
+            Invoked::Event(_) => Err(CallError::BadResponse("wrong export answered".into())),
+        }
+    }
 
+    /// Hands one event to `app`'s `on-event` export, in a fresh instance
+    /// with the same limits as a call. The inner result is the app's answer.
+    pub async fn deliver_event(
+        &self,
+        app: &LoadedApp,
+        caps: CallCaps,
+        event: capabilities::GuestEvent,
+    ) -> Result<Result<(), String>, CallError> {
+        match self.invoke(app, caps, Invocation::Event(event)).await? {
+            Invoked::Event(answer) => Ok(answer),
+            Invoked::Response(_) => Err(CallError::BadResponse("wrong export answered".into())),
+        }
+    }
+
+    /// Instantiates `app` in a fresh store and runs one export in it.
+    async fn invoke(
+        &self,
+        app: &LoadedApp,
+        caps: CallCaps,
+        what: Invocation,
+    ) -> Result<Invoked, CallError> {
+        let cfg = &self.config;
         let app_id = app.grants.app_id.clone();
         let stdout = GuestOutput::new(cfg.max_guest_output_bytes);
         let stderr = GuestOutput::new(cfg.max_guest_output_bytes);
@@ -379,27 +424,26 @@ impl Runtime {
             })
         });
 
-        let request = GuestRequest {
-            method: req.method,
-            path: req.path,
-            query: req.query,
-            headers: req.headers,
-            body: req.body,
-        };
         let result = match app.pre.instantiate_async(&mut store).await {
             Ok(instance) => {
                 let instance: Miniapp = instance;
-                instance.call_handle(&mut store, &request).await
+                match &what {
+                    Invocation::Handle(request) => instance
+                        .call_handle(&mut store, request)
+                        .await
+                        .map(Invoked::Response),
+                    Invocation::Event(event) => instance
+                        .call_on_event(&mut store, event)
+                        .await
+                        .map(Invoked::Event),
+                }
             }
             Err(e) => Err(e),
         };
 
         stdout.emit(&app_id, "stdout");
         stderr.emit(&app_id, "stderr");
-        let checked = match result {
-            Ok(response) => self.check_response(response),
-            Err(e) => Err(self.classify(&store, app, e, &stderr.text())),
-        };
+        let checked = result.map_err(|e| self.classify(&store, app, e, &stderr.text()));
         if let Err(err) = &checked {
             tracing::warn!(app = %app_id, code = err.code(), error = %err, "mini-app call failed");
         }

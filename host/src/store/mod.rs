@@ -3,8 +3,10 @@
 //! trees and a few atomic operations, never sled itself.
 
 mod kv;
+mod ledger;
 
 pub use kv::{KvTrees, KvWriteError};
+pub use ledger::LedgerTree;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;

@@ -15,6 +15,7 @@ use crate::packages::{
 };
 use crate::runtime::{CallError, CallRequest, CallResponse, CompileError, LoadedApp, Runtime};
 use crate::store::{Db, StoreError};
+use crate::wallet::{Wallet, WalletError};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
@@ -28,7 +29,17 @@ pub enum OpenError {
     Runtime(#[from] CompileError),
     #[error(transparent)]
     Identity(#[from] IdentityError),
+    #[error("cannot open the wallet: {0}")]
+    Wallet(#[from] WalletError),
 }
+
+mod wallet;
+
+pub use wallet::{
+    ClaimResultView, ClaimView, DeliveryReport, HolderRef, MerchantBalance, PacketView,
+    PaymentDecision, PaymentView, RefundView, TransactionPage, TransactionView, WalletView,
+    block_on,
+};
 
 /// Who a call runs for, as the edge established it.
 #[derive(Debug, Clone, Default)]
@@ -46,6 +57,7 @@ pub struct Superapp {
     trust: TrustStore,
     storage: AppStorage,
     identity: Identity,
+    wallet: Wallet,
     runtime: Runtime,
     loaded: RwLock<HashMap<String, Arc<LoadedApp>>>,
 }
@@ -59,6 +71,7 @@ impl Superapp {
             trust: TrustStore::open(&db)?,
             storage: AppStorage::new(db.kv()?),
             identity: Identity::open(&db)?,
+            wallet: Wallet::open(Arc::new(db.ledger()?), config.wallet.clone())?,
             runtime: Runtime::new(&config)?,
             config,
             loaded: RwLock::new(HashMap::new()),
@@ -327,10 +340,25 @@ impl Superapp {
             crate::identity::check_scene(scene)
                 .map_err(|e| CallError::BadRequest(e.to_string()))?;
         }
-        let user = match caller.user {
+        let caps = self.caps_for(&app, caller.user, caller.scene)?;
+        self.runtime.call_async(&app, caps, req).await
+    }
+
+    /// The capability state of one call of `app` for `user`.
+    fn caps_for(
+        &self,
+        app: &LoadedApp,
+        user: Option<String>,
+        scene: Option<String>,
+    ) -> Result<CallCaps, CallError> {
+        let app_id = app.grants.app_id.as_str();
+        let user = match user {
             Some(user_id) => {
                 check_user_id(&user_id).map_err(|e| CallError::BadRequest(e.to_string()))?;
                 let open_id = self.identity.open_id(&user_id, app_id);
+                self.identity
+                    .remember_open_id(&user_id, app_id, &open_id)
+                    .map_err(|e| CallError::Internal(e.to_string()))?;
                 let union_id =
                     self.identity
                         .union_id(&user_id, app.grants.signer.as_deref(), app_id);
@@ -342,16 +370,16 @@ impl Superapp {
             }
             None => None,
         };
-        let caps = CallCaps {
+        Ok(CallCaps {
             grants: app.grants.clone(),
             user,
-            scene: caller.scene,
+            scene,
             storage: self.storage.clone(),
             identity: self.identity.clone(),
+            wallet: self.wallet.clone(),
             log_budget: self.config.max_log_lines_per_call,
             accesses: Vec::new(),
-        };
-        self.runtime.call_async(&app, caps, req).await
+        })
     }
 }
 

@@ -1,0 +1,662 @@
+//! The wallet as the host runs it: the service handle, the sweeper that
+//! applies expiries, and delivery of wallet events to mini-apps' `on-event`
+//! (at least once, retried with back-off). Orchestration only; the money
+//! rules live in `wallet`.
+
+use super::Superapp;
+use crate::capabilities::{GuestEvent, GuestEventBody, GuestWalletEvent, GuestWalletEventKind};
+use crate::wallet::{Command, Delivery, EventKind, Wallet, WalletError};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Delay before each retry of a failed event, in seconds: 15 tries over
+/// about a day, as payment notifications are commonly retried.
+const RETRY_DELAYS: [i64; 14] = [
+    15,
+    15,
+    30,
+    180,
+    600,
+    1200,
+    1800,
+    1800,
+    1800,
+    3600,
+    3 * 3600,
+    3 * 3600,
+    3 * 3600,
+    6 * 3600,
+];
+
+/// Most events one delivery pass takes.
+const DELIVERY_BATCH: usize = 256;
+
+/// What one delivery pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DeliveryReport {
+    pub delivered: u32,
+    pub failed: u32,
+    /// Failed for the last time; kept in the outbox, marked given up.
+    pub gave_up: u32,
+    /// For apps no longer installed: dropped.
+    pub dropped: u32,
+}
+
+/// Runs `f` to completion on this thread (the CLI and other synchronous
+/// callers). Inside an async task, await instead.
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    wasmtime_wasi::runtime::in_tokio(f)
+}
+
+fn kind_to_wit(kind: EventKind) -> GuestWalletEventKind {
+    match kind {
+        EventKind::PaymentConfirmed => GuestWalletEventKind::PaymentConfirmed,
+        EventKind::PaymentDeclined => GuestWalletEventKind::PaymentDeclined,
+        EventKind::PaymentExpired => GuestWalletEventKind::PaymentExpired,
+        EventKind::RefundDone => GuestWalletEventKind::RefundDone,
+        EventKind::ReceiptConfirmed => GuestWalletEventKind::ReceiptConfirmed,
+        EventKind::HoldExpired => GuestWalletEventKind::HoldExpired,
+        EventKind::RedPacketClaimed => GuestWalletEventKind::RedPacketClaimed,
+        EventKind::RedPacketExpired => GuestWalletEventKind::RedPacketExpired,
+    }
+}
+
+impl Superapp {
+    /// Balances, payments, red packets.
+    pub fn wallet(&self) -> &Wallet {
+        &self.wallet
+    }
+
+    /// Applies everything due by `now`: expired intents, escrow releases,
+    /// stale holds, expired red packets.
+    pub async fn sweep_wallet(&self, now: i64) -> Result<(), WalletError> {
+        self.wallet.execute_at(Command::Sweep, now).await.map(|_| ())
+    }
+
+    /// One pass over the outbox: hands each event due by `now` to its app.
+    pub async fn deliver_events(&self, now: i64) -> Result<DeliveryReport, WalletError> {
+        let mut report = DeliveryReport::default();
+        let outbox = self.wallet.outbox();
+        for mut d in outbox.due_events(now, DELIVERY_BATCH)? {
+            let seq = d.event.seq;
+            let Ok(app) = self.loaded_app(&d.event.app) else {
+                tracing::info!(app = %d.event.app, event = seq, "app gone; event dropped");
+                outbox.event_delivered(seq)?;
+                report.dropped += 1;
+                continue;
+            };
+            let answer = match self.caps_for(&app, Some(d.event.user.clone()), None) {
+                Ok(caps) => {
+                    let open_id = caps.user.as_ref().map(|u| u.open_id.clone());
+                    let event = GuestEvent {
+                        id: d.event.id(),
+                        at: d.event.at,
+                        open_id,
+                        body: GuestEventBody::Wallet(GuestWalletEvent {
+                            kind: kind_to_wit(d.event.kind),
+                            subject: d.event.subject.clone(),
+                            amount: d.event.amount,
+                        }),
+                    };
+                    match self.runtime.deliver_event(&app, caps, event).await {
+                        Ok(answer) => answer,
+                        Err(e) => Err(format!("[{}] {e}", e.code())),
+                    }
+                }
+                Err(e) => Err(e.to_string()),
+            };
+            match answer {
+                Ok(()) => {
+                    outbox.event_delivered(seq)?;
+                    report.delivered += 1;
+                }
+                Err(why) => {
+                    retry_later(&mut d, why, now);
+                    if d.gave_up {
+                        tracing::warn!(app = %d.event.app, event = seq, error = ?d.last_error, "event given up");
+                        report.gave_up += 1;
+                    } else {
+                        report.failed += 1;
+                    }
+                    outbox.event_failed(&d)?;
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Sweeps and delivers until the host is dropped: woken by new events,
+    /// and at least every second for expiries and retries.
+    pub async fn run_wallet_background(self: Arc<Self>) {
+        let notify = self.wallet.events_notify();
+        loop {
+            let now = crate::identity::now();
+            if let Err(e) = self.sweep_wallet(now).await {
+                tracing::error!(error = %e, "wallet sweep failed");
+            }
+            if let Err(e) = self.deliver_events(now).await {
+                tracing::error!(error = %e, "event delivery failed");
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(1), notify.notified()).await;
+        }
+    }
+}
+
+/// Schedules the next try of a failed delivery, or gives up after the last.
+fn retry_later(d: &mut Delivery, why: String, now: i64) {
+    d.attempts += 1;
+    d.last_error = Some(why);
+    match RETRY_DELAYS.get(d.attempts as usize - 1) {
+        Some(delay) => d.next_at = now + delay,
+        None => d.gave_up = true,
+    }
+}
+
+// ---- people's and operators' wallet operations, shared by HTTP and CLI ----
+
+use crate::identity::{IdentityError, rfc3339};
+use crate::wallet::{
+    Account, Amount, Holder, Outcome, PacketSpec, Payment, PaymentKind, RedPacket, Transfer,
+};
+
+impl From<IdentityError> for WalletError {
+    fn from(e: IdentityError) -> Self {
+        match e {
+            IdentityError::UnknownUser(h) => WalletError::UnknownUser(h),
+            IdentityError::Store(s) => WalletError::Storage(s),
+            other => WalletError::Internal(other.to_string()),
+        }
+    }
+}
+
+/// A person's balance.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct WalletView {
+    pub currency: String,
+    pub decimals: u32,
+    /// Minor units.
+    pub balance: u64,
+    /// The balance written out, e.g. `12.34`.
+    pub balance_text: String,
+}
+
+/// One entry of a person's history, from their side.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct TransactionView {
+    /// Position in the ledger; pass as `before` to page.
+    pub seq: u64,
+    /// RFC 3339.
+    pub at: String,
+    /// `top-up`, `transfer`, `payment`, `refund`, `red-packet-claim`…
+    pub kind: String,
+    /// `in` or `out`.
+    pub direction: String,
+    pub amount: u64,
+    /// `@handle`, `app:<id>`, `escrow`, `hold`, `red-packet`, `operator`.
+    pub counterparty: String,
+    /// The payment, red packet or key it belongs to.
+    pub reference: String,
+    pub memo: String,
+}
+
+/// A page of history, newest first.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct TransactionPage {
+    pub items: Vec<TransactionView>,
+    /// Pass as `before` for the next page; none at the end.
+    pub next_before: Option<u64>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct RefundView {
+    pub id: String,
+    pub amount: u64,
+    pub at: String,
+}
+
+/// A payment intent as its payer sees it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct PaymentView {
+    pub id: String,
+    /// The app that asked.
+    pub app: String,
+    pub amount: u64,
+    pub currency: String,
+    pub memo: String,
+    /// `purchase`, `transfer` or `red-packet`.
+    pub kind: String,
+    /// For purchases: `direct`, `escrow` or `hold`.
+    pub mode: Option<String>,
+    /// For transfers: the recipient's handle.
+    pub to: Option<String>,
+    /// For red packets: the packet it funds.
+    pub red_packet: Option<String>,
+    /// `pending`, `declined`, `expired`, `paid`, `escrowed`, `released`,
+    /// `held`, `captured`, `voided` or `refunded`.
+    pub status: String,
+    pub created_at: String,
+    /// A pending intent expires then.
+    pub expires_at: String,
+    pub confirmed_at: Option<String>,
+    /// Escrow released / hold voided automatically then.
+    pub due_at: Option<String>,
+    pub captured: u64,
+    pub refunded: u64,
+    pub refunds: Vec<RefundView>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ClaimView {
+    /// The claimer's display name.
+    pub name: String,
+    pub amount: u64,
+    pub at: String,
+}
+
+/// A red packet as people see it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct PacketView {
+    pub id: String,
+    /// The app it was sent through, if any.
+    pub app: Option<String>,
+    /// The sender's display name.
+    pub sender: String,
+    pub total: u64,
+    pub count: u32,
+    /// `random` or `equal`.
+    pub split: String,
+    pub greeting: String,
+    /// `unfunded`, `open`, `empty`, `expired` or `cancelled`.
+    pub status: String,
+    pub claims: Vec<ClaimView>,
+    pub remaining: u64,
+    pub returned: u64,
+    pub expires_at: Option<String>,
+    /// Who drew the most so far (a random packet's "best luck").
+    pub luckiest: Option<String>,
+}
+
+/// What a claim gave.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ClaimResultView {
+    pub packet: String,
+    pub amount: u64,
+    /// False when this person had claimed before (nothing moved).
+    pub new: bool,
+    pub status: String,
+}
+
+/// A merchant account's balance.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct MerchantBalance {
+    pub app: String,
+    pub balance: u64,
+    pub balance_text: String,
+}
+
+/// What the person decides about a payment.
+#[derive(Debug, Clone, Copy)]
+pub enum PaymentDecision {
+    Confirm,
+    Decline,
+    ConfirmReceipt,
+}
+
+/// Whose money an operator withdraws.
+#[derive(Debug, Clone)]
+pub enum HolderRef {
+    /// A person, by handle.
+    Person(String),
+    /// An app's merchant account, by app id.
+    App(String),
+}
+
+fn kebab<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn unexpected(o: Outcome) -> WalletError {
+    WalletError::Internal(format!("unexpected outcome {o:?}"))
+}
+
+impl Superapp {
+    fn user_id_of(&self, handle: &str) -> Result<String, WalletError> {
+        Ok(self.identity.user_by_handle(handle)?.id)
+    }
+
+    fn handle_of(&self, user_id: &str) -> String {
+        match self.identity.user(user_id) {
+            Ok(Some(u)) => u.handle,
+            _ => "(removed)".into(),
+        }
+    }
+
+    fn display_name_of(&self, user_id: &str) -> String {
+        match self.identity.user(user_id) {
+            Ok(Some(u)) => u.display_name,
+            _ => "(removed)".into(),
+        }
+    }
+
+    fn wallet_view_of(&self, balance: Amount) -> WalletView {
+        let rules = self.wallet.rules();
+        WalletView {
+            currency: rules.currency.clone(),
+            decimals: rules.decimals,
+            balance,
+            balance_text: rules.format(balance),
+        }
+    }
+
+    fn transaction_view(&self, mine: &Account, t: &Transfer) -> TransactionView {
+        let out = &t.from == mine;
+        let other = if out { &t.to } else { &t.from };
+        TransactionView {
+            seq: t.seq,
+            at: rfc3339(t.at),
+            kind: kebab(&t.kind),
+            direction: if out { "out" } else { "in" }.into(),
+            amount: t.amount,
+            counterparty: match other {
+                Account::User(id) => format!("@{}", self.handle_of(id)),
+                Account::Merchant(app) => format!("app:{app}"),
+                Account::Escrow(_) => "escrow".into(),
+                Account::Hold(_) => "hold".into(),
+                Account::Packet(_) => "red-packet".into(),
+                Account::Issuance | Account::Redemption => "operator".into(),
+            },
+            reference: t.reference.clone(),
+            memo: t.memo.clone(),
+        }
+    }
+
+    fn payment_view(&self, p: Payment) -> PaymentView {
+        let (kind, mode, to, red_packet) = match &p.kind {
+            PaymentKind::Purchase { mode } => ("purchase", Some(kebab(mode)), None, None),
+            PaymentKind::Transfer { to } => ("transfer", None, Some(self.handle_of(to)), None),
+            PaymentKind::RedPacket { packet } => ("red-packet", None, None, Some(packet.clone())),
+        };
+        PaymentView {
+            id: p.id,
+            app: p.app,
+            amount: p.amount,
+            currency: self.wallet.rules().currency.clone(),
+            memo: p.memo,
+            kind: kind.into(),
+            mode,
+            to,
+            red_packet,
+            status: p.status.name().into(),
+            created_at: rfc3339(p.created_at),
+            expires_at: rfc3339(p.expires_at),
+            confirmed_at: p.confirmed_at.map(rfc3339),
+            due_at: p.due_at.map(rfc3339),
+            captured: p.captured,
+            refunded: p.refunded,
+            refunds: p
+                .refunds
+                .into_iter()
+                .map(|r| RefundView {
+                    id: r.id,
+                    amount: r.amount,
+                    at: rfc3339(r.at),
+                })
+                .collect(),
+        }
+    }
+
+    fn packet_view(&self, r: RedPacket) -> PacketView {
+        let luckiest = r
+            .claims
+            .iter()
+            .enumerate()
+            // The earliest of equal best shares wins.
+            .max_by_key(|(i, c)| (c.amount, std::cmp::Reverse(*i)))
+            .map(|(_, c)| self.display_name_of(&c.user));
+        PacketView {
+            sender: self.display_name_of(&r.sender),
+            claims: r
+                .claims
+                .iter()
+                .map(|c| ClaimView {
+                    name: self.display_name_of(&c.user),
+                    amount: c.amount,
+                    at: rfc3339(c.at),
+                })
+                .collect(),
+            id: r.id,
+            app: r.app,
+            total: r.spec.total,
+            count: r.spec.count,
+            split: kebab(&r.spec.split),
+            greeting: r.spec.greeting,
+            status: kebab(&r.status),
+            remaining: r.remaining,
+            returned: r.returned,
+            expires_at: r.expires_at.map(rfc3339),
+            luckiest,
+        }
+    }
+
+    /// A person's balance.
+    pub async fn wallet_of(&self, user_id: &str) -> Result<WalletView, WalletError> {
+        let account = Account::User(user_id.to_string());
+        let balance = self.wallet.read(move |l| l.balance(&account)).await?;
+        Ok(self.wallet_view_of(balance))
+    }
+
+    /// A person's history, newest first, `limit` (1–200) entries below `before`.
+    pub fn transactions(
+        &self,
+        user_id: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<TransactionPage, WalletError> {
+        let limit = limit.clamp(1, 200);
+        let account = Account::User(user_id.to_string());
+        let mut items = self.wallet.history(&account, before, limit + 1)?;
+        let more = items.len() > limit;
+        items.truncate(limit);
+        let next_before = if more {
+            items.last().map(|t| t.seq)
+        } else {
+            None
+        };
+        Ok(TransactionPage {
+            items: items
+                .iter()
+                .map(|t| self.transaction_view(&account, t))
+                .collect(),
+            next_before,
+        })
+    }
+
+    /// Sends money from one person to another (by handle).
+    pub async fn transfer(
+        &self,
+        from: &str,
+        to_handle: &str,
+        amount: Amount,
+        memo: &str,
+        key: &str,
+    ) -> Result<TransactionView, WalletError> {
+        let to = self.user_id_of(to_handle)?;
+        let cmd = Command::Transfer {
+            from: from.to_string(),
+            to,
+            amount,
+            memo: memo.to_string(),
+            key: key.to_string(),
+        };
+        match self.wallet.execute(cmd).await? {
+            Outcome::Transfer(t) => Ok(self.transaction_view(&Account::User(from.into()), &t)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// The person's payment intents waiting for their decision.
+    pub async fn pending_payments(&self, user_id: &str) -> Result<Vec<PaymentView>, WalletError> {
+        let (user, now) = (user_id.to_string(), crate::identity::now());
+        let pending = self.wallet.read(move |l| l.pending_for(&user, now)).await?;
+        Ok(pending.into_iter().map(|p| self.payment_view(p)).collect())
+    }
+
+    /// One of the person's payments.
+    pub async fn payment_of(&self, user_id: &str, id: &str) -> Result<PaymentView, WalletError> {
+        let (user, pid) = (user_id.to_string(), id.to_string());
+        let found = self
+            .wallet
+            .read(move |l| l.payment(&pid).filter(|p| p.payer == user).cloned())
+            .await?;
+        found
+            .map(|p| self.payment_view(p))
+            .ok_or_else(|| WalletError::PaymentNotFound(id.to_string()))
+    }
+
+    /// The person confirms, declines, or confirms receipt of a payment.
+    pub async fn decide_payment(
+        &self,
+        user_id: &str,
+        id: &str,
+        decision: PaymentDecision,
+    ) -> Result<PaymentView, WalletError> {
+        let (user, payment) = (user_id.to_string(), id.to_string());
+        let cmd = match decision {
+            PaymentDecision::Confirm => Command::Confirm { user, payment },
+            PaymentDecision::Decline => Command::Decline { user, payment },
+            PaymentDecision::ConfirmReceipt => Command::ConfirmReceipt { user, payment },
+        };
+        match self.wallet.execute(cmd).await? {
+            Outcome::Payment(p) => Ok(self.payment_view(p)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// The person sends a red packet themselves (funded at once).
+    pub async fn send_red_packet(
+        &self,
+        user_id: &str,
+        spec: PacketSpec,
+        key: &str,
+    ) -> Result<PacketView, WalletError> {
+        let cmd = Command::CreateRedPacket {
+            user: user_id.to_string(),
+            spec,
+            key: key.to_string(),
+        };
+        match self.wallet.execute(cmd).await? {
+            Outcome::Packet(r) => Ok(self.packet_view(r)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// A red packet, for anyone holding its id (the shared link).
+    pub async fn red_packet(&self, id: &str) -> Result<PacketView, WalletError> {
+        let pid = id.to_string();
+        let found = self.wallet.read(move |l| l.packet(&pid).cloned()).await?;
+        found
+            .map(|r| self.packet_view(r))
+            .ok_or_else(|| WalletError::PacketNotFound(id.to_string()))
+    }
+
+    /// The person claims a share of a red packet.
+    pub async fn claim_red_packet(
+        &self,
+        user_id: &str,
+        id: &str,
+    ) -> Result<ClaimResultView, WalletError> {
+        let cmd = Command::Claim {
+            user: user_id.to_string(),
+            packet: id.to_string(),
+            via_app: None,
+        };
+        match self.wallet.execute(cmd).await? {
+            Outcome::Claim(c) => Ok(ClaimResultView {
+                packet: c.packet,
+                amount: c.amount,
+                new: c.new,
+                status: kebab(&c.packet_status),
+            }),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Operator: money enters a person's wallet.
+    pub async fn top_up(
+        &self,
+        handle: &str,
+        amount: Amount,
+        key: &str,
+    ) -> Result<TransactionView, WalletError> {
+        let user = self.user_id_of(handle)?;
+        let cmd = Command::TopUp {
+            user: user.clone(),
+            amount,
+            key: key.to_string(),
+        };
+        match self.wallet.execute(cmd).await? {
+            Outcome::Transfer(t) => Ok(self.transaction_view(&Account::User(user), &t)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Operator: money leaves a person's wallet or an app's merchant account.
+    pub async fn withdraw(
+        &self,
+        from: HolderRef,
+        amount: Amount,
+        key: &str,
+    ) -> Result<TransactionView, WalletError> {
+        let (holder, account) = match from {
+            HolderRef::Person(handle) => {
+                let id = self.user_id_of(&handle)?;
+                (Holder::User(id.clone()), Account::User(id))
+            }
+            HolderRef::App(app) => {
+                if self.packages.get(&app)?.is_none()
+                    && self.merchant_balances().await?.iter().all(|m| m.app != app)
+                {
+                    return Err(WalletError::UnknownApp(app));
+                }
+                (Holder::Merchant(app.clone()), Account::Merchant(app))
+            }
+        };
+        let cmd = Command::Withdraw {
+            holder,
+            amount,
+            key: key.to_string(),
+        };
+        match self.wallet.execute(cmd).await? {
+            Outcome::Transfer(t) => Ok(self.transaction_view(&account, &t)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Operator: a person's balance by handle.
+    pub async fn balance_of(&self, handle: &str) -> Result<WalletView, WalletError> {
+        let id = self.user_id_of(handle)?;
+        self.wallet_of(&id).await
+    }
+
+    /// Operator: every merchant account.
+    pub async fn merchant_balances(&self) -> Result<Vec<MerchantBalance>, WalletError> {
+        let all = self
+            .wallet
+            .read(|l| l.balances_where(|a| matches!(a, Account::Merchant(_))))
+            .await?;
+        Ok(all
+            .into_iter()
+            .filter_map(|(a, b)| match a {
+                Account::Merchant(app) => Some(MerchantBalance {
+                    app,
+                    balance: b,
+                    balance_text: self.wallet.rules().format(b),
+                }),
+                _ => None,
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,433 @@
+//! The wallet service: one ledger, written by one thread that batches
+//! commands into a single durable commit (group commit) and acknowledges
+//! only after it. It knows nothing of sled, HTTP or wasmtime; it persists
+//! through [`LedgerStore`] and must never acknowledge what is not durable.
+
+mod ledger;
+mod split;
+mod types;
+
+pub use ledger::{Ledger, MAX_GREETING_CHARS, MAX_MEMO_CHARS, Totals, check_key};
+pub use types::*;
+
+use crate::store::StoreError;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::sync::mpsc;
+use tokio::sync::{Notify, oneshot};
+
+/// What went wrong in the wallet. Codes are stable.
+#[derive(Debug, thiserror::Error)]
+pub enum WalletError {
+    #[error("{0}")]
+    InvalidAmount(String),
+    #[error("{0}")]
+    InvalidKey(String),
+    #[error("{0}")]
+    InvalidText(String),
+    #[error("{0}")]
+    InvalidPacket(String),
+    #[error("{0}")]
+    LimitExceeded(String),
+    #[error("{account} holds {available}, {needed} is needed")]
+    InsufficientFunds {
+        account: String,
+        needed: Amount,
+        available: Amount,
+    },
+    #[error("the idempotency key `{key}` was already used for a different request")]
+    IdempotencyConflict { key: String },
+    #[error("no person with handle `{0}`")]
+    UnknownUser(String),
+    #[error("no installed app `{0}`")]
+    UnknownApp(String),
+    #[error("money cannot be sent to oneself")]
+    SelfTransfer,
+    #[error("no payment `{0}`")]
+    PaymentNotFound(String),
+    #[error("no red packet `{0}`")]
+    PacketNotFound(String),
+    #[error("{0}")]
+    InvalidState(String),
+    #[error("payment `{0}` expired before it was confirmed")]
+    PaymentExpired(String),
+    #[error("red packet `{0}` has expired")]
+    PacketExpired(String),
+    #[error("red packet `{0}` has no shares left")]
+    PacketEmpty(String),
+    #[error("the ledger could not be written: {0}")]
+    Storage(#[from] StoreError),
+    #[error("the ledger journal does not replay: {0}")]
+    Corrupt(String),
+    #[error("the wallet is not running")]
+    Unavailable,
+    #[error("internal wallet error: {0}")]
+    Internal(String),
+}
+
+impl WalletError {
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            WalletError::InvalidAmount(_) => "invalid-amount",
+            WalletError::InvalidKey(_) => "invalid-idempotency-key",
+            WalletError::InvalidText(_) => "invalid-text",
+            WalletError::InvalidPacket(_) => "invalid-red-packet",
+            WalletError::LimitExceeded(_) => "limit-exceeded",
+            WalletError::InsufficientFunds { .. } => "insufficient-funds",
+            WalletError::IdempotencyConflict { .. } => "idempotency-conflict",
+            WalletError::UnknownUser(_) => "unknown-user",
+            WalletError::UnknownApp(_) => "unknown-app",
+            WalletError::SelfTransfer => "self-transfer",
+            WalletError::PaymentNotFound(_) => "payment-not-found",
+            WalletError::PacketNotFound(_) => "red-packet-not-found",
+            WalletError::InvalidState(_) => "invalid-state",
+            WalletError::PaymentExpired(_) => "payment-expired",
+            WalletError::PacketExpired(_) => "red-packet-expired",
+            WalletError::PacketEmpty(_) => "red-packet-empty",
+            WalletError::Storage(_) => "storage-io",
+            WalletError::Corrupt(_) => "ledger-corrupt",
+            WalletError::Unavailable => "wallet-unavailable",
+            WalletError::Internal(_) => "internal",
+        }
+    }
+}
+
+/// One journaled command with everything its replay needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub cmd: Command,
+    pub fresh: Fresh,
+    pub now: i64,
+}
+
+/// One group commit: the commands that changed the ledger, in order, and
+/// what they appended. Replaying `entries` must append exactly `transfers`
+/// and `events`; a journal that does not is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchRecord {
+    pub seq: u64,
+    pub rules: Rules,
+    pub entries: Vec<Entry>,
+    pub transfers: Vec<Transfer>,
+    pub events: Vec<WalletEvent>,
+}
+
+/// An event waiting in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub event: WalletEvent,
+    pub attempts: u32,
+    /// Unix seconds of the next try.
+    pub next_at: i64,
+    pub last_error: Option<String>,
+    /// Every retry failed; kept for the operator, not tried again.
+    pub gave_up: bool,
+}
+
+/// Where the ledger persists. The store module implements it on sled; the
+/// ledger logic never sees how.
+pub trait LedgerStore: Send + Sync {
+    /// Feeds every committed batch to `f`, oldest first.
+    fn replay(
+        &self,
+        f: &mut dyn FnMut(BatchRecord) -> Result<(), WalletError>,
+    ) -> Result<(), WalletError>;
+    /// Writes one batch (journal, history index, outbox) atomically and
+    /// durably: when this returns Ok it survives a crash.
+    fn commit(&self, batch: &BatchRecord) -> Result<(), StoreError>;
+    /// An account's transfers, newest first, with `seq` below `before`.
+    fn history(
+        &self,
+        account: &Account,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<Transfer>, StoreError>;
+    /// Outbox entries due by `now` (not given up), oldest first.
+    fn due_events(&self, now: i64, limit: usize) -> Result<Vec<Delivery>, StoreError>;
+    /// Every outbox entry, for operators and tests.
+    fn all_events(&self) -> Result<Vec<Delivery>, StoreError>;
+    /// Removes a delivered event.
+    fn event_delivered(&self, seq: u64) -> Result<(), StoreError>;
+    /// Records a failed try (the caller sets attempts, next_at, gave_up).
+    fn event_failed(&self, delivery: &Delivery) -> Result<(), StoreError>;
+}
+
+/// Largest number of jobs one group commit takes.
+const MAX_BATCH: usize = 4096;
+
+type Read = Box<dyn FnOnce(&Ledger) + Send>;
+
+enum Job {
+    Command {
+        entry: Entry,
+        reply: oneshot::Sender<Result<Outcome, WalletError>>,
+    },
+    Read(Read),
+}
+
+struct Inner {
+    tx: Option<mpsc::Sender<Job>>,
+    writer: Option<std::thread::JoinHandle<()>>,
+    store: Arc<dyn LedgerStore>,
+    rules: Rules,
+    events: Arc<Notify>,
+}
+
+impl Drop for Inner {
+    // Closing the channel ends the writer; waiting for it releases the store.
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+/// The running wallet. Cheap to clone.
+#[derive(Clone)]
+pub struct Wallet {
+    inner: Arc<Inner>,
+}
+
+/// What an audit found.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Audit {
+    pub totals: Totals,
+    pub batches: u64,
+}
+
+impl Wallet {
+    /// Rebuilds the ledger by replaying the journal (checking every batch
+    /// appends what it recorded) and starts the writer.
+    pub fn open(store: Arc<dyn LedgerStore>, rules: Rules) -> Result<Wallet, WalletError> {
+        let (mut ledger, next_batch) = rebuild(store.as_ref(), &rules)?;
+        ledger.set_rules(rules.clone());
+        let events = Arc::new(Notify::new());
+        let (tx, rx) = mpsc::channel();
+        let writer = {
+            let store = store.clone();
+            let events = events.clone();
+            let rules = rules.clone();
+            std::thread::Builder::new()
+                .name("ledger-writer".into())
+                .spawn(move || write_loop(ledger, next_batch, store, rules, rx, events))
+                .map_err(|e| WalletError::Internal(format!("cannot start the ledger writer: {e}")))?
+        };
+        Ok(Wallet {
+            inner: Arc::new(Inner {
+                tx: Some(tx),
+                writer: Some(writer),
+                store,
+                rules,
+                events,
+            }),
+        })
+    }
+
+    pub fn rules(&self) -> &Rules {
+        &self.inner.rules
+    }
+
+    /// Runs `cmd` now; answers once it is durable.
+    pub async fn execute(&self, cmd: Command) -> Result<Outcome, WalletError> {
+        self.execute_at(cmd, crate::identity::now()).await
+    }
+
+    /// Runs `cmd` as of `now` (unix seconds): tests and the sweeper use it.
+    pub async fn execute_at(&self, cmd: Command, now: i64) -> Result<Outcome, WalletError> {
+        let fresh = Fresh::new();
+        let (reply, rx) = oneshot::channel();
+        self.send(Job::Command {
+            entry: Entry { cmd, fresh, now },
+            reply,
+        })?;
+        rx.await.map_err(|_| WalletError::Unavailable)?
+    }
+
+    /// Reads committed state (after the batch in flight is durable).
+    pub async fn read<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Ledger) -> R + Send + 'static,
+    ) -> Result<R, WalletError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Job::Read(Box::new(move |l| {
+            let _ = tx.send(f(l));
+        })))?;
+        rx.await.map_err(|_| WalletError::Unavailable)
+    }
+
+    fn send(&self, job: Job) -> Result<(), WalletError> {
+        self.inner
+            .tx
+            .as_ref()
+            .ok_or(WalletError::Unavailable)?
+            .send(job)
+            .map_err(|_| WalletError::Unavailable)
+    }
+
+    /// An account's transfers, newest first, below the `before` sequence.
+    pub fn history(
+        &self,
+        account: &Account,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<Transfer>, WalletError> {
+        Ok(self.inner.store.history(account, before, limit)?)
+    }
+
+    /// Replays the whole journal into a fresh ledger and compares it with
+    /// the live one: balances, totals and every invariant.
+    pub async fn audit(&self) -> Result<Audit, WalletError> {
+        let store = self.inner.store.clone();
+        let rules = self.inner.rules.clone();
+        // The replay runs on the writer thread so no batch lands halfway.
+        self.read(move |live| {
+            let (fresh, next) = rebuild(store.as_ref(), &rules)?;
+            fresh.check_invariants().map_err(WalletError::Corrupt)?;
+            live.check_invariants().map_err(WalletError::Corrupt)?;
+            if fresh.totals() != live.totals()
+                || fresh.balances_where(|_| true) != live.balances_where(|_| true)
+            {
+                return Err(WalletError::Corrupt(
+                    "the journal and the running ledger disagree".into(),
+                ));
+            }
+            Ok(Audit {
+                totals: live.totals(),
+                batches: next - 1,
+            })
+        })
+        .await?
+    }
+
+    /// Woken after each commit that queued events for mini-apps.
+    pub fn events_notify(&self) -> Arc<Notify> {
+        self.inner.events.clone()
+    }
+
+    /// The outbox of events for mini-apps.
+    pub fn outbox(&self) -> &dyn LedgerStore {
+        self.inner.store.as_ref()
+    }
+}
+
+/// Replays the journal into a new ledger; returns it and the next batch seq.
+fn rebuild(store: &dyn LedgerStore, rules: &Rules) -> Result<(Ledger, u64), WalletError> {
+    let mut ledger = Ledger::new(rules.clone());
+    let mut next = 1;
+    store.replay(&mut |batch| {
+        if batch.seq != next {
+            return Err(WalletError::Corrupt(format!(
+                "batch {} follows batch {}",
+                batch.seq,
+                next - 1
+            )));
+        }
+        ledger.set_rules(batch.rules.clone());
+        for e in &batch.entries {
+            ledger.apply(&e.cmd, &e.fresh, e.now).map_err(|err| {
+                WalletError::Corrupt(format!("batch {}: a journaled command fails: {err}", batch.seq))
+            })?;
+        }
+        let appended = ledger.take_appended();
+        if appended.transfers != batch.transfers || appended.events != batch.events {
+            return Err(WalletError::Corrupt(format!(
+                "batch {} replays to different transfers than it recorded",
+                batch.seq
+            )));
+        }
+        next += 1;
+        Ok(())
+    })?;
+    Ok((ledger, next))
+}
+
+fn write_loop(
+    mut ledger: Ledger,
+    mut next_batch: u64,
+    store: Arc<dyn LedgerStore>,
+    rules: Rules,
+    rx: mpsc::Receiver<Job>,
+    events: Arc<Notify>,
+) {
+    let mut broken: Option<String> = None;
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        if let Some(why) = &broken {
+            for job in jobs {
+                if let Job::Command { reply, .. } = job {
+                    let _ = reply.send(Err(WalletError::Corrupt(why.clone())));
+                }
+            }
+            continue;
+        }
+
+        let mut entries = Vec::new();
+        let mut replies = Vec::new();
+        let mut reads = Vec::new();
+        for job in jobs {
+            match job {
+                Job::Command { entry, reply } => {
+                    let before = ledger.version();
+                    let result = ledger.apply(&entry.cmd, &entry.fresh, entry.now);
+                    if ledger.version() != before {
+                        entries.push(entry);
+                    }
+                    replies.push((reply, result));
+                }
+                Job::Read(f) => reads.push(f),
+            }
+        }
+
+        if !entries.is_empty() {
+            let appended = ledger.take_appended();
+            #[cfg(debug_assertions)]
+            if let Err(e) = ledger.check_invariants() {
+                tracing::error!(error = %e, "ledger invariant broken");
+                debug_assert!(false, "ledger invariant broken: {e}");
+            }
+            let batch = BatchRecord {
+                seq: next_batch,
+                rules: ledger.rules().clone(),
+                entries,
+                transfers: appended.transfers,
+                events: appended.events,
+            };
+            match store.commit(&batch) {
+                Ok(()) => {
+                    next_batch += 1;
+                    if !batch.events.is_empty() {
+                        events.notify_one();
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "ledger commit failed; reloading from the journal");
+                    for (_, result) in replies.iter_mut() {
+                        *result = Err(WalletError::Storage(StoreError::Io(e.to_string())));
+                    }
+                    match rebuild(store.as_ref(), &rules) {
+                        Ok((l, n)) => {
+                            ledger = l;
+                            ledger.set_rules(rules.clone());
+                            next_batch = n;
+                        }
+                        Err(e) => broken = Some(e.to_string()),
+                    }
+                }
+            }
+        }
+        for f in reads {
+            f(&ledger);
+        }
+        for (reply, result) in replies {
+            let _ = reply.send(result);
+        }
+    }
+}

@@ -4,6 +4,8 @@
 //! through [`LedgerStore`] and must never acknowledge what is not durable.
 
 mod ledger;
+#[cfg(test)]
+mod model_tests;
 mod split;
 mod types;
 

@@ -14,6 +14,8 @@ const GUESTS: &[&str] = &[
     "fixture-panic",
     "fixture-bigresponse",
     "fixture-kv",
+    "fixture-wallet",
+    "red-packet",
 ];
 
 fn main() {
@@ -27,6 +29,7 @@ fn main() {
         "sdk/wit",
         "sdk/Cargo.toml",
         "examples",
+        "mini-apps",
         "tests/fixtures",
         "Cargo.toml",
     ] {

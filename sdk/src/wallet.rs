@@ -100,3 +100,62 @@ impl From<WalletError> for crate::Error {
         crate::Error::new(status, code, message)
     }
 }
+
+impl PaymentStatus {
+    /// The name the host's API uses, e.g. `escrowed`.
+    pub fn name(self) -> &'static str {
+        match self {
+            PaymentStatus::Pending => "pending",
+            PaymentStatus::Declined => "declined",
+            PaymentStatus::Expired => "expired",
+            PaymentStatus::Paid => "paid",
+            PaymentStatus::Escrowed => "escrowed",
+            PaymentStatus::Released => "released",
+            PaymentStatus::Held => "held",
+            PaymentStatus::Captured => "captured",
+            PaymentStatus::Voided => "voided",
+            PaymentStatus::Refunded => "refunded",
+        }
+    }
+}
+
+impl PaymentMode {
+    /// `direct`, `escrow` or `hold`.
+    pub fn name(self) -> &'static str {
+        match self {
+            PaymentMode::Direct => "direct",
+            PaymentMode::Escrow => "escrow",
+            PaymentMode::Hold => "hold",
+        }
+    }
+}
+
+impl PacketStatus {
+    /// `unfunded`, `open`, `empty`, `expired` or `cancelled`.
+    pub fn name(self) -> &'static str {
+        match self {
+            PacketStatus::Unfunded => "unfunded",
+            PacketStatus::Open => "open",
+            PacketStatus::Empty => "empty",
+            PacketStatus::Expired => "expired",
+            PacketStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl crate::WalletEventKind {
+    /// The kebab-case name, e.g. `payment-confirmed`.
+    pub fn name(self) -> &'static str {
+        use crate::WalletEventKind as K;
+        match self {
+            K::PaymentConfirmed => "payment-confirmed",
+            K::PaymentDeclined => "payment-declined",
+            K::PaymentExpired => "payment-expired",
+            K::RefundDone => "refund-done",
+            K::ReceiptConfirmed => "receipt-confirmed",
+            K::HoldExpired => "hold-expired",
+            K::RedPacketClaimed => "red-packet-claimed",
+            K::RedPacketExpired => "red-packet-expired",
+        }
+    }
+}

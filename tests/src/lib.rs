@@ -197,6 +197,17 @@ pub fn send(
     token: Option<&str>,
     body: Option<(&[u8], &str)>,
 ) -> anyhow::Result<Reply> {
+    send_with(method, url, token, body, &[])
+}
+
+/// `send` with extra request headers.
+pub fn send_with(
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    body: Option<(&[u8], &str)>,
+    headers: &[(&str, &str)],
+) -> anyhow::Result<Reply> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
@@ -204,6 +215,9 @@ pub fn send(
     let mut builder = ureq::http::Request::builder().method(method).uri(url);
     if let Some(t) = token {
         builder = builder.header("authorization", format!("Bearer {t}"));
+    }
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
     }
     let mut resp = match body {
         Some((bytes, content_type)) => agent.run(
@@ -244,6 +258,23 @@ pub fn send_json(
 ) -> anyhow::Result<Reply> {
     let body = serde_json::to_vec(value)?;
     send(method, url, token, Some((&body, "application/json")))
+}
+
+/// POSTs `value` as JSON with an `Idempotency-Key` header (money routes).
+pub fn post_keyed(
+    url: &str,
+    token: Option<&str>,
+    key: &str,
+    value: &serde_json::Value,
+) -> anyhow::Result<Reply> {
+    let body = serde_json::to_vec(value)?;
+    send_with(
+        "POST",
+        url,
+        token,
+        Some((&body, "application/json")),
+        &[("idempotency-key", key)],
+    )
 }
 
 /// Logs `handle` in with `PASSWORD`; returns the session token.

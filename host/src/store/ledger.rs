@@ -91,7 +91,8 @@ impl LedgerStore for LedgerTree {
             let d = Delivery {
                 event: event.clone(),
                 attempts: 0,
-                next_at: event.at,
+                // Due at once, whatever time the command ran as.
+                next_at: i64::MIN,
                 last_error: None,
                 gave_up: false,
             };

@@ -1,0 +1,204 @@
+//! The red-packet mini-app. A person sends a packet (random "double mean"
+//! shares or equal ones); the host asks them to confirm the money; they
+//! share the link; friends claim once each; everyone sees who got what and
+//! who drew the most. Money rules live in the host's wallet: this app only
+//! asks, shows, and remembers names people chose to show.
+//!
+//! Routes:
+//! - `POST /packets` `{total, count, split?, greeting?, key}` → 201 with the
+//!   payment to confirm (`/me/payments/{id}/confirm`) and the packet's link
+//! - `GET /packets/{id}` → the packet, its claims, the luckiest, your share
+//! - `POST /packets/{id}/claim` → your share
+//! - `GET /activity` → the events the host delivered (newest last)
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use superapp_sdk::wallet::{self, PacketStatus, Split};
+use superapp_sdk::{
+    App, Error, Event, EventBody, Request, Response, Router, WalletEventKind, context, identity,
+    storage,
+};
+
+struct RedPackets;
+
+impl App for RedPackets {
+    fn handle(req: Request) -> Response {
+        Router::new()
+            .post("/packets", send)
+            .get("/packets/{id}", show)
+            .post("/packets/{id}/claim", claim)
+            .get("/activity", activity)
+            .handle(req)
+    }
+
+    fn on_event(event: Event) -> Result<(), String> {
+        let EventBody::Wallet(w) = &event.body;
+        let store = storage::app();
+        // Delivered at least once: the event id makes a retry harmless.
+        let key = format!("activity:{:020}:{}", event.at, event.id);
+        let seen = store.get(&key).map_err(|e| format!("{e:?}"))?;
+        if seen.is_some() {
+            return Ok(());
+        }
+        let what = match w.kind {
+            WalletEventKind::PaymentConfirmed => "packet funded",
+            WalletEventKind::PaymentDeclined => "sender declined",
+            WalletEventKind::PaymentExpired => "never confirmed",
+            WalletEventKind::RedPacketClaimed => "share claimed",
+            WalletEventKind::RedPacketExpired => "expired, rest returned",
+            _ => "other",
+        };
+        let entry = Activity {
+            event: event.id.clone(),
+            what: what.to_string(),
+            subject: w.subject.clone(),
+            amount: w.amount,
+        };
+        store.set_json(&key, &entry).map_err(|e| e.message)
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Activity {
+    event: String,
+    what: String,
+    subject: String,
+    amount: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SendRequest {
+    total: u64,
+    count: u32,
+    #[serde(default)]
+    split: Option<String>,
+    #[serde(default)]
+    greeting: Option<String>,
+    /// The client's idempotency key: a retry sends the same one.
+    key: String,
+}
+
+/// The name a person shows, if they let this app see it.
+fn my_name() -> Option<String> {
+    identity::profile().ok().map(|p| p.display_name)
+}
+
+fn remember_name() -> Result<(), Error> {
+    if let (Some(open_id), Some(name)) = (context::current().open_id, my_name()) {
+        storage::app().set_json(&format!("name:{open_id}"), &name)?;
+    }
+    Ok(())
+}
+
+fn name_of(open_id: &str) -> Result<String, Error> {
+    Ok(storage::app()
+        .get_json::<String>(&format!("name:{open_id}"))?
+        .unwrap_or_else(|| "a friend".to_string()))
+}
+
+fn send(req: &Request) -> Result<Response, Error> {
+    let r: SendRequest = req.json()?;
+    let split = match r.split.as_deref() {
+        None | Some("random") => Split::Random,
+        Some("equal") => Split::Equal,
+        Some(other) => {
+            return Err(Error::bad_request(
+                "invalid-split",
+                format!("split is `random` or `equal`, not `{other}`"),
+            ));
+        }
+    };
+    let greeting = r.greeting.unwrap_or_else(|| "恭喜发财，大吉大利".to_string());
+    let payment = wallet::create_red_packet(r.total, r.count, split, &greeting, &r.key)?;
+    remember_name()?;
+    let packet = payment.red_packet.clone().unwrap_or_default();
+    let app = context::current().app_id;
+    Ok(Response::json(&json!({
+        "payment": payment.id,
+        "packet": packet,
+        "amount": payment.amount,
+        "currency": payment.currency,
+        "status": payment.status.name(),
+        "confirm": format!("/me/payments/{}/confirm", payment.id),
+        "link": format!("/apps/{app}/call/packets/{packet}"),
+    }))
+    .with_status(201))
+}
+
+fn show(req: &Request) -> Result<Response, Error> {
+    let id = req.param("id").unwrap_or_default();
+    let p = wallet::red_packet(id)?;
+    let me = context::current().open_id;
+    let mut claims = Vec::new();
+    for c in &p.claims {
+        claims.push(json!({ "who": name_of(&c.open_id)?, "amount": c.amount, "mine": Some(&c.open_id) == me.as_ref() }));
+    }
+    // The earliest of equal best shares is the luckiest.
+    let luckiest = p
+        .claims
+        .iter()
+        .enumerate()
+        .max_by_key(|(i, c)| (c.amount, std::cmp::Reverse(*i)))
+        .map(|(_, c)| c);
+    let luckiest = match luckiest {
+        Some(c) => Some(json!({ "who": name_of(&c.open_id)?, "amount": c.amount })),
+        None => None,
+    };
+    let mine = p
+        .claims
+        .iter()
+        .find(|c| Some(&c.open_id) == me.as_ref())
+        .map(|c| c.amount);
+    Ok(Response::json(&json!({
+        "id": p.id,
+        "from": name_of(&p.sender)?,
+        "greeting": p.greeting,
+        "total": p.total,
+        "count": p.count,
+        "split": if p.split == Split::Equal { "equal" } else { "random" },
+        "status": status_name(p.status),
+        "claimed": p.claims.len(),
+        "remaining": p.remaining,
+        "returned": p.returned,
+        "claims": claims,
+        "luckiest": luckiest,
+        "mine": mine,
+    })))
+}
+
+fn status_name(s: PacketStatus) -> &'static str {
+    match s {
+        PacketStatus::Unfunded => "waiting for the sender to confirm",
+        PacketStatus::Open => "open",
+        PacketStatus::Empty => "all claimed",
+        PacketStatus::Expired => "expired",
+        PacketStatus::Cancelled => "cancelled",
+    }
+}
+
+fn claim(req: &Request) -> Result<Response, Error> {
+    let id = req.param("id").unwrap_or_default();
+    let c = wallet::claim_red_packet(id)?;
+    if c.first_claim {
+        remember_name()?;
+    }
+    Ok(Response::json(&json!({
+        "amount": c.amount,
+        "first_claim": c.first_claim,
+        "status": status_name(c.status),
+    })))
+}
+
+fn activity(_: &Request) -> Result<Response, Error> {
+    let store = storage::app();
+    let mut out = Vec::new();
+    for k in store.list("activity:")? {
+        if let Some(a) = store.get_json::<Activity>(&k)? {
+            out.push(a);
+        }
+    }
+    Ok(Response::json(&out))
+}
+
+superapp_sdk::export!(RedPackets);

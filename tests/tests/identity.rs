@@ -530,7 +530,7 @@ fn bad_requests_get_clear_errors_and_change_nothing() -> anyhow::Result<()> {
         (s.decide(&alice, "camera", "grant")?, 404, "unknown-scope"),
         (s.decide(&alice, "storage", "grant")?, 404, "unknown-scope"),
         (
-            s.decide(&alice, "wallet", "grant")?,
+            s.decide(&alice, "notify", "grant")?,
             409,
             "scope-not-requested",
         ),

@@ -344,17 +344,26 @@ fn a_hold_captures_part_and_returns_the_rest_or_voids() -> anyhow::Result<()> {
     assert_eq!((s.balance(&alice)?, s.merchant(SHOP)?), (7_250, 2_750));
     let void_late = s.app(SHOP, "POST", &format!("/payments/{ride}/void"), &alice, json!({"key": "void-0001"}))?;
     assert_eq!((void_late.status, void_late.json()["error"].as_str()), (409, Some("invalid-state")));
+    // Support refunds part of it for the merchant.
+    let support = post_keyed(&s.url(&format!("/admin/wallet/payments/{ride}/refund")), Some(&s.admin), "support-0001", &json!({"amount": 750}))?;
+    assert_eq!(support.status, 200, "{}", support.body);
+    assert_eq!(support.json()["refunded"], 750);
+    assert_eq!((s.balance(&alice)?, s.merchant(SHOP)?), (8_000, 2_000));
+    let seen = send("GET", &s.url(&format!("/admin/wallet/payments/{ride}")), Some(&s.admin), None)?.json();
+    assert_eq!((seen["status"].as_str(), seen["captured"].as_u64()), (Some("captured"), Some(2_750)));
+    let no_key = send_json("POST", &s.url(&format!("/admin/wallet/payments/{ride}/void")), Some(&s.admin), &json!({}))?;
+    assert_eq!(no_key.problem(), "idempotency-key-required");
 
     let rental = hold("rent-0001")?;
     let v = s.app(SHOP, "POST", &format!("/payments/{rental}/void"), &alice, json!({"key": "void-0002"}))?;
     assert_eq!(v.json()["status"], "voided");
-    assert_eq!(s.balance(&alice)?, 7_250);
+    assert_eq!(s.balance(&alice)?, 8_000);
 
     // A hold nobody captures is voided when its period passes.
     let stale = hold("rent-0002")?;
     block_on(s.host.sweep_wallet(now() + 7 * 86_400 + 1))?;
     assert_eq!(s.me("GET", &format!("/me/payments/{stale}"), &alice)?.json()["status"], "voided");
-    assert_eq!(s.balance(&alice)?, 7_250);
+    assert_eq!(s.balance(&alice)?, 8_000);
     s.audit()?;
     Ok(())
 }

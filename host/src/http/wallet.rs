@@ -7,7 +7,7 @@ use super::auth::Authed;
 use super::problem::ProblemBody;
 use super::{AppState, JsonBody, Problem, query};
 use crate::platform::{
-    ClaimResultView, HolderRef, MerchantBalance, PacketView, PaymentDecision, PaymentView,
+    ClaimResultView, HolderRef, MerchantAction, MerchantBalance, PacketView, PaymentDecision, PaymentView,
     TransactionPage, TransactionView, WalletView,
 };
 use crate::wallet::{Audit, PacketSpec, Split};
@@ -319,4 +319,74 @@ pub(super) async fn merchants(
     responses((status = 200, body = Object), (status = 500, body = ProblemBody)))]
 pub(super) async fn audit(State(s): State<AppState>) -> Result<Json<Audit>, Problem> {
     Ok(Json(s.host.wallet().audit().await?))
+}
+
+/// Any payment, for the operator.
+#[utoipa::path(get, path = "/admin/wallet/payments/{id}", tag = "admin", security(("admin" = [])),
+    params(("id" = String, Path, description = "Payment id")),
+    responses((status = 200, body = PaymentView), (status = 404, body = ProblemBody)))]
+pub(super) async fn admin_payment(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<PaymentView>, Problem> {
+    Ok(Json(s.host.payment_for_operator(&id).await?))
+}
+
+/// An amount the operator refunds or captures for a merchant.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AmountRequest {
+    /// Minor units.
+    pub amount: u64,
+}
+
+async fn settle(
+    s: AppState,
+    id: String,
+    headers: HeaderMap,
+    action: MerchantAction,
+) -> Result<Json<PaymentView>, Problem> {
+    let key = idempotency_key(&headers)?;
+    Ok(Json(s.host.settle_for_merchant(&id, action, &key).await?))
+}
+
+/// Refunds (part of) a payment for its merchant: from escrow while held,
+/// else from the merchant balance.
+#[utoipa::path(post, path = "/admin/wallet/payments/{id}/refund", tag = "admin", security(("admin" = [])),
+    params(("id" = String, Path, description = "Payment id"), ("Idempotency-Key" = String, Header, description = "6–64 of A-Z a-z 0-9 . _ : -")),
+    request_body = AmountRequest,
+    responses((status = 200, body = PaymentView), (status = 404, body = ProblemBody), (status = 409, body = ProblemBody), (status = 422, body = ProblemBody)))]
+pub(super) async fn admin_refund(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<AmountRequest>,
+) -> Result<Json<PaymentView>, Problem> {
+    settle(s, id, headers, MerchantAction::Refund(req.amount)).await
+}
+
+/// Captures part of a hold for its merchant; the rest returns to the payer.
+#[utoipa::path(post, path = "/admin/wallet/payments/{id}/capture", tag = "admin", security(("admin" = [])),
+    params(("id" = String, Path, description = "Payment id"), ("Idempotency-Key" = String, Header, description = "6–64 of A-Z a-z 0-9 . _ : -")),
+    request_body = AmountRequest,
+    responses((status = 200, body = PaymentView), (status = 404, body = ProblemBody), (status = 409, body = ProblemBody), (status = 422, body = ProblemBody)))]
+pub(super) async fn admin_capture(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<AmountRequest>,
+) -> Result<Json<PaymentView>, Problem> {
+    settle(s, id, headers, MerchantAction::Capture(req.amount)).await
+}
+
+/// Voids a hold: all of it returns to the payer.
+#[utoipa::path(post, path = "/admin/wallet/payments/{id}/void", tag = "admin", security(("admin" = [])),
+    params(("id" = String, Path, description = "Payment id"), ("Idempotency-Key" = String, Header, description = "6–64 of A-Z a-z 0-9 . _ : -")),
+    responses((status = 200, body = PaymentView), (status = 404, body = ProblemBody), (status = 409, body = ProblemBody)))]
+pub(super) async fn admin_void(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<PaymentView>, Problem> {
+    settle(s, id, headers, MerchantAction::Void).await
 }

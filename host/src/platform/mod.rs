@@ -36,7 +36,8 @@ pub enum OpenError {
 mod wallet;
 
 pub use wallet::{
-    ClaimResultView, ClaimView, DeliveryReport, HolderRef, MerchantBalance, PacketView,
+    ClaimResultView, ClaimView, DeliveryReport, HolderRef, MerchantAction, MerchantBalance,
+    PacketView,
     PaymentDecision, PaymentView, RefundView, TransactionPage, TransactionView, WalletView,
     block_on,
 };
@@ -386,7 +387,7 @@ impl Superapp {
 /// One scope an app requests, with the person's standing decision.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ScopeView {
-    /// `profile`, `real-name`, `wallet` or `notify`.
+    /// `profile`, `real-name` or `notify`.
     pub scope: String,
     /// Why the app asks, from its manifest.
     pub purpose: String,

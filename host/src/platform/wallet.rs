@@ -302,6 +302,14 @@ pub enum PaymentDecision {
     ConfirmReceipt,
 }
 
+/// What an operator does to a payment for its merchant.
+#[derive(Debug, Clone, Copy)]
+pub enum MerchantAction {
+    Refund(Amount),
+    Capture(Amount),
+    Void,
+}
+
 /// Whose money an operator withdraws.
 #[derive(Debug, Clone)]
 pub enum HolderRef {
@@ -631,6 +639,51 @@ impl Superapp {
         };
         match self.wallet.execute(cmd).await? {
             Outcome::Transfer(t) => Ok(self.transaction_view(&account, &t)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Operator: any payment, as its merchant sees it (payer by handle).
+    pub async fn payment_for_operator(&self, id: &str) -> Result<PaymentView, WalletError> {
+        let pid = id.to_string();
+        let found = self.wallet.read(move |l| l.payment(&pid).cloned()).await?;
+        found
+            .map(|p| self.payment_view(p))
+            .ok_or_else(|| WalletError::PaymentNotFound(id.to_string()))
+    }
+
+    /// Operator: refunds, captures or voids a payment on its merchant's
+    /// behalf (disputes, support). The key shares the merchant's scope.
+    pub async fn settle_for_merchant(
+        &self,
+        id: &str,
+        action: MerchantAction,
+        key: &str,
+    ) -> Result<PaymentView, WalletError> {
+        let pid = id.to_string();
+        let app = self
+            .wallet
+            .read(move |l| l.payment(&pid).map(|p| p.app.clone()))
+            .await?
+            .ok_or_else(|| WalletError::PaymentNotFound(id.to_string()))?;
+        let (payment, key) = (id.to_string(), key.to_string());
+        let cmd = match action {
+            MerchantAction::Refund(amount) => Command::Refund {
+                app,
+                payment,
+                amount,
+                key,
+            },
+            MerchantAction::Capture(amount) => Command::Capture {
+                app,
+                payment,
+                amount,
+                key,
+            },
+            MerchantAction::Void => Command::Void { app, payment, key },
+        };
+        match self.wallet.execute(cmd).await? {
+            Outcome::Payment(p) => Ok(self.payment_view(p)),
             other => Err(unexpected(other)),
         }
     }

@@ -21,8 +21,8 @@ use crate::packages::{
     encode_package, fingerprint, generate_key_file, load_signing_key, parse_public_key,
     public_key_text,
 };
-use crate::remote::{Remote, ServeInfo};
 use crate::platform::{HolderRef, TransactionView, block_on};
+use crate::remote::{Remote, ServeInfo};
 use crate::{CallRequest, Caller, HostConfig, Superapp};
 use sha2::Digest;
 use std::io::Write;
@@ -222,9 +222,7 @@ enum WalletCommand {
         idempotency_key: Option<String>,
     },
     /// A person's balance.
-    Balance {
-        handle: String,
-    },
+    Balance { handle: String },
     /// Every app's merchant balance.
     Merchants,
     /// Replay the journal and check every ledger invariant.
@@ -573,7 +571,11 @@ fn wallet_err(e: crate::wallet::WalletError) -> String {
 
 fn wallet(host: &Target, command: WalletCommand, out: &mut dyn Write) -> Result<(), String> {
     let rules = host.config().wallet.clone();
-    let amount = |text: &str| rules.parse(text).map_err(|e| format!("[invalid-amount] {e}"));
+    let amount = |text: &str| {
+        rules
+            .parse(text)
+            .map_err(|e| format!("[invalid-amount] {e}"))
+    };
     let key = |given: Option<String>| {
         given.unwrap_or_else(|| format!("cli-{}", &crate::identity::random_token()[..24]))
     };
@@ -584,7 +586,12 @@ fn wallet(host: &Target, command: WalletCommand, out: &mut dyn Write) -> Result<
             idempotency_key,
         } => {
             let key = key(idempotency_key);
-            let t = host.move_money(false, HolderRef::Person(handle.clone()), amount(&text)?, &key)?;
+            let t = host.move_money(
+                false,
+                HolderRef::Person(handle.clone()),
+                amount(&text)?,
+                &key,
+            )?;
             w!(
                 out,
                 "topped up @{handle} with {} {} (ledger #{}, idempotency key {key})",

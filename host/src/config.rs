@@ -160,7 +160,10 @@ impl ConfigFile {
                 ("hold_ttl_days", w.hold_ttl_days),
                 ("red_packet_ttl_hours", w.red_packet_ttl_hours),
                 ("max_red_packet_amount", w.max_red_packet_amount),
-                ("max_red_packet_count", w.max_red_packet_count.map(u64::from)),
+                (
+                    "max_red_packet_count",
+                    w.max_red_packet_count.map(u64::from),
+                ),
             ] {
                 positive(&format!("wallet.{name}"), v)?;
             }
@@ -180,7 +183,10 @@ impl ConfigFile {
                 ("intent_ttl_minutes", w.intent_ttl_minutes.map(|m| m / 1440)),
                 ("escrow_release_days", w.escrow_release_days),
                 ("hold_ttl_days", w.hold_ttl_days),
-                ("red_packet_ttl_hours", w.red_packet_ttl_hours.map(|h| h / 24)),
+                (
+                    "red_packet_ttl_hours",
+                    w.red_packet_ttl_hours.map(|h| h / 24),
+                ),
             ] {
                 if days.is_some_and(|d| d > ten_years_days) {
                     return Err(format!("{file}: field `wallet.{name}`: at most ten years"));

@@ -35,9 +35,7 @@ mod router;
 pub mod storage;
 pub mod wallet;
 
-pub use bindings::superapp::platform::events::{
-    Event, EventBody, WalletEvent, WalletEventKind,
-};
+pub use bindings::superapp::platform::events::{Event, EventBody, WalletEvent, WalletEventKind};
 pub use http::{Error, Request, Response};
 pub use router::{Handler, Router};
 

@@ -175,7 +175,10 @@ fn main() -> anyhow::Result<()> {
             }
         }
     });
-    println!("wallet bench: durable transfers (acknowledged after the flush), {PEOPLE} people, {ROUNDS} interleaved rounds of {} s", ROUND.as_secs());
+    println!(
+        "wallet bench: durable transfers (acknowledged after the flush), {PEOPLE} people, {ROUNDS} interleaved rounds of {} s",
+        ROUND.as_secs()
+    );
     let levels = [1usize, 64, 256];
     let next_key = Arc::new(AtomicU64::new(0));
     let mut rates: Vec<Vec<f64>> = vec![Vec::new(); levels.len()];
@@ -187,7 +190,10 @@ fn main() -> anyhow::Result<()> {
             lats[i].extend(s.latencies);
         }
     }
-    println!("{:<28} {:>12} {:>10} {:>10}", "", "ops/s", "p50 ms", "p99 ms");
+    println!(
+        "{:<28} {:>12} {:>10} {:>10}",
+        "", "ops/s", "p50 ms", "p99 ms"
+    );
     let mut medians = Vec::new();
     for (i, &c) in levels.iter().enumerate() {
         let rate = median(rates[i].clone());

@@ -24,7 +24,10 @@ fn start(data: &std::path::Path) -> anyhow::Result<(Child, String)> {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()?;
-    let stdout = child.stdout.take().ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line)?;
     let base = line
@@ -63,7 +66,12 @@ fn acknowledged_transfers_survive_kill_9_of_the_server() -> anyhow::Result<()> {
                 while !stop.load(Ordering::Relaxed) {
                     let key = format!("crash-w{w}-{i:06}");
                     i += 1;
-                    match post_keyed(&url, Some(&alice), &key, &json!({"to": "bob", "amount": 1 + w})) {
+                    match post_keyed(
+                        &url,
+                        Some(&alice),
+                        &key,
+                        &json!({"to": "bob", "amount": 1 + w}),
+                    ) {
                         Ok(r) if r.status == 200 => {
                             let seq = r.json()["seq"].as_u64().unwrap_or(0);
                             if let Ok(mut a) = acked.lock() {
@@ -99,27 +107,54 @@ fn acknowledged_transfers_survive_kill_9_of_the_server() -> anyhow::Result<()> {
     let alice = login(&base, "alice")?;
     let bob = login(&base, "bob")?;
     let balance = |t: &str| -> anyhow::Result<u64> {
-        Ok(send("GET", &format!("{base}/me/wallet"), Some(t), None)?.json()["balance"]
-            .as_u64()
-            .unwrap_or(u64::MAX))
+        Ok(
+            send("GET", &format!("{base}/me/wallet"), Some(t), None)?.json()["balance"]
+                .as_u64()
+                .unwrap_or(u64::MAX),
+        )
     };
     let bob_before = balance(&bob)?;
     let acked_total: u64 = acked
         .iter()
         .map(|(k, _)| 1 + k[7..8].parse::<u64>().unwrap_or(0))
         .sum();
-    assert!(bob_before >= acked_total, "every acknowledged transfer is there");
-    assert_eq!(balance(&alice)? + bob_before, TOPUP, "no money lost or invented");
+    assert!(
+        bob_before >= acked_total,
+        "every acknowledged transfer is there"
+    );
+    assert_eq!(
+        balance(&alice)? + bob_before,
+        TOPUP,
+        "no money lost or invented"
+    );
     // Each acknowledged key replays its first result: it was committed, and
     // retrying it does not pay again.
     for (key, seq) in &acked {
         let w: u64 = key[7..8].parse()?;
-        let r = post_keyed(&format!("{base}/me/transfers"), Some(&alice), key, &json!({"to": "bob", "amount": 1 + w}))?;
+        let r = post_keyed(
+            &format!("{base}/me/transfers"),
+            Some(&alice),
+            key,
+            &json!({"to": "bob", "amount": 1 + w}),
+        )?;
         assert_eq!(r.status, 200, "{key}: {}", r.body);
-        assert_eq!(r.json()["seq"].as_u64(), Some(*seq), "{key} kept its place in the ledger");
+        assert_eq!(
+            r.json()["seq"].as_u64(),
+            Some(*seq),
+            "{key} kept its place in the ledger"
+        );
     }
-    assert_eq!(balance(&bob)?, bob_before, "retries of acknowledged transfers paid nothing");
-    let audit = send("GET", &format!("{base}/admin/wallet/audit"), Some(&admin), None)?;
+    assert_eq!(
+        balance(&bob)?,
+        bob_before,
+        "retries of acknowledged transfers paid nothing"
+    );
+    let audit = send(
+        "GET",
+        &format!("{base}/admin/wallet/audit"),
+        Some(&admin),
+        None,
+    )?;
     assert_eq!(audit.status, 200, "{}", audit.body);
     assert_eq!(audit.json()["totals"]["issued"], TOPUP);
     assert_eq!(audit.json()["totals"]["held"], TOPUP);

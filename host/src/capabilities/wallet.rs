@@ -6,8 +6,8 @@
 use super::CallCaps;
 use super::superapp::platform::wallet::{
     Claim, ClaimResult, Error, Host, PacketStatus as WitPacketStatus, Payment as WitPayment,
-    PaymentMode as WitMode, PaymentStatus as WitStatus, RedPacket as WitPacket,
-    PaymentRefund as WitRefund, Split as WitSplit,
+    PaymentMode as WitMode, PaymentRefund as WitRefund, PaymentStatus as WitStatus,
+    RedPacket as WitPacket, Split as WitSplit,
 };
 use crate::packages::Capability;
 use crate::wallet::{
@@ -243,7 +243,12 @@ impl Host for CallCaps {
             .ok_or_else(|| to_wit(WalletError::PaymentNotFound(id)))
     }
 
-    async fn refund(&mut self, payment: String, amount: u64, key: String) -> Result<WitPayment, Error> {
+    async fn refund(
+        &mut self,
+        payment: String,
+        amount: u64,
+        key: String,
+    ) -> Result<WitPayment, Error> {
         let app = self.wallet_app()?;
         self.payment_command(Command::Refund {
             app,
@@ -272,7 +277,8 @@ impl Host for CallCaps {
 
     async fn void(&mut self, payment: String, key: String) -> Result<WitPayment, Error> {
         let app = self.wallet_app()?;
-        self.payment_command(Command::Void { app, payment, key }).await
+        self.payment_command(Command::Void { app, payment, key })
+            .await
     }
 
     async fn create_red_packet(

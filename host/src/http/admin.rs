@@ -38,13 +38,28 @@ pub(super) fn routes(state: AppState) -> Router<AppState> {
         .route("/admin/host-keys/rotate", post(rotate_host_keys))
         .route("/admin/wallet/topup", post(super::wallet::topup))
         .route("/admin/wallet/withdraw", post(super::wallet::withdraw))
-        .route("/admin/wallet/users/{handle}", get(super::wallet::user_balance))
+        .route(
+            "/admin/wallet/users/{handle}",
+            get(super::wallet::user_balance),
+        )
         .route("/admin/wallet/merchants", get(super::wallet::merchants))
         .route("/admin/wallet/audit", get(super::wallet::audit))
-        .route("/admin/wallet/payments/{id}", get(super::wallet::admin_payment))
-        .route("/admin/wallet/payments/{id}/refund", post(super::wallet::admin_refund))
-        .route("/admin/wallet/payments/{id}/capture", post(super::wallet::admin_capture))
-        .route("/admin/wallet/payments/{id}/void", post(super::wallet::admin_void))
+        .route(
+            "/admin/wallet/payments/{id}",
+            get(super::wallet::admin_payment),
+        )
+        .route(
+            "/admin/wallet/payments/{id}/refund",
+            post(super::wallet::admin_refund),
+        )
+        .route(
+            "/admin/wallet/payments/{id}/capture",
+            post(super::wallet::admin_capture),
+        )
+        .route(
+            "/admin/wallet/payments/{id}/void",
+            post(super::wallet::admin_void),
+        )
         .route_layer(middleware::from_fn_with_state(state, require_token))
 }
 

@@ -86,7 +86,10 @@ pub fn router(host: Arc<Superapp>, options: ServeOptions) -> Router {
         .route("/me/payments/{id}", get(wallet::payment))
         .route("/me/payments/{id}/confirm", post(wallet::confirm))
         .route("/me/payments/{id}/decline", post(wallet::decline))
-        .route("/me/payments/{id}/confirm-receipt", post(wallet::confirm_receipt))
+        .route(
+            "/me/payments/{id}/confirm-receipt",
+            post(wallet::confirm_receipt),
+        )
         .route("/me/red-packets", post(wallet::send_packet))
         .route("/me/red-packets/{id}", get(wallet::packet))
         .route("/me/red-packets/{id}/claim", post(wallet::claim))

@@ -7,8 +7,8 @@ use super::auth::Authed;
 use super::problem::ProblemBody;
 use super::{AppState, JsonBody, Problem, query};
 use crate::platform::{
-    ClaimResultView, HolderRef, MerchantAction, MerchantBalance, PacketView, PaymentDecision, PaymentView,
-    TransactionPage, TransactionView, WalletView,
+    ClaimResultView, HolderRef, MerchantAction, MerchantBalance, PacketView, PaymentDecision,
+    PaymentView, TransactionPage, TransactionView, WalletView,
 };
 use crate::wallet::{Audit, PacketSpec, Split};
 use axum::Json;
@@ -128,7 +128,9 @@ async fn decide(
     id: String,
     decision: PaymentDecision,
 ) -> Result<Json<PaymentView>, Problem> {
-    Ok(Json(s.host.decide_payment(&who.user_id, &id, decision).await?))
+    Ok(Json(
+        s.host.decide_payment(&who.user_id, &id, decision).await?,
+    ))
 }
 
 /// Pays a pending intent (the only way a mini-app gets the person's money).

@@ -37,9 +37,8 @@ mod wallet;
 
 pub use wallet::{
     ClaimResultView, ClaimView, DeliveryReport, HolderRef, MerchantAction, MerchantBalance,
-    PacketView,
-    PaymentDecision, PaymentView, RefundView, TransactionPage, TransactionView, WalletView,
-    block_on,
+    PacketView, PaymentDecision, PaymentView, RefundView, TransactionPage, TransactionView,
+    WalletView, block_on,
 };
 
 /// Who a call runs for, as the edge established it.

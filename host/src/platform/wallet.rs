@@ -70,7 +70,10 @@ impl Superapp {
     /// Applies everything due by `now`: expired intents, escrow releases,
     /// stale holds, expired red packets.
     pub async fn sweep_wallet(&self, now: i64) -> Result<(), WalletError> {
-        self.wallet.execute_at(Command::Sweep, now).await.map(|_| ())
+        self.wallet
+            .execute_at(Command::Sweep, now)
+            .await
+            .map(|_| ())
     }
 
     /// One pass over the outbox: hands each event due by `now` to its app.

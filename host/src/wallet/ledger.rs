@@ -165,7 +165,12 @@ impl Ledger {
         }
         for p in self.payments.values() {
             let (account, want) = match (&p.kind, p.status) {
-                (PaymentKind::Purchase { mode: PaymentMode::Escrow }, s) => (
+                (
+                    PaymentKind::Purchase {
+                        mode: PaymentMode::Escrow,
+                    },
+                    s,
+                ) => (
                     Account::Escrow(p.id.clone()),
                     if s == PaymentStatus::Escrowed {
                         p.amount - p.refunded
@@ -173,9 +178,18 @@ impl Ledger {
                         0
                     },
                 ),
-                (PaymentKind::Purchase { mode: PaymentMode::Hold }, s) => (
+                (
+                    PaymentKind::Purchase {
+                        mode: PaymentMode::Hold,
+                    },
+                    s,
+                ) => (
                     Account::Hold(p.id.clone()),
-                    if s == PaymentStatus::Held { p.amount } else { 0 },
+                    if s == PaymentStatus::Held {
+                        p.amount
+                    } else {
+                        0
+                    },
                 ),
                 _ => continue,
             };
@@ -209,7 +223,12 @@ impl Ledger {
     }
 
     /// Applies one command at time `now`. On error nothing changed.
-    pub fn apply(&mut self, cmd: &Command, fresh: &Fresh, now: i64) -> Result<Outcome, WalletError> {
+    pub fn apply(
+        &mut self,
+        cmd: &Command,
+        fresh: &Fresh,
+        now: i64,
+    ) -> Result<Outcome, WalletError> {
         let Some((scope, key)) = cmd.idempotency() else {
             return self.execute(cmd, fresh, now);
         };
@@ -404,7 +423,12 @@ impl Ledger {
                     PaymentStatus::Pending => {}
                     s => return Err(invalid_state(p, s, "decline")),
                 }
-                self.end_intent(payment, PaymentStatus::Declined, EventKind::PaymentDeclined, now);
+                self.end_intent(
+                    payment,
+                    PaymentStatus::Declined,
+                    EventKind::PaymentDeclined,
+                    now,
+                );
                 Ok(Outcome::Payment(self.payment_clone(payment)?))
             }
             Command::ConfirmReceipt { user, payment } => {
@@ -599,7 +623,13 @@ impl Ledger {
         Ok(Outcome::Payment(self.payment_clone(id)?))
     }
 
-    fn fund_packet(&mut self, id: &str, user: &str, reference: &str, now: i64) -> Result<(), WalletError> {
+    fn fund_packet(
+        &mut self,
+        id: &str,
+        user: &str,
+        reference: &str,
+        now: i64,
+    ) -> Result<(), WalletError> {
         let total = self.packet_clone(id)?.spec.total;
         self.post(
             Account::User(user.to_string()),
@@ -771,10 +801,17 @@ impl Ledger {
             self.version += 1;
             match due {
                 Due::Payment(id) => {
-                    let Some(p) = self.payments.get(&id) else { continue };
+                    let Some(p) = self.payments.get(&id) else {
+                        continue;
+                    };
                     match p.status {
                         PaymentStatus::Pending => {
-                            self.end_intent(&id, PaymentStatus::Expired, EventKind::PaymentExpired, now);
+                            self.end_intent(
+                                &id,
+                                PaymentStatus::Expired,
+                                EventKind::PaymentExpired,
+                                now,
+                            );
                             report.expired_intents += 1;
                         }
                         PaymentStatus::Escrowed => {
@@ -792,7 +829,9 @@ impl Ledger {
                     }
                 }
                 Due::Packet(id) => {
-                    let Some(r) = self.packets.get(&id) else { continue };
+                    let Some(r) = self.packets.get(&id) else {
+                        continue;
+                    };
                     if r.status != PacketStatus::Open {
                         continue;
                     }
@@ -827,7 +866,9 @@ impl Ledger {
     /// Pending → declined or expired; a red packet waiting on it is cancelled.
     fn end_intent(&mut self, id: &str, status: PaymentStatus, event: EventKind, now: i64) {
         self.set_due(id, None);
-        let Some(p) = self.payments.get_mut(id) else { return };
+        let Some(p) = self.payments.get_mut(id) else {
+            return;
+        };
         p.status = status;
         let (app, payer, amount, kind) = (p.app.clone(), p.payer.clone(), p.amount, p.kind.clone());
         if let PaymentKind::RedPacket { packet } = kind
@@ -842,7 +883,9 @@ impl Ledger {
     /// Escrow → merchant (what refunds left of it).
     fn release(&mut self, id: &str, now: i64) {
         self.set_due(id, None);
-        let Some(p) = self.payments.get(id) else { return };
+        let Some(p) = self.payments.get(id) else {
+            return;
+        };
         let (app, payer, rest) = (p.app.clone(), p.payer.clone(), p.amount - p.refunded);
         if rest > 0 {
             // Cannot fail: the escrow account holds exactly `rest`.
@@ -900,13 +943,14 @@ impl Ledger {
         debug_assert!(from != to, "transfer to itself");
         match &from {
             Account::Issuance => {
-                self.issued = self
-                    .issued
-                    .checked_add(amount)
-                    .ok_or_else(|| WalletError::LimitExceeded("total issuance would overflow".into()))?;
+                self.issued = self.issued.checked_add(amount).ok_or_else(|| {
+                    WalletError::LimitExceeded("total issuance would overflow".into())
+                })?;
             }
             Account::Redemption => {
-                return Err(WalletError::Internal("money cannot leave redemption".into()));
+                return Err(WalletError::Internal(
+                    "money cannot leave redemption".into(),
+                ));
             }
             account => {
                 self.need(account, amount)?;
@@ -940,7 +984,15 @@ impl Ledger {
         Ok(t)
     }
 
-    fn emit(&mut self, app: &str, user: &str, kind: EventKind, subject: &str, amount: Amount, now: i64) {
+    fn emit(
+        &mut self,
+        app: &str,
+        user: &str,
+        kind: EventKind,
+        subject: &str,
+        amount: Amount,
+        now: i64,
+    ) {
         self.appended.events.push(WalletEvent {
             seq: self.next_event,
             app: app.to_string(),

@@ -5,6 +5,7 @@
 
 mod ledger;
 #[cfg(test)]
+#[allow(clippy::panic)]
 mod model_tests;
 mod split;
 mod types;
@@ -214,7 +215,9 @@ impl Wallet {
             std::thread::Builder::new()
                 .name("ledger-writer".into())
                 .spawn(move || write_loop(ledger, next_batch, store, rules, rx, events))
-                .map_err(|e| WalletError::Internal(format!("cannot start the ledger writer: {e}")))?
+                .map_err(|e| {
+                    WalletError::Internal(format!("cannot start the ledger writer: {e}"))
+                })?
         };
         Ok(Wallet {
             inner: Arc::new(Inner {
@@ -329,7 +332,10 @@ fn rebuild(store: &dyn LedgerStore, rules: &Rules) -> Result<(Ledger, u64), Wall
         ledger.set_rules(batch.rules.clone());
         for e in &batch.entries {
             ledger.apply(&e.cmd, &e.fresh, e.now).map_err(|err| {
-                WalletError::Corrupt(format!("batch {}: a journaled command fails: {err}", batch.seq))
+                WalletError::Corrupt(format!(
+                    "batch {}: a journaled command fails: {err}",
+                    batch.seq
+                ))
             })?;
         }
         let appended = ledger.take_appended();

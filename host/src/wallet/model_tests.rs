@@ -208,7 +208,11 @@ impl Harness {
         let now = self.now;
         match op {
             Op::TopUp(u, x) => {
-                let r = self.run(Command::TopUp { user: user(u), amount: x, key });
+                let r = self.run(Command::TopUp {
+                    user: user(u),
+                    amount: x,
+                    key,
+                });
                 assert_eq!(r.is_ok(), valid(x), "top-up {x}: {r:?}");
                 if r.is_ok() {
                     *self.model.bal(u) += x;
@@ -217,7 +221,11 @@ impl Harness {
             }
             Op::Withdraw(u, x) => {
                 let expect = valid(x) && *self.model.bal(u) >= x;
-                let r = self.run(Command::Withdraw { holder: Holder::User(user(u)), amount: x, key });
+                let r = self.run(Command::Withdraw {
+                    holder: Holder::User(user(u)),
+                    amount: x,
+                    key,
+                });
                 assert_eq!(r.is_ok(), expect, "withdraw {x}: {r:?}");
                 if expect {
                     *self.model.bal(u) -= x;
@@ -226,7 +234,11 @@ impl Harness {
             }
             Op::WithdrawMerchant(a, x) => {
                 let expect = valid(x) && *self.model.merch(a) >= x;
-                let r = self.run(Command::Withdraw { holder: Holder::Merchant(app(a)), amount: x, key });
+                let r = self.run(Command::Withdraw {
+                    holder: Holder::Merchant(app(a)),
+                    amount: x,
+                    key,
+                });
                 assert_eq!(r.is_ok(), expect, "merchant withdraw {x}: {r:?}");
                 if expect {
                     *self.model.merch(a) -= x;
@@ -283,7 +295,12 @@ impl Harness {
             }
             Op::RequestPacket(a, u, total, count, equal) => {
                 let spec = spec(total, count, equal);
-                let r = self.run(Command::RequestRedPacket { app: app(a), user: user(u), spec, key });
+                let r = self.run(Command::RequestRedPacket {
+                    app: app(a),
+                    user: user(u),
+                    spec,
+                    key,
+                });
                 assert_eq!(r.is_ok(), packet_ok(total, count), "request packet: {r:?}");
                 if let Ok(Outcome::Payment(p)) = r {
                     let PaymentKind::RedPacket { packet } = &p.kind else {
@@ -305,7 +322,11 @@ impl Harness {
             }
             Op::SendPacket(u, total, count, equal) => {
                 let expect = packet_ok(total, count) && *self.model.bal(u) >= total;
-                let r = self.run(Command::CreateRedPacket { user: user(u), spec: spec(total, count, equal), key });
+                let r = self.run(Command::CreateRedPacket {
+                    user: user(u),
+                    spec: spec(total, count, equal),
+                    key,
+                });
                 assert_eq!(r.is_ok(), expect, "send packet: {r:?}");
                 if let Ok(Outcome::Packet(p)) = r {
                     *self.model.bal(u) -= total;
@@ -322,13 +343,18 @@ impl Harness {
                 }
             }
             Op::Confirm(i) => {
-                let Some(i) = pick(i, self.model.pays.len()) else { return };
+                let Some(i) = pick(i, self.model.pays.len()) else {
+                    return;
+                };
                 let p = self.model.pays[i].clone();
                 let fresh = p.status == PaymentStatus::Pending
                     && now < p.expires_at
                     && *self.model.bal(p.payer) >= p.amount;
                 let expect = fresh || p.confirmed;
-                let r = self.run(Command::Confirm { user: user(p.payer), payment: p.id.clone() });
+                let r = self.run(Command::Confirm {
+                    user: user(p.payer),
+                    payment: p.id.clone(),
+                });
                 assert_eq!(r.is_ok(), expect, "confirm {p:?}: {r:?}");
                 if fresh {
                     *self.model.bal(p.payer) -= p.amount;
@@ -362,10 +388,15 @@ impl Harness {
                 }
             }
             Op::Decline(i) => {
-                let Some(i) = pick(i, self.model.pays.len()) else { return };
+                let Some(i) = pick(i, self.model.pays.len()) else {
+                    return;
+                };
                 let p = self.model.pays[i].clone();
                 let expect = matches!(p.status, PaymentStatus::Pending | PaymentStatus::Declined);
-                let r = self.run(Command::Decline { user: user(p.payer), payment: p.id.clone() });
+                let r = self.run(Command::Decline {
+                    user: user(p.payer),
+                    payment: p.id.clone(),
+                });
                 assert_eq!(r.is_ok(), expect, "decline: {r:?}");
                 if p.status == PaymentStatus::Pending {
                     self.model.pays[i].status = PaymentStatus::Declined;
@@ -375,10 +406,15 @@ impl Harness {
                 }
             }
             Op::Receipt(i) => {
-                let Some(i) = pick(i, self.model.pays.len()) else { return };
+                let Some(i) = pick(i, self.model.pays.len()) else {
+                    return;
+                };
                 let p = self.model.pays[i].clone();
                 let expect = matches!(p.status, PaymentStatus::Escrowed | PaymentStatus::Released);
-                let r = self.run(Command::ConfirmReceipt { user: user(p.payer), payment: p.id.clone() });
+                let r = self.run(Command::ConfirmReceipt {
+                    user: user(p.payer),
+                    payment: p.id.clone(),
+                });
                 assert_eq!(r.is_ok(), expect, "receipt: {r:?}");
                 if p.status == PaymentStatus::Escrowed {
                     *self.model.merch(p.app) += p.amount - p.refunded;
@@ -386,12 +422,16 @@ impl Harness {
                 }
             }
             Op::Refund(i, x) => {
-                let Some(i) = pick(i, self.model.pays.len()) else { return };
+                let Some(i) = pick(i, self.model.pays.len()) else {
+                    return;
+                };
                 let p = self.model.pays[i].clone();
                 let settled = match (p.kind, p.status) {
                     (MKind::Hold, PaymentStatus::Captured) => p.captured,
                     (MKind::Direct, PaymentStatus::Paid)
-                    | (MKind::Escrow, PaymentStatus::Escrowed | PaymentStatus::Released) => p.amount,
+                    | (MKind::Escrow, PaymentStatus::Escrowed | PaymentStatus::Released) => {
+                        p.amount
+                    }
                     _ => 0,
                 };
                 let escrowed = p.status == PaymentStatus::Escrowed;
@@ -400,7 +440,12 @@ impl Harness {
                     && x <= settled - p.refunded
                     && p.refunds < 50
                     && (escrowed || *self.model.merch(p.app) >= x);
-                let r = self.run(Command::Refund { app: app(p.app), payment: p.id.clone(), amount: x, key });
+                let r = self.run(Command::Refund {
+                    app: app(p.app),
+                    payment: p.id.clone(),
+                    amount: x,
+                    key,
+                });
                 assert_eq!(r.is_ok(), expect, "refund {x} of {p:?}: {r:?}");
                 if expect {
                     if !escrowed {
@@ -416,10 +461,17 @@ impl Harness {
                 }
             }
             Op::Capture(i, x) => {
-                let Some(i) = pick(i, self.model.pays.len()) else { return };
+                let Some(i) = pick(i, self.model.pays.len()) else {
+                    return;
+                };
                 let p = self.model.pays[i].clone();
                 let expect = p.status == PaymentStatus::Held && x >= 1 && x <= p.amount;
-                let r = self.run(Command::Capture { app: app(p.app), payment: p.id.clone(), amount: x, key });
+                let r = self.run(Command::Capture {
+                    app: app(p.app),
+                    payment: p.id.clone(),
+                    amount: x,
+                    key,
+                });
                 assert_eq!(r.is_ok(), expect, "capture {x} of {p:?}: {r:?}");
                 if expect {
                     *self.model.merch(p.app) += x;
@@ -430,10 +482,16 @@ impl Harness {
                 }
             }
             Op::Void(i) => {
-                let Some(i) = pick(i, self.model.pays.len()) else { return };
+                let Some(i) = pick(i, self.model.pays.len()) else {
+                    return;
+                };
                 let p = self.model.pays[i].clone();
                 let expect = p.status == PaymentStatus::Held;
-                let r = self.run(Command::Void { app: app(p.app), payment: p.id.clone(), key });
+                let r = self.run(Command::Void {
+                    app: app(p.app),
+                    payment: p.id.clone(),
+                    key,
+                });
                 assert_eq!(r.is_ok(), expect, "void {p:?}: {r:?}");
                 if expect {
                     *self.model.bal(p.payer) += p.amount;
@@ -441,11 +499,17 @@ impl Harness {
                 }
             }
             Op::Claim(i, u) => {
-                let Some(i) = pick(i, self.model.packets.len()) else { return };
+                let Some(i) = pick(i, self.model.packets.len()) else {
+                    return;
+                };
                 let r0 = self.model.packets[i].clone();
                 let again = r0.claims.get(&u).copied();
                 let open = r0.status == PacketStatus::Open && now < r0.expires_at;
-                let r = self.run(Command::Claim { user: user(u), packet: r0.id.clone(), via_app: None });
+                let r = self.run(Command::Claim {
+                    user: user(u),
+                    packet: r0.id.clone(),
+                    via_app: None,
+                });
                 match (again, open, r) {
                     (Some(first), _, Ok(Outcome::Claim(c))) => {
                         assert!(!c.new);
@@ -455,7 +519,10 @@ impl Harness {
                         assert!(c.new);
                         let left = r0.count - r0.claims.len() as u32;
                         assert!(c.amount >= 1, "every share is at least one minor unit");
-                        assert!(c.amount <= r0.remaining - u64::from(left - 1), "leaves one unit per later share");
+                        assert!(
+                            c.amount <= r0.remaining - u64::from(left - 1),
+                            "leaves one unit per later share"
+                        );
                         if left == 1 {
                             assert_eq!(c.amount, r0.remaining, "the last share takes the rest");
                         }
@@ -478,7 +545,9 @@ impl Harness {
                 self.model.sweep(self.now);
             }
             Op::Retry(i) => {
-                let Some(i) = pick(i, self.keyed.len()) else { return };
+                let Some(i) = pick(i, self.keyed.len()) else {
+                    return;
+                };
                 let (cmd, first) = self.keyed[i].clone();
                 let before = self.ledger.version();
                 let again = self.ledger.apply(&cmd, &Fresh::new(), self.now);
@@ -486,7 +555,9 @@ impl Harness {
                 assert_eq!(self.ledger.version(), before, "a retry changes nothing");
             }
             Op::Conflict(i) => {
-                let Some(i) = pick(i, self.keyed.len()) else { return };
+                let Some(i) = pick(i, self.keyed.len()) else {
+                    return;
+                };
                 let (mut cmd, _) = self.keyed[i].clone();
                 match &mut cmd {
                     Command::TopUp { amount, .. }
@@ -496,9 +567,8 @@ impl Harness {
                     | Command::RequestTransfer { amount, .. }
                     | Command::Refund { amount, .. }
                     | Command::Capture { amount, .. } => *amount += 1,
-                    Command::RequestRedPacket { spec, .. } | Command::CreateRedPacket { spec, .. } => {
-                        spec.greeting.push('!')
-                    }
+                    Command::RequestRedPacket { spec, .. }
+                    | Command::CreateRedPacket { spec, .. } => spec.greeting.push('!'),
                     Command::Void { payment, .. } => payment.push('x'),
                     _ => return,
                 }
@@ -538,15 +608,30 @@ impl Harness {
         let _ = self.ledger.take_appended();
         for u in 0..USERS {
             let want = *self.model.bal(u);
-            assert_eq!(self.ledger.balance(&Account::User(user(u))), want, "user {u}");
+            assert_eq!(
+                self.ledger.balance(&Account::User(user(u))),
+                want,
+                "user {u}"
+            );
         }
         for a in 0..APPS {
             let want = *self.model.merch(a);
-            assert_eq!(self.ledger.balance(&Account::Merchant(app(a))), want, "merchant {a}");
+            assert_eq!(
+                self.ledger.balance(&Account::Merchant(app(a))),
+                want,
+                "merchant {a}"
+            );
         }
         let t = self.ledger.totals();
-        assert_eq!((t.issued, t.redeemed), (self.model.issued, self.model.redeemed));
-        assert_eq!(t.held as i128, self.model.issued as i128 - self.model.redeemed as i128, "conservation");
+        assert_eq!(
+            (t.issued, t.redeemed),
+            (self.model.issued, self.model.redeemed)
+        );
+        assert_eq!(
+            t.held as i128,
+            self.model.issued as i128 - self.model.redeemed as i128,
+            "conservation"
+        );
         for p in &self.model.pays {
             let got = self.ledger.payment(&p.id).map(|x| x.status);
             assert_eq!(got, Some(p.status), "status of {}", p.id);

@@ -80,7 +80,10 @@ mod tests {
         let mut left = total;
         for i in 0..count - 1 {
             let s = next_share(Split::Random, &[9; 32], i, total, count, left, count - i);
-            assert!(s <= 2 * left / Amount::from(count - i), "share {s} of {left}");
+            assert!(
+                s <= 2 * left / Amount::from(count - i),
+                "share {s} of {left}"
+            );
             left -= s;
         }
     }

@@ -188,7 +188,12 @@ impl Payment {
     /// What the merchant ended up with before refunds.
     pub fn settled(&self) -> Amount {
         match (&self.kind, self.status) {
-            (PaymentKind::Purchase { mode: PaymentMode::Hold }, _) => self.captured,
+            (
+                PaymentKind::Purchase {
+                    mode: PaymentMode::Hold,
+                },
+                _,
+            ) => self.captured,
             (
                 PaymentKind::Purchase { .. },
                 PaymentStatus::Paid
@@ -430,7 +435,9 @@ impl Command {
             Command::TopUp { key, .. } | Command::Withdraw { key, .. } => {
                 Some(("operator".into(), key))
             }
-            Command::Transfer { from: user, key, .. }
+            Command::Transfer {
+                from: user, key, ..
+            }
             | Command::CreateRedPacket { user, key, .. } => Some((format!("user:{user}"), key)),
             Command::RequestPayment { app, key, .. }
             | Command::RequestTransfer { app, key, .. }

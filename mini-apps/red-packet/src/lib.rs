@@ -109,7 +109,9 @@ fn send(req: &Request) -> Result<Response, Error> {
             ));
         }
     };
-    let greeting = r.greeting.unwrap_or_else(|| "恭喜发财，大吉大利".to_string());
+    let greeting = r
+        .greeting
+        .unwrap_or_else(|| "恭喜发财，大吉大利".to_string());
     let payment = wallet::create_red_packet(r.total, r.count, split, &greeting, &r.key)?;
     remember_name()?;
     let packet = payment.red_packet.clone().unwrap_or_default();

@@ -4,7 +4,9 @@
 //! all-or-nothing.
 
 use super::{Db, StoreError};
-use crate::wallet::{Account, BatchRecord, Delivery, LedgerStore, Transfer, WalletError};
+use crate::wallet::{
+    Account, Appended, BatchRecord, Delivery, LedgerStore, Transfer, WalletError,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
@@ -51,6 +53,10 @@ fn encode<V: Serialize>(v: &V) -> Result<Vec<u8>, StoreError> {
     rmp_serde::to_vec_named(v).map_err(|e| StoreError::Io(format!("encode: {e}")))
 }
 
+fn encode_compact<V: Serialize>(v: &V) -> Result<Vec<u8>, StoreError> {
+    rmp_serde::to_vec(v).map_err(|e| StoreError::Io(format!("encode: {e}")))
+}
+
 fn decode<V: DeserializeOwned>(k: &[u8], bytes: &[u8]) -> Result<V, StoreError> {
     rmp_serde::from_slice(bytes).map_err(|e| StoreError::Corrupt {
         tree: TREE,
@@ -71,11 +77,11 @@ impl LedgerStore for LedgerTree {
         Ok(())
     }
 
-    fn commit(&self, batch: &BatchRecord) -> Result<(), StoreError> {
+    fn commit(&self, batch: &BatchRecord, appended: &Appended) -> Result<(), StoreError> {
         let mut b = sled::Batch::default();
         b.insert(&key(JOURNAL, batch.seq), encode(batch)?);
         let mut by_account: BTreeMap<&Account, Vec<&Transfer>> = BTreeMap::new();
-        for t in &batch.transfers {
+        for t in &appended.transfers {
             for a in [&t.from, &t.to] {
                 if !a.is_system() {
                     by_account.entry(a).or_default().push(t);
@@ -85,9 +91,10 @@ impl LedgerStore for LedgerTree {
         for (account, transfers) in by_account {
             let mut k = history_prefix(account);
             k.extend_from_slice(&batch.seq.to_be_bytes());
-            b.insert(k, encode(&transfers)?);
+            // Derived data (rebuilt from the journal if need be): compact.
+            b.insert(k, encode_compact(&transfers)?);
         }
-        for event in &batch.events {
+        for event in &appended.events {
             let d = Delivery {
                 event: event.clone(),
                 attempts: 0,

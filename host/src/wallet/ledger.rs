@@ -30,7 +30,7 @@ enum Due {
 }
 
 /// What one batch appended, for the store.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Appended {
     pub transfers: Vec<Transfer>,
     pub events: Vec<WalletEvent>,

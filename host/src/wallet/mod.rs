@@ -100,20 +100,33 @@ impl WalletError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     pub cmd: Command,
+    /// Empty for commands that create nothing.
+    #[serde(default, skip_serializing_if = "Fresh::is_none")]
     pub fresh: Fresh,
     pub now: i64,
 }
 
-/// One group commit: the commands that changed the ledger, in order, and
-/// what they appended. Replaying `entries` must append exactly `transfers`
-/// and `events`; a journal that does not is refused.
+/// One group commit: the commands that changed the ledger, in order, and a
+/// digest of what they appended. Replaying `entries` must append transfers
+/// and events with exactly this digest; a journal that does not is refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BatchRecord {
     pub seq: u64,
     pub rules: Rules,
     pub entries: Vec<Entry>,
-    pub transfers: Vec<Transfer>,
-    pub events: Vec<WalletEvent>,
+    /// SHA-256 of the transfers and events the batch appended.
+    pub digest: [u8; 32],
+}
+
+/// What a batch appended: the transfers (for each account's history) and
+/// the events (for the outbox). Derived from the journal, so not in it.
+pub use ledger::Appended;
+
+/// The digest a batch record keeps of what it appended.
+pub fn digest(appended: &Appended) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let bytes = rmp_serde::to_vec(&(&appended.transfers, &appended.events)).unwrap_or_default();
+    Sha256::digest(&bytes).into()
 }
 
 /// An event waiting in the outbox.
@@ -138,7 +151,7 @@ pub trait LedgerStore: Send + Sync {
     ) -> Result<(), WalletError>;
     /// Writes one batch (journal, history index, outbox) atomically and
     /// durably: when this returns Ok it survives a crash.
-    fn commit(&self, batch: &BatchRecord) -> Result<(), StoreError>;
+    fn commit(&self, batch: &BatchRecord, appended: &Appended) -> Result<(), StoreError>;
     /// An account's transfers, newest first, with `seq` below `before`.
     fn history(
         &self,
@@ -241,7 +254,7 @@ impl Wallet {
 
     /// Runs `cmd` as of `now` (unix seconds): tests and the sweeper use it.
     pub async fn execute_at(&self, cmd: Command, now: i64) -> Result<Outcome, WalletError> {
-        let fresh = Fresh::new();
+        let fresh = Fresh::for_command(&cmd);
         let (reply, rx) = oneshot::channel();
         self.send(Job::Command {
             entry: Entry { cmd, fresh, now },
@@ -339,7 +352,7 @@ fn rebuild(store: &dyn LedgerStore, rules: &Rules) -> Result<(Ledger, u64), Wall
             })?;
         }
         let appended = ledger.take_appended();
-        if appended.transfers != batch.transfers || appended.events != batch.events {
+        if digest(&appended) != batch.digest {
             return Err(WalletError::Corrupt(format!(
                 "batch {} replays to different transfers than it recorded",
                 batch.seq
@@ -405,13 +418,12 @@ fn write_loop(
                 seq: next_batch,
                 rules: ledger.rules().clone(),
                 entries,
-                transfers: appended.transfers,
-                events: appended.events,
+                digest: digest(&appended),
             };
-            match store.commit(&batch) {
+            match store.commit(&batch, &appended) {
                 Ok(()) => {
                     next_batch += 1;
-                    if !batch.events.is_empty() {
+                    if !appended.events.is_empty() {
                         events.notify_one();
                     }
                 }

@@ -184,7 +184,7 @@ struct Harness {
 
 impl Harness {
     fn run(&mut self, cmd: Command) -> Result<Outcome, super::WalletError> {
-        let fresh = Fresh::new();
+        let fresh = Fresh::for_command(&cmd);
         let before = self.ledger.version();
         let r = self.ledger.apply(&cmd, &fresh, self.now);
         if self.ledger.version() != before {

@@ -477,9 +477,36 @@ impl Fresh {
     }
 }
 
+impl Fresh {
+    /// What `cmd` needs: fresh ids and randomness only for commands that
+    /// create something (most commands journal nothing extra).
+    pub fn for_command(cmd: &Command) -> Fresh {
+        match cmd {
+            Command::RequestPayment { .. }
+            | Command::RequestTransfer { .. }
+            | Command::RequestRedPacket { .. }
+            | Command::CreateRedPacket { .. }
+            | Command::Refund { .. } => Fresh::new(),
+            _ => Fresh::none(),
+        }
+    }
+
+    /// No fresh values.
+    pub fn none() -> Fresh {
+        Fresh {
+            id: String::new(),
+            seed: [0; 32],
+        }
+    }
+
+    pub fn is_none(&self) -> bool {
+        self.id.is_empty()
+    }
+}
+
 impl Default for Fresh {
     fn default() -> Self {
-        Fresh::new()
+        Fresh::none()
     }
 }
 

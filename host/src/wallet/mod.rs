@@ -9,7 +9,6 @@ mod ledger;
 mod model_tests;
 mod split;
 mod types;
-mod writer;
 
 pub use ledger::{Ledger, MAX_GREETING_CHARS, MAX_MEMO_CHARS, Totals, check_key};
 pub use types::*;
@@ -170,7 +169,18 @@ pub trait LedgerStore: Send + Sync {
     fn event_failed(&self, delivery: &Delivery) -> Result<(), StoreError>;
 }
 
-use writer::{Deferred, Job};
+/// Largest number of jobs one group commit takes.
+const MAX_BATCH: usize = 4096;
+
+type Read = Box<dyn FnOnce(&Ledger) + Send>;
+
+enum Job {
+    Command {
+        entry: Entry,
+        reply: oneshot::Sender<Result<Outcome, WalletError>>,
+    },
+    Read(Read),
+}
 
 struct Inner {
     tx: Option<mpsc::Sender<Job>>,
@@ -217,7 +227,7 @@ impl Wallet {
             let rules = rules.clone();
             std::thread::Builder::new()
                 .name("ledger-writer".into())
-                .spawn(move || writer::run(ledger, next_batch, store, rules, rx, events))
+                .spawn(move || write_loop(ledger, next_batch, store, rules, rx, events))
                 .map_err(|e| {
                     WalletError::Internal(format!("cannot start the ledger writer: {e}"))
                 })?
@@ -260,11 +270,7 @@ impl Wallet {
     ) -> Result<R, WalletError> {
         let (tx, rx) = oneshot::channel();
         self.send(Job::Read(Box::new(move |l| {
-            let answer = f(l);
-            let deferred: Deferred = Box::new(move || {
-                let _ = tx.send(answer);
-            });
-            deferred
+            let _ = tx.send(f(l));
         })))?;
         rx.await.map_err(|_| WalletError::Unavailable)
     }
@@ -293,13 +299,24 @@ impl Wallet {
     pub async fn audit(&self) -> Result<Audit, WalletError> {
         let store = self.inner.store.clone();
         let rules = self.inner.rules.clone();
-        // The replay runs on the writer thread once nothing is in flight, so
-        // the journal and the ledger are at the same batch.
-        let (tx, rx) = oneshot::channel();
-        self.send(Job::Quiesced(Box::new(move |live| {
-            let _ = tx.send(audit_against(store.as_ref(), &rules, live));
-        })))?;
-        rx.await.map_err(|_| WalletError::Unavailable)?
+        // The replay runs on the writer thread so no batch lands halfway.
+        self.read(move |live| {
+            let (fresh, next) = rebuild(store.as_ref(), &rules)?;
+            fresh.check_invariants().map_err(WalletError::Corrupt)?;
+            live.check_invariants().map_err(WalletError::Corrupt)?;
+            if fresh.totals() != live.totals()
+                || fresh.balances_where(|_| true) != live.balances_where(|_| true)
+            {
+                return Err(WalletError::Corrupt(
+                    "the journal and the running ledger disagree".into(),
+                ));
+            }
+            Ok(Audit {
+                totals: live.totals(),
+                batches: next - 1,
+            })
+        })
+        .await?
     }
 
     /// Woken after each commit that queued events for mini-apps.
@@ -311,28 +328,6 @@ impl Wallet {
     pub fn outbox(&self) -> &dyn LedgerStore {
         self.inner.store.as_ref()
     }
-}
-
-/// Replays the journal into a fresh ledger and holds it against `live`.
-fn audit_against(
-    store: &dyn LedgerStore,
-    rules: &Rules,
-    live: &Ledger,
-) -> Result<Audit, WalletError> {
-    let (fresh, next) = rebuild(store, rules)?;
-    fresh.check_invariants().map_err(WalletError::Corrupt)?;
-    live.check_invariants().map_err(WalletError::Corrupt)?;
-    if fresh.totals() != live.totals()
-        || fresh.balances_where(|_| true) != live.balances_where(|_| true)
-    {
-        return Err(WalletError::Corrupt(
-            "the journal and the running ledger disagree".into(),
-        ));
-    }
-    Ok(Audit {
-        totals: live.totals(),
-        batches: next - 1,
-    })
 }
 
 /// Replays the journal into a new ledger; returns it and the next batch seq.
@@ -367,4 +362,92 @@ fn rebuild(store: &dyn LedgerStore, rules: &Rules) -> Result<(Ledger, u64), Wall
         Ok(())
     })?;
     Ok((ledger, next))
+}
+
+fn write_loop(
+    mut ledger: Ledger,
+    mut next_batch: u64,
+    store: Arc<dyn LedgerStore>,
+    rules: Rules,
+    rx: mpsc::Receiver<Job>,
+    events: Arc<Notify>,
+) {
+    let mut broken: Option<String> = None;
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        if let Some(why) = &broken {
+            for job in jobs {
+                if let Job::Command { reply, .. } = job {
+                    let _ = reply.send(Err(WalletError::Corrupt(why.clone())));
+                }
+            }
+            continue;
+        }
+
+        let mut entries = Vec::new();
+        let mut replies = Vec::new();
+        let mut reads = Vec::new();
+        for job in jobs {
+            match job {
+                Job::Command { entry, reply } => {
+                    let before = ledger.version();
+                    let result = ledger.apply(&entry.cmd, &entry.fresh, entry.now);
+                    if ledger.version() != before {
+                        entries.push(entry);
+                    }
+                    replies.push((reply, result));
+                }
+                Job::Read(f) => reads.push(f),
+            }
+        }
+
+        if !entries.is_empty() {
+            let appended = ledger.take_appended();
+            #[cfg(debug_assertions)]
+            if let Err(e) = ledger.check_invariants() {
+                tracing::error!(error = %e, "ledger invariant broken");
+                debug_assert!(false, "ledger invariant broken: {e}");
+            }
+            let batch = BatchRecord {
+                seq: next_batch,
+                rules: ledger.rules().clone(),
+                entries,
+                digest: digest(&appended),
+            };
+            match store.commit(&batch, &appended) {
+                Ok(()) => {
+                    next_batch += 1;
+                    if !appended.events.is_empty() {
+                        events.notify_one();
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "ledger commit failed; reloading from the journal");
+                    for (_, result) in replies.iter_mut() {
+                        *result = Err(WalletError::Storage(StoreError::Io(e.to_string())));
+                    }
+                    match rebuild(store.as_ref(), &rules) {
+                        Ok((l, n)) => {
+                            ledger = l;
+                            ledger.set_rules(rules.clone());
+                            next_batch = n;
+                        }
+                        Err(e) => broken = Some(e.to_string()),
+                    }
+                }
+            }
+        }
+        for f in reads {
+            f(&ledger);
+        }
+        for (reply, result) in replies {
+            let _ = reply.send(result);
+        }
+    }
 }

@@ -4,9 +4,7 @@
 //! all-or-nothing.
 
 use super::{Db, StoreError};
-use crate::wallet::{
-    Account, Appended, BatchRecord, Delivery, LedgerStore, Transfer, WalletError,
-};
+use crate::wallet::{Account, Appended, BatchRecord, Delivery, LedgerStore, Transfer, WalletError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;

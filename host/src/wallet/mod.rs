@@ -451,3 +451,92 @@ fn write_loop(
         }
     }
 }
+
+#[cfg(test)]
+mod commit_failure_tests {
+    //! A store whose commits can be made to fail, to check that a failed
+    //! group commit is answered as failed, leaves nothing applied, and that
+    //! the wallet carries on from the journal.
+
+    use super::*;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    #[derive(Default)]
+    struct FlakyStore {
+        journal: Mutex<Vec<BatchRecord>>,
+        fail: AtomicBool,
+    }
+
+    impl LedgerStore for FlakyStore {
+        fn replay(
+            &self,
+            f: &mut dyn FnMut(BatchRecord) -> Result<(), WalletError>,
+        ) -> Result<(), WalletError> {
+            let batches = self.journal.lock().map(|j| j.clone()).unwrap_or_default();
+            batches.into_iter().try_for_each(f)
+        }
+        fn commit(&self, batch: &BatchRecord, _: &Appended) -> Result<(), StoreError> {
+            if self.fail.load(Ordering::SeqCst) {
+                return Err(StoreError::Io("disk full".into()));
+            }
+            if let Ok(mut j) = self.journal.lock() {
+                j.push(batch.clone());
+            }
+            Ok(())
+        }
+        fn history(
+            &self,
+            _: &Account,
+            _: Option<u64>,
+            _: usize,
+        ) -> Result<Vec<Transfer>, StoreError> {
+            Ok(Vec::new())
+        }
+        fn due_events(&self, _: i64, _: usize) -> Result<Vec<Delivery>, StoreError> {
+            Ok(Vec::new())
+        }
+        fn all_events(&self) -> Result<Vec<Delivery>, StoreError> {
+            Ok(Vec::new())
+        }
+        fn event_delivered(&self, _: u64) -> Result<(), StoreError> {
+            Ok(())
+        }
+        fn event_failed(&self, _: &Delivery) -> Result<(), StoreError> {
+            Ok(())
+        }
+    }
+
+    fn top_up(user: &str, amount: Amount, key: &str) -> Command {
+        Command::TopUp {
+            user: user.into(),
+            amount,
+            key: key.into(),
+        }
+    }
+
+    #[test]
+    fn a_failed_commit_is_answered_as_failed_and_applies_nothing() -> Result<(), WalletError> {
+        use crate::platform::block_on;
+        let store = Arc::new(FlakyStore::default());
+        let wallet = Wallet::open(store.clone(), Rules::default())?;
+        let balance = |w: &Wallet| {
+            let a = Account::User("u_a".into());
+            block_on(w.read(move |l| l.balance(&a)))
+        };
+        block_on(wallet.execute(top_up("u_a", 100, "key-001")))?;
+        store.fail.store(true, Ordering::SeqCst);
+        let failed = block_on(wallet.execute(top_up("u_a", 50, "key-002")));
+        assert_eq!(failed.map_err(|e| e.code()).err(), Some("storage-io"));
+        store.fail.store(false, Ordering::SeqCst);
+        // The failed top-up is gone, its key is free again, and the ledger
+        // agrees with its journal.
+        assert_eq!(balance(&wallet)?, 100);
+        block_on(wallet.execute(top_up("u_a", 50, "key-002")))?;
+        assert_eq!(balance(&wallet)?, 150);
+        let audit = block_on(wallet.audit())?;
+        assert_eq!(audit.totals.issued, 150);
+        assert_eq!(audit.batches, 2);
+        Ok(())
+    }
+}

@@ -1,18 +1,18 @@
 //! The wallet's persistence on sled: one tree holding the batch journal,
-//! each account's history and the outbox of events for mini-apps. A batch is
+//! each batch's transfers and the outbox of events for mini-apps. A batch is
 //! one atomic sled batch followed by one flush, so a commit is durable and
 //! all-or-nothing.
 
 use super::{Db, StoreError};
-use crate::wallet::{Account, Appended, BatchRecord, Delivery, LedgerStore, Transfer, WalletError};
+use crate::wallet::{Appended, BatchRecord, Delivery, LedgerStore, Transfer, WalletError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use std::collections::BTreeMap;
 
 const TREE: &str = "ledger";
 /// `j` + batch seq: the journal.
 const JOURNAL: u8 = b'j';
-/// `h` + account key + 0 + batch seq: that account's transfers in the batch.
+/// `h` + batch seq: the transfers the batch appended (each account's history
+/// is found through the wallet's in-memory index of batches per account).
 const HISTORY: u8 = b'h';
 /// `e` + event seq: an event waiting for delivery.
 const OUTBOX: u8 = b'e';
@@ -37,13 +37,6 @@ fn key(prefix: u8, seq: u64) -> [u8; 9] {
     let mut k = [0u8; 9];
     k[0] = prefix;
     k[1..].copy_from_slice(&seq.to_be_bytes());
-    k
-}
-
-fn history_prefix(account: &Account) -> Vec<u8> {
-    let mut k = vec![HISTORY];
-    k.extend_from_slice(account.key().as_bytes());
-    k.push(0);
     k
 }
 
@@ -78,19 +71,12 @@ impl LedgerStore for LedgerTree {
     fn commit(&self, batch: &BatchRecord, appended: &Appended) -> Result<(), StoreError> {
         let mut b = sled::Batch::default();
         b.insert(&key(JOURNAL, batch.seq), encode(batch)?);
-        let mut by_account: BTreeMap<&Account, Vec<&Transfer>> = BTreeMap::new();
-        for t in &appended.transfers {
-            for a in [&t.from, &t.to] {
-                if !a.is_system() {
-                    by_account.entry(a).or_default().push(t);
-                }
-            }
-        }
-        for (account, transfers) in by_account {
-            let mut k = history_prefix(account);
-            k.extend_from_slice(&batch.seq.to_be_bytes());
-            // Derived data (rebuilt from the journal if need be): compact.
-            b.insert(k, encode_compact(&transfers)?);
+        if !appended.transfers.is_empty() {
+            // Derived data (the journal can rebuild it): compact encoding.
+            b.insert(
+                &key(HISTORY, batch.seq),
+                encode_compact(&appended.transfers)?,
+            );
         }
         for event in &appended.events {
             let d = Delivery {
@@ -108,27 +94,12 @@ impl LedgerStore for LedgerTree {
         Ok(())
     }
 
-    fn history(
-        &self,
-        account: &Account,
-        before: Option<u64>,
-        limit: usize,
-    ) -> Result<Vec<Transfer>, StoreError> {
-        let mut out = Vec::new();
-        for item in self.tree.scan_prefix(history_prefix(account)).rev() {
-            let (k, v) = item?;
-            let transfers: Vec<Transfer> = decode(&k, &v)?;
-            for t in transfers.into_iter().rev() {
-                if before.is_some_and(|b| t.seq >= b) {
-                    continue;
-                }
-                if out.len() == limit {
-                    return Ok(out);
-                }
-                out.push(t);
-            }
+    fn batch_transfers(&self, seq: u64) -> Result<Vec<Transfer>, StoreError> {
+        let k = key(HISTORY, seq);
+        match self.tree.get(k)? {
+            Some(v) => decode(&k, &v),
+            None => Ok(Vec::new()),
         }
-        Ok(out)
     }
 
     fn due_events(&self, now: i64, limit: usize) -> Result<Vec<Delivery>, StoreError> {

@@ -15,8 +15,9 @@ pub use types::*;
 
 use crate::store::StoreError;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::mpsc;
+use std::sync::{Arc, RwLock};
 use tokio::sync::{Notify, oneshot};
 
 /// What went wrong in the wallet. Codes are stable.
@@ -152,13 +153,8 @@ pub trait LedgerStore: Send + Sync {
     /// Writes one batch (journal, history index, outbox) atomically and
     /// durably: when this returns Ok it survives a crash.
     fn commit(&self, batch: &BatchRecord, appended: &Appended) -> Result<(), StoreError>;
-    /// An account's transfers, newest first, with `seq` below `before`.
-    fn history(
-        &self,
-        account: &Account,
-        before: Option<u64>,
-        limit: usize,
-    ) -> Result<Vec<Transfer>, StoreError>;
+    /// The transfers batch `seq` appended, in order.
+    fn batch_transfers(&self, seq: u64) -> Result<Vec<Transfer>, StoreError>;
     /// Outbox entries due by `now` (not given up), oldest first.
     fn due_events(&self, now: i64, limit: usize) -> Result<Vec<Delivery>, StoreError>;
     /// Every outbox entry, for operators and tests.
@@ -182,8 +178,27 @@ enum Job {
     Read(Read),
 }
 
+/// Which batches touched each account, oldest first: rebuilt by the replay
+/// and extended after each commit, so history costs no extra key per write.
+type HistoryIndex = HashMap<Account, Vec<u64>>;
+
+fn index_batch(index: &mut HistoryIndex, seq: u64, transfers: &[Transfer]) {
+    for t in transfers {
+        for a in [&t.from, &t.to] {
+            if a.is_system() {
+                continue;
+            }
+            let seqs = index.entry(a.clone()).or_default();
+            if seqs.last() != Some(&seq) {
+                seqs.push(seq);
+            }
+        }
+    }
+}
+
 struct Inner {
     tx: Option<mpsc::Sender<Job>>,
+    index: Arc<RwLock<HistoryIndex>>,
     writer: Option<std::thread::JoinHandle<()>>,
     store: Arc<dyn LedgerStore>,
     rules: Rules,
@@ -217,17 +232,24 @@ impl Wallet {
     /// Rebuilds the ledger by replaying the journal (checking every batch
     /// appends what it recorded) and starts the writer.
     pub fn open(store: Arc<dyn LedgerStore>, rules: Rules) -> Result<Wallet, WalletError> {
-        let (mut ledger, next_batch) = rebuild(store.as_ref(), &rules)?;
+        let (mut ledger, next_batch, index) = rebuild(store.as_ref(), &rules)?;
         ledger.set_rules(rules.clone());
+        let index = Arc::new(RwLock::new(index));
         let events = Arc::new(Notify::new());
         let (tx, rx) = mpsc::channel();
         let writer = {
             let store = store.clone();
             let events = events.clone();
             let rules = rules.clone();
+            let index = index.clone();
+            let start = Start {
+                ledger,
+                next_batch,
+                index,
+            };
             std::thread::Builder::new()
                 .name("ledger-writer".into())
-                .spawn(move || write_loop(ledger, next_batch, store, rules, rx, events))
+                .spawn(move || write_loop(start, store, rules, rx, events))
                 .map_err(|e| {
                     WalletError::Internal(format!("cannot start the ledger writer: {e}"))
                 })?
@@ -235,6 +257,7 @@ impl Wallet {
         Ok(Wallet {
             inner: Arc::new(Inner {
                 tx: Some(tx),
+                index,
                 writer: Some(writer),
                 store,
                 rules,
@@ -291,7 +314,25 @@ impl Wallet {
         before: Option<u64>,
         limit: usize,
     ) -> Result<Vec<Transfer>, WalletError> {
-        Ok(self.inner.store.history(account, before, limit)?)
+        let batches = match self.inner.index.read() {
+            Ok(index) => index.get(account).cloned().unwrap_or_default(),
+            Err(_) => return Err(WalletError::Unavailable),
+        };
+        let mut out = Vec::new();
+        for seq in batches.into_iter().rev() {
+            let transfers = self.inner.store.batch_transfers(seq)?;
+            for t in transfers.into_iter().rev() {
+                let mine = &t.from == account || &t.to == account;
+                if !mine || before.is_some_and(|b| t.seq >= b) {
+                    continue;
+                }
+                if out.len() == limit {
+                    return Ok(out);
+                }
+                out.push(t);
+            }
+        }
+        Ok(out)
     }
 
     /// Replays the whole journal into a fresh ledger and compares it with
@@ -301,7 +342,7 @@ impl Wallet {
         let rules = self.inner.rules.clone();
         // The replay runs on the writer thread so no batch lands halfway.
         self.read(move |live| {
-            let (fresh, next) = rebuild(store.as_ref(), &rules)?;
+            let (fresh, next, _) = rebuild(store.as_ref(), &rules)?;
             fresh.check_invariants().map_err(WalletError::Corrupt)?;
             live.check_invariants().map_err(WalletError::Corrupt)?;
             if fresh.totals() != live.totals()
@@ -331,9 +372,15 @@ impl Wallet {
 }
 
 /// Replays the journal into a new ledger; returns it and the next batch seq.
-fn rebuild(store: &dyn LedgerStore, rules: &Rules) -> Result<(Ledger, u64), WalletError> {
+/// Replays the journal into a new ledger; returns it, the next batch seq and
+/// the history index.
+fn rebuild(
+    store: &dyn LedgerStore,
+    rules: &Rules,
+) -> Result<(Ledger, u64, HistoryIndex), WalletError> {
     let mut ledger = Ledger::new(rules.clone());
     let mut next = 1;
+    let mut index = HistoryIndex::new();
     store.replay(&mut |batch| {
         if batch.seq != next {
             return Err(WalletError::Corrupt(format!(
@@ -358,20 +405,32 @@ fn rebuild(store: &dyn LedgerStore, rules: &Rules) -> Result<(Ledger, u64), Wall
                 batch.seq
             )));
         }
+        index_batch(&mut index, batch.seq, &appended.transfers);
         next += 1;
         Ok(())
     })?;
-    Ok((ledger, next))
+    Ok((ledger, next, index))
+}
+
+/// What the writer starts from.
+struct Start {
+    ledger: Ledger,
+    next_batch: u64,
+    index: Arc<RwLock<HistoryIndex>>,
 }
 
 fn write_loop(
-    mut ledger: Ledger,
-    mut next_batch: u64,
+    start: Start,
     store: Arc<dyn LedgerStore>,
     rules: Rules,
     rx: mpsc::Receiver<Job>,
     events: Arc<Notify>,
 ) {
+    let Start {
+        mut ledger,
+        mut next_batch,
+        index,
+    } = start;
     let mut broken: Option<String> = None;
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
@@ -422,6 +481,10 @@ fn write_loop(
             };
             match store.commit(&batch, &appended) {
                 Ok(()) => {
+                    // Before answering, so a person sees their own transfer.
+                    if let Ok(mut i) = index.write() {
+                        index_batch(&mut i, batch.seq, &appended.transfers);
+                    }
                     next_batch += 1;
                     if !appended.events.is_empty() {
                         events.notify_one();
@@ -433,10 +496,13 @@ fn write_loop(
                         *result = Err(WalletError::Storage(StoreError::Io(e.to_string())));
                     }
                     match rebuild(store.as_ref(), &rules) {
-                        Ok((l, n)) => {
+                        Ok((l, n, i)) => {
                             ledger = l;
                             ledger.set_rules(rules.clone());
                             next_batch = n;
+                            if let Ok(mut index) = index.write() {
+                                *index = i;
+                            }
                         }
                         Err(e) => broken = Some(e.to_string()),
                     }
@@ -485,12 +551,7 @@ mod commit_failure_tests {
             }
             Ok(())
         }
-        fn history(
-            &self,
-            _: &Account,
-            _: Option<u64>,
-            _: usize,
-        ) -> Result<Vec<Transfer>, StoreError> {
+        fn batch_transfers(&self, _: u64) -> Result<Vec<Transfer>, StoreError> {
             Ok(Vec::new())
         }
         fn due_events(&self, _: i64, _: usize) -> Result<Vec<Delivery>, StoreError> {

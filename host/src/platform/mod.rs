@@ -356,9 +356,13 @@ impl Superapp {
             Some(user_id) => {
                 check_user_id(&user_id).map_err(|e| CallError::BadRequest(e.to_string()))?;
                 let open_id = self.identity.open_id(&user_id, app_id);
-                self.identity
-                    .remember_open_id(&user_id, app_id, &open_id)
-                    .map_err(|e| CallError::Internal(e.to_string()))?;
+                // Only a wallet app can name a person back by open id
+                // (`request-transfer`); other calls skip the index write.
+                if app.grants.declared.contains(&Capability::Wallet) {
+                    self.identity
+                        .remember_open_id(&user_id, app_id, &open_id)
+                        .map_err(|e| CallError::Internal(e.to_string()))?;
+                }
                 let union_id =
                     self.identity
                         .union_id(&user_id, app.grants.signer.as_deref(), app_id);

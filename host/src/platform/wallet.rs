@@ -338,18 +338,20 @@ impl Superapp {
         Ok(self.identity.user_by_handle(handle)?.id)
     }
 
-    fn handle_of(&self, user_id: &str) -> String {
+    /// A field of a person's account, or `(removed)` for one that is gone.
+    fn person_field(&self, user_id: &str, field: fn(crate::identity::User) -> String) -> String {
         match self.identity.user(user_id) {
-            Ok(Some(u)) => u.handle,
+            Ok(Some(u)) => field(u),
             _ => "(removed)".into(),
         }
     }
 
+    fn handle_of(&self, user_id: &str) -> String {
+        self.person_field(user_id, |u| u.handle)
+    }
+
     fn display_name_of(&self, user_id: &str) -> String {
-        match self.identity.user(user_id) {
-            Ok(Some(u)) => u.display_name,
-            _ => "(removed)".into(),
-        }
+        self.person_field(user_id, |u| u.display_name)
     }
 
     fn wallet_view_of(&self, balance: Amount) -> WalletView {
@@ -420,24 +422,24 @@ impl Superapp {
     }
 
     fn packet_view(&self, r: RedPacket) -> PacketView {
-        let luckiest = r
+        let claims: Vec<ClaimView> = r
             .claims
             .iter()
+            .map(|c| ClaimView {
+                name: self.display_name_of(&c.user),
+                amount: c.amount,
+                at: rfc3339(c.at),
+            })
+            .collect();
+        // The earliest of equal best shares wins; its name is already read.
+        let luckiest = claims
+            .iter()
             .enumerate()
-            // The earliest of equal best shares wins.
             .max_by_key(|(i, c)| (c.amount, std::cmp::Reverse(*i)))
-            .map(|(_, c)| self.display_name_of(&c.user));
+            .map(|(_, c)| c.name.clone());
         PacketView {
             sender: self.display_name_of(&r.sender),
-            claims: r
-                .claims
-                .iter()
-                .map(|c| ClaimView {
-                    name: self.display_name_of(&c.user),
-                    amount: c.amount,
-                    at: rfc3339(c.at),
-                })
-                .collect(),
+            claims,
             id: r.id,
             app: r.app,
             total: r.spec.total,

@@ -565,7 +565,7 @@ impl Ledger {
         if now >= p.expires_at {
             return Err(WalletError::PaymentExpired(id.to_string()));
         }
-        let (kind, amount, app) = (p.kind.clone(), p.amount, p.app.clone());
+        let (kind, amount, app, memo) = (p.kind.clone(), p.amount, p.app.clone(), p.memo.clone());
         let payer = Account::User(user.to_string());
         self.need(&payer, amount)?;
         self.set_due(id, None);
@@ -595,7 +595,6 @@ impl Ledger {
                 (status, due)
             }
             PaymentKind::Transfer { to } => {
-                let memo = self.payment_clone(id)?.memo;
                 self.post(
                     payer,
                     Account::User(to.clone()),

@@ -11,6 +11,7 @@ mod fsutil;
 pub mod http;
 pub mod identity;
 pub mod kv;
+pub mod messaging;
 pub mod packages;
 pub mod platform;
 pub mod remote;

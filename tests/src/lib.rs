@@ -288,3 +288,84 @@ pub fn login(base: &str, handle: &str) -> anyhow::Result<String> {
     anyhow::ensure!(reply.status == 200, "login failed: {}", reply.body);
     Ok(reply.json()["token"].as_str().unwrap_or("").to_string())
 }
+
+/// One server-sent event.
+#[derive(Debug, Clone)]
+pub struct SseEvent {
+    pub id: String,
+    pub event: String,
+    pub data: serde_json::Value,
+}
+
+/// A client of `GET /me/events`, reading events as they arrive.
+pub struct EventStream {
+    lines: std::io::Lines<std::io::BufReader<Box<dyn std::io::Read + Send>>>,
+}
+
+impl EventStream {
+    /// Opens the stream; `last_event_id` resumes after that event. Returns
+    /// the status too: a refused stream is an error reply, not a stream.
+    pub fn open(
+        base: &str,
+        token: &str,
+        last_event_id: Option<&str>,
+    ) -> anyhow::Result<Result<EventStream, Reply>> {
+        // A broken stream fails the test instead of hanging it.
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_recv_body(Some(std::time::Duration::from_secs(60)))
+            .build()
+            .into();
+        let mut builder = ureq::http::Request::builder()
+            .method("GET")
+            .uri(format!("{base}/me/events"))
+            .header("authorization", format!("Bearer {token}"));
+        if let Some(id) = last_event_id {
+            builder = builder.header("last-event-id", id);
+        }
+        let resp = agent.run(builder.body(())?)?;
+        if resp.status() != 200 {
+            let status = resp.status().as_u16();
+            let body = resp.into_body().read_to_string()?;
+            return Ok(Err(Reply {
+                status,
+                content_type: String::new(),
+                headers: Vec::new(),
+                body,
+            }));
+        }
+        let reader: Box<dyn std::io::Read + Send> = Box::new(resp.into_body().into_reader());
+        use std::io::BufRead;
+        Ok(Ok(EventStream {
+            lines: std::io::BufReader::new(reader).lines(),
+        }))
+    }
+
+    /// The next event (keep-alive comments skipped).
+    pub fn next_event(&mut self) -> anyhow::Result<SseEvent> {
+        let (mut id, mut event, mut data) = (String::new(), String::new(), String::new());
+        loop {
+            let line = self
+                .lines
+                .next()
+                .ok_or_else(|| anyhow::anyhow!("the event stream ended"))??;
+            if line.is_empty() {
+                if data.is_empty() {
+                    continue;
+                }
+                return Ok(SseEvent {
+                    id,
+                    event,
+                    data: serde_json::from_str(&data)?,
+                });
+            }
+            if let Some(v) = line.strip_prefix("id:") {
+                id = v.trim().to_string();
+            } else if let Some(v) = line.strip_prefix("event:") {
+                event = v.trim().to_string();
+            } else if let Some(v) = line.strip_prefix("data:") {
+                data.push_str(v.trim_start());
+            }
+        }
+    }
+}

@@ -10,6 +10,7 @@ pub mod admin;
 mod apps;
 mod auth;
 mod me;
+mod messaging;
 mod openapi;
 mod problem;
 pub mod wallet;
@@ -93,10 +94,25 @@ pub fn router(host: Arc<Superapp>, options: ServeOptions) -> Router {
         .route("/me/red-packets", post(wallet::send_packet))
         .route("/me/red-packets/{id}", get(wallet::packet))
         .route("/me/red-packets/{id}/claim", post(wallet::claim))
+        .route(
+            "/me/conversations",
+            get(messaging::list).post(messaging::create),
+        )
+        .route("/me/conversations/{id}", get(messaging::detail))
+        .route("/me/conversations/{id}/members", post(messaging::invite))
+        .route("/me/conversations/{id}/leave", post(messaging::leave))
+        .route(
+            "/me/conversations/{id}/messages",
+            get(messaging::history).post(messaging::send),
+        )
+        .route("/me/conversations/{id}/read", post(messaging::read))
         .layer(middleware::from_fn_with_state(state.clone(), time_limit));
+    // Live streams stay open for as long as the client listens.
+    let live = Router::new().route("/me/events", get(messaging::events));
     Router::new()
         .merge(admin::routes(state.clone()))
         .merge(public)
+        .merge(live)
         .fallback(not_found)
         .layer(middleware::from_fn(observe))
         .with_state(state)

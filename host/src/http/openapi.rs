@@ -2,7 +2,7 @@
 //! handlers' annotations and the request/response types, so it cannot drift
 //! from the code.
 
-use super::{admin, apps, auth, me, problem, wallet};
+use super::{admin, apps, auth, me, messaging, problem, wallet};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use std::sync::LazyLock;
@@ -35,6 +35,15 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         admin::list_host_keys,
         admin::rotate_host_keys,
         wallet::balance,
+        messaging::list,
+        messaging::create,
+        messaging::detail,
+        messaging::invite,
+        messaging::leave,
+        messaging::send,
+        messaging::history,
+        messaging::read,
+        messaging::events,
         wallet::transactions,
         wallet::transfer,
         wallet::pending,
@@ -62,6 +71,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         (name = "apps", description = "Mini-apps: catalogue, launch, calls"),
         (name = "me", description = "The signed-in person: consent, access log, export, erasure"),
         (name = "wallet", description = "The signed-in person's wallet: balance, history, transfers, payments, red packets"),
+        (name = "messaging", description = "The signed-in person's conversations, messages and live event stream"),
         (name = "admin", description = "Operator routes (admin token)"),
         (name = "host", description = "Health"),
     )

@@ -33,7 +33,13 @@ pub enum OpenError {
     Wallet(#[from] WalletError),
 }
 
+mod messaging;
 mod wallet;
+
+pub use messaging::{
+    CardView, ConversationView, HistoryView, LiveEventView, MemberView, MessageView, NewMessage,
+    PacketCardView,
+};
 
 pub use wallet::{
     ClaimResultView, ClaimView, DeliveryReport, HolderRef, MerchantAction, MerchantBalance,
@@ -58,6 +64,7 @@ pub struct Superapp {
     storage: AppStorage,
     identity: Identity,
     wallet: Wallet,
+    messaging: crate::messaging::Messaging,
     runtime: Runtime,
     loaded: RwLock<HashMap<String, Arc<LoadedApp>>>,
 }
@@ -72,6 +79,7 @@ impl Superapp {
             storage: AppStorage::new(db.kv()?),
             identity: Identity::open(&db)?,
             wallet: Wallet::open(Arc::new(db.ledger()?), config.wallet.clone())?,
+            messaging: crate::messaging::Messaging::new(db.messaging()?),
             runtime: Runtime::new(&config)?,
             config,
             loaded: RwLock::new(HashMap::new()),

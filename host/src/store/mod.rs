@@ -4,9 +4,11 @@
 
 mod kv;
 mod ledger;
+mod messaging;
 
 pub use kv::{KvTrees, KvWriteError};
 pub use ledger::LedgerTree;
+pub use messaging::{MessagingTree, MessagingWrite};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;

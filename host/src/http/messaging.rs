@@ -1,0 +1,316 @@
+//! The messenger over HTTP: a person's conversations, messages and read
+//! marks (`/me/conversations/...`) and their live event stream
+//! (`GET /me/events`, server-sent events resumable with `Last-Event-ID`).
+
+use super::auth::Authed;
+use super::problem::ProblemBody;
+use super::{AppState, JsonBody, Problem, query};
+use crate::identity::now;
+use crate::messaging::MessagingError;
+use crate::platform::{ConversationView, HistoryView, MessageView, NewMessage, Superapp};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+impl From<MessagingError> for Problem {
+    fn from(e: MessagingError) -> Self {
+        use MessagingError as M;
+        let status = match &e {
+            M::ConversationNotFound(_)
+            | M::UnknownPerson(_)
+            | M::UnknownApp(_)
+            | M::PacketNotFound(_) => StatusCode::NOT_FOUND,
+            M::NotAMember(_) | M::NotYourPacket(_) => StatusCode::FORBIDDEN,
+            M::NotAGroup(..) | M::GroupFull(_) => StatusCode::CONFLICT,
+            M::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            M::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            M::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        Problem::new(status, e.code(), e.to_string())
+    }
+}
+
+/// The person's conversations.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ConversationList {
+    pub conversations: Vec<ConversationView>,
+}
+
+/// The person's conversations, the most recently active first, each with
+/// its newest message and unread count.
+#[utoipa::path(get, path = "/me/conversations", tag = "messaging", security(("bearer" = [])),
+    responses((status = 200, body = ConversationList), (status = 401, body = ProblemBody)))]
+pub(super) async fn list(
+    State(s): State<AppState>,
+    who: Authed,
+) -> Result<Json<ConversationList>, Problem> {
+    Ok(Json(ConversationList {
+        conversations: s.host.conversations(&who.user_id)?,
+    }))
+}
+
+/// A direct conversation (one member, no title) or a group (a title).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewConversation {
+    /// Handles of the other people.
+    pub members: Vec<String>,
+    /// Makes a group.
+    pub title: Option<String>,
+}
+
+/// Opens the direct conversation with one person (the existing one if any),
+/// or creates a group of up to 500.
+#[utoipa::path(post, path = "/me/conversations", tag = "messaging", security(("bearer" = [])),
+    request_body = NewConversation,
+    responses((status = 201, body = ConversationView), (status = 404, body = ProblemBody),
+        (status = 409, body = ProblemBody), (status = 422, body = ProblemBody)))]
+pub(super) async fn create(
+    State(s): State<AppState>,
+    who: Authed,
+    JsonBody(req): JsonBody<NewConversation>,
+) -> Result<(StatusCode, Json<ConversationView>), Problem> {
+    let view = s
+        .host
+        .start_conversation(&who.user_id, req.title, &req.members, now())
+        .await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// A conversation the person is in, with its members.
+#[utoipa::path(get, path = "/me/conversations/{id}", tag = "messaging", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Conversation id")),
+    responses((status = 200, body = ConversationView), (status = 403, body = ProblemBody), (status = 404, body = ProblemBody)))]
+pub(super) async fn detail(
+    State(s): State<AppState>,
+    who: Authed,
+    Path(id): Path<String>,
+) -> Result<Json<ConversationView>, Problem> {
+    Ok(Json(s.host.conversation(&who.user_id, &id)?))
+}
+
+/// People to add to a group.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Invite {
+    /// Handles.
+    pub members: Vec<String>,
+}
+
+/// A member adds people to the group.
+#[utoipa::path(post, path = "/me/conversations/{id}/members", tag = "messaging", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Conversation id")), request_body = Invite,
+    responses((status = 200, body = ConversationView), (status = 403, body = ProblemBody),
+        (status = 404, body = ProblemBody), (status = 409, body = ProblemBody)))]
+pub(super) async fn invite(
+    State(s): State<AppState>,
+    who: Authed,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<Invite>,
+) -> Result<Json<ConversationView>, Problem> {
+    Ok(Json(
+        s.host
+            .invite(&who.user_id, &id, &req.members, now())
+            .await?,
+    ))
+}
+
+/// The person leaves a group.
+#[utoipa::path(post, path = "/me/conversations/{id}/leave", tag = "messaging", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Conversation id")),
+    responses((status = 204), (status = 403, body = ProblemBody), (status = 409, body = ProblemBody)))]
+pub(super) async fn leave(
+    State(s): State<AppState>,
+    who: Authed,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Problem> {
+    s.host.leave(&who.user_id, &id, now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Sends a message: `{"kind":"text","text":…}`, `{"kind":"app-card","app":…,
+/// "path":"/…","title":…}` or `{"kind":"red-packet","packet":…}` (a packet
+/// the person sent).
+#[utoipa::path(post, path = "/me/conversations/{id}/messages", tag = "messaging", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Conversation id")), request_body = NewMessage,
+    responses((status = 201, body = MessageView), (status = 403, body = ProblemBody),
+        (status = 404, body = ProblemBody), (status = 413, body = ProblemBody), (status = 422, body = ProblemBody)))]
+pub(super) async fn send(
+    State(s): State<AppState>,
+    who: Authed,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<NewMessage>,
+) -> Result<(StatusCode, Json<MessageView>), Problem> {
+    let view = s.host.send_message(&who.user_id, &id, req, now()).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(super) struct HistoryQuery {
+    /// Older messages: ids below this (from `next_before`), newest first.
+    before: Option<u64>,
+    /// Catching up: ids above this, oldest first.
+    after: Option<u64>,
+    /// 1–200, default 50.
+    limit: Option<usize>,
+}
+
+/// A page of the conversation's messages.
+#[utoipa::path(get, path = "/me/conversations/{id}/messages", tag = "messaging", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Conversation id"), HistoryQuery),
+    responses((status = 200, body = HistoryView), (status = 403, body = ProblemBody), (status = 404, body = ProblemBody)))]
+pub(super) async fn history(
+    State(s): State<AppState>,
+    who: Authed,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> Result<Json<HistoryView>, Problem> {
+    let q: HistoryQuery = query(&uri)?;
+    Ok(Json(s.host.history(
+        &who.user_id,
+        &id,
+        q.before,
+        q.after,
+        q.limit.unwrap_or(50),
+    )?))
+}
+
+/// How far the person has read.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReadMark {
+    /// The newest message id read.
+    pub up_to: u64,
+}
+
+/// Marks the conversation read up to a message (never moves back).
+#[utoipa::path(post, path = "/me/conversations/{id}/read", tag = "messaging", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Conversation id")), request_body = ReadMark,
+    responses((status = 200, body = ReadMark), (status = 403, body = ProblemBody), (status = 422, body = ProblemBody)))]
+pub(super) async fn read(
+    State(s): State<AppState>,
+    who: Authed,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<ReadMark>,
+) -> Result<Json<ReadMark>, Problem> {
+    let up_to = s
+        .host
+        .messaging()
+        .mark_read(&who.user_id, &id, req.up_to)
+        .await?;
+    Ok(Json(ReadMark { up_to }))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(super) struct StreamQuery {
+    /// Resume after this event id (the `Last-Event-ID` header wins).
+    after: Option<u64>,
+}
+
+/// Where a stream resumes: `Last-Event-ID` (what browsers send when they
+/// reconnect), else `?after=`, else only new events.
+fn resume_point(
+    host: &Superapp,
+    user: &str,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Result<u64, Problem> {
+    if let Some(v) = headers.get("last-event-id") {
+        return v
+            .to_str()
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .ok_or_else(|| {
+                Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid-last-event-id",
+                    "`Last-Event-ID` is the decimal `id` of an event this stream sent",
+                )
+            });
+    }
+    let q: StreamQuery = query(uri)?;
+    match q.after {
+        Some(after) => Ok(after),
+        // Only what happens from now on: start after the newest event.
+        None => Ok(host.messaging().newest_event(user)?.unwrap_or(0)),
+    }
+}
+
+/// The person's live events as server-sent events: `message` (a new message
+/// in one of their conversations). Each event's `id` resumes the stream:
+/// a client reconnecting with `Last-Event-ID` gets everything after it.
+#[utoipa::path(get, path = "/me/events", tag = "messaging", security(("bearer" = [])),
+    params(StreamQuery, ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event")),
+    responses((status = 200, description = "text/event-stream"), (status = 400, body = ProblemBody), (status = 401, body = ProblemBody)))]
+pub(super) async fn events(
+    State(s): State<AppState>,
+    who: Authed,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, Problem> {
+    // Subscribe before reading the backlog, so nothing falls in between.
+    let wake = s.host.messaging().subscribe(&who.user_id);
+    let after = resume_point(&s.host, &who.user_id, &headers, &uri)?;
+    let state = Stream {
+        host: s.host.clone(),
+        user: who.user_id,
+        after,
+        wake,
+        ready: VecDeque::new(),
+    };
+    let stream = futures_util::stream::unfold(state, Stream::next);
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response())
+}
+
+/// One open event stream.
+struct Stream {
+    host: Arc<Superapp>,
+    user: String,
+    after: u64,
+    wake: tokio::sync::watch::Receiver<u64>,
+    ready: VecDeque<Event>,
+}
+
+impl Stream {
+    async fn next(mut self) -> Option<(Result<Event, Infallible>, Stream)> {
+        loop {
+            if let Some(e) = self.ready.pop_front() {
+                return Some((Ok(e), self));
+            }
+            // Mark the current value seen before reading, so a send that
+            // lands after this read wakes us again.
+            self.wake.borrow_and_update();
+            let batch = match self.host.live_events(&self.user, self.after, 200) {
+                Ok(batch) => batch,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the live stream; closing it");
+                    return None;
+                }
+            };
+            for e in batch {
+                self.after = e.id;
+                let data = e.data.to_string();
+                self.ready.push_back(
+                    Event::default()
+                        .id(e.id.to_string())
+                        .event(e.event)
+                        .data(data),
+                );
+            }
+            if self.ready.is_empty() && self.wake.changed().await.is_err() {
+                return None;
+            }
+        }
+    }
+}

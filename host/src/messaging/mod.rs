@@ -1,0 +1,705 @@
+//! The messenger: direct and group conversations, their ordered messages
+//! (text, mini-app cards, red-packet cards, system notices), read marks and
+//! each person's live-event stream. People appear here by internal user id;
+//! the edges resolve handles and show names.
+
+use crate::store::{MessagingTree, MessagingWrite, StoreError};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::watch;
+
+/// Most members a group may have (creator included).
+pub const MAX_GROUP_MEMBERS: usize = 500;
+/// Longest text message, in characters.
+pub const MAX_TEXT_CHARS: usize = 4000;
+/// Longest group or card title, in characters.
+pub const MAX_TITLE_CHARS: usize = 64;
+/// Longest mini-app path a card may carry, in bytes.
+pub const MAX_PATH_BYTES: usize = 512;
+/// Most messages or events one page returns.
+pub const MAX_PAGE: usize = 200;
+/// Unread counts stop at this (clients show "99+").
+const UNREAD_CAP: usize = 100;
+
+/// What went wrong. Codes are stable.
+#[derive(Debug, thiserror::Error)]
+pub enum MessagingError {
+    #[error("no conversation `{0}`")]
+    ConversationNotFound(String),
+    #[error("you are not a member of conversation `{0}`")]
+    NotAMember(String),
+    #[error("conversation `{0}` is not a group: {1}")]
+    NotAGroup(String, &'static str),
+    #[error("a group has at most {MAX_GROUP_MEMBERS} members; this would make {0}")]
+    GroupFull(usize),
+    #[error("no person with handle `{0}`")]
+    UnknownPerson(String),
+    #[error("no installed app `{0}`")]
+    UnknownApp(String),
+    #[error("no red packet `{0}`")]
+    PacketNotFound(String),
+    #[error("red packet `{0}` was not sent by you")]
+    NotYourPacket(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error(transparent)]
+    Storage(#[from] StoreError),
+}
+
+impl MessagingError {
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            MessagingError::ConversationNotFound(_) => "conversation-not-found",
+            MessagingError::NotAMember(_) => "not-a-member",
+            MessagingError::NotAGroup(..) => "not-a-group",
+            MessagingError::GroupFull(_) => "group-full",
+            MessagingError::UnknownPerson(_) => "unknown-person",
+            MessagingError::UnknownApp(_) => "app-not-found",
+            MessagingError::PacketNotFound(_) => "packet-not-found",
+            MessagingError::NotYourPacket(_) => "not-your-packet",
+            MessagingError::Invalid(_) => "invalid-message",
+            MessagingError::TooLarge(_) => "message-too-large",
+            MessagingError::Storage(e) => e.code(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConversationKind {
+    /// Between two people; one per pair.
+    Direct,
+    /// Created by a person, who may invite others; members may leave.
+    Group,
+}
+
+/// A conversation and who is in it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Conversation {
+    pub id: String,
+    pub kind: ConversationKind,
+    /// Groups only.
+    pub title: Option<String>,
+    pub created_by: String,
+    pub created_at: i64,
+    /// User ids, in the order they joined.
+    pub members: Vec<String>,
+}
+
+/// One person's place in a conversation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Membership {
+    pub joined_at: i64,
+    /// The newest message id the person has read.
+    pub last_read: u64,
+}
+
+/// A person as the messenger records them on what they send.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Person {
+    pub user: String,
+    pub handle: String,
+    pub name: String,
+}
+
+/// Who sent a message.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Sender {
+    /// A person; handle and name as they were when sent.
+    Person(Person),
+    /// The host (joins, leaves).
+    System,
+}
+
+/// What a message says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Body {
+    Text {
+        text: String,
+    },
+    /// Opening it launches `app` at `path`.
+    AppCard {
+        app: String,
+        path: String,
+        title: String,
+    },
+    /// A red packet to open from the chat.
+    RedPacket {
+        packet: String,
+        greeting: String,
+    },
+    /// A notice by the host.
+    System {
+        text: String,
+    },
+}
+
+impl Body {
+    /// Checks sizes and shapes of what a person or app may send.
+    pub fn check(&self) -> Result<(), MessagingError> {
+        match self {
+            Body::Text { text } => {
+                if text.trim().is_empty() {
+                    return Err(MessagingError::Invalid("`text` is empty".into()));
+                }
+                check_len("text", text, MAX_TEXT_CHARS)
+            }
+            Body::AppCard { app, path, title } => {
+                if app.is_empty() {
+                    return Err(MessagingError::Invalid("a card needs an `app`".into()));
+                }
+                if !path.starts_with('/') || path.len() > MAX_PATH_BYTES {
+                    return Err(MessagingError::Invalid(format!(
+                        "a card's `path` starts with `/` and has at most {MAX_PATH_BYTES} bytes"
+                    )));
+                }
+                if title.trim().is_empty() {
+                    return Err(MessagingError::Invalid("a card needs a `title`".into()));
+                }
+                check_len("title", title, MAX_TITLE_CHARS)
+            }
+            Body::RedPacket { packet, .. } if packet.is_empty() => Err(MessagingError::Invalid(
+                "a red-packet card needs a `packet`".into(),
+            )),
+            Body::RedPacket { .. } | Body::System { .. } => Ok(()),
+        }
+    }
+}
+
+fn check_len(field: &str, text: &str, max: usize) -> Result<(), MessagingError> {
+    let n = text.chars().count();
+    if n > max {
+        return Err(MessagingError::TooLarge(format!(
+            "`{field}` has {n} characters; at most {max} are allowed"
+        )));
+    }
+    Ok(())
+}
+
+/// A message, ordered in its conversation by `id`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Message {
+    pub id: u64,
+    pub conversation: String,
+    pub sender: Sender,
+    pub body: Body,
+    pub at: i64,
+}
+
+/// Something a person's clients are told about live.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LiveEvent {
+    /// Increasing per person; the SSE `id` a reconnecting client sends back.
+    pub id: u64,
+    pub at: i64,
+    pub body: LiveBody,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum LiveBody {
+    /// A new message in one of the person's conversations.
+    Message(Message),
+}
+
+/// A conversation as one member sees it in their list.
+#[derive(Debug, Clone)]
+pub struct ConversationSummary {
+    pub conversation: Conversation,
+    pub last_message: Option<Message>,
+    pub unread: usize,
+}
+
+/// One page of a conversation's history.
+#[derive(Debug, Clone)]
+pub struct HistoryPage {
+    pub messages: Vec<Message>,
+    /// Pass as `before` for the next (older) page; none at the start.
+    pub next_before: Option<u64>,
+}
+
+/// The messenger service. Cheap to clone.
+#[derive(Clone)]
+pub struct Messaging {
+    tree: MessagingTree,
+    /// Serialises id-taking and applying, so every reader sees ids appear in
+    /// order (a client resuming after id N can never miss a smaller one).
+    writer: Arc<Mutex<()>>,
+    /// Each connected person's newest event id, for their live streams.
+    hub: Arc<Mutex<HashMap<String, watch::Sender<u64>>>>,
+}
+
+impl Messaging {
+    pub fn new(tree: MessagingTree) -> Messaging {
+        Messaging {
+            tree,
+            writer: Arc::new(Mutex::new(())),
+            hub: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// Applies what `build` makes from fresh ids, in id order, durably, then
+    /// wakes the live streams of everyone it wrote an event for.
+    async fn commit(
+        &self,
+        build: impl FnOnce(
+            &mut dyn FnMut() -> Result<u64, StoreError>,
+        ) -> Result<MessagingWrite, MessagingError>,
+    ) -> Result<MessagingWrite, MessagingError> {
+        let write = {
+            let _order = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let tree = &self.tree;
+            let mut next = || tree.next_id();
+            let write = build(&mut next)?;
+            self.tree.apply(&write)?;
+            write
+        };
+        self.tree.flush().await?;
+        self.wake(&write.stream);
+        Ok(write)
+    }
+
+    fn wake(&self, events: &[(String, LiveEvent)]) {
+        let mut hub = self.hub.lock().unwrap_or_else(|p| p.into_inner());
+        for (user, e) in events {
+            if let Some(tx) = hub.get(user) {
+                if tx.receiver_count() == 0 {
+                    hub.remove(user);
+                } else {
+                    tx.send_if_modified(|last| {
+                        let newer = e.id > *last;
+                        if newer {
+                            *last = e.id;
+                        }
+                        newer
+                    });
+                }
+            }
+        }
+    }
+
+    /// A receiver that changes whenever the person gets a live event. Take
+    /// it before reading the backlog, so nothing falls between the two.
+    pub fn subscribe(&self, user: &str) -> watch::Receiver<u64> {
+        let mut hub = self.hub.lock().unwrap_or_else(|p| p.into_inner());
+        hub.entry(user.to_string())
+            .or_insert_with(|| watch::channel(0).0)
+            .subscribe()
+    }
+
+    /// The person's live events after `after`, oldest first.
+    pub fn events_after(
+        &self,
+        user: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<LiveEvent>, MessagingError> {
+        Ok(self.tree.stream_after(user, after, limit.min(MAX_PAGE))?)
+    }
+
+    /// The id of the person's newest live event, if any.
+    pub fn newest_event(&self, user: &str) -> Result<Option<u64>, MessagingError> {
+        Ok(self.tree.newest_event(user)?)
+    }
+
+    fn load(&self, id: &str) -> Result<Conversation, MessagingError> {
+        self.tree
+            .conversation(id)?
+            .ok_or_else(|| MessagingError::ConversationNotFound(id.to_string()))
+    }
+
+    /// The conversation, if `user` is in it.
+    pub fn conversation_of(&self, user: &str, id: &str) -> Result<Conversation, MessagingError> {
+        let c = self.load(id)?;
+        self.member(user, &c)?;
+        Ok(c)
+    }
+
+    fn member(&self, user: &str, c: &Conversation) -> Result<Membership, MessagingError> {
+        self.tree
+            .membership(user, &c.id)?
+            .ok_or_else(|| MessagingError::NotAMember(c.id.clone()))
+    }
+
+    /// The direct conversation of `me` and `other`, made on first use.
+    pub async fn open_direct(
+        &self,
+        me: &Person,
+        other: &Person,
+        now: i64,
+    ) -> Result<Conversation, MessagingError> {
+        if me.user == other.user {
+            return Err(MessagingError::Invalid(
+                "a direct conversation needs another person".into(),
+            ));
+        }
+        if let Some(id) = self.tree.direct(&me.user, &other.user)? {
+            return self.load(&id);
+        }
+        let w = self
+            .commit(|_| {
+                // Another request may have made it while we waited.
+                if let Some(id) = self.tree.direct(&me.user, &other.user)? {
+                    return Ok(MessagingWrite {
+                        conversations: vec![self.load(&id)?],
+                        ..MessagingWrite::default()
+                    });
+                }
+                let c = Conversation {
+                    id: new_conversation_id(),
+                    kind: ConversationKind::Direct,
+                    title: None,
+                    created_by: me.user.clone(),
+                    created_at: now,
+                    members: vec![me.user.clone(), other.user.clone()],
+                };
+                Ok(MessagingWrite {
+                    memberships: joins(&c, &c.members, now),
+                    direct: Some((me.user.clone(), other.user.clone(), c.id.clone())),
+                    conversations: vec![c],
+                    ..MessagingWrite::default()
+                })
+            })
+            .await?;
+        first_conversation(w)
+    }
+
+    /// A new group of `me` and `others` (duplicates and `me` ignored).
+    pub async fn create_group(
+        &self,
+        me: &Person,
+        title: &str,
+        others: &[Person],
+        now: i64,
+    ) -> Result<Conversation, MessagingError> {
+        let title = title.trim();
+        if title.is_empty() {
+            return Err(MessagingError::Invalid("a group needs a `title`".into()));
+        }
+        check_len("title", title, MAX_TITLE_CHARS)?;
+        let mut members = vec![me.user.clone()];
+        let mut added = Vec::new();
+        for p in others {
+            if !members.contains(&p.user) {
+                members.push(p.user.clone());
+                added.push(p.name.as_str());
+            }
+        }
+        if members.len() > MAX_GROUP_MEMBERS {
+            return Err(MessagingError::GroupFull(members.len()));
+        }
+        let notice = format!("{} created the group “{title}”", me.name);
+        let w = self
+            .commit(|next| {
+                let c = Conversation {
+                    id: new_conversation_id(),
+                    kind: ConversationKind::Group,
+                    title: Some(title.to_string()),
+                    created_by: me.user.clone(),
+                    created_at: now,
+                    members,
+                };
+                let mut w = MessagingWrite {
+                    memberships: joins(&c, &c.members, now),
+                    ..MessagingWrite::default()
+                };
+                let mut text = notice;
+                if !added.is_empty() {
+                    text.push_str(&format!(" with {}", added.join(", ")));
+                }
+                post(
+                    &mut w,
+                    &c,
+                    &c.members,
+                    Sender::System,
+                    Body::System { text },
+                    now,
+                    next,
+                )?;
+                w.conversations.push(c);
+                Ok(w)
+            })
+            .await?;
+        first_conversation(w)
+    }
+
+    /// `me`, a member, adds `others` to the group.
+    pub async fn invite(
+        &self,
+        me: &Person,
+        id: &str,
+        others: &[Person],
+        now: i64,
+    ) -> Result<Conversation, MessagingError> {
+        let w = self
+            .commit(|next| {
+                let mut c = self.conversation_of(&me.user, id)?;
+                if c.kind != ConversationKind::Group {
+                    return Err(MessagingError::NotAGroup(
+                        c.id,
+                        "only groups take new members",
+                    ));
+                }
+                let mut added = Vec::new();
+                let mut names = Vec::new();
+                for p in others {
+                    if !c.members.contains(&p.user) && !added.contains(&p.user) {
+                        added.push(p.user.clone());
+                        names.push(p.name.as_str());
+                    }
+                }
+                if c.members.len() + added.len() > MAX_GROUP_MEMBERS {
+                    return Err(MessagingError::GroupFull(c.members.len() + added.len()));
+                }
+                let mut w = MessagingWrite {
+                    memberships: joins(&c, &added, now),
+                    ..MessagingWrite::default()
+                };
+                c.members.extend(added);
+                if !names.is_empty() {
+                    let text = format!("{} invited {}", me.name, names.join(", "));
+                    post(
+                        &mut w,
+                        &c,
+                        &c.members,
+                        Sender::System,
+                        Body::System { text },
+                        now,
+                        next,
+                    )?;
+                }
+                w.conversations.push(c);
+                Ok(w)
+            })
+            .await?;
+        first_conversation(w)
+    }
+
+    /// `me` leaves the group; the others are told.
+    pub async fn leave(&self, me: &Person, id: &str, now: i64) -> Result<(), MessagingError> {
+        self.commit(|next| {
+            let mut c = self.conversation_of(&me.user, id)?;
+            if c.kind != ConversationKind::Group {
+                return Err(MessagingError::NotAGroup(
+                    c.id,
+                    "a direct conversation cannot be left",
+                ));
+            }
+            c.members.retain(|m| *m != me.user);
+            let mut w = MessagingWrite {
+                memberships: vec![(me.user.clone(), c.id.clone(), None)],
+                ..MessagingWrite::default()
+            };
+            let text = format!("{} left the group", me.name);
+            post(
+                &mut w,
+                &c,
+                &c.members,
+                Sender::System,
+                Body::System { text },
+                now,
+                next,
+            )?;
+            w.conversations.push(c);
+            Ok(w)
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// `me` posts `body` into conversation `id`; every member's stream gets it.
+    pub async fn send(
+        &self,
+        me: &Person,
+        id: &str,
+        body: Body,
+        now: i64,
+    ) -> Result<Message, MessagingError> {
+        if matches!(body, Body::System { .. }) {
+            return Err(MessagingError::Invalid(
+                "system notices come from the host only".into(),
+            ));
+        }
+        body.check()?;
+        let w = self
+            .commit(|next| {
+                // Read under the writer lock: a member who just left gets no
+                // message in, and the sender's own read mark moves with it.
+                let c = self.conversation_of(&me.user, id)?;
+                let mut mark = self.member(&me.user, &c)?;
+                let mut w = MessagingWrite::default();
+                post(
+                    &mut w,
+                    &c,
+                    &c.members,
+                    Sender::Person(me.clone()),
+                    body,
+                    now,
+                    next,
+                )?;
+                mark.last_read = w.messages.first().map_or(mark.last_read, |m| m.id);
+                w.memberships
+                    .push((me.user.clone(), c.id.clone(), Some(mark)));
+                Ok(w)
+            })
+            .await?;
+        w.messages
+            .into_iter()
+            .next()
+            .ok_or_else(|| MessagingError::Invalid("nothing was sent".into()))
+    }
+
+    /// A page of the conversation: newest first below `before`, or oldest
+    /// first above `after` (catching up).
+    pub fn history(
+        &self,
+        user: &str,
+        id: &str,
+        before: Option<u64>,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<HistoryPage, MessagingError> {
+        let c = self.conversation_of(user, id)?;
+        if limit == 0 || limit > MAX_PAGE {
+            return Err(MessagingError::Invalid(format!("`limit` is 1–{MAX_PAGE}")));
+        }
+        let newest_first = after.is_none();
+        let messages = self.tree.messages(
+            &c.id,
+            after.unwrap_or(0),
+            before.unwrap_or(u64::MAX),
+            limit,
+            newest_first,
+        )?;
+        let next_before = if newest_first && messages.len() == limit {
+            messages.last().map(|m| m.id)
+        } else {
+            None
+        };
+        Ok(HistoryPage {
+            messages,
+            next_before,
+        })
+    }
+
+    /// The person has read everything up to `up_to` (never moves back).
+    pub async fn mark_read(&self, user: &str, id: &str, up_to: u64) -> Result<u64, MessagingError> {
+        let w = self
+            .commit(|_| {
+                let c = self.conversation_of(user, id)?;
+                let mut m = self.member(user, &c)?;
+                let newest = self
+                    .tree
+                    .messages(&c.id, 0, u64::MAX, 1, true)?
+                    .first()
+                    .map_or(0, |m| m.id);
+                if up_to > newest {
+                    return Err(MessagingError::Invalid(format!(
+                        "`up_to` {up_to} is past the newest message ({newest})"
+                    )));
+                }
+                m.last_read = m.last_read.max(up_to);
+                Ok(MessagingWrite {
+                    memberships: vec![(user.to_string(), c.id.clone(), Some(m))],
+                    ..MessagingWrite::default()
+                })
+            })
+            .await?;
+        Ok(w.memberships
+            .first()
+            .and_then(|(_, _, m)| m.as_ref())
+            .map_or(0, |m| m.last_read))
+    }
+
+    /// The person's conversations, the most recently active first.
+    pub fn conversations(&self, user: &str) -> Result<Vec<ConversationSummary>, MessagingError> {
+        let mut out = Vec::new();
+        for (id, m) in self.tree.memberships(user)? {
+            let conversation = self.load(&id)?;
+            let last_message = self
+                .tree
+                .messages(&id, 0, u64::MAX, 1, true)?
+                .into_iter()
+                .next();
+            let unread = self.tree.count_after(&id, m.last_read, UNREAD_CAP)?;
+            out.push(ConversationSummary {
+                conversation,
+                last_message,
+                unread,
+            });
+        }
+        out.sort_by_key(|s| {
+            std::cmp::Reverse(
+                s.last_message
+                    .as_ref()
+                    .map_or(s.conversation.created_at, |m| m.at),
+            )
+        });
+        Ok(out)
+    }
+}
+
+fn new_conversation_id() -> String {
+    format!("c_{}", &crate::identity::random_token()[..20])
+}
+
+fn joins(
+    c: &Conversation,
+    users: &[String],
+    now: i64,
+) -> Vec<(String, String, Option<Membership>)> {
+    users
+        .iter()
+        .map(|u| {
+            (
+                u.clone(),
+                c.id.clone(),
+                Some(Membership {
+                    joined_at: now,
+                    last_read: 0,
+                }),
+            )
+        })
+        .collect()
+}
+
+/// Adds a message to `w` and a live event for each of `to`.
+fn post(
+    w: &mut MessagingWrite,
+    c: &Conversation,
+    to: &[String],
+    sender: Sender,
+    body: Body,
+    now: i64,
+    next: &mut dyn FnMut() -> Result<u64, StoreError>,
+) -> Result<(), MessagingError> {
+    let message = Message {
+        id: next()?,
+        conversation: c.id.clone(),
+        sender,
+        body,
+        at: now,
+    };
+    for user in to {
+        w.stream.push((
+            user.clone(),
+            LiveEvent {
+                id: message.id,
+                at: now,
+                body: LiveBody::Message(message.clone()),
+            },
+        ));
+    }
+    w.messages.push(message);
+    Ok(())
+}
+
+fn first_conversation(w: MessagingWrite) -> Result<Conversation, MessagingError> {
+    w.conversations
+        .into_iter()
+        .next()
+        .ok_or_else(|| MessagingError::Invalid("nothing was written".into()))
+}

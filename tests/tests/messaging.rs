@@ -1,0 +1,613 @@
+//! The messenger over a real server and real sled files: people chat in
+//! direct conversations and groups, page history with cursors, mark what
+//! they read, share cards and red packets, get everything live over SSE and
+//! lose nothing when they reconnect; bad input is refused with a clear code
+//! and stores nothing.
+
+use serde_json::{Value, json};
+use std::sync::Arc;
+use superapp_host::Superapp;
+use superapp_host::remote::ServeInfo;
+use superapp_tests::{
+    EventStream, PASSWORD, Reply, login, open_host, post_keyed, root, send, send_json,
+    serve_with_admin,
+};
+
+struct Server {
+    _dir: tempfile::TempDir,
+    base: String,
+    host: Arc<Superapp>,
+    admin: String,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl Server {
+    /// A host with the red-packet app and Alice, Bob, Carol and Dave.
+    fn new() -> anyhow::Result<Server> {
+        let dir = tempfile::tempdir()?;
+        let data = dir.path().join("data");
+        let host = open_host(&data)?;
+        host.install_dev(&root().join("manifests/red-packet.toml"), false)?;
+        for (handle, name) in [
+            ("alice", "Alice"),
+            ("bob", "Bob"),
+            ("carol", "Carol"),
+            ("dave", "Dave"),
+        ] {
+            host.identity()
+                .add_user(handle, Some(name), Some(PASSWORD))?;
+        }
+        let (base, host, rt) = serve_with_admin(host)?;
+        let admin = ServeInfo::read(&data)
+            .map(|i| i.token)
+            .ok_or_else(|| anyhow::anyhow!("no serve.json"))?;
+        Ok(Server {
+            _dir: dir,
+            base,
+            host,
+            admin,
+            _rt: rt,
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn get(&self, path: &str, token: &str) -> anyhow::Result<Reply> {
+        send("GET", &self.url(path), Some(token), None)
+    }
+
+    fn post(&self, path: &str, token: &str, body: Value) -> anyhow::Result<Reply> {
+        send_json("POST", &self.url(path), Some(token), &body)
+    }
+
+    /// Starts a conversation; returns its id.
+    fn start(&self, token: &str, body: Value) -> anyhow::Result<String> {
+        let r = self.post("/me/conversations", token, body)?;
+        anyhow::ensure!(r.status == 201, "start: {} {}", r.status, r.body);
+        Ok(r.json()["id"].as_str().unwrap_or_default().to_string())
+    }
+
+    fn say(&self, token: &str, conv: &str, text: &str) -> anyhow::Result<u64> {
+        let r = self.post(
+            &format!("/me/conversations/{conv}/messages"),
+            token,
+            json!({ "kind": "text", "text": text }),
+        )?;
+        anyhow::ensure!(r.status == 201, "send: {} {}", r.status, r.body);
+        Ok(r.json()["id"].as_u64().unwrap_or_default())
+    }
+
+    /// Every message of the conversation, oldest first, as (kind, text).
+    fn texts(&self, token: &str, conv: &str) -> anyhow::Result<Vec<(String, String)>> {
+        let r = self.get(
+            &format!("/me/conversations/{conv}/messages?after=0&limit=200"),
+            token,
+        )?;
+        anyhow::ensure!(r.status == 200, "history: {} {}", r.status, r.body);
+        Ok(r.json()["messages"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|m| {
+                (
+                    m["kind"].as_str().unwrap_or_default().to_string(),
+                    m["text"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect())
+    }
+
+    fn unread(&self, token: &str, conv: &str) -> anyhow::Result<u64> {
+        let r = self.get("/me/conversations", token)?;
+        anyhow::ensure!(r.status == 200, "list: {}", r.body);
+        r.json()["conversations"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .find(|c| c["id"] == conv)
+            .and_then(|c| c["unread"].as_u64())
+            .ok_or_else(|| anyhow::anyhow!("{conv} not listed"))
+    }
+}
+
+fn expect(r: &Reply, status: u16, code: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        r.status == status && r.problem() == code,
+        "expected {status} {code}, got {} {}",
+        r.status,
+        r.body
+    );
+    Ok(())
+}
+
+#[test]
+fn two_people_chat_in_one_direct_conversation_with_paged_history_and_read_marks()
+-> anyhow::Result<()> {
+    let s = Server::new()?;
+    let alice = login(&s.base, "alice")?;
+    let bob = login(&s.base, "bob")?;
+    let conv = s.start(&alice, json!({ "members": ["bob"] }))?;
+    // Either side opening it again gets the same conversation.
+    assert_eq!(s.start(&alice, json!({ "members": ["bob"] }))?, conv);
+    assert_eq!(s.start(&bob, json!({ "members": ["alice"] }))?, conv);
+    let detail = s.get(&format!("/me/conversations/{conv}"), &bob)?.json();
+    assert_eq!(detail["kind"], "direct");
+    assert_eq!(detail["title"], "Alice");
+    assert_eq!(detail["member_count"], 2);
+
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let who = if i % 2 == 0 { &alice } else { &bob };
+        ids.push(s.say(who, &conv, &format!("hello {i}"))?);
+    }
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids increase: {ids:?}");
+
+    // Newest first, two per page, following the cursor to the start.
+    let mut seen = Vec::new();
+    let mut before = String::new();
+    loop {
+        let r = s.get(
+            &format!("/me/conversations/{conv}/messages?limit=2{before}"),
+            &bob,
+        )?;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let page = r.json();
+        for m in page["messages"].as_array().cloned().unwrap_or_default() {
+            seen.push(m["text"].as_str().unwrap_or_default().to_string());
+        }
+        match page["next_before"].as_u64() {
+            Some(cursor) => before = format!("&before={cursor}"),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = (0..5).rev().map(|i| format!("hello {i}")).collect();
+    assert_eq!(seen, expected);
+
+    // Sending marks one's own message read: Alice wrote the last one, Bob
+    // has Alice's last message unread.
+    assert_eq!(s.unread(&alice, &conv)?, 0);
+    assert_eq!(s.unread(&bob, &conv)?, 1);
+    let read = format!("/me/conversations/{conv}/read");
+    let r = s.post(&read, &bob, json!({ "up_to": ids[4] }))?;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(s.unread(&bob, &conv)?, 0);
+    // A read mark never moves back, nor past the newest message.
+    let r = s.post(&read, &bob, json!({ "up_to": ids[0] }))?;
+    assert_eq!(r.json()["up_to"], ids[4]);
+    let r = s.post(&read, &bob, json!({ "up_to": ids[4] + 1000 }))?;
+    expect(&r, 422, "invalid-message")?;
+
+    // Carol is not in it: she can neither read nor post.
+    let carol = login(&s.base, "carol")?;
+    expect(
+        &s.get(&format!("/me/conversations/{conv}/messages"), &carol)?,
+        403,
+        "not-a-member",
+    )?;
+    expect(
+        &s.post(
+            &format!("/me/conversations/{conv}/messages"),
+            &carol,
+            json!({ "kind": "text", "text": "let me in" }),
+        )?,
+        403,
+        "not-a-member",
+    )?;
+    assert_eq!(s.texts(&alice, &conv)?.len(), 5);
+    Ok(())
+}
+
+#[test]
+fn groups_invite_and_leave_with_notices_and_only_members_take_part() -> anyhow::Result<()> {
+    let s = Server::new()?;
+    let alice = login(&s.base, "alice")?;
+    let bob = login(&s.base, "bob")?;
+    let carol = login(&s.base, "carol")?;
+    let dave = login(&s.base, "dave")?;
+    let group = s.start(
+        &alice,
+        json!({ "title": "Hotpot Friday", "members": ["bob", "bob", "alice"] }),
+    )?;
+    let d = s.get(&format!("/me/conversations/{group}"), &bob)?.json();
+    assert_eq!(d["kind"], "group");
+    assert_eq!(d["title"], "Hotpot Friday");
+    assert_eq!(
+        d["member_count"], 2,
+        "duplicates and the creator count once"
+    );
+
+    expect(
+        &s.get(&format!("/me/conversations/{group}"), &carol)?,
+        403,
+        "not-a-member",
+    )?;
+    let r = s.post(
+        &format!("/me/conversations/{group}/members"),
+        &bob,
+        json!({ "members": ["carol", "dave"] }),
+    )?;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["member_count"], 4);
+    s.say(&carol, &group, "thanks for inviting me")?;
+
+    let r = s.post(
+        &format!("/me/conversations/{group}/leave"),
+        &dave,
+        json!({}),
+    )?;
+    assert_eq!(r.status, 204, "{}", r.body);
+    expect(
+        &s.post(
+            &format!("/me/conversations/{group}/messages"),
+            &dave,
+            json!({ "kind": "text", "text": "still here?" }),
+        )?,
+        403,
+        "not-a-member",
+    )?;
+    let texts = s.texts(&alice, &group)?;
+    assert_eq!(
+        texts,
+        vec![
+            (
+                "system".to_string(),
+                "Alice created the group “Hotpot Friday” with Bob".to_string()
+            ),
+            ("system".to_string(), "Bob invited Carol, Dave".to_string()),
+            ("text".to_string(), "thanks for inviting me".to_string()),
+            ("system".to_string(), "Dave left the group".to_string()),
+        ]
+    );
+    // Dave's list no longer has it; a direct conversation cannot be left.
+    let list = s.get("/me/conversations", &dave)?.json();
+    assert_eq!(list["conversations"].as_array().map(Vec::len), Some(0));
+    let direct = s.start(&alice, json!({ "members": ["bob"] }))?;
+    expect(
+        &s.post(
+            &format!("/me/conversations/{direct}/leave"),
+            &alice,
+            json!({}),
+        )?,
+        409,
+        "not-a-group",
+    )?;
+    expect(
+        &s.post(
+            &format!("/me/conversations/{direct}/members"),
+            &alice,
+            json!({ "members": ["carol"] }),
+        )?,
+        409,
+        "not-a-group",
+    )?;
+    Ok(())
+}
+
+#[test]
+fn a_group_holds_at_most_500_members() -> anyhow::Result<()> {
+    let s = Server::new()?;
+    let alice = login(&s.base, "alice")?;
+    // People without passwords: quick to make, they only need to exist.
+    let mut handles = Vec::new();
+    for i in 0..500 {
+        let h = format!("member{i:03}");
+        s.host.identity().add_user(&h, None, None)?;
+        handles.push(h);
+    }
+    let r = s.post(
+        "/me/conversations",
+        &alice,
+        json!({ "title": "too big", "members": handles }),
+    )?;
+    expect(&r, 409, "group-full")?;
+    let full = s.start(
+        &alice,
+        json!({ "title": "exactly full", "members": handles[..499] }),
+    )?;
+    let r = s.post(
+        &format!("/me/conversations/{full}/members"),
+        &alice,
+        json!({ "members": ["bob"] }),
+    )?;
+    expect(&r, 409, "group-full")?;
+    let d = s.get(&format!("/me/conversations/{full}"), &alice)?.json();
+    assert_eq!(d["member_count"], 500);
+    assert_eq!(d["members"].as_array().map(Vec::len), Some(500));
+    // Only the refused group is absent: Alice has exactly one conversation.
+    let list = s.get("/me/conversations", &alice)?.json();
+    assert_eq!(list["conversations"].as_array().map(Vec::len), Some(1));
+    Ok(())
+}
+
+#[test]
+fn bad_messages_are_refused_with_a_clear_code_and_store_nothing() -> anyhow::Result<()> {
+    let s = Server::new()?;
+    let alice = login(&s.base, "alice")?;
+    let bob = login(&s.base, "bob")?;
+    let conv = s.start(&alice, json!({ "members": ["bob"] }))?;
+    s.say(&alice, &conv, "the only message")?;
+    let path = format!("/me/conversations/{conv}/messages");
+    let cases: Vec<(Value, u16, &str)> = vec![
+        (
+            json!({ "kind": "text", "text": "x".repeat(4001) }),
+            413,
+            "message-too-large",
+        ),
+        (
+            json!({ "kind": "text", "text": "   " }),
+            422,
+            "invalid-message",
+        ),
+        (
+            json!({ "kind": "shout", "text": "hi" }),
+            400,
+            "invalid-json",
+        ),
+        (
+            json!({ "kind": "text", "text": "hi", "extra": 1 }),
+            400,
+            "invalid-json",
+        ),
+        (
+            json!({ "kind": "app-card", "app": "nope", "path": "/", "title": "t" }),
+            404,
+            "app-not-found",
+        ),
+        (
+            json!({ "kind": "app-card", "app": "red-packet", "path": "no-slash", "title": "t" }),
+            422,
+            "invalid-message",
+        ),
+        (
+            json!({ "kind": "app-card", "app": "red-packet", "path": "/", "title": "t".repeat(65) }),
+            413,
+            "message-too-large",
+        ),
+        (
+            json!({ "kind": "red-packet", "packet": "rp_nope" }),
+            404,
+            "packet-not-found",
+        ),
+    ];
+    for (body, status, code) in cases {
+        let r = s.post(&path, &bob, body.clone())?;
+        expect(&r, status, code).map_err(|e| anyhow::anyhow!("{body}: {e}"))?;
+    }
+    expect(
+        &s.post(
+            "/me/conversations/c_nope/messages",
+            &bob,
+            json!({ "kind": "text", "text": "hi" }),
+        )?,
+        404,
+        "conversation-not-found",
+    )?;
+    expect(
+        &s.post("/me/conversations", &alice, json!({ "members": ["alice"] }))?,
+        422,
+        "invalid-message",
+    )?;
+    expect(
+        &s.post(
+            "/me/conversations",
+            &alice,
+            json!({ "members": ["nobody"] }),
+        )?,
+        404,
+        "unknown-person",
+    )?;
+    expect(
+        &s.post(
+            "/me/conversations",
+            &alice,
+            json!({ "members": ["bob", "carol"] }),
+        )?,
+        422,
+        "invalid-message",
+    )?;
+    expect(
+        &s.post(
+            "/me/conversations",
+            &alice,
+            json!({ "title": "x".repeat(65), "members": ["bob"] }),
+        )?,
+        413,
+        "message-too-large",
+    )?;
+    expect(
+        &s.get(&format!("{path}?limit=0"), &bob)?,
+        422,
+        "invalid-message",
+    )?;
+    expect(
+        &s.get(&format!("{path}?before=abc"), &bob)?,
+        400,
+        "invalid-query",
+    )?;
+    assert_eq!(
+        s.texts(&bob, &conv)?,
+        vec![("text".to_string(), "the only message".to_string())]
+    );
+    let list = s.get("/me/conversations", &alice)?.json();
+    assert_eq!(list["conversations"].as_array().map(Vec::len), Some(1));
+    Ok(())
+}
+
+#[test]
+fn cards_and_red_packets_are_shared_into_chats_and_opened_from_them() -> anyhow::Result<()> {
+    let s = Server::new()?;
+    let alice = login(&s.base, "alice")?;
+    let bob = login(&s.base, "bob")?;
+    let group = s.start(&alice, json!({ "title": "Family", "members": ["bob"] }))?;
+    let path = format!("/me/conversations/{group}/messages");
+    let r = s.post(
+        &path,
+        &alice,
+        json!({ "kind": "app-card", "app": "red-packet", "path": "/packets/new?amount=8", "title": "Send a packet" }),
+    )?;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json()["card"]["app"], "red-packet");
+
+    let r = post_keyed(
+        &s.url("/admin/wallet/topup"),
+        Some(&s.admin),
+        "topup-alice-1",
+        &json!({ "handle": "alice", "amount": 1000 }),
+    )?;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = post_keyed(
+        &s.url("/me/red-packets"),
+        Some(&alice),
+        "packet-family-1",
+        &json!({ "total": 600, "count": 2, "split": "equal", "greeting": "Happy new year" }),
+    )?;
+    assert!(r.status == 201, "{}", r.body);
+    let packet = r.json()["id"].as_str().unwrap_or_default().to_string();
+    // Only the sender may post their packet.
+    expect(
+        &s.post(
+            &path,
+            &bob,
+            json!({ "kind": "red-packet", "packet": packet }),
+        )?,
+        403,
+        "not-your-packet",
+    )?;
+    let r = s.post(
+        &path,
+        &alice,
+        json!({ "kind": "red-packet", "packet": packet }),
+    )?;
+    assert_eq!(r.status, 201, "{}", r.body);
+
+    // Bob finds the card in the chat and opens it.
+    let history = s.get(&path, &bob)?.json();
+    let card = &history["messages"][0];
+    assert_eq!(card["kind"], "red-packet");
+    assert_eq!(card["red_packet"]["greeting"], "Happy new year");
+    assert_eq!(card["sender"]["handle"], "alice");
+    let id = card["red_packet"]["packet"].as_str().unwrap_or_default();
+    let r = send(
+        "POST",
+        &s.url(&format!("/me/red-packets/{id}/claim")),
+        Some(&bob),
+        None,
+    )?;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["amount"], 300);
+    Ok(())
+}
+
+#[test]
+fn the_live_stream_carries_new_messages_and_a_reconnecting_client_misses_nothing()
+-> anyhow::Result<()> {
+    let s = Server::new()?;
+    let alice = login(&s.base, "alice")?;
+    let bob = login(&s.base, "bob")?;
+    let conv = s.start(&alice, json!({ "members": ["bob"] }))?;
+    s.say(&bob, &conv, "before alice connected")?;
+
+    let mut stream = match EventStream::open(&s.base, &alice, None)? {
+        Ok(stream) => stream,
+        Err(r) => anyhow::bail!("stream refused: {} {}", r.status, r.body),
+    };
+    // Only what happens after connecting (the backlog is in the history).
+    s.say(&bob, &conv, "one")?;
+    s.say(&alice, &conv, "two")?;
+    let first = stream.next_event()?;
+    let second = stream.next_event()?;
+    assert_eq!(first.event, "message");
+    assert_eq!(first.data["text"], "one");
+    assert_eq!(first.data["sender"]["handle"], "bob");
+    assert_eq!(first.data["conversation"], conv.as_str());
+    assert_eq!(
+        second.data["text"], "two",
+        "her own messages reach her other devices"
+    );
+    drop(stream);
+
+    // While Alice is away, three more; she comes back with the last id seen.
+    for t in ["three", "four", "five"] {
+        s.say(&bob, &conv, t)?;
+    }
+    let mut stream = match EventStream::open(&s.base, &alice, Some(&second.id))? {
+        Ok(stream) => stream,
+        Err(r) => anyhow::bail!("stream refused: {} {}", r.status, r.body),
+    };
+    s.say(&bob, &conv, "six")?;
+    let texts: Vec<String> = (0..4)
+        .map(|_| {
+            stream
+                .next_event()
+                .map(|e| e.data["text"].as_str().unwrap_or_default().to_string())
+        })
+        .collect::<anyhow::Result<_>>()?;
+    assert_eq!(texts, ["three", "four", "five", "six"]);
+
+    // Bad resume points and missing tokens are refused.
+    match EventStream::open(&s.base, &alice, Some("yesterday"))? {
+        Ok(_) => anyhow::bail!("a bad Last-Event-ID was accepted"),
+        Err(r) => expect(&r, 400, "invalid-last-event-id")?,
+    }
+    let r = send("GET", &s.url("/me/events"), None, None)?;
+    assert_eq!(r.status, 401);
+    Ok(())
+}
+
+#[test]
+fn conversations_and_ids_survive_a_restart() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    let (conv, before) = {
+        let host = open_host(&data)?;
+        host.identity()
+            .add_user("alice", Some("Alice"), Some(PASSWORD))?;
+        host.identity().add_user("bob", Some("Bob"), None)?;
+        let (base, _host, _rt) = serve_with_admin(host)?;
+        let alice = login(&base, "alice")?;
+        let r = send_json(
+            "POST",
+            &format!("{base}/me/conversations"),
+            Some(&alice),
+            &json!({ "members": ["bob"] }),
+        )?;
+        let conv = r.json()["id"].as_str().unwrap_or_default().to_string();
+        let r = send_json(
+            "POST",
+            &format!("{base}/me/conversations/{conv}/messages"),
+            Some(&alice),
+            &json!({ "kind": "text", "text": "before the restart" }),
+        )?;
+        assert_eq!(r.status, 201, "{}", r.body);
+        (conv, r.json()["id"].as_u64().unwrap_or(u64::MAX))
+    };
+    let (base, _host, _rt) = serve_with_admin(open_host(&data)?)?;
+    let alice = login(&base, "alice")?;
+    let r = send_json(
+        "POST",
+        &format!("{base}/me/conversations/{conv}/messages"),
+        Some(&alice),
+        &json!({ "kind": "text", "text": "after" }),
+    )?;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert!(r.json()["id"].as_u64().unwrap_or_default() > before);
+    let r = send(
+        "GET",
+        &format!("{base}/me/conversations/{conv}/messages"),
+        Some(&alice),
+        None,
+    )?;
+    let texts: Vec<String> = r.json()["messages"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|m| m["text"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(texts, ["after", "before the restart"]);
+    Ok(())
+}

@@ -499,6 +499,64 @@ fn cards_and_red_packets_are_shared_into_chats_and_opened_from_them() -> anyhow:
     )?;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["amount"], 300);
+
+    // Sent into the group, it is the group's: Carol, outside it, cannot
+    // claim, and it cannot be sent into another conversation too.
+    let carol = login(&s.base, "carol")?;
+    let r = send(
+        "POST",
+        &s.url(&format!("/me/red-packets/{id}/claim")),
+        Some(&carol),
+        None,
+    )?;
+    expect(&r, 403, "not-a-member")?;
+    let other = s.start(&alice, json!({ "members": ["carol"] }))?;
+    let r = s.post(
+        &format!("/me/conversations/{other}/messages"),
+        &alice,
+        json!({ "kind": "red-packet", "packet": id }),
+    )?;
+    expect(&r, 422, "invalid-message")?;
+    // Once Carol joins, the rest is hers to claim.
+    let r = s.post(
+        &format!("/me/conversations/{group}/members"),
+        &bob,
+        json!({ "members": ["carol"] }),
+    )?;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = send(
+        "POST",
+        &s.url(&format!("/me/red-packets/{id}/claim")),
+        Some(&carol),
+        None,
+    )?;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["amount"], 300);
+
+    // A packet already opened through its link cannot be fenced in later.
+    let r = post_keyed(
+        &s.url("/me/red-packets"),
+        Some(&alice),
+        "packet-link-1",
+        &json!({ "total": 100, "count": 2, "split": "equal", "greeting": "link" }),
+    )?;
+    let link = r.json()["id"].as_str().unwrap_or_default().to_string();
+    let r = send(
+        "POST",
+        &s.url(&format!("/me/red-packets/{link}/claim")),
+        Some(&carol),
+        None,
+    )?;
+    assert_eq!(r.status, 200, "{}", r.body);
+    expect(
+        &s.post(
+            &path,
+            &alice,
+            json!({ "kind": "red-packet", "packet": link }),
+        )?,
+        422,
+        "invalid-message",
+    )?;
     Ok(())
 }
 

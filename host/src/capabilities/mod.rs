@@ -63,6 +63,7 @@ pub struct CallCaps {
     pub storage: AppStorage,
     pub identity: Identity,
     pub wallet: crate::wallet::Wallet,
+    pub messaging: crate::messaging::Messaging,
     /// Log lines the guest may still emit in this call.
     pub log_budget: usize,
     /// What this call did with the user's data, written to their access log

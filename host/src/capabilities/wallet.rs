@@ -36,6 +36,7 @@ fn to_wit(e: WalletError) -> Error {
         | WalletError::PacketExpired(_)
         | WalletError::PacketEmpty(_) => Error::InvalidState(msg),
         WalletError::InsufficientFunds { .. } => Error::InsufficientFunds(msg),
+        WalletError::NotInConversation(_) => Error::Denied(msg),
         WalletError::Storage(_)
         | WalletError::Corrupt(_)
         | WalletError::Unavailable
@@ -309,6 +310,7 @@ impl Host for CallCaps {
 
     async fn claim_red_packet(&mut self, id: String) -> Result<ClaimResult, Error> {
         let user = self.wallet_user()?;
+        crate::platform::check_claim(&self.messaging, &id, &user).map_err(to_wit)?;
         let cmd = Command::Claim {
             user,
             packet: id,

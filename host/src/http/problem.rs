@@ -174,6 +174,7 @@ impl From<crate::wallet::WalletError> for Problem {
                 StatusCode::CONFLICT
             }
             W::PaymentExpired(_) | W::PacketExpired(_) | W::PacketEmpty(_) => StatusCode::GONE,
+            W::NotInConversation(_) => StatusCode::FORBIDDEN,
             W::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             W::Storage(_) | W::Corrupt(_) | W::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };

@@ -300,6 +300,16 @@ impl Messaging {
         Ok(self.tree.stream_after(user, after, limit.min(MAX_PAGE))?)
     }
 
+    /// Whether `user` may claim red packet `packet`: a packet sent into a
+    /// conversation is for its members only; one never sent is for anyone
+    /// holding its link.
+    pub fn may_claim(&self, packet: &str, user: &str) -> Result<bool, MessagingError> {
+        Ok(match self.tree.packet_conversation(packet)? {
+            Some(conv) => self.tree.membership(user, &conv)?.is_some(),
+            None => true,
+        })
+    }
+
     /// The id of the person's newest live event, if any.
     pub fn newest_event(&self, user: &str) -> Result<Option<u64>, MessagingError> {
         Ok(self.tree.newest_event(user)?)
@@ -526,11 +536,21 @@ impl Messaging {
         body.check()?;
         let w = self
             .commit(|next| {
+                let mut w = MessagingWrite::default();
+                if let Body::RedPacket { packet, .. } = &body {
+                    match self.tree.packet_conversation(packet)? {
+                        Some(c) if c != id => {
+                            return Err(MessagingError::Invalid(format!(
+                                "red packet `{packet}` was already sent into another conversation"
+                            )));
+                        }
+                        _ => w.packets.push((packet.clone(), id.to_string())),
+                    }
+                }
                 // Read under the writer lock: a member who just left gets no
                 // message in, and the sender's own read mark moves with it.
                 let c = self.conversation_of(&me.user, id)?;
                 let mut mark = self.member(&me.user, &c)?;
-                let mut w = MessagingWrite::default();
                 post(
                     &mut w,
                     &c,

@@ -110,6 +110,21 @@ impl From<IdentityError> for MessagingError {
     }
 }
 
+/// The wallet's answer when the messenger keeps `user` from `packet`.
+pub(crate) fn check_claim(
+    messaging: &Messaging,
+    packet: &str,
+    user: &str,
+) -> Result<(), crate::wallet::WalletError> {
+    use crate::wallet::WalletError;
+    match messaging.may_claim(packet, user) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(WalletError::NotInConversation(packet.to_string())),
+        Err(MessagingError::Storage(e)) => Err(WalletError::Storage(e)),
+        Err(e) => Err(WalletError::Internal(e.to_string())),
+    }
+}
+
 impl Superapp {
     /// Conversations, messages and live streams.
     pub fn messaging(&self) -> &Messaging {
@@ -284,6 +299,12 @@ impl Superapp {
                     .ok_or_else(|| MessagingError::PacketNotFound(packet.clone()))?;
                 if found.sender != user_id {
                     return Err(MessagingError::NotYourPacket(packet));
+                }
+                // Once claimed through its link it cannot be fenced in.
+                if !found.claims.is_empty() {
+                    return Err(MessagingError::Invalid(format!(
+                        "red packet `{packet}` has been opened already; share it before anyone claims it"
+                    )));
                 }
                 Body::RedPacket {
                     packet,

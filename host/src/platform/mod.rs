@@ -36,6 +36,7 @@ pub enum OpenError {
 mod messaging;
 mod wallet;
 
+pub(crate) use messaging::check_claim;
 pub use messaging::{
     CardView, ConversationView, HistoryView, LiveEventView, MemberView, MessageView, NewMessage,
     PacketCardView,
@@ -389,6 +390,7 @@ impl Superapp {
             storage: self.storage.clone(),
             identity: self.identity.clone(),
             wallet: self.wallet.clone(),
+            messaging: self.messaging.clone(),
             log_budget: self.config.max_log_lines_per_call,
             accesses: Vec::new(),
         })

@@ -581,6 +581,7 @@ impl Superapp {
         user_id: &str,
         id: &str,
     ) -> Result<ClaimResultView, WalletError> {
+        super::messaging::check_claim(&self.messaging, id, user_id)?;
         let cmd = Command::Claim {
             user: user_id.to_string(),
             packet: id.to_string(),

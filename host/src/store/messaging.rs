@@ -13,7 +13,8 @@ const TREE: &str = "messaging";
 /// Key layout (ids never contain `/`):
 /// `c/<conv>` conversation · `m/<conv>/<id>` message · `u/<user>/<conv>`
 /// membership · `d/<user a>/<user b>` direct conversation of a pair (a < b) ·
-/// `s/<user>/<id>` live event · `<id>` is 16 hex digits, so keys sort by id.
+/// `s/<user>/<id>` live event · `p/<packet>` the conversation a red packet
+/// was sent into · `<id>` is 16 hex digits, so keys sort by id.
 fn conv_key(conv: &str) -> String {
     format!("c/{conv}")
 }
@@ -57,6 +58,8 @@ pub struct MessagingWrite {
     pub messages: Vec<Message>,
     /// (user, event) appended to the person's live stream.
     pub stream: Vec<(String, LiveEvent)>,
+    /// (red packet, conversation): the packet was sent into it.
+    pub packets: Vec<(String, String)>,
 }
 
 /// The sled side of the messenger.
@@ -181,6 +184,11 @@ impl MessagingTree {
         Ok(out)
     }
 
+    /// The conversation a red packet was sent into, if any.
+    pub fn packet_conversation(&self, packet: &str) -> Result<Option<String>, StoreError> {
+        self.get(&format!("p/{packet}"))
+    }
+
     /// The id of the person's newest live event.
     pub fn newest_event(&self, user: &str) -> Result<Option<u64>, StoreError> {
         match self
@@ -220,6 +228,9 @@ impl MessagingTree {
         for (user, e) in &w.stream {
             let k = format!("{}{}", stream_prefix(user), id_text(e.id));
             batch.insert(k.as_bytes(), encode(e)?);
+        }
+        for (packet, conv) in &w.packets {
+            batch.insert(format!("p/{packet}").as_bytes(), encode(conv)?);
         }
         self.tree.apply_batch(batch)?;
         Ok(())

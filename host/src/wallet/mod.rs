@@ -63,6 +63,8 @@ pub enum WalletError {
     Storage(#[from] StoreError),
     #[error("the ledger journal does not replay: {0}")]
     Corrupt(String),
+    #[error("red packet `{0}` was sent into a conversation you are not in")]
+    NotInConversation(String),
     #[error("the wallet is not running")]
     Unavailable,
     #[error("internal wallet error: {0}")]
@@ -91,6 +93,7 @@ impl WalletError {
             WalletError::PacketEmpty(_) => "red-packet-empty",
             WalletError::Storage(_) => "storage-io",
             WalletError::Corrupt(_) => "ledger-corrupt",
+            WalletError::NotInConversation(_) => "not-a-member",
             WalletError::Unavailable => "wallet-unavailable",
             WalletError::Internal(_) => "internal",
         }

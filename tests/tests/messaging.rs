@@ -669,3 +669,71 @@ fn conversations_and_ids_survive_a_restart() -> anyhow::Result<()> {
     assert_eq!(texts, ["after", "before the restart"]);
     Ok(())
 }
+
+#[test]
+fn the_live_stream_prompts_for_payments_and_tells_the_sender_who_opened_a_packet()
+-> anyhow::Result<()> {
+    let s = Server::new()?;
+    let alice = login(&s.base, "alice")?;
+    let bob = login(&s.base, "bob")?;
+    let r = post_keyed(
+        &s.url("/admin/wallet/topup"),
+        Some(&s.admin),
+        "topup-alice-live",
+        &json!({ "handle": "alice", "amount": 5000 }),
+    )?;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mut stream = match EventStream::open(&s.base, &alice, None)? {
+        Ok(stream) => stream,
+        Err(r) => anyhow::bail!("stream refused: {} {}", r.status, r.body),
+    };
+    // The red-packet app proposes a packet: Alice is asked to pay for it.
+    let r = send_json(
+        "POST",
+        &s.url("/apps/red-packet/call/packets"),
+        Some(&alice),
+        &json!({"total": 1_000, "count": 2, "greeting": "恭喜发财", "key": "rp-live-0001"}),
+    )?;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let confirm = r.json()["confirm"].as_str().unwrap_or_default().to_string();
+    let packet = r.json()["packet"].as_str().unwrap_or_default().to_string();
+    let prompt = stream.next_event()?;
+    assert_eq!(prompt.event, "payment-prompt");
+    let payment = prompt.data["payment"].as_str().unwrap_or_default();
+    assert_eq!(confirm, format!("/me/payments/{payment}/confirm"));
+    assert_eq!(prompt.data["app"], "red-packet");
+    assert_eq!(prompt.data["amount"], 1000);
+    let r = send("POST", &s.url(&confirm), Some(&alice), None)?;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // Bob opens it: Alice hears who and how much, once.
+    let r = send(
+        "POST",
+        &s.url(&format!("/me/red-packets/{packet}/claim")),
+        Some(&bob),
+        None,
+    )?;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let amount = r.json()["amount"].as_u64();
+    let again = send(
+        "POST",
+        &s.url(&format!("/me/red-packets/{packet}/claim")),
+        Some(&bob),
+        None,
+    )?;
+    assert_eq!(again.status, 200, "{}", again.body);
+    s.say(
+        &alice,
+        &s.start(&alice, json!({ "members": ["bob"] }))?,
+        "marker",
+    )?;
+    let claimed = stream.next_event()?;
+    assert_eq!(claimed.event, "packet-claimed");
+    assert_eq!(claimed.data["packet"], packet.as_str());
+    assert_eq!(claimed.data["by"]["handle"], "bob");
+    assert_eq!(claimed.data["amount"].as_u64(), amount);
+    let next = stream.next_event()?;
+    assert_eq!(next.event, "message", "the second claim announced nothing");
+    assert_eq!(next.data["text"], "marker");
+    Ok(())
+}

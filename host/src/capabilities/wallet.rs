@@ -174,7 +174,10 @@ impl CallCaps {
 
     async fn payment_command(&self, cmd: Command) -> Result<WitPayment, Error> {
         match self.wallet.execute(cmd).await.map_err(to_wit)? {
-            Outcome::Payment(p) => Ok(self.payment_to_wit(p)),
+            Outcome::Payment(p) => {
+                crate::platform::announce_payment(&self.messaging, &p).await;
+                Ok(self.payment_to_wit(p))
+            }
             other => Err(unexpected(other)),
         }
     }
@@ -312,16 +315,29 @@ impl Host for CallCaps {
         let user = self.wallet_user()?;
         crate::platform::check_claim(&self.messaging, &id, &user).map_err(to_wit)?;
         let cmd = Command::Claim {
-            user,
-            packet: id,
+            user: user.clone(),
+            packet: id.clone(),
             via_app: Some(self.grants.app_id.clone()),
         };
         match self.wallet.execute(cmd).await.map_err(to_wit)? {
-            Outcome::Claim(c) => Ok(ClaimResult {
-                amount: c.amount,
-                first_claim: c.new,
-                status: packet_status_to_wit(c.packet_status),
-            }),
+            Outcome::Claim(c) => {
+                if c.new {
+                    crate::platform::announce_claim(
+                        &self.messaging,
+                        &self.wallet,
+                        &self.identity,
+                        &id,
+                        &user,
+                        c.amount,
+                    )
+                    .await;
+                }
+                Ok(ClaimResult {
+                    amount: c.amount,
+                    first_claim: c.new,
+                    status: packet_status_to_wit(c.packet_status),
+                })
+            }
             other => Err(unexpected(other)),
         }
     }

@@ -203,6 +203,19 @@ pub struct LiveEvent {
 pub enum LiveBody {
     /// A new message in one of the person's conversations.
     Message(Message),
+    /// A mini-app asks the person to confirm a payment.
+    PaymentPrompt {
+        payment: String,
+        app: String,
+        amount: u64,
+        memo: String,
+    },
+    /// Someone opened the person's red packet.
+    PacketClaimed {
+        packet: String,
+        by: Person,
+        amount: u64,
+    },
 }
 
 /// A conversation as one member sees it in their list.
@@ -279,6 +292,29 @@ impl Messaging {
                 }
             }
         }
+    }
+
+    /// Puts `body` on the person's live stream.
+    pub async fn announce(
+        &self,
+        user: &str,
+        body: LiveBody,
+        now: i64,
+    ) -> Result<u64, MessagingError> {
+        let w = self
+            .commit(|next| {
+                let e = LiveEvent {
+                    id: next()?,
+                    at: now,
+                    body,
+                };
+                Ok(MessagingWrite {
+                    stream: vec![(user.to_string(), e)],
+                    ..MessagingWrite::default()
+                })
+            })
+            .await?;
+        Ok(w.stream.first().map_or(0, |(_, e)| e.id))
     }
 
     /// A receiver that changes whenever the person gets a live event. Take

@@ -110,6 +110,64 @@ impl From<IdentityError> for MessagingError {
     }
 }
 
+/// Tells the sender of `packet` that `claimer` opened it. Best effort: the
+/// claim stands whatever happens here, and the packet view shows it too.
+pub(crate) async fn announce_claim(
+    messaging: &Messaging,
+    wallet: &crate::wallet::Wallet,
+    identity: &crate::identity::Identity,
+    packet: &str,
+    claimer: &str,
+    amount: u64,
+) {
+    let pid = packet.to_string();
+    let sender = match wallet
+        .read(move |l| l.packet(&pid).map(|r| r.sender.clone()))
+        .await
+    {
+        Ok(Some(sender)) => sender,
+        _ => return,
+    };
+    let by = match identity.user(claimer) {
+        Ok(Some(u)) => Person {
+            user: u.id,
+            handle: u.handle,
+            name: u.display_name,
+        },
+        _ => return,
+    };
+    let body = LiveBody::PacketClaimed {
+        packet: packet.to_string(),
+        by,
+        amount,
+    };
+    if let Err(e) = messaging
+        .announce(&sender, body, crate::identity::now())
+        .await
+    {
+        tracing::warn!(error = %e, packet, "cannot announce a red-packet claim");
+    }
+}
+
+/// Asks the payer, on their live stream, to confirm `p` (while it waits).
+pub(crate) async fn announce_payment(messaging: &Messaging, p: &crate::wallet::Payment) {
+    if p.status != crate::wallet::PaymentStatus::Pending {
+        return;
+    }
+    let body = LiveBody::PaymentPrompt {
+        payment: p.id.clone(),
+        app: p.app.clone(),
+        amount: p.amount,
+        memo: p.memo.clone(),
+    };
+    if let Err(e) = messaging
+        .announce(&p.payer, body, crate::identity::now())
+        .await
+    {
+        tracing::warn!(error = %e, payment = %p.id, "cannot announce a payment prompt");
+    }
+}
+
 /// The wallet's answer when the messenger keeps `user` from `packet`.
 pub(crate) fn check_claim(
     messaging: &Messaging,
@@ -393,6 +451,25 @@ fn message_view(m: Message) -> MessageView {
 fn live_event_view(e: LiveEvent) -> LiveEventView {
     let (event, data) = match e.body {
         LiveBody::Message(m) => ("message", serde_json::to_value(message_view(m))),
+        LiveBody::PaymentPrompt {
+            payment,
+            app,
+            amount,
+            memo,
+        } => (
+            "payment-prompt",
+            Ok(
+                serde_json::json!({ "payment": payment, "app": app, "amount": amount, "memo": memo }),
+            ),
+        ),
+        LiveBody::PacketClaimed { packet, by, amount } => (
+            "packet-claimed",
+            Ok(serde_json::json!({
+                "packet": packet,
+                "by": { "handle": by.handle, "name": by.name },
+                "amount": amount,
+            })),
+        ),
     };
     LiveEventView {
         id: e.id,

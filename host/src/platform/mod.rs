@@ -36,11 +36,11 @@ pub enum OpenError {
 mod messaging;
 mod wallet;
 
-pub(crate) use messaging::check_claim;
 pub use messaging::{
     CardView, ConversationView, HistoryView, LiveEventView, MemberView, MessageView, NewMessage,
     PacketCardView,
 };
+pub(crate) use messaging::{announce_claim, announce_payment, check_claim};
 
 pub use wallet::{
     ClaimResultView, ClaimView, DeliveryReport, HolderRef, MerchantAction, MerchantBalance,

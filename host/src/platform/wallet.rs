@@ -588,12 +588,25 @@ impl Superapp {
             via_app: None,
         };
         match self.wallet.execute(cmd).await? {
-            Outcome::Claim(c) => Ok(ClaimResultView {
-                packet: c.packet,
-                amount: c.amount,
-                new: c.new,
-                status: kebab(&c.packet_status),
-            }),
+            Outcome::Claim(c) => {
+                if c.new {
+                    super::announce_claim(
+                        &self.messaging,
+                        &self.wallet,
+                        &self.identity,
+                        id,
+                        user_id,
+                        c.amount,
+                    )
+                    .await;
+                }
+                Ok(ClaimResultView {
+                    packet: c.packet,
+                    amount: c.amount,
+                    new: c.new,
+                    status: kebab(&c.packet_status),
+                })
+            }
             other => Err(unexpected(other)),
         }
     }

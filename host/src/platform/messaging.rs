@@ -129,11 +129,7 @@ pub(crate) async fn announce_claim(
         _ => return,
     };
     let by = match identity.user(claimer) {
-        Ok(Some(u)) => Person {
-            user: u.id,
-            handle: u.handle,
-            name: u.display_name,
-        },
+        Ok(Some(u)) => person_of(u),
         _ => return,
     };
     let body = LiveBody::PacketClaimed {
@@ -194,24 +190,13 @@ impl Superapp {
             .identity
             .user(user_id)?
             .ok_or_else(|| MessagingError::UnknownPerson(user_id.to_string()))?;
-        Ok(Person {
-            user: u.id,
-            handle: u.handle,
-            name: u.display_name,
-        })
+        Ok(person_of(u))
     }
 
     fn people(&self, handles: &[String]) -> Result<Vec<Person>, MessagingError> {
         handles
             .iter()
-            .map(|h| {
-                let u = self.identity.user_by_handle(h)?;
-                Ok(Person {
-                    user: u.id,
-                    handle: u.handle,
-                    name: u.display_name,
-                })
-            })
+            .map(|h| Ok(person_of(self.identity.user_by_handle(h)?)))
             .collect()
     }
 
@@ -406,6 +391,15 @@ impl Superapp {
             .into_iter()
             .map(live_event_view)
             .collect())
+    }
+}
+
+/// A person as the messenger records them.
+fn person_of(u: crate::identity::User) -> Person {
+    Person {
+        user: u.id,
+        handle: u.handle,
+        name: u.display_name,
     }
 }
 

@@ -27,6 +27,8 @@ pub struct HostConfig {
     pub max_guest_output_bytes: usize,
     /// Log lines a guest may emit per call through the `log` interface.
     pub max_log_lines_per_call: usize,
+    /// Notifications and answers each mini-app may send per minute.
+    pub app_messages_per_minute: u32,
     /// Per-app storage quota unless the manifest lowers it.
     pub default_storage_quota_bytes: u64,
     /// Largest stored value unless the manifest lowers it.
@@ -72,6 +74,7 @@ impl HostConfig {
             max_headers: 64,
             max_guest_output_bytes: 64 << 10,
             max_log_lines_per_call: 256,
+            app_messages_per_minute: 600,
             default_storage_quota_bytes: 10 << 20,
             default_storage_value_bytes: 1 << 20,
             max_component_bytes: 2 << 20,
@@ -107,6 +110,9 @@ pub struct ConfigFile {
     pub request_timeout_secs: Option<u64>,
     /// The wallet's currency, limits and periods.
     pub wallet: Option<WalletFile>,
+    /// Notifications and answers each mini-app may send per minute.
+    /// Default 600.
+    pub app_messages_per_minute: Option<u64>,
 }
 
 /// The `[wallet]` table. Amounts are in minor units (cents).
@@ -152,6 +158,12 @@ impl ConfigFile {
         };
         positive("session_ttl_hours", config.session_ttl_hours)?;
         positive("request_timeout_secs", config.request_timeout_secs)?;
+        positive("app_messages_per_minute", config.app_messages_per_minute)?;
+        if config.app_messages_per_minute.is_some_and(|n| n > 100_000) {
+            return Err(format!(
+                "{file}: field `app_messages_per_minute`: at most 100000"
+            ));
+        }
         if let Some(w) = &config.wallet {
             for (name, v) in [
                 ("max_amount", w.max_amount),
@@ -210,6 +222,9 @@ impl ConfigFile {
         }
         if let Some(s) = self.request_timeout_secs {
             config.request_timeout = Duration::from_secs(s);
+        }
+        if let Some(n) = self.app_messages_per_minute {
+            config.app_messages_per_minute = u32::try_from(n).unwrap_or(u32::MAX);
         }
         if let Some(url) = &self.public_url {
             config.public_url = Some(url.trim_end_matches('/').to_string());

@@ -31,11 +31,14 @@ pub mod context;
 mod http;
 pub mod identity;
 pub mod log;
+pub mod messaging;
 mod router;
 pub mod storage;
 pub mod wallet;
 
-pub use bindings::superapp::platform::events::{Event, EventBody, WalletEvent, WalletEventKind};
+pub use bindings::superapp::platform::events::{
+    AppMessage, Event, EventBody, WalletEvent, WalletEventKind,
+};
 pub use http::{Error, Request, Response};
 pub use router::{Handler, Router};
 

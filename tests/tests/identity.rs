@@ -529,8 +529,11 @@ fn bad_requests_get_clear_errors_and_change_nothing() -> anyhow::Result<()> {
         ),
         (s.decide(&alice, "camera", "grant")?, 404, "unknown-scope"),
         (s.decide(&alice, "storage", "grant")?, 404, "unknown-scope"),
+        // Notifications are consented one subscription at a time
+        // (`/me/apps/{id}/subscriptions`), never by a standing grant.
+        (s.decide(&alice, "notify", "grant")?, 404, "unknown-scope"),
         (
-            s.decide(&alice, "notify", "grant")?,
+            s.decide(&alice, "real-name", "grant")?,
             409,
             "scope-not-requested",
         ),

@@ -7,10 +7,11 @@
 use serde_json::{Value, json};
 use std::sync::Arc;
 use superapp_host::Superapp;
+use superapp_host::platform::block_on;
 use superapp_host::remote::ServeInfo;
 use superapp_tests::{
     EventStream, PASSWORD, Reply, login, open_host, post_keyed, root, send, send_json,
-    serve_with_admin,
+    serve_with_admin, test_config,
 };
 
 struct Server {
@@ -28,6 +29,7 @@ impl Server {
         let data = dir.path().join("data");
         let host = open_host(&data)?;
         host.install_dev(&root().join("manifests/red-packet.toml"), false)?;
+        host.install_dev(&root().join("tests/fixtures/wallet/superapp.toml"), false)?;
         for (handle, name) in [
             ("alice", "Alice"),
             ("bob", "Bob"),
@@ -48,6 +50,28 @@ impl Server {
             admin,
             _rt: rt,
         })
+    }
+
+    /// Calls mini-app `app` at `path` as the person with `token`.
+    fn app(&self, app: &str, path: &str, token: &str, body: Value) -> anyhow::Result<Reply> {
+        send_json(
+            "POST",
+            &self.url(&format!("/apps/{app}/call{path}")),
+            Some(token),
+            &body,
+        )
+    }
+
+    /// The person's open id in the wallet fixture (`shopfix`).
+    fn open_id(&self, token: &str) -> anyhow::Result<String> {
+        let r = send(
+            "GET",
+            &self.url("/apps/shopfix/call/whoami"),
+            Some(token),
+            None,
+        )?;
+        anyhow::ensure!(r.status == 200, "whoami: {}", r.body);
+        Ok(r.json()["open_id"].as_str().unwrap_or_default().to_string())
     }
 
     fn url(&self, path: &str) -> String {
@@ -735,5 +759,392 @@ fn the_live_stream_prompts_for_payments_and_tells_the_sender_who_opened_a_packet
     let next = stream.next_event()?;
     assert_eq!(next.event, "message", "the second claim announced nothing");
     assert_eq!(next.data["text"], "marker");
+    Ok(())
+}
+
+/// The error code a mini-app answered with (`{"error": code}`).
+fn app_error(r: &Reply) -> String {
+    format!(
+        "{} {}",
+        r.status,
+        r.json()["error"].as_str().unwrap_or_default()
+    )
+}
+
+#[test]
+fn a_mini_app_notifies_a_person_exactly_as_often_as_they_subscribed() -> anyhow::Result<()> {
+    let s = Server::new()?;
+    let alice = login(&s.base, "alice")?;
+    let oid = s.open_id(&alice)?;
+    let notify = |topic: &str| {
+        s.app(
+            "shopfix",
+            "/notify",
+            &alice,
+            json!({ "open_id": oid, "topic": topic, "body": "Your order has shipped" }),
+        )
+    };
+    assert_eq!(app_error(&notify("order-shipped")?), "409 no-subscription");
+
+    let subs = "/me/apps/shopfix/subscriptions";
+    for expected in [1, 2] {
+        let r = s.post(subs, &alice, json!({ "topic": "order-shipped" }))?;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.json()["remaining"], expected);
+    }
+    let list = s.get(subs, &alice)?.json();
+    assert_eq!(list["subscriptions"][0]["topic"], "order-shipped");
+    assert_eq!(list["subscriptions"][0]["remaining"], 2);
+
+    let mut stream = match EventStream::open(&s.base, &alice, None)? {
+        Ok(stream) => stream,
+        Err(r) => anyhow::bail!("stream refused: {} {}", r.status, r.body),
+    };
+    for _ in 0..2 {
+        let r = notify("order-shipped")?;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    assert_eq!(app_error(&notify("order-shipped")?), "409 no-subscription");
+    assert_eq!(app_error(&notify("other-topic")?), "409 no-subscription");
+    assert_eq!(app_error(&notify("Bad Topic")?), "400 invalid");
+    let e = stream.next_event()?;
+    assert_eq!(e.event, "notification");
+    assert_eq!(e.data["app"], "shopfix");
+    assert_eq!(e.data["topic"], "order-shipped");
+    assert_eq!(e.data["text"], "Your order has shipped");
+    let list = s.get(subs, &alice)?.json();
+    assert_eq!(list["subscriptions"].as_array().map(Vec::len), Some(0));
+
+    // The notifications are in Alice's conversation with the app.
+    let convs = s.get("/me/conversations", &alice)?.json();
+    let c = &convs["conversations"][0];
+    assert_eq!(c["kind"], "app");
+    assert_eq!(c["title"], "Wallet fixture");
+    let conv = c["id"].as_str().unwrap_or_default();
+    let texts = s.texts(&alice, conv)?;
+    assert_eq!(texts.len(), 2);
+    assert!(texts.iter().all(|(k, _)| k == "notification"));
+
+    // A withdrawn subscription allows nothing.
+    s.post(subs, &alice, json!({ "topic": "promo" }))?;
+    let r = send(
+        "DELETE",
+        &s.url(&format!("{subs}/promo")),
+        Some(&alice),
+        None,
+    )?;
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(app_error(&notify("promo")?), "409 no-subscription");
+
+    // Bad subscriptions are refused and store nothing.
+    expect(
+        &s.post(subs, &alice, json!({ "topic": "No Spaces" }))?,
+        422,
+        "invalid-message",
+    )?;
+    expect(
+        &s.post(
+            "/me/apps/nope/subscriptions",
+            &alice,
+            json!({ "topic": "x" }),
+        )?,
+        404,
+        "app-not-found",
+    )?;
+    assert_eq!(
+        s.get(subs, &alice)?.json()["subscriptions"]
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
+    Ok(())
+}
+
+#[test]
+fn notifications_are_rate_limited_per_app_without_using_up_subscriptions() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    let mut config = test_config(&data);
+    config.app_messages_per_minute = 3;
+    let host = Superapp::open(config)?;
+    host.install_dev(&root().join("tests/fixtures/wallet/superapp.toml"), false)?;
+    host.identity()
+        .add_user("alice", Some("Alice"), Some(PASSWORD))?;
+    let (base, _host, _rt) = serve_with_admin(host)?;
+    let alice = login(&base, "alice")?;
+    let r = send(
+        "GET",
+        &format!("{base}/apps/shopfix/call/whoami"),
+        Some(&alice),
+        None,
+    )?;
+    let oid = r.json()["open_id"].as_str().unwrap_or_default().to_string();
+    for _ in 0..5 {
+        let r = send_json(
+            "POST",
+            &format!("{base}/me/apps/shopfix/subscriptions"),
+            Some(&alice),
+            &json!({ "topic": "deals" }),
+        )?;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let mut answers = Vec::new();
+    for _ in 0..4 {
+        let r = send_json(
+            "POST",
+            &format!("{base}/apps/shopfix/call/notify"),
+            Some(&alice),
+            &json!({ "open_id": oid, "topic": "deals", "body": "50% off" }),
+        )?;
+        answers.push(app_error(&r));
+    }
+    // Three in a burst; the fourth waits for the bucket (3 per minute).
+    assert_eq!(answers[..3], ["200 ", "200 ", "200 "]);
+    assert_eq!(answers[3], "429 rate-limited");
+    let r = send(
+        "GET",
+        &format!("{base}/me/apps/shopfix/subscriptions"),
+        Some(&alice),
+        None,
+    )?;
+    assert_eq!(r.json()["subscriptions"][0]["remaining"], 2);
+    Ok(())
+}
+
+#[test]
+fn customer_service_answers_within_48_hours_and_at_most_five_times() -> anyhow::Result<()> {
+    let s = Server::new()?;
+    let alice = login(&s.base, "alice")?;
+    let oid = s.open_id(&alice)?;
+    let reply = |text: &str| {
+        s.app(
+            "shopfix",
+            "/reply",
+            &alice,
+            json!({ "open_id": oid, "text": text }),
+        )
+    };
+    assert_eq!(app_error(&reply("hello?")?), "409 outside-window");
+
+    let r = s.post(
+        "/apps/shopfix/messages",
+        &alice,
+        json!({ "text": "Where is my order?" }),
+    )?;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let asked = r.json()["id"].as_u64().unwrap_or_default();
+    // The app gets it as an event, with Alice's open id.
+    block_on(s.host.deliver_app_messages(superapp_host::identity::now()))?;
+    let events = send(
+        "GET",
+        &s.url("/apps/shopfix/call/events"),
+        Some(&alice),
+        None,
+    )?
+    .json();
+    let got = events
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .find(|e| e["kind"] == "message")
+        .ok_or_else(|| anyhow::anyhow!("no message event: {events}"))?;
+    assert_eq!(got["subject"], "Where is my order?");
+    assert_eq!(got["amount"], asked);
+    assert_eq!(got["open_id"], oid.as_str());
+    assert!(
+        s.host.messaging().deliveries()?.is_empty(),
+        "delivered and dequeued"
+    );
+
+    for i in 0..5 {
+        let r = reply(&format!("answer {i}"))?;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    assert_eq!(app_error(&reply("a sixth")?), "409 outside-window");
+    let (alice_id, _) = s
+        .host
+        .identity()
+        .users()?
+        .into_iter()
+        .find(|u| u.handle == "alice")
+        .map(|u| (u.id, ()))
+        .ok_or_else(|| anyhow::anyhow!("no alice"))?;
+    // A new message opens the window again; 48 hours later it is shut.
+    let r = s.post(
+        "/apps/shopfix/messages",
+        &alice,
+        json!({ "text": "Thanks!" }),
+    )?;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let late = superapp_host::identity::now() + 48 * 3600 + 1;
+    let refused = block_on(
+        s.host
+            .messaging()
+            .reply("shopfix", &alice_id, "late".into(), late),
+    );
+    assert!(
+        matches!(
+            refused,
+            Err(superapp_host::messaging::MessagingError::OutsideWindow(_))
+        ),
+        "{refused:?}"
+    );
+
+    // The exchange is Alice's conversation with the app, nothing else.
+    let convs = s.get("/me/conversations", &alice)?.json();
+    let conv = convs["conversations"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let texts = s.texts(&alice, &conv)?;
+    assert_eq!(texts.len(), 7, "{texts:?}");
+    // Bad input stores nothing.
+    expect(
+        &s.post("/apps/shopfix/messages", &alice, json!({ "text": "" }))?,
+        422,
+        "invalid-message",
+    )?;
+    expect(
+        &s.post("/apps/nope/messages", &alice, json!({ "text": "hi" }))?,
+        404,
+        "app-not-found",
+    )?;
+    assert_eq!(s.texts(&alice, &conv)?.len(), 7);
+    Ok(())
+}
+
+#[test]
+fn an_app_shares_cards_only_into_the_calling_persons_conversations() -> anyhow::Result<()> {
+    let s = Server::new()?;
+    let alice = login(&s.base, "alice")?;
+    let bob = login(&s.base, "bob")?;
+    let carol = login(&s.base, "carol")?;
+    let conv = s.start(&alice, json!({ "members": ["bob"] }))?;
+    let share = |token: &str| {
+        s.app(
+            "shopfix",
+            "/share-card",
+            token,
+            json!({ "conversation": conv, "path": "/orders/42", "title": "My order" }),
+        )
+    };
+    let r = share(&alice)?;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let history = s
+        .get(&format!("/me/conversations/{conv}/messages"), &bob)?
+        .json();
+    let card = &history["messages"][0];
+    assert_eq!(card["kind"], "app-card");
+    assert_eq!(card["card"]["app"], "shopfix");
+    assert_eq!(card["card"]["path"], "/orders/42");
+    assert_eq!(card["sender"]["handle"], "alice");
+    // Carol is not in it: the app cannot post there on her behalf.
+    assert_eq!(app_error(&share(&carol)?), "403 not-a-member");
+    let r = s.app(
+        "shopfix",
+        "/share-card",
+        &alice,
+        json!({ "conversation": conv, "path": "orders", "title": "x" }),
+    )?;
+    assert_eq!(app_error(&r), "400 invalid");
+    assert_eq!(s.texts(&bob, &conv)?.len(), 1);
+    Ok(())
+}
+
+#[test]
+fn a_group_shares_a_red_packet_from_the_app_and_only_members_claim_it() -> anyhow::Result<()> {
+    let s = Server::new()?;
+    let alice = login(&s.base, "alice")?;
+    let bob = login(&s.base, "bob")?;
+    let carol = login(&s.base, "carol")?;
+    let dave = login(&s.base, "dave")?;
+    let r = post_keyed(
+        &s.url("/admin/wallet/topup"),
+        Some(&s.admin),
+        "topup-alice-group",
+        &json!({ "handle": "alice", "amount": 5000 }),
+    )?;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let group = s.start(
+        &alice,
+        json!({ "title": "Cousins", "members": ["bob", "carol"] }),
+    )?;
+    let body = json!({ "total": 900, "count": 3, "key": "rp-group-0001", "conversation": group });
+    let r = s.app("red-packet", "/packets", &alice, body.clone())?;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let sent = r.json();
+    assert!(sent["message"].as_u64().is_some(), "{sent}");
+    // A retry (same key) does not post a second card.
+    let again = s.app("red-packet", "/packets", &alice, body)?;
+    assert_eq!(again.status, 201, "{}", again.body);
+    let r = send(
+        "POST",
+        &s.url(sent["confirm"].as_str().unwrap_or_default()),
+        Some(&alice),
+        None,
+    )?;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    let history = s
+        .get(&format!("/me/conversations/{group}/messages"), &bob)?
+        .json();
+    let cards: Vec<&Value> = history["messages"]
+        .as_array()
+        .map(|a| a.iter().filter(|m| m["kind"] == "red-packet").collect())
+        .unwrap_or_default();
+    assert_eq!(cards.len(), 1);
+    let packet = cards[0]["red_packet"]["packet"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let mut stream = match EventStream::open(&s.base, &alice, None)? {
+        Ok(stream) => stream,
+        Err(r) => anyhow::bail!("stream refused: {} {}", r.status, r.body),
+    };
+    for t in [&bob, &carol] {
+        let r = s.app(
+            "red-packet",
+            &format!("/packets/{packet}/claim"),
+            t,
+            Value::Null,
+        )?;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    // Dave is not in the group: refused through the app and the host alike.
+    let r = s.app(
+        "red-packet",
+        &format!("/packets/{packet}/claim"),
+        &dave,
+        Value::Null,
+    )?;
+    assert_eq!(app_error(&r), "403 wallet-denied");
+    let r = send(
+        "POST",
+        &s.url(&format!("/me/red-packets/{packet}/claim")),
+        Some(&dave),
+        None,
+    )?;
+    expect(&r, 403, "not-a-member")?;
+    // Alice sees who opened it, live and in the packet.
+    let who: Vec<String> = (0..2)
+        .map(|_| {
+            stream.next_event().map(|e| {
+                e.data["by"]["handle"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    assert_eq!(who, ["bob", "carol"]);
+    let view = send(
+        "GET",
+        &s.url(&format!("/me/red-packets/{packet}")),
+        Some(&alice),
+        None,
+    )?
+    .json();
+    assert_eq!(view["claims"].as_array().map(Vec::len), Some(2), "{view}");
     Ok(())
 }

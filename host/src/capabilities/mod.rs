@@ -7,6 +7,7 @@
 mod context;
 mod identity;
 mod log;
+mod messaging;
 mod storage;
 mod wallet;
 
@@ -24,12 +25,12 @@ wasmtime::component::bindgen!({
     path: "../sdk/wit",
     world: "miniapp",
     exports: { default: async },
-    imports: { "superapp:platform/wallet": async },
+    imports: { "superapp:platform/wallet": async, "superapp:platform/messaging": async },
 });
 
 pub use superapp::platform::events::{
-    Event as GuestEvent, EventBody as GuestEventBody, WalletEvent as GuestWalletEvent,
-    WalletEventKind as GuestWalletEventKind,
+    AppMessage as GuestAppMessage, Event as GuestEvent, EventBody as GuestEventBody,
+    WalletEvent as GuestWalletEvent, WalletEventKind as GuestWalletEventKind,
 };
 pub use superapp::platform::types::{Request as GuestRequest, Response as GuestResponse};
 

@@ -60,7 +60,7 @@ pub struct DecideRequest {
 
 /// Grants, denies or revokes one scope for one app.
 #[utoipa::path(put, path = "/me/apps/{id}/grants/{scope}", tag = "me", security(("bearer" = [])),
-    params(("id" = String, Path, description = "App id"), ("scope" = String, Path, description = "profile, real-name or notify")),
+    params(("id" = String, Path, description = "App id"), ("scope" = String, Path, description = "profile or real-name")),
     request_body = DecideRequest,
     responses(
         (status = 200, body = ScopeView),

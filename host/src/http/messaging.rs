@@ -7,7 +7,9 @@ use super::problem::ProblemBody;
 use super::{AppState, JsonBody, Problem, query};
 use crate::identity::now;
 use crate::messaging::MessagingError;
-use crate::platform::{ConversationView, HistoryView, MessageView, NewMessage, Superapp};
+use crate::platform::{
+    ConversationView, HistoryView, MessageView, NewMessage, SubscriptionView, Superapp,
+};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
@@ -28,7 +30,10 @@ impl From<MessagingError> for Problem {
             | M::UnknownApp(_)
             | M::PacketNotFound(_) => StatusCode::NOT_FOUND,
             M::NotAMember(_) | M::NotYourPacket(_) => StatusCode::FORBIDDEN,
-            M::NotAGroup(..) | M::GroupFull(_) => StatusCode::CONFLICT,
+            M::NotAGroup(..) | M::GroupFull(_) | M::NoSubscription(_) | M::OutsideWindow(_) => {
+                StatusCode::CONFLICT
+            }
+            M::RateLimited(..) => StatusCode::TOO_MANY_REQUESTS,
             M::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             M::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             M::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -258,7 +263,7 @@ pub(super) async fn events(
     uri: Uri,
 ) -> Result<Response, Problem> {
     // Subscribe before reading the backlog, so nothing falls in between.
-    let wake = s.host.messaging().subscribe(&who.user_id);
+    let wake = s.host.messaging().watch_events(&who.user_id);
     let after = resume_point(&s.host, &who.user_id, &headers, &uri)?;
     let state = Stream {
         host: s.host.clone(),
@@ -313,4 +318,88 @@ impl Stream {
             }
         }
     }
+}
+
+/// A person's subscriptions to one app.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SubscriptionList {
+    pub app: String,
+    pub subscriptions: Vec<SubscriptionView>,
+}
+
+/// The person's one-time subscriptions to an app's notifications: each
+/// allows the app exactly one notification on its topic.
+#[utoipa::path(get, path = "/me/apps/{id}/subscriptions", tag = "messaging", security(("bearer" = [])),
+    params(("id" = String, Path, description = "App id")),
+    responses((status = 200, body = SubscriptionList), (status = 404, body = ProblemBody), (status = 422, body = ProblemBody)))]
+pub(super) async fn subscriptions(
+    State(s): State<AppState>,
+    who: Authed,
+    Path(app): Path<String>,
+) -> Result<Json<SubscriptionList>, Problem> {
+    let subscriptions = s.host.subscriptions(&who.user_id, &app)?;
+    Ok(Json(SubscriptionList { app, subscriptions }))
+}
+
+/// A topic to subscribe to.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Subscribe {
+    /// 1–64 of a-z 0-9 - _ .
+    pub topic: String,
+}
+
+/// The person allows the app one more notification on a topic.
+#[utoipa::path(post, path = "/me/apps/{id}/subscriptions", tag = "messaging", security(("bearer" = [])),
+    params(("id" = String, Path, description = "App id")), request_body = Subscribe,
+    responses((status = 200, body = SubscriptionView), (status = 404, body = ProblemBody), (status = 422, body = ProblemBody)))]
+pub(super) async fn subscribe(
+    State(s): State<AppState>,
+    who: Authed,
+    Path(app): Path<String>,
+    JsonBody(req): JsonBody<Subscribe>,
+) -> Result<Json<SubscriptionView>, Problem> {
+    Ok(Json(
+        s.host.subscribe(&who.user_id, &app, &req.topic).await?,
+    ))
+}
+
+/// The person withdraws their unused subscriptions to a topic.
+#[utoipa::path(delete, path = "/me/apps/{id}/subscriptions/{topic}", tag = "messaging", security(("bearer" = [])),
+    params(("id" = String, Path, description = "App id"), ("topic" = String, Path, description = "Topic")),
+    responses((status = 204), (status = 404, body = ProblemBody), (status = 422, body = ProblemBody)))]
+pub(super) async fn unsubscribe(
+    State(s): State<AppState>,
+    who: Authed,
+    Path((app, topic)): Path<(String, String)>,
+) -> Result<StatusCode, Problem> {
+    s.host.unsubscribe(&who.user_id, &app, &topic).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A message to a mini-app.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ToApp {
+    pub text: String,
+}
+
+/// The person writes to a mini-app (customer service). The app receives it
+/// as an event and may answer within 48 hours, at most 5 times; the
+/// exchange is the person's conversation with the app.
+#[utoipa::path(post, path = "/apps/{id}/messages", tag = "messaging", security(("bearer" = [])),
+    params(("id" = String, Path, description = "App id")), request_body = ToApp,
+    responses((status = 201, body = MessageView), (status = 404, body = ProblemBody),
+        (status = 413, body = ProblemBody), (status = 422, body = ProblemBody)))]
+pub(super) async fn to_app(
+    State(s): State<AppState>,
+    who: Authed,
+    Path(app): Path<String>,
+    JsonBody(req): JsonBody<ToApp>,
+) -> Result<(StatusCode, Json<MessageView>), Problem> {
+    let view = s
+        .host
+        .write_to_app(&who.user_id, &app, req.text, now())
+        .await?;
+    Ok((StatusCode::CREATED, Json(view)))
 }

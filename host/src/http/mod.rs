@@ -106,6 +106,15 @@ pub fn router(host: Arc<Superapp>, options: ServeOptions) -> Router {
             get(messaging::history).post(messaging::send),
         )
         .route("/me/conversations/{id}/read", post(messaging::read))
+        .route(
+            "/me/apps/{id}/subscriptions",
+            get(messaging::subscriptions).post(messaging::subscribe),
+        )
+        .route(
+            "/me/apps/{id}/subscriptions/{topic}",
+            axum::routing::delete(messaging::unsubscribe),
+        )
+        .route("/apps/{id}/messages", post(messaging::to_app))
         .layer(middleware::from_fn_with_state(state.clone(), time_limit));
     // Live streams stay open for as long as the client listens.
     let live = Router::new().route("/me/events", get(messaging::events));

@@ -52,7 +52,7 @@ pub enum IdentityError {
     #[error("the session token was revoked (logged out); log in again")]
     TokenRevoked,
     #[error(
-        "`{0}` is not a scope: use one of profile, real-name, notify (storage needs no consent; money is confirmed payment by payment)"
+        "`{0}` is not a scope: use one of profile, real-name (storage needs no consent; money is confirmed payment by payment, notifications subscription by subscription)"
     )]
     UnknownScope(String),
     #[error("the app `{app}` does not request the `{scope}` scope in its manifest")]

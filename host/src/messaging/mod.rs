@@ -19,6 +19,12 @@ pub const MAX_TITLE_CHARS: usize = 64;
 pub const MAX_PATH_BYTES: usize = 512;
 /// Most messages or events one page returns.
 pub const MAX_PAGE: usize = 200;
+/// How long after a person's message the app may answer them.
+pub const REPLY_WINDOW_SECS: i64 = 48 * 3600;
+/// Answers an app may send per message of the person.
+pub const REPLIES_PER_MESSAGE: u32 = 5;
+/// Most unused one-time subscriptions a person may hold per app and topic.
+pub const MAX_SUBSCRIPTIONS: u32 = 100;
 /// Unread counts stop at this (clients show "99+").
 const UNREAD_CAP: usize = 100;
 
@@ -45,6 +51,12 @@ pub enum MessagingError {
     Invalid(String),
     #[error("{0}")]
     TooLarge(String),
+    #[error("{0}")]
+    NoSubscription(String),
+    #[error("{0}")]
+    OutsideWindow(String),
+    #[error("app `{0}` sent more than {1} messages this minute; try again shortly")]
+    RateLimited(String, u32),
     #[error(transparent)]
     Storage(#[from] StoreError),
 }
@@ -63,6 +75,9 @@ impl MessagingError {
             MessagingError::NotYourPacket(_) => "not-your-packet",
             MessagingError::Invalid(_) => "invalid-message",
             MessagingError::TooLarge(_) => "message-too-large",
+            MessagingError::NoSubscription(_) => "no-subscription",
+            MessagingError::OutsideWindow(_) => "outside-window",
+            MessagingError::RateLimited(..) => "rate-limited",
             MessagingError::Storage(e) => e.code(),
         }
     }
@@ -75,6 +90,9 @@ pub enum ConversationKind {
     Direct,
     /// Created by a person, who may invite others; members may leave.
     Group,
+    /// A person and a mini-app: the app's notifications and answers, and
+    /// what the person writes to the app.
+    App,
 }
 
 /// A conversation and who is in it.
@@ -88,6 +106,9 @@ pub struct Conversation {
     pub created_at: i64,
     /// User ids, in the order they joined.
     pub members: Vec<String>,
+    /// `App` conversations: the app.
+    #[serde(default)]
+    pub app: Option<String>,
 }
 
 /// One person's place in a conversation.
@@ -113,6 +134,8 @@ pub enum Sender {
     Person(Person),
     /// The host (joins, leaves).
     System,
+    /// A mini-app (notifications and answers in its conversation).
+    App(String),
 }
 
 /// What a message says.
@@ -134,6 +157,11 @@ pub enum Body {
     },
     /// A notice by the host.
     System {
+        text: String,
+    },
+    /// A mini-app's notification on a topic the person subscribed to.
+    Notification {
+        topic: String,
         text: String,
     },
 }
@@ -165,8 +193,31 @@ impl Body {
             Body::RedPacket { packet, .. } if packet.is_empty() => Err(MessagingError::Invalid(
                 "a red-packet card needs a `packet`".into(),
             )),
+            Body::Notification { topic, text } => {
+                check_topic(topic)?;
+                if text.trim().is_empty() {
+                    return Err(MessagingError::Invalid("the notification is empty".into()));
+                }
+                check_len("body", text, MAX_TEXT_CHARS)
+            }
             Body::RedPacket { .. } | Body::System { .. } => Ok(()),
         }
+    }
+}
+
+/// Topics are short names: 1–64 of `a-z 0-9 - _ .`.
+pub fn check_topic(topic: &str) -> Result<(), MessagingError> {
+    let ok = !topic.is_empty()
+        && topic.len() <= 64
+        && topic
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(MessagingError::Invalid(format!(
+            "topic `{topic}` is not 1–64 of a-z 0-9 - _ ."
+        )))
     }
 }
 
@@ -218,6 +269,29 @@ pub enum LiveBody {
     },
 }
 
+/// How an app may still answer a person who wrote to it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Window {
+    /// Unix seconds; answers after this are refused.
+    pub until: i64,
+    pub replies_left: u32,
+}
+
+/// A person's message on its way to the app, at least once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AppDelivery {
+    /// The message id.
+    pub id: u64,
+    pub app: String,
+    pub user: String,
+    pub text: String,
+    pub at: i64,
+    pub attempts: u32,
+    pub next_at: i64,
+    pub last_error: Option<String>,
+    pub gave_up: bool,
+}
+
 /// A conversation as one member sees it in their list.
 #[derive(Debug, Clone)]
 pub struct ConversationSummary {
@@ -243,15 +317,48 @@ pub struct Messaging {
     writer: Arc<Mutex<()>>,
     /// Each connected person's newest event id, for their live streams.
     hub: Arc<Mutex<HashMap<String, watch::Sender<u64>>>>,
+    /// Wakes the delivery of people's messages to apps.
+    to_apps: Arc<tokio::sync::Notify>,
+    /// Per-app budget of notifications and answers.
+    rate: Arc<Mutex<HashMap<String, (f64, std::time::Instant)>>>,
+    per_minute: u32,
 }
 
 impl Messaging {
-    pub fn new(tree: MessagingTree) -> Messaging {
+    /// `per_minute`: how many notifications and answers each app may send
+    /// per minute (a token bucket: bursts up to that, refilled evenly).
+    pub fn new(tree: MessagingTree, per_minute: u32) -> Messaging {
         Messaging {
             tree,
             writer: Arc::new(Mutex::new(())),
             hub: Arc::new(Mutex::new(HashMap::new())),
+            to_apps: Arc::new(tokio::sync::Notify::new()),
+            rate: Arc::new(Mutex::new(HashMap::new())),
+            per_minute,
         }
+    }
+
+    /// Takes one message from `app`'s budget, or says it is spent.
+    fn take_budget(&self, app: &str) -> Result<(), MessagingError> {
+        let cap = f64::from(self.per_minute);
+        let mut rate = self.rate.lock().unwrap_or_else(|p| p.into_inner());
+        let now = std::time::Instant::now();
+        let (tokens, last) = rate.entry(app.to_string()).or_insert((cap, now));
+        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * cap / 60.0).min(cap);
+        *last = now;
+        if *tokens < 1.0 {
+            return Err(MessagingError::RateLimited(
+                app.to_string(),
+                self.per_minute,
+            ));
+        }
+        *tokens -= 1.0;
+        Ok(())
+    }
+
+    /// Notified when a person's message for an app is queued.
+    pub fn to_apps_notify(&self) -> Arc<tokio::sync::Notify> {
+        self.to_apps.clone()
     }
 
     /// Applies what `build` makes from fresh ids, in id order, durably, then
@@ -272,6 +379,9 @@ impl Messaging {
         };
         self.tree.flush().await?;
         self.wake(&write.stream);
+        if !write.outbox.is_empty() {
+            self.to_apps.notify_one();
+        }
         Ok(write)
     }
 
@@ -319,7 +429,7 @@ impl Messaging {
 
     /// A receiver that changes whenever the person gets a live event. Take
     /// it before reading the backlog, so nothing falls between the two.
-    pub fn subscribe(&self, user: &str) -> watch::Receiver<u64> {
+    pub fn watch_events(&self, user: &str) -> watch::Receiver<u64> {
         let mut hub = self.hub.lock().unwrap_or_else(|p| p.into_inner());
         hub.entry(user.to_string())
             .or_insert_with(|| watch::channel(0).0)
@@ -401,6 +511,7 @@ impl Messaging {
                     created_by: me.user.clone(),
                     created_at: now,
                     members: vec![me.user.clone(), other.user.clone()],
+                    app: None,
                 };
                 Ok(MessagingWrite {
                     memberships: joins(&c, &c.members, now),
@@ -447,6 +558,7 @@ impl Messaging {
                     created_by: me.user.clone(),
                     created_at: now,
                     members,
+                    app: None,
                 };
                 let mut w = MessagingWrite {
                     memberships: joins(&c, &c.members, now),
@@ -574,38 +686,307 @@ impl Messaging {
             .commit(|next| {
                 let mut w = MessagingWrite::default();
                 if let Body::RedPacket { packet, .. } = &body {
-                    match self.tree.packet_conversation(packet)? {
-                        Some(c) if c != id => {
-                            return Err(MessagingError::Invalid(format!(
-                                "red packet `{packet}` was already sent into another conversation"
-                            )));
-                        }
-                        _ => w.packets.push((packet.clone(), id.to_string())),
+                    // One card per packet: it belongs to one conversation.
+                    if self.tree.packet_conversation(packet)?.is_some() {
+                        return Err(MessagingError::Invalid(format!(
+                            "red packet `{packet}` was already sent into a conversation"
+                        )));
                     }
+                    w.packets.push((packet.clone(), id.to_string()));
                 }
                 // Read under the writer lock: a member who just left gets no
                 // message in, and the sender's own read mark moves with it.
                 let c = self.conversation_of(&me.user, id)?;
-                let mut mark = self.member(&me.user, &c)?;
-                post(
-                    &mut w,
-                    &c,
-                    &c.members,
-                    Sender::Person(me.clone()),
-                    body,
-                    now,
-                    next,
-                )?;
-                mark.last_read = w.messages.first().map_or(mark.last_read, |m| m.id);
-                w.memberships
-                    .push((me.user.clone(), c.id.clone(), Some(mark)));
+                self.post_as_person(&mut w, me, &c, body, now, next)?;
                 Ok(w)
             })
             .await?;
-        w.messages
-            .into_iter()
-            .next()
-            .ok_or_else(|| MessagingError::Invalid("nothing was sent".into()))
+        first_message(w)
+    }
+
+    /// Posts a person's message; in an app conversation it also opens the
+    /// app's answer window and queues the message for the app.
+    fn post_as_person(
+        &self,
+        w: &mut MessagingWrite,
+        me: &Person,
+        c: &Conversation,
+        body: Body,
+        now: i64,
+        next: &mut dyn FnMut() -> Result<u64, StoreError>,
+    ) -> Result<(), MessagingError> {
+        // A conversation made in this same write is not in the tree yet.
+        let pending = w
+            .memberships
+            .iter()
+            .find(|(u, conv, _)| *u == me.user && *conv == c.id)
+            .and_then(|(_, _, m)| m.clone());
+        let mut mark = match pending {
+            Some(m) => m,
+            None => self.member(&me.user, c)?,
+        };
+        let to_app = match (&c.app, &body) {
+            (Some(app), Body::Text { text }) => Some((app.clone(), text.clone())),
+            (Some(_), _) => {
+                return Err(MessagingError::Invalid(
+                    "a conversation with an app takes text only".into(),
+                ));
+            }
+            (None, _) => None,
+        };
+        post(
+            w,
+            c,
+            &c.members,
+            Sender::Person(me.clone()),
+            body,
+            now,
+            next,
+        )?;
+        let id = w.messages.last().map_or(0, |m| m.id);
+        mark.last_read = id;
+        w.memberships
+            .push((me.user.clone(), c.id.clone(), Some(mark)));
+        if let Some((app, text)) = to_app {
+            // Each message gives the app 5 answers for 48 hours (not added
+            // up: the window restarts).
+            w.windows.push((
+                app.clone(),
+                me.user.clone(),
+                Window {
+                    until: now + REPLY_WINDOW_SECS,
+                    replies_left: REPLIES_PER_MESSAGE,
+                },
+            ));
+            w.outbox.push(AppDelivery {
+                id,
+                app,
+                user: me.user.clone(),
+                text,
+                at: now,
+                attempts: 0,
+                next_at: now,
+                last_error: None,
+                gave_up: false,
+            });
+        }
+        Ok(())
+    }
+
+    /// The person's conversation with `app`, made (into `w`) if new.
+    fn app_conversation(
+        &self,
+        w: &mut MessagingWrite,
+        user: &str,
+        app: &str,
+        now: i64,
+    ) -> Result<Conversation, MessagingError> {
+        if let Some(id) = self.tree.app_conversation(user, app)? {
+            return self.load(&id);
+        }
+        let c = Conversation {
+            id: new_conversation_id(),
+            kind: ConversationKind::App,
+            title: None,
+            created_by: user.to_string(),
+            created_at: now,
+            members: vec![user.to_string()],
+            app: Some(app.to_string()),
+        };
+        w.memberships.extend(joins(&c, &c.members, now));
+        w.app_conversation = Some((user.to_string(), app.to_string(), c.id.clone()));
+        w.conversations.push(c.clone());
+        Ok(c)
+    }
+
+    /// A person writes to a mini-app (customer service); the app gets it as
+    /// an event and may answer within the window.
+    pub async fn write_to_app(
+        &self,
+        me: &Person,
+        app: &str,
+        text: String,
+        now: i64,
+    ) -> Result<Message, MessagingError> {
+        let body = Body::Text { text };
+        body.check()?;
+        let w = self
+            .commit(|next| {
+                let mut w = MessagingWrite::default();
+                let c = self.app_conversation(&mut w, &me.user, app, now)?;
+                self.post_as_person(&mut w, me, &c, body, now, next)?;
+                Ok(w)
+            })
+            .await?;
+        first_message(w)
+    }
+
+    /// The app notifies the person on `topic`, using one subscription.
+    pub async fn notify(
+        &self,
+        app: &str,
+        user: &str,
+        topic: &str,
+        text: String,
+        now: i64,
+    ) -> Result<Message, MessagingError> {
+        let body = Body::Notification {
+            topic: topic.to_string(),
+            text,
+        };
+        body.check()?;
+        self.take_budget(app)?;
+        let w = self
+            .commit(|next| {
+                let left = self.tree.subscription(user, app, topic)?;
+                if left == 0 {
+                    return Err(MessagingError::NoSubscription(format!(
+                        "the person holds no subscription to `{topic}` (each one-time subscription allows one notification)"
+                    )));
+                }
+                let mut w = MessagingWrite::default();
+                w.subscriptions
+                    .push((user.to_string(), app.to_string(), topic.to_string(), left - 1));
+                let c = self.app_conversation(&mut w, user, app, now)?;
+                post(&mut w, &c, &c.members, Sender::App(app.to_string()), body, now, next)?;
+                Ok(w)
+            })
+            .await?;
+        first_message(w)
+    }
+
+    /// The app answers a person who wrote to it, inside the window.
+    pub async fn reply(
+        &self,
+        app: &str,
+        user: &str,
+        text: String,
+        now: i64,
+    ) -> Result<Message, MessagingError> {
+        let body = Body::Text { text };
+        body.check()?;
+        self.take_budget(app)?;
+        let w = self
+            .commit(|next| {
+                let mut window = match self.tree.window(app, user)? {
+                    Some(w) if w.until < now => {
+                        return Err(MessagingError::OutsideWindow(format!(
+                            "the person last wrote more than {} hours ago",
+                            REPLY_WINDOW_SECS / 3600
+                        )));
+                    }
+                    Some(w) if w.replies_left == 0 => {
+                        return Err(MessagingError::OutsideWindow(format!(
+                            "all {REPLIES_PER_MESSAGE} answers to the person's last message are used"
+                        )));
+                    }
+                    Some(w) => w,
+                    None => {
+                        return Err(MessagingError::OutsideWindow(
+                            "the person has not written to this app".into(),
+                        ));
+                    }
+                };
+                window.replies_left -= 1;
+                let mut w = MessagingWrite::default();
+                w.windows.push((app.to_string(), user.to_string(), window));
+                let c = self.app_conversation(&mut w, user, app, now)?;
+                post(&mut w, &c, &c.members, Sender::App(app.to_string()), body, now, next)?;
+                Ok(w)
+            })
+            .await?;
+        first_message(w)
+    }
+
+    /// The person's subscriptions to `app`: (topic, notifications left).
+    pub fn subscriptions(
+        &self,
+        user: &str,
+        app: &str,
+    ) -> Result<Vec<(String, u32)>, MessagingError> {
+        Ok(self.tree.subscriptions(user, app)?)
+    }
+
+    /// The person allows `app` one more notification on `topic`.
+    pub async fn subscribe(
+        &self,
+        user: &str,
+        app: &str,
+        topic: &str,
+    ) -> Result<u32, MessagingError> {
+        check_topic(topic)?;
+        let w = self
+            .commit(|_| {
+                let left = self.tree.subscription(user, app, topic)?;
+                if left >= MAX_SUBSCRIPTIONS {
+                    return Err(MessagingError::Invalid(format!(
+                        "at most {MAX_SUBSCRIPTIONS} unused subscriptions per topic"
+                    )));
+                }
+                Ok(MessagingWrite {
+                    subscriptions: vec![(
+                        user.to_string(),
+                        app.to_string(),
+                        topic.to_string(),
+                        left + 1,
+                    )],
+                    ..MessagingWrite::default()
+                })
+            })
+            .await?;
+        Ok(w.subscriptions.first().map_or(0, |s| s.3))
+    }
+
+    /// The person withdraws every unused subscription to `topic`.
+    pub async fn unsubscribe(
+        &self,
+        user: &str,
+        app: &str,
+        topic: &str,
+    ) -> Result<(), MessagingError> {
+        check_topic(topic)?;
+        self.commit(|_| {
+            Ok(MessagingWrite {
+                subscriptions: vec![(user.to_string(), app.to_string(), topic.to_string(), 0)],
+                ..MessagingWrite::default()
+            })
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// People's messages due for delivery to apps by `now`.
+    pub fn due_deliveries(
+        &self,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<AppDelivery>, MessagingError> {
+        Ok(self.tree.due_deliveries(now, limit)?)
+    }
+
+    /// Every queued delivery (for operators and tests).
+    pub fn deliveries(&self) -> Result<Vec<AppDelivery>, MessagingError> {
+        Ok(self.tree.deliveries()?)
+    }
+
+    /// The app took the message (or is gone): it leaves the queue.
+    pub async fn delivered(&self, id: u64) -> Result<(), MessagingError> {
+        self.tree.apply(&MessagingWrite {
+            delivered: vec![id],
+            ..MessagingWrite::default()
+        })?;
+        self.tree.flush().await?;
+        Ok(())
+    }
+
+    /// Records a failed try (its next time, or that it was given up).
+    pub async fn delivery_failed(&self, d: AppDelivery) -> Result<(), MessagingError> {
+        self.tree.apply(&MessagingWrite {
+            outbox: vec![d],
+            ..MessagingWrite::default()
+        })?;
+        self.tree.flush().await?;
+        Ok(())
     }
 
     /// A page of the conversation: newest first below `before`, or oldest
@@ -751,6 +1132,13 @@ fn post(
     }
     w.messages.push(message);
     Ok(())
+}
+
+fn first_message(w: MessagingWrite) -> Result<Message, MessagingError> {
+    w.messages
+        .into_iter()
+        .next()
+        .ok_or_else(|| MessagingError::Invalid("nothing was sent".into()))
 }
 
 fn first_conversation(w: MessagingWrite) -> Result<Conversation, MessagingError> {

@@ -30,7 +30,9 @@ pub enum Capability {
     /// (`superapp:platform/wallet`). Not a standing grant: the person
     /// confirms each payment in the host instead.
     Wallet,
-    /// Scope: sending the person notifications (`superapp:platform/messaging`).
+    /// Notifications, cards into chats and customer-service answers
+    /// (`superapp:platform/messaging`). Not a standing grant: each
+    /// notification uses one of the person's one-time subscriptions.
     Notify,
 }
 
@@ -46,9 +48,13 @@ impl Capability {
 
     /// Whether each person must grant it before the app may use it.
     pub fn needs_consent(self) -> bool {
-        // Money needs the person's confirmation of each payment, which is
-        // stronger than a standing grant.
-        !matches!(self, Capability::Storage | Capability::Wallet)
+        // Money needs the person's confirmation of each payment, and each
+        // notification a one-time subscription: both stronger than a
+        // standing grant.
+        !matches!(
+            self,
+            Capability::Storage | Capability::Wallet | Capability::Notify
+        )
     }
 
     /// What importing the interface `name` (e.g. `superapp:platform/storage@0.1.0`) requires.
@@ -62,6 +68,7 @@ impl Capability {
             "superapp:platform/storage" => ImportNeed::Capability(Capability::Storage),
             "superapp:platform/identity" => ImportNeed::Capability(Capability::Profile),
             "superapp:platform/wallet" => ImportNeed::Capability(Capability::Wallet),
+            "superapp:platform/messaging" => ImportNeed::Capability(Capability::Notify),
             // WASI p2 is linked with no ambient authority: no preopens, env,
             // args or network, so these imports grant nothing.
             n if n.starts_with("wasi:") => ImportNeed::Nothing,

@@ -38,10 +38,14 @@ pub struct MessageView {
     /// Increasing within the conversation (and across the host).
     pub id: u64,
     pub conversation: String,
-    /// `text`, `app-card`, `red-packet` or `system`.
+    /// `text`, `app-card`, `red-packet`, `notification` or `system`.
     pub kind: String,
-    /// None for system notices.
+    /// The person who sent it; none for system notices and apps.
     pub sender: Option<MemberView>,
+    /// The mini-app that sent it (notifications and answers).
+    pub app: Option<String>,
+    /// Notifications: the topic the person subscribed to.
+    pub topic: Option<String>,
     pub text: Option<String>,
     pub card: Option<CardView>,
     pub red_packet: Option<PacketCardView>,
@@ -84,6 +88,14 @@ pub struct LiveEventView {
     pub data: serde_json::Value,
 }
 
+/// A person's one-time subscriptions to one topic of an app.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SubscriptionView {
+    pub topic: String,
+    /// Notifications the app may still send on it.
+    pub remaining: u32,
+}
+
 /// What a person sends.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
@@ -109,6 +121,9 @@ impl From<IdentityError> for MessagingError {
         }
     }
 }
+
+/// How many queued messages one delivery pass hands over at most.
+const DELIVERY_BATCH: usize = 256;
 
 /// Tells the sender of `packet` that `claimer` opened it. Best effort: the
 /// claim stands whatever happens here, and the packet view shows it too.
@@ -221,6 +236,13 @@ impl Superapp {
     ) -> ConversationView {
         let title = match (&c.kind, &c.title) {
             (ConversationKind::Group, Some(t)) => t.clone(),
+            (ConversationKind::App, _) => {
+                let app = c.app.clone().unwrap_or_default();
+                match self.packages.get(&app) {
+                    Ok(Some(record)) => record.current.manifest.name,
+                    _ => app,
+                }
+            }
             _ => c
                 .members
                 .iter()
@@ -232,6 +254,7 @@ impl Superapp {
             kind: match c.kind {
                 ConversationKind::Direct => "direct".into(),
                 ConversationKind::Group => "group".into(),
+                ConversationKind::App => "app".into(),
             },
             title,
             member_count: c.members.len(),
@@ -378,6 +401,138 @@ impl Superapp {
         })
     }
 
+    /// A person writes to a mini-app (customer service): the message lands
+    /// in their conversation with the app and goes to the app as an event.
+    pub async fn write_to_app(
+        &self,
+        user_id: &str,
+        app: &str,
+        text: String,
+        now: i64,
+    ) -> Result<MessageView, MessagingError> {
+        self.notifying_app(app)?;
+        let me = self.person(user_id)?;
+        let m = self.messaging.write_to_app(&me, app, text, now).await?;
+        Ok(message_view(m))
+    }
+
+    /// One pass over people's messages for apps: hands each due by `now`
+    /// to its app's `on-event`, retrying failures like wallet events.
+    pub async fn deliver_app_messages(
+        &self,
+        now: i64,
+    ) -> Result<super::DeliveryReport, MessagingError> {
+        use crate::capabilities::{GuestAppMessage, GuestEvent, GuestEventBody};
+        let mut report = super::DeliveryReport::default();
+        for mut d in self.messaging.due_deliveries(now, DELIVERY_BATCH)? {
+            let Ok(app) = self.loaded_app(&d.app) else {
+                self.messaging.delivered(d.id).await?;
+                report.dropped += 1;
+                continue;
+            };
+            let answer = match self.caps_for(&app, Some(d.user.clone()), None) {
+                Ok(caps) => {
+                    let event = GuestEvent {
+                        id: format!("msg-{}", d.id),
+                        at: d.at,
+                        open_id: caps.user.as_ref().map(|u| u.open_id.clone()),
+                        body: GuestEventBody::Message(GuestAppMessage {
+                            id: d.id,
+                            text: d.text.clone(),
+                        }),
+                    };
+                    match self.runtime.deliver_event(&app, caps, event).await {
+                        Ok(answer) => answer,
+                        Err(e) => Err(format!("[{}] {e}", e.code())),
+                    }
+                }
+                Err(e) => Err(e.to_string()),
+            };
+            match answer {
+                Ok(()) => {
+                    self.messaging.delivered(d.id).await?;
+                    report.delivered += 1;
+                }
+                Err(why) => {
+                    d.attempts += 1;
+                    d.last_error = Some(why);
+                    match super::wallet::next_try(d.attempts, now) {
+                        Some(at) => {
+                            d.next_at = at;
+                            report.failed += 1;
+                        }
+                        None => {
+                            d.gave_up = true;
+                            tracing::warn!(app = %d.app, message = d.id, "message to app given up");
+                            report.gave_up += 1;
+                        }
+                    }
+                    self.messaging.delivery_failed(d).await?;
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// The person's one-time subscriptions to `app`.
+    pub fn subscriptions(
+        &self,
+        user_id: &str,
+        app: &str,
+    ) -> Result<Vec<SubscriptionView>, MessagingError> {
+        self.notifying_app(app)?;
+        Ok(self
+            .messaging
+            .subscriptions(user_id, app)?
+            .into_iter()
+            .map(|(topic, remaining)| SubscriptionView { topic, remaining })
+            .collect())
+    }
+
+    /// The person allows `app` one more notification on `topic`.
+    pub async fn subscribe(
+        &self,
+        user_id: &str,
+        app: &str,
+        topic: &str,
+    ) -> Result<SubscriptionView, MessagingError> {
+        self.notifying_app(app)?;
+        let remaining = self.messaging.subscribe(user_id, app, topic).await?;
+        Ok(SubscriptionView {
+            topic: topic.to_string(),
+            remaining,
+        })
+    }
+
+    /// The person withdraws their unused subscriptions to `topic`.
+    pub async fn unsubscribe(
+        &self,
+        user_id: &str,
+        app: &str,
+        topic: &str,
+    ) -> Result<(), MessagingError> {
+        self.notifying_app(app)?;
+        self.messaging.unsubscribe(user_id, app, topic).await
+    }
+
+    /// `app` is installed and declares `notify`.
+    fn notifying_app(&self, app: &str) -> Result<(), MessagingError> {
+        match self.packages.get(app)? {
+            Some(r)
+                if r.current
+                    .manifest
+                    .capabilities
+                    .contains_key(&crate::packages::Capability::Notify) =>
+            {
+                Ok(())
+            }
+            Some(_) => Err(MessagingError::Invalid(format!(
+                "app `{app}` does not message people (its manifest does not declare `notify`)"
+            ))),
+            None => Err(MessagingError::UnknownApp(app.to_string())),
+        }
+    }
+
     /// The person's live events after `after`, as the stream sends them.
     pub fn live_events(
         &self,
@@ -404,18 +559,24 @@ fn person_of(u: crate::identity::User) -> Person {
 }
 
 fn message_view(m: Message) -> MessageView {
-    let sender = match m.sender {
-        Sender::Person(p) => Some(MemberView {
-            handle: p.handle,
-            name: p.name,
-        }),
-        Sender::System => None,
+    let (sender, app) = match m.sender {
+        Sender::Person(p) => (
+            Some(MemberView {
+                handle: p.handle,
+                name: p.name,
+            }),
+            None,
+        ),
+        Sender::App(app) => (None, Some(app)),
+        Sender::System => (None, None),
     };
     let mut v = MessageView {
         id: m.id,
         conversation: m.conversation,
         kind: String::new(),
         sender,
+        app,
+        topic: None,
         text: None,
         card: None,
         red_packet: None,
@@ -428,6 +589,11 @@ fn message_view(m: Message) -> MessageView {
         }
         Body::System { text } => {
             v.kind = "system".into();
+            v.text = Some(text);
+        }
+        Body::Notification { topic, text } => {
+            v.kind = "notification".into();
+            v.topic = Some(topic);
             v.text = Some(text);
         }
         Body::AppCard { app, path, title } => {
@@ -444,7 +610,13 @@ fn message_view(m: Message) -> MessageView {
 
 fn live_event_view(e: LiveEvent) -> LiveEventView {
     let (event, data) = match e.body {
-        LiveBody::Message(m) => ("message", serde_json::to_value(message_view(m))),
+        LiveBody::Message(m) => {
+            let name = match m.body {
+                Body::Notification { .. } => "notification",
+                _ => "message",
+            };
+            (name, serde_json::to_value(message_view(m)))
+        }
         LiveBody::PaymentPrompt {
             payment,
             app,

@@ -38,7 +38,7 @@ mod wallet;
 
 pub use messaging::{
     CardView, ConversationView, HistoryView, LiveEventView, MemberView, MessageView, NewMessage,
-    PacketCardView,
+    PacketCardView, SubscriptionView,
 };
 pub(crate) use messaging::{announce_claim, announce_payment, check_claim};
 
@@ -80,7 +80,10 @@ impl Superapp {
             storage: AppStorage::new(db.kv()?),
             identity: Identity::open(&db)?,
             wallet: Wallet::open(Arc::new(db.ledger()?), config.wallet.clone())?,
-            messaging: crate::messaging::Messaging::new(db.messaging()?),
+            messaging: crate::messaging::Messaging::new(
+                db.messaging()?,
+                config.app_messages_per_minute,
+            ),
             runtime: Runtime::new(&config)?,
             config,
             loaded: RwLock::new(HashMap::new()),
@@ -365,9 +368,11 @@ impl Superapp {
             Some(user_id) => {
                 check_user_id(&user_id).map_err(|e| CallError::BadRequest(e.to_string()))?;
                 let open_id = self.identity.open_id(&user_id, app_id);
-                // Only a wallet app can name a person back by open id
-                // (`request-transfer`); other calls skip the index write.
-                if app.grants.declared.contains(&Capability::Wallet) {
+                // Only wallet and messaging apps name a person back by open
+                // id (`request-transfer`, `notify`, `reply`); others skip it.
+                if app.grants.declared.contains(&Capability::Wallet)
+                    || app.grants.declared.contains(&Capability::Notify)
+                {
                     self.identity
                         .remember_open_id(&user_id, app_id, &open_id)
                         .map_err(|e| CallError::Internal(e.to_string()))?;
@@ -400,7 +405,7 @@ impl Superapp {
 /// One scope an app requests, with the person's standing decision.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ScopeView {
-    /// `profile`, `real-name` or `notify`.
+    /// `profile` or `real-name`.
     pub scope: String,
     /// Why the app asks, from its manifest.
     pub purpose: String,

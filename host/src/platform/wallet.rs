@@ -132,6 +132,7 @@ impl Superapp {
     /// and at least every second for expiries and retries.
     pub async fn run_wallet_background(self: Arc<Self>) {
         let notify = self.wallet.events_notify();
+        let to_apps = self.messaging.to_apps_notify();
         loop {
             let now = crate::identity::now();
             if let Err(e) = self.sweep_wallet(now).await {
@@ -140,7 +141,16 @@ impl Superapp {
             if let Err(e) = self.deliver_events(now).await {
                 tracing::error!(error = %e, "event delivery failed");
             }
-            let _ = tokio::time::timeout(Duration::from_secs(1), notify.notified()).await;
+            if let Err(e) = self.deliver_app_messages(now).await {
+                tracing::error!(error = %e, "message delivery to apps failed");
+            }
+            let woken = async {
+                tokio::select! {
+                    _ = notify.notified() => {}
+                    _ = to_apps.notified() => {}
+                }
+            };
+            let _ = tokio::time::timeout(Duration::from_secs(1), woken).await;
         }
     }
 }
@@ -149,10 +159,18 @@ impl Superapp {
 fn retry_later(d: &mut Delivery, why: String, now: i64) {
     d.attempts += 1;
     d.last_error = Some(why);
-    match RETRY_DELAYS.get(d.attempts as usize - 1) {
-        Some(delay) => d.next_at = now + delay,
+    match next_try(d.attempts, now) {
+        Some(at) => d.next_at = at,
         None => d.gave_up = true,
     }
+}
+
+/// When to try again after `attempts` failed tries; none after the last.
+/// Shared by every event a mini-app is sent.
+pub(super) fn next_try(attempts: u32, now: i64) -> Option<i64> {
+    RETRY_DELAYS
+        .get((attempts as usize).checked_sub(1)?)
+        .map(|delay| now + delay)
 }
 
 // ---- people's and operators' wallet operations, shared by HTTP and CLI ----

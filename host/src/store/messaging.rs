@@ -4,7 +4,7 @@
 //! reader never sees half of it.
 
 use super::{Db, StoreError};
-use crate::messaging::{Conversation, LiveEvent, Membership, Message};
+use crate::messaging::{AppDelivery, Conversation, LiveEvent, Membership, Message, Window};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -14,7 +14,9 @@ const TREE: &str = "messaging";
 /// `c/<conv>` conversation · `m/<conv>/<id>` message · `u/<user>/<conv>`
 /// membership · `d/<user a>/<user b>` direct conversation of a pair (a < b) ·
 /// `s/<user>/<id>` live event · `p/<packet>` the conversation a red packet
-/// was sent into · `<id>` is 16 hex digits, so keys sort by id.
+/// was sent into · `a/<user>/<app>` the person's conversation with an app ·
+/// `n/<user>/<app>/<topic>` one-time subscriptions left · `w/<app>/<user>`
+/// the app's answer window · `o/<id>` a message waiting for its app · `<id>` is 16 hex digits, so keys sort by id.
 fn conv_key(conv: &str) -> String {
     format!("c/{conv}")
 }
@@ -30,6 +32,9 @@ fn direct_key(a: &str, b: &str) -> String {
 }
 fn stream_prefix(user: &str) -> String {
     format!("s/{user}/")
+}
+fn sub_key(user: &str, app: &str, topic: &str) -> String {
+    format!("n/{user}/{app}/{topic}")
 }
 fn id_text(id: u64) -> String {
     format!("{id:016x}")
@@ -60,6 +65,15 @@ pub struct MessagingWrite {
     pub stream: Vec<(String, LiveEvent)>,
     /// (red packet, conversation): the packet was sent into it.
     pub packets: Vec<(String, String)>,
+    /// (user, app, conversation): the person's new conversation with an app.
+    pub app_conversation: Option<(String, String, String)>,
+    /// (user, app, topic, subscriptions left); 0 removes it.
+    pub subscriptions: Vec<(String, String, String, u32)>,
+    /// (app, user, window): how the app may still answer the person.
+    pub windows: Vec<(String, String, Window)>,
+    /// Messages to hand to apps (put) and handed over (removed).
+    pub outbox: Vec<AppDelivery>,
+    pub delivered: Vec<u64>,
 }
 
 /// The sled side of the messenger.
@@ -184,6 +198,59 @@ impl MessagingTree {
         Ok(out)
     }
 
+    /// The person's conversation with an app, if they have one.
+    pub fn app_conversation(&self, user: &str, app: &str) -> Result<Option<String>, StoreError> {
+        self.get(&format!("a/{user}/{app}"))
+    }
+
+    /// How many one-time subscriptions to `topic` the person holds for `app`.
+    pub fn subscription(&self, user: &str, app: &str, topic: &str) -> Result<u32, StoreError> {
+        Ok(self.get(&sub_key(user, app, topic))?.unwrap_or(0))
+    }
+
+    /// Every topic the person subscribed to for `app`, with what is left.
+    pub fn subscriptions(&self, user: &str, app: &str) -> Result<Vec<(String, u32)>, StoreError> {
+        let prefix = format!("n/{user}/{app}/");
+        let mut out = Vec::new();
+        for item in self.tree.scan_prefix(prefix.as_bytes()) {
+            let (k, v) = item?;
+            let topic = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+            out.push((topic, decode(&k, &v)?));
+        }
+        Ok(out)
+    }
+
+    /// How `app` may still answer the person.
+    pub fn window(&self, app: &str, user: &str) -> Result<Option<Window>, StoreError> {
+        self.get(&format!("w/{app}/{user}"))
+    }
+
+    /// Up to `limit` messages due for delivery to apps by `now`.
+    pub fn due_deliveries(&self, now: i64, limit: usize) -> Result<Vec<AppDelivery>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.tree.scan_prefix(b"o/") {
+            let (k, v) = item?;
+            let d: AppDelivery = decode(&k, &v)?;
+            if !d.gave_up && d.next_at <= now {
+                out.push(d);
+                if out.len() == limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every delivery still held (due, waiting or given up).
+    pub fn deliveries(&self) -> Result<Vec<AppDelivery>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.tree.scan_prefix(b"o/") {
+            let (k, v) = item?;
+            out.push(decode(&k, &v)?);
+        }
+        Ok(out)
+    }
+
     /// The conversation a red packet was sent into, if any.
     pub fn packet_conversation(&self, packet: &str) -> Result<Option<String>, StoreError> {
         self.get(&format!("p/{packet}"))
@@ -231,6 +298,25 @@ impl MessagingTree {
         }
         for (packet, conv) in &w.packets {
             batch.insert(format!("p/{packet}").as_bytes(), encode(conv)?);
+        }
+        if let Some((user, app, conv)) = &w.app_conversation {
+            batch.insert(format!("a/{user}/{app}").as_bytes(), encode(conv)?);
+        }
+        for (user, app, topic, left) in &w.subscriptions {
+            let k = sub_key(user, app, topic);
+            match left {
+                0 => batch.remove(k.as_bytes()),
+                n => batch.insert(k.as_bytes(), encode(n)?),
+            }
+        }
+        for (app, user, window) in &w.windows {
+            batch.insert(format!("w/{app}/{user}").as_bytes(), encode(window)?);
+        }
+        for d in &w.outbox {
+            batch.insert(format!("o/{}", id_text(d.id)).as_bytes(), encode(d)?);
+        }
+        for id in &w.delivered {
+            batch.remove(format!("o/{}", id_text(*id)).as_bytes());
         }
         self.tree.apply_batch(batch)?;
         Ok(())

@@ -5,14 +5,16 @@
 //! asks, shows, and remembers names people chose to show.
 //!
 //! Routes:
-//! - `POST /packets` `{total, count, split?, greeting?, key}` → 201 with the
-//!   payment to confirm (`/me/payments/{id}/confirm`) and the packet's link
+//! - `POST /packets` `{total, count, split?, greeting?, key, conversation?}`
+//!   → 201 with the payment to confirm (`/me/payments/{id}/confirm`), the
+//!   packet's link, and with `conversation` the card posted into that chat
 //! - `GET /packets/{id}` → the packet, its claims, the luckiest, your share
 //! - `POST /packets/{id}/claim` → your share
 //! - `GET /activity` → the events the host delivered (newest last)
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use superapp_sdk::messaging::{self, MessagingError};
 use superapp_sdk::wallet::{self, PacketStatus, Split};
 use superapp_sdk::{
     App, Error, Event, EventBody, Request, Response, Router, WalletEventKind, context, identity,
@@ -32,7 +34,10 @@ impl App for RedPackets {
     }
 
     fn on_event(event: Event) -> Result<(), String> {
-        let EventBody::Wallet(w) = &event.body;
+        // People's messages to the app are not answered here.
+        let EventBody::Wallet(w) = &event.body else {
+            return Ok(());
+        };
         let store = storage::app();
         // Delivered at least once: the event id makes a retry harmless.
         let key = format!("activity:{:020}:{}", event.at, event.id);
@@ -77,6 +82,10 @@ struct SendRequest {
     greeting: Option<String>,
     /// The client's idempotency key: a retry sends the same one.
     key: String,
+    /// A chat to post the packet into (the person chose it in the client);
+    /// only its members can then claim.
+    #[serde(default)]
+    conversation: Option<String>,
 }
 
 /// The name a person shows, if they let this app see it.
@@ -115,6 +124,16 @@ fn send(req: &Request) -> Result<Response, Error> {
     let payment = wallet::create_red_packet(r.total, r.count, split, &greeting, &r.key)?;
     remember_name()?;
     let packet = payment.red_packet.clone().unwrap_or_default();
+    // Posted before the sender confirms: nobody can claim it before then,
+    // so it is fenced into the chat from the start. A retry finds it there.
+    let message = match &r.conversation {
+        Some(conversation) => match messaging::share_red_packet(conversation, &packet) {
+            Ok(id) => Some(id),
+            Err(MessagingError::Invalid(m)) if m.contains("already sent into") => None,
+            Err(e) => return Err(e.into()),
+        },
+        None => None,
+    };
     let app = context::current().app_id;
     Ok(Response::json(&json!({
         "payment": payment.id,
@@ -124,6 +143,7 @@ fn send(req: &Request) -> Result<Response, Error> {
         "status": payment.status.name(),
         "confirm": format!("/me/payments/{}/confirm", payment.id),
         "link": format!("/apps/{app}/call/packets/{packet}"),
+        "message": message,
     }))
     .with_status(201))
 }

@@ -1,0 +1,149 @@
+//! `superapp:platform/messaging`: notifications within each person's
+//! subscriptions, cards into the calling person's chats, and answers to
+//! people who wrote to the app. People are named by this app's open ids;
+//! nothing here reads a chat.
+
+use super::CallCaps;
+use super::superapp::platform::messaging::{Host, MessagingError as Error};
+use crate::identity::now;
+use crate::messaging::{Body, MessagingError, Person};
+use crate::packages::Capability;
+
+fn to_wit(e: MessagingError) -> Error {
+    let msg = e.to_string();
+    match e {
+        MessagingError::Invalid(_) | MessagingError::TooLarge(_) => Error::Invalid(msg),
+        MessagingError::ConversationNotFound(_)
+        | MessagingError::UnknownPerson(_)
+        | MessagingError::UnknownApp(_)
+        | MessagingError::PacketNotFound(_) => Error::NotFound(msg),
+        MessagingError::NotAMember(_) => Error::NotMember(msg),
+        MessagingError::NotYourPacket(_) | MessagingError::NotAGroup(..) => Error::Invalid(msg),
+        MessagingError::GroupFull(_) => Error::Invalid(msg),
+        MessagingError::NoSubscription(_) => Error::NoSubscription(msg),
+        MessagingError::OutsideWindow(_) => Error::OutsideWindow(msg),
+        MessagingError::RateLimited(..) => Error::RateLimited(msg),
+        MessagingError::Storage(_) => {
+            tracing::error!(error = %msg, "messaging capability failed");
+            Error::Internal(e.code().to_string())
+        }
+    }
+}
+
+impl CallCaps {
+    fn messaging_app(&self) -> Result<String, Error> {
+        if !self.grants.declared.contains(&Capability::Notify) {
+            return Err(Error::Denied(
+                "the app's manifest does not declare the `notify` capability".into(),
+            ));
+        }
+        Ok(self.grants.app_id.clone())
+    }
+
+    /// The calling person, as the messenger records senders.
+    fn messaging_person(&self) -> Result<Person, Error> {
+        self.messaging_app()?;
+        let user = self.user.as_ref().ok_or(Error::NoUser)?;
+        match self.identity.user(&user.user_id) {
+            Ok(Some(u)) => Ok(Person {
+                user: u.id,
+                handle: u.handle,
+                name: u.display_name,
+            }),
+            _ => Err(Error::NoUser),
+        }
+    }
+
+    /// The person this app knows as `open_id`.
+    fn person_by_open_id(&self, app: &str, open_id: &str) -> Result<String, Error> {
+        self.identity
+            .user_by_open_id(app, open_id)
+            .map_err(|e| Error::Internal(e.code().to_string()))?
+            .ok_or_else(|| {
+                Error::NotFound(format!("no person with open id `{open_id}` in this app"))
+            })
+    }
+}
+
+impl Host for CallCaps {
+    async fn notify(&mut self, open_id: String, topic: String, body: String) -> Result<u64, Error> {
+        let app = self.messaging_app()?;
+        let user = self.person_by_open_id(&app, &open_id)?;
+        let m = self
+            .messaging
+            .notify(&app, &user, &topic, body, now())
+            .await
+            .map_err(to_wit)?;
+        Ok(m.id)
+    }
+
+    async fn share_card(
+        &mut self,
+        conversation: String,
+        path: String,
+        title: String,
+    ) -> Result<u64, Error> {
+        let me = self.messaging_person()?;
+        let body = Body::AppCard {
+            app: self.grants.app_id.clone(),
+            path,
+            title,
+        };
+        let m = self
+            .messaging
+            .send(&me, &conversation, body, now())
+            .await
+            .map_err(to_wit)?;
+        Ok(m.id)
+    }
+
+    async fn share_red_packet(
+        &mut self,
+        conversation: String,
+        packet: String,
+    ) -> Result<u64, Error> {
+        let me = self.messaging_person()?;
+        let app = self.grants.app_id.clone();
+        let found = {
+            let pid = packet.clone();
+            self.wallet
+                .read(move |l| l.packet(&pid).cloned())
+                .await
+                .map_err(|e| Error::Internal(e.code().to_string()))?
+        };
+        // Only the caller's own packet, sent through this app, unopened.
+        let r = found
+            .filter(|r| r.sender == me.user && r.app.as_deref() == Some(app.as_str()))
+            .ok_or_else(|| {
+                Error::NotFound(format!(
+                    "no red packet `{packet}` of this person sent through this app"
+                ))
+            })?;
+        if !r.claims.is_empty() {
+            return Err(Error::Invalid(format!(
+                "red packet `{packet}` has been opened already; share it before anyone claims it"
+            )));
+        }
+        let body = Body::RedPacket {
+            packet,
+            greeting: r.spec.greeting,
+        };
+        let m = self
+            .messaging
+            .send(&me, &conversation, body, now())
+            .await
+            .map_err(to_wit)?;
+        Ok(m.id)
+    }
+
+    async fn reply(&mut self, open_id: String, text: String) -> Result<u64, Error> {
+        let app = self.messaging_app()?;
+        let user = self.person_by_open_id(&app, &open_id)?;
+        let m = self
+            .messaging
+            .reply(&app, &user, text, now())
+            .await
+            .map_err(to_wit)?;
+        Ok(m.id)
+    }
+}

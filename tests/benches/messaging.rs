@@ -1,0 +1,286 @@
+//! Messaging throughput over the real HTTP API on 127.0.0.1 with real sled:
+//! (1) one message to a 500-member group with every member connected to
+//! `GET /me/events` — deliveries/s and send-to-receipt p50/p99, against the
+//! same messages in a direct chat with one connected reader (the baseline);
+//! (2) messages/s across 1,000 concurrent direct chats (64 client threads),
+//! against `GET /healthz` at the same concurrency (the HTTP floor). Three
+//! rounds each; medians and ratios.
+//! Run: `cargo bench -p superapp-tests --bench messaging`.
+
+use serde_json::json;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use superapp_tests::{EventStream, PASSWORD, login, open_host, send, send_json, serve_shared};
+
+const MEMBERS: usize = 500;
+const FANOUT_MESSAGES: usize = 20;
+const PEOPLE: usize = 100;
+const CHATS: usize = 1_000;
+const PER_CHAT: usize = 5;
+const THREADS: usize = 64;
+const ROUNDS: usize = 3;
+
+fn pct(v: &mut [f64], p: usize) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get((v.len() * p / 100).min(v.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or(0.0)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    pct(&mut v, 50)
+}
+
+/// Logs every handle in parallel (argon2 makes this the slow part).
+fn login_all(base: &str, handles: &[String]) -> anyhow::Result<Vec<String>> {
+    let next = AtomicUsize::new(0);
+    let tokens = Mutex::new(vec![String::new(); handles.len()]);
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(h) = handles.get(i) else { break };
+                    if let (Ok(t), Ok(mut all)) = (login(base, h), tokens.lock()) {
+                        all[i] = t;
+                    }
+                }
+            });
+        }
+    });
+    let tokens = tokens
+        .into_inner()
+        .map_err(|_| anyhow::anyhow!("poisoned"))?;
+    anyhow::ensure!(tokens.iter().all(|t| !t.is_empty()), "a login failed");
+    Ok(tokens)
+}
+
+fn post(
+    base: &str,
+    path: &str,
+    token: &str,
+    body: serde_json::Value,
+) -> anyhow::Result<serde_json::Value> {
+    let r = send_json("POST", &format!("{base}{path}"), Some(token), &body)?;
+    anyhow::ensure!(
+        r.status == 201 || r.status == 200,
+        "{path}: {} {}",
+        r.status,
+        r.body
+    );
+    Ok(r.json())
+}
+
+/// Sends `FANOUT_MESSAGES` into `conv` with every reader connected; returns
+/// (deliveries/s, latencies in ms).
+fn fan_out(
+    base: &str,
+    sender: &str,
+    conv: &str,
+    readers: &[String],
+) -> anyhow::Result<(f64, Vec<f64>)> {
+    let sent_at: Arc<Mutex<Vec<Option<Instant>>>> =
+        Arc::new(Mutex::new(vec![None; FANOUT_MESSAGES]));
+    let received: Arc<Mutex<Vec<(f64, Instant)>>> = Arc::new(Mutex::new(Vec::new()));
+    let mut streams = Vec::new();
+    for t in readers {
+        match EventStream::open(base, t, None)? {
+            Ok(s) => streams.push(s),
+            Err(r) => anyhow::bail!("stream refused: {}", r.body),
+        }
+    }
+    let handles: Vec<_> = streams
+        .into_iter()
+        .map(|mut stream| {
+            let sent_at = sent_at.clone();
+            let received = received.clone();
+            std::thread::spawn(move || {
+                for _ in 0..FANOUT_MESSAGES {
+                    let Ok(e) = stream.next_event() else { return };
+                    let now = Instant::now();
+                    let i: usize = e.data["text"]
+                        .as_str()
+                        .and_then(|t| t.strip_prefix('m'))
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or(usize::MAX);
+                    let start = sent_at
+                        .lock()
+                        .ok()
+                        .and_then(|s| s.get(i).copied().flatten());
+                    if let (Some(start), Ok(mut r)) = (start, received.lock()) {
+                        r.push(((now - start).as_secs_f64() * 1e3, now));
+                    }
+                }
+            })
+        })
+        .collect();
+    let first = Instant::now();
+    for i in 0..FANOUT_MESSAGES {
+        if let Ok(mut s) = sent_at.lock() {
+            s[i] = Some(Instant::now());
+        }
+        post(
+            base,
+            &format!("/me/conversations/{conv}/messages"),
+            sender,
+            json!({ "kind": "text", "text": format!("m{i}") }),
+        )?;
+    }
+    for h in handles {
+        let _ = h.join();
+    }
+    let received = received
+        .lock()
+        .map_err(|_| anyhow::anyhow!("poisoned"))?
+        .clone();
+    anyhow::ensure!(
+        received.len() == readers.len() * FANOUT_MESSAGES,
+        "{} of {} deliveries",
+        received.len(),
+        readers.len() * FANOUT_MESSAGES
+    );
+    let last = received.iter().map(|r| r.1).max().unwrap_or(first);
+    let rate = received.len() as f64 / (last - first).as_secs_f64();
+    Ok((rate, received.into_iter().map(|r| r.0).collect()))
+}
+
+/// `total` requests over `THREADS` threads; returns requests/s.
+fn hammer(total: usize, f: impl Fn(usize) -> anyhow::Result<()> + Sync) -> anyhow::Result<f64> {
+    let next = AtomicUsize::new(0);
+    let failed = AtomicUsize::new(0);
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..THREADS {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= total {
+                        break;
+                    }
+                    if f(i).is_err() {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    let elapsed = start.elapsed();
+    anyhow::ensure!(
+        failed.load(Ordering::Relaxed) == 0,
+        "{} requests failed",
+        failed.load(Ordering::Relaxed)
+    );
+    Ok(total as f64 / elapsed.as_secs_f64())
+}
+
+fn main() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let host = open_host(&dir.path().join("data"))?;
+    let handles: Vec<String> = (0..MEMBERS).map(|i| format!("p{i:03}")).collect();
+    for h in &handles {
+        host.identity().add_user(h, None, Some(PASSWORD))?;
+    }
+    let (base, _host, _rt) = serve_shared(host)?;
+    println!("logging in {MEMBERS} people…");
+    let tokens = login_all(&base, &handles)?;
+
+    // (1) fan-out
+    let group = post(
+        &base,
+        "/me/conversations",
+        &tokens[0],
+        json!({ "title": "bench", "members": handles[1..] }),
+    )?;
+    let group = group["id"].as_str().unwrap_or_default().to_string();
+    let direct = post(
+        &base,
+        "/me/conversations",
+        &tokens[0],
+        json!({ "members": [handles[1]] }),
+    )?;
+    let direct = direct["id"].as_str().unwrap_or_default().to_string();
+    let (mut g_rate, mut g_p50, mut g_p99) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut d_p50, mut d_p99) = (Vec::new(), Vec::new());
+    for round in 0..ROUNDS {
+        let (_, mut lat) = fan_out(&base, &tokens[0], &direct, &tokens[1..2])?;
+        d_p50.push(pct(&mut lat, 50));
+        d_p99.push(pct(&mut lat, 99));
+        let (rate, mut lat) = fan_out(&base, &tokens[0], &group, &tokens[..])?;
+        g_rate.push(rate);
+        g_p50.push(pct(&mut lat, 50));
+        g_p99.push(pct(&mut lat, 99));
+        println!(
+            "round {round}: group {:.0} deliveries/s p50 {:.1} ms p99 {:.1} ms; direct p50 {:.2} ms",
+            g_rate[round], g_p50[round], g_p99[round], d_p50[round]
+        );
+    }
+
+    // (2) 1,000 direct chats among the first 100 people.
+    let mut pairs = Vec::new();
+    'outer: for a in 0..PEOPLE {
+        for b in a + 1..PEOPLE {
+            pairs.push((a, b));
+            if pairs.len() == CHATS {
+                break 'outer;
+            }
+        }
+    }
+    let chats: Vec<(usize, String)> = pairs
+        .iter()
+        .map(|&(a, b)| {
+            post(
+                &base,
+                "/me/conversations",
+                &tokens[a],
+                json!({ "members": [handles[b]] }),
+            )
+            .map(|c| (a, c["id"].as_str().unwrap_or_default().to_string()))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let (mut chat_rates, mut floor_rates) = (Vec::new(), Vec::new());
+    for round in 0..ROUNDS {
+        let chat = hammer(CHATS * PER_CHAT, |i| {
+            let (who, conv) = &chats[i % CHATS];
+            post(
+                &base,
+                &format!("/me/conversations/{conv}/messages"),
+                &tokens[*who],
+                json!({ "kind": "text", "text": "hi" }),
+            )
+            .map(|_| ())
+        })?;
+        let floor = hammer(CHATS * PER_CHAT, |_| {
+            let r = send("GET", &format!("{base}/healthz"), None, None)?;
+            anyhow::ensure!(r.status == 200);
+            Ok(())
+        })?;
+        println!(
+            "round {round}: {chat:.0} messages/s over {CHATS} chats; /healthz {floor:.0} req/s"
+        );
+        chat_rates.push(chat);
+        floor_rates.push(floor);
+    }
+
+    let (gr, gp50, gp99) = (median(g_rate), median(g_p50), median(g_p99));
+    let (dp50, dp99) = (median(d_p50), median(d_p99));
+    let (cr, fr) = (median(chat_rates), median(floor_rates));
+    println!();
+    println!(
+        "500-member group, all connected ({FANOUT_MESSAGES} messages × {MEMBERS} streams, medians of {ROUNDS}):"
+    );
+    println!("  {gr:.0} deliveries/s; send→receipt p50 {gp50:.1} ms, p99 {gp99:.1} ms");
+    println!(
+        "  baseline, direct chat with one reader: p50 {dp50:.2} ms, p99 {dp99:.2} ms ({:.1}× the p99)",
+        gp99 / dp99.max(1e-9)
+    );
+    println!(
+        "1,000 concurrent direct chats ({THREADS} client threads, {} messages/round):",
+        CHATS * PER_CHAT
+    );
+    println!(
+        "  {cr:.0} messages/s durable; /healthz floor {fr:.0} req/s (ratio {:.2})",
+        cr / fr.max(1e-9)
+    );
+    Ok(())
+}

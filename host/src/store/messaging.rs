@@ -324,7 +324,14 @@ impl MessagingTree {
 
     /// Makes everything applied so far durable.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.tree.flush_async().await?;
+        // sled's `flush_async` stalled under many concurrent callers (the
+        // messaging benchmark hung at 64); a blocking flush on the blocking
+        // pool is what the wallet's writer does too, and concurrent flushes
+        // share the work.
+        let tree = self.tree.clone();
+        tokio::task::spawn_blocking(move || tree.flush())
+            .await
+            .map_err(|e| StoreError::Io(format!("flush task: {e}")))??;
         Ok(())
     }
 }

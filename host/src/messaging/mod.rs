@@ -548,7 +548,7 @@ impl Messaging {
         if members.len() > MAX_GROUP_MEMBERS {
             return Err(MessagingError::GroupFull(members.len()));
         }
-        let notice = format!("{} created the group “{title}”", me.name);
+        let created = format!("{} created the group “{title}”", me.name);
         let w = self
             .commit(|next| {
                 let c = Conversation {
@@ -564,19 +564,11 @@ impl Messaging {
                     memberships: joins(&c, &c.members, now),
                     ..MessagingWrite::default()
                 };
-                let mut text = notice;
+                let mut text = created;
                 if !added.is_empty() {
                     text.push_str(&format!(" with {}", added.join(", ")));
                 }
-                post(
-                    &mut w,
-                    &c,
-                    &c.members,
-                    Sender::System,
-                    Body::System { text },
-                    now,
-                    next,
-                )?;
+                notice(&mut w, &c, text, now, next)?;
                 w.conversations.push(c);
                 Ok(w)
             })
@@ -619,15 +611,7 @@ impl Messaging {
                 c.members.extend(added);
                 if !names.is_empty() {
                     let text = format!("{} invited {}", me.name, names.join(", "));
-                    post(
-                        &mut w,
-                        &c,
-                        &c.members,
-                        Sender::System,
-                        Body::System { text },
-                        now,
-                        next,
-                    )?;
+                    notice(&mut w, &c, text, now, next)?;
                 }
                 w.conversations.push(c);
                 Ok(w)
@@ -652,15 +636,7 @@ impl Messaging {
                 ..MessagingWrite::default()
             };
             let text = format!("{} left the group", me.name);
-            post(
-                &mut w,
-                &c,
-                &c.members,
-                Sender::System,
-                Body::System { text },
-                now,
-                next,
-            )?;
+            notice(&mut w, &c, text, now, next)?;
             w.conversations.push(c);
             Ok(w)
         })
@@ -1132,6 +1108,25 @@ fn post(
     }
     w.messages.push(message);
     Ok(())
+}
+
+/// A host notice to everyone in `c` (joins, leaves).
+fn notice(
+    w: &mut MessagingWrite,
+    c: &Conversation,
+    text: String,
+    now: i64,
+    next: &mut dyn FnMut() -> Result<u64, StoreError>,
+) -> Result<(), MessagingError> {
+    post(
+        w,
+        c,
+        &c.members,
+        Sender::System,
+        Body::System { text },
+        now,
+        next,
+    )
 }
 
 fn first_message(w: MessagingWrite) -> Result<Message, MessagingError> {

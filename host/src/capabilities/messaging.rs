@@ -14,11 +14,12 @@ fn to_wit(e: MessagingError) -> Error {
     match e {
         MessagingError::Invalid(_) | MessagingError::TooLarge(_) => Error::Invalid(msg),
         MessagingError::ConversationNotFound(_)
+        | MessagingError::NotYourPacket(_)
         | MessagingError::UnknownPerson(_)
         | MessagingError::UnknownApp(_)
         | MessagingError::PacketNotFound(_) => Error::NotFound(msg),
         MessagingError::NotAMember(_) => Error::NotMember(msg),
-        MessagingError::NotYourPacket(_) | MessagingError::NotAGroup(..) => Error::Invalid(msg),
+        MessagingError::NotAGroup(..) => Error::Invalid(msg),
         MessagingError::GroupFull(_) => Error::Invalid(msg),
         MessagingError::NoSubscription(_) => Error::NoSubscription(msg),
         MessagingError::OutsideWindow(_) => Error::OutsideWindow(msg),
@@ -45,11 +46,7 @@ impl CallCaps {
         self.messaging_app()?;
         let user = self.user.as_ref().ok_or(Error::NoUser)?;
         match self.identity.user(&user.user_id) {
-            Ok(Some(u)) => Ok(Person {
-                user: u.id,
-                handle: u.handle,
-                name: u.display_name,
-            }),
+            Ok(Some(u)) => Ok(crate::platform::person_of(u)),
             _ => Err(Error::NoUser),
         }
     }
@@ -103,31 +100,15 @@ impl Host for CallCaps {
         packet: String,
     ) -> Result<u64, Error> {
         let me = self.messaging_person()?;
-        let app = self.grants.app_id.clone();
-        let found = {
-            let pid = packet.clone();
-            self.wallet
-                .read(move |l| l.packet(&pid).cloned())
-                .await
-                .map_err(|e| Error::Internal(e.code().to_string()))?
-        };
         // Only the caller's own packet, sent through this app, unopened.
-        let r = found
-            .filter(|r| r.sender == me.user && r.app.as_deref() == Some(app.as_str()))
-            .ok_or_else(|| {
-                Error::NotFound(format!(
-                    "no red packet `{packet}` of this person sent through this app"
-                ))
-            })?;
-        if !r.claims.is_empty() {
-            return Err(Error::Invalid(format!(
-                "red packet `{packet}` has been opened already; share it before anyone claims it"
-            )));
-        }
-        let body = Body::RedPacket {
+        let body = crate::platform::red_packet_card(
+            &self.wallet,
             packet,
-            greeting: r.spec.greeting,
-        };
+            &me.user,
+            Some(&self.grants.app_id),
+        )
+        .await
+        .map_err(to_wit)?;
         let m = self
             .messaging
             .send(&me, &conversation, body, now())

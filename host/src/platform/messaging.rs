@@ -356,26 +356,7 @@ impl Superapp {
                 Body::AppCard { app, path, title }
             }
             NewMessage::RedPacket { packet } => {
-                let pid = packet.clone();
-                let found = self
-                    .wallet
-                    .read(move |l| l.packet(&pid).cloned())
-                    .await
-                    .map_err(|e| MessagingError::Invalid(e.to_string()))?
-                    .ok_or_else(|| MessagingError::PacketNotFound(packet.clone()))?;
-                if found.sender != user_id {
-                    return Err(MessagingError::NotYourPacket(packet));
-                }
-                // Once claimed through its link it cannot be fenced in.
-                if !found.claims.is_empty() {
-                    return Err(MessagingError::Invalid(format!(
-                        "red packet `{packet}` has been opened already; share it before anyone claims it"
-                    )));
-                }
-                Body::RedPacket {
-                    packet,
-                    greeting: found.spec.greeting,
-                }
+                red_packet_card(&self.wallet, packet, user_id, None).await?
             }
         };
         let m = self.messaging.send(&me, id, body, now).await?;
@@ -549,8 +530,40 @@ impl Superapp {
     }
 }
 
+/// The card for `packet`: the person's own (sent through `via_app` when an
+/// app shares it) and not opened yet — once claimed through its link it
+/// cannot be fenced into a conversation.
+pub(crate) async fn red_packet_card(
+    wallet: &crate::wallet::Wallet,
+    packet: String,
+    user_id: &str,
+    via_app: Option<&str>,
+) -> Result<Body, MessagingError> {
+    let pid = packet.clone();
+    let found = wallet
+        .read(move |l| l.packet(&pid).cloned())
+        .await
+        .map_err(|e| match e {
+            crate::wallet::WalletError::Storage(e) => MessagingError::Storage(e),
+            other => MessagingError::Invalid(other.to_string()),
+        })?
+        .ok_or_else(|| MessagingError::PacketNotFound(packet.clone()))?;
+    if found.sender != user_id || via_app.is_some_and(|app| found.app.as_deref() != Some(app)) {
+        return Err(MessagingError::NotYourPacket(packet));
+    }
+    if !found.claims.is_empty() {
+        return Err(MessagingError::Invalid(format!(
+            "red packet `{packet}` has been opened already; share it before anyone claims it"
+        )));
+    }
+    Ok(Body::RedPacket {
+        packet,
+        greeting: found.spec.greeting,
+    })
+}
+
 /// A person as the messenger records them.
-fn person_of(u: crate::identity::User) -> Person {
+pub(crate) fn person_of(u: crate::identity::User) -> Person {
     Person {
         user: u.id,
         handle: u.handle,

@@ -1,5 +1,6 @@
 //! Who is calling: the app's id, the user's per-app open id and union id, and the launch scene.
 
+use crate::backend::context as host;
 use crate::bindings::superapp::platform::context as raw;
 
 /// The context of the current call, as the host set it.
@@ -23,7 +24,7 @@ pub fn current() -> CallContext {
         open_id,
         union_id,
         scene,
-    } = raw::current();
+    } = host::current();
     CallContext {
         app_id,
         open_id,

@@ -1,6 +1,7 @@
 //! The current person's profile, only with their consent (the `profile`
 //! capability in the manifest, and the person's grant).
 
+use crate::backend::identity as host;
 use crate::bindings::superapp::platform::identity as raw;
 
 /// What the person lets this app see of them.
@@ -42,7 +43,7 @@ impl std::error::Error for ProfileError {}
 
 /// The current person's profile. Every call appears in their access log.
 pub fn profile() -> Result<Profile, ProfileError> {
-    match raw::profile() {
+    match host::profile() {
         Ok(p) => Ok(Profile {
             display_name: p.display_name,
             verified: p.verified,

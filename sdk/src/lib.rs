@@ -32,6 +32,8 @@ mod http;
 pub mod identity;
 pub mod log;
 pub mod messaging;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod mock;
 mod router;
 pub mod storage;
 pub mod wallet;
@@ -53,6 +55,17 @@ pub mod bindings {
         export_macro_name: "__export_miniapp_world",
         default_bindings_module: "superapp_sdk::bindings",
     });
+}
+
+/// The capability imports: the host's in a component, the mock host's in
+/// native builds (unit tests).
+mod backend {
+    #[cfg(target_arch = "wasm32")]
+    pub(crate) use crate::bindings::superapp::platform::{
+        context, identity, log, messaging, storage, wallet,
+    };
+    #[cfg(not(target_arch = "wasm32"))]
+    pub(crate) use crate::mock::imports::{context, identity, log, messaging, storage, wallet};
 }
 
 /// A mini-app: one function that answers requests. Each call runs in a fresh

@@ -2,7 +2,8 @@
 //! with this app's id. Prefer these over `println!`, which the host also
 //! captures but without levels.
 
-use crate::bindings::superapp::platform::log::{Level, log};
+use crate::backend::log::log;
+use crate::bindings::superapp::platform::log::Level;
 
 /// Logs at trace level.
 pub fn trace(message: &str) {

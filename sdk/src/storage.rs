@@ -1,6 +1,7 @@
 //! Per-app key-value storage with typed JSON helpers. Two scopes: [`app`]
 //! (shared by all users of the app) and [`user`] (the current user's own).
 
+use crate::backend::storage as host;
 pub use crate::bindings::superapp::platform::storage::Error as StorageError;
 use crate::bindings::superapp::platform::storage::{self as raw, Scope};
 use crate::http::Error;
@@ -27,17 +28,17 @@ pub fn user() -> Store {
 impl Store {
     /// The raw bytes under `key`, if any.
     pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
-        raw::get(self.scope, key)
+        host::get(self.scope, key)
     }
 
     /// Stores raw bytes under `key`.
     pub fn set(&self, key: &str, value: &[u8]) -> Result<(), StorageError> {
-        raw::set(self.scope, key, value)
+        host::set(self.scope, key, value)
     }
 
     /// Deletes `key`; returns whether it existed.
     pub fn delete(&self, key: &str) -> Result<bool, StorageError> {
-        raw::delete(self.scope, key)
+        host::delete(self.scope, key)
     }
 
     /// One page of keys starting with `prefix`, after `cursor`.
@@ -47,7 +48,7 @@ impl Store {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<raw::KeyPage, StorageError> {
-        raw::list_keys(self.scope, prefix, cursor, limit)
+        host::list_keys(self.scope, prefix, cursor, limit)
     }
 
     /// Every key starting with `prefix` (reads page by page).

@@ -4,10 +4,11 @@
 //! Every money-moving call takes an idempotency key such as your order id:
 //! a retry with the same key returns the first result.
 
+use crate::backend::wallet as host;
 use crate::bindings::superapp::platform::wallet as raw;
 pub use raw::{
     Claim, ClaimResult, Error as WalletError, PacketStatus, Payment, PaymentMode, PaymentRefund,
-    PaymentStatus, RedPacket, Split,
+    PaymentStatus, Payout, RedPacket, Split,
 };
 
 /// Asks the current person to pay `amount` to this app; returns the pending
@@ -18,7 +19,7 @@ pub fn request_payment(
     mode: PaymentMode,
     idempotency_key: &str,
 ) -> Result<Payment, WalletError> {
-    raw::request_payment(amount, memo, mode, idempotency_key)
+    host::request_payment(amount, memo, mode, idempotency_key)
 }
 
 /// Asks the current person to send `amount` to the person this app knows
@@ -29,28 +30,28 @@ pub fn request_transfer(
     memo: &str,
     idempotency_key: &str,
 ) -> Result<Payment, WalletError> {
-    raw::request_transfer(to_open_id, amount, memo, idempotency_key)
+    host::request_transfer(to_open_id, amount, memo, idempotency_key)
 }
 
 /// A payment this app created.
 pub fn payment(id: &str) -> Result<Payment, WalletError> {
-    raw::get_payment(id)
+    host::get_payment(id)
 }
 
 /// Refunds `amount` of a payment (from escrow while held, else from this
 /// app's merchant balance).
 pub fn refund(payment: &str, amount: u64, idempotency_key: &str) -> Result<Payment, WalletError> {
-    raw::refund(payment, amount, idempotency_key)
+    host::refund(payment, amount, idempotency_key)
 }
 
 /// Captures `amount` (≤ held) of a hold; the rest returns to the payer.
 pub fn capture(payment: &str, amount: u64, idempotency_key: &str) -> Result<Payment, WalletError> {
-    raw::capture(payment, amount, idempotency_key)
+    host::capture(payment, amount, idempotency_key)
 }
 
 /// Returns a whole hold to the payer.
 pub fn void(payment: &str, idempotency_key: &str) -> Result<Payment, WalletError> {
-    raw::void(payment, idempotency_key)
+    host::void(payment, idempotency_key)
 }
 
 /// Asks the current person to fund a red packet; the intent's `red_packet`
@@ -62,17 +63,28 @@ pub fn create_red_packet(
     greeting: &str,
     idempotency_key: &str,
 ) -> Result<Payment, WalletError> {
-    raw::create_red_packet(total, count, split, greeting, idempotency_key)
+    host::create_red_packet(total, count, split, greeting, idempotency_key)
 }
 
 /// Claims a share for the current person (a second claim returns the first).
 pub fn claim_red_packet(id: &str) -> Result<ClaimResult, WalletError> {
-    raw::claim_red_packet(id)
+    host::claim_red_packet(id)
 }
 
 /// A red packet sent through this app, with its claims.
 pub fn red_packet(id: &str) -> Result<RedPacket, WalletError> {
-    raw::get_red_packet(id)
+    host::get_red_packet(id)
+}
+
+/// Pays `amount` from this app's merchant balance to the person this app
+/// knows as `to_open_id` (a driver's fare). Needs no confirmation.
+pub fn pay_out(
+    to_open_id: &str,
+    amount: u64,
+    memo: &str,
+    idempotency_key: &str,
+) -> Result<Payout, WalletError> {
+    host::pay_out(to_open_id, amount, memo, idempotency_key)
 }
 
 impl From<WalletError> for crate::Error {

@@ -50,22 +50,12 @@ impl CallCaps {
             _ => Err(Error::NoUser),
         }
     }
-
-    /// The person this app knows as `open_id`.
-    fn person_by_open_id(&self, app: &str, open_id: &str) -> Result<String, Error> {
-        self.identity
-            .user_by_open_id(app, open_id)
-            .map_err(|e| Error::Internal(e.code().to_string()))?
-            .ok_or_else(|| {
-                Error::NotFound(format!("no person with open id `{open_id}` in this app"))
-            })
-    }
 }
 
 impl Host for CallCaps {
     async fn notify(&mut self, open_id: String, topic: String, body: String) -> Result<u64, Error> {
         let app = self.messaging_app()?;
-        let user = self.person_by_open_id(&app, &open_id)?;
+        let user = self.user_of_open_id(&app, &open_id, Error::NotFound, Error::Internal)?;
         let m = self
             .messaging
             .notify(&app, &user, &topic, body, now())
@@ -119,7 +109,7 @@ impl Host for CallCaps {
 
     async fn reply(&mut self, open_id: String, text: String) -> Result<u64, Error> {
         let app = self.messaging_app()?;
-        let user = self.person_by_open_id(&app, &open_id)?;
+        let user = self.user_of_open_id(&app, &open_id, Error::NotFound, Error::Internal)?;
         let m = self
             .messaging
             .reply(&app, &user, text, now())

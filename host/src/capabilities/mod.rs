@@ -73,6 +73,21 @@ pub struct CallCaps {
 }
 
 impl CallCaps {
+    /// The internal user this app knows as `open_id`; each interface wraps
+    /// the miss and the failure in its own error type.
+    fn user_of_open_id<E>(
+        &self,
+        app: &str,
+        open_id: &str,
+        not_found: fn(String) -> E,
+        internal: fn(String) -> E,
+    ) -> Result<String, E> {
+        self.identity
+            .user_by_open_id(app, open_id)
+            .map_err(|e| internal(e.code().to_string()))?
+            .ok_or_else(|| not_found(format!("no person with open id `{open_id}` in this app")))
+    }
+
     /// Notes one use of the user's data for their access log.
     fn note(&mut self, capability: &'static str, outcome: AccessOutcome) {
         if self.user.is_some() {

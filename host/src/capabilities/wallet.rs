@@ -6,7 +6,7 @@
 use super::CallCaps;
 use super::superapp::platform::wallet::{
     Claim, ClaimResult, Error, Host, PacketStatus as WitPacketStatus, Payment as WitPayment,
-    PaymentMode as WitMode, PaymentRefund as WitRefund, PaymentStatus as WitStatus,
+    PaymentMode as WitMode, PaymentRefund as WitRefund, PaymentStatus as WitStatus, Payout,
     RedPacket as WitPacket, Split as WitSplit,
 };
 use crate::packages::Capability;
@@ -217,11 +217,7 @@ impl Host for CallCaps {
     ) -> Result<WitPayment, Error> {
         let user = self.wallet_user()?;
         let app = self.grants.app_id.clone();
-        let to_user = self
-            .identity
-            .user_by_open_id(&app, &to)
-            .map_err(|e| Error::Internal(e.code().to_string()))?
-            .ok_or_else(|| Error::NotFound(format!("no person with open id `{to}` in this app")))?;
+        let to_user = self.user_of_open_id(&app, &to, Error::NotFound, Error::Internal)?;
         self.payment_command(Command::RequestTransfer {
             app,
             from: user,
@@ -338,6 +334,34 @@ impl Host for CallCaps {
                     status: packet_status_to_wit(c.packet_status),
                 })
             }
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn pay_out(
+        &mut self,
+        to: String,
+        amount: u64,
+        memo: String,
+        key: String,
+    ) -> Result<Payout, Error> {
+        let app = self.wallet_app()?;
+        let to_user = self.user_of_open_id(&app, &to, Error::NotFound, Error::Internal)?;
+        let cmd = Command::Payout {
+            app,
+            to: to_user,
+            amount,
+            memo,
+            key,
+        };
+        match self.wallet.execute(cmd).await.map_err(to_wit)? {
+            Outcome::Transfer(t) => Ok(Payout {
+                transfer: t.seq,
+                to,
+                amount: t.amount,
+                memo: t.memo,
+                at: t.at,
+            }),
             other => Err(unexpected(other)),
         }
     }

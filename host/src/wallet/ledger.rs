@@ -503,6 +503,26 @@ impl Ledger {
                 self.void(payment, now)?;
                 Ok(Outcome::Payment(self.payment_clone(payment)?))
             }
+            Command::Payout {
+                app,
+                to,
+                amount,
+                memo,
+                key,
+            } => {
+                self.check_amount(*amount)?;
+                check_text("memo", memo, MAX_MEMO_CHARS)?;
+                let t = self.post(
+                    Account::Merchant(app.clone()),
+                    Account::User(to.clone()),
+                    *amount,
+                    TransferKind::Payout,
+                    key,
+                    memo,
+                    now,
+                )?;
+                Ok(Outcome::Transfer(t))
+            }
             Command::Claim {
                 user,
                 packet,

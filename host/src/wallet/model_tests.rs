@@ -17,6 +17,7 @@ enum Op {
     TopUp(u8, u64),
     Withdraw(u8, u64),
     WithdrawMerchant(u8, u64),
+    Payout(u8, u8, u64),
     Transfer(u8, u8, u64),
     Request(u8, u8, u64, u8),
     RequestTransfer(u8, u8, u8, u64),
@@ -49,6 +50,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (u.clone(), amount()).prop_map(|(u, x)| Op::TopUp(u, x)),
         1 => (u.clone(), amount()).prop_map(|(u, x)| Op::Withdraw(u, x)),
         1 => (a.clone(), amount()).prop_map(|(a, x)| Op::WithdrawMerchant(a, x)),
+        1 => (a.clone(), u.clone(), amount()).prop_map(|(a, u, x)| Op::Payout(a, u, x)),
         2 => (u.clone(), u.clone(), amount()).prop_map(|(f, t, x)| Op::Transfer(f, t, x)),
         3 => (a.clone(), u.clone(), amount(), 0u8..3).prop_map(|(a, u, x, m)| Op::Request(a, u, x, m)),
         1 => (a.clone(), u.clone(), u.clone(), amount()).prop_map(|(a, f, t, x)| Op::RequestTransfer(a, f, t, x)),
@@ -243,6 +245,21 @@ impl Harness {
                 if expect {
                     *self.model.merch(a) -= x;
                     self.model.redeemed += x;
+                }
+            }
+            Op::Payout(a, u, x) => {
+                let expect = valid(x) && *self.model.merch(a) >= x;
+                let r = self.run(Command::Payout {
+                    app: app(a),
+                    to: user(u),
+                    amount: x,
+                    memo: "fare".into(),
+                    key,
+                });
+                assert_eq!(r.is_ok(), expect, "payout {x}: {r:?}");
+                if expect {
+                    *self.model.merch(a) -= x;
+                    *self.model.bal(u) += x;
                 }
             }
             Op::Transfer(f, t, x) => {
@@ -566,7 +583,8 @@ impl Harness {
                     | Command::RequestPayment { amount, .. }
                     | Command::RequestTransfer { amount, .. }
                     | Command::Refund { amount, .. }
-                    | Command::Capture { amount, .. } => *amount += 1,
+                    | Command::Capture { amount, .. }
+                    | Command::Payout { amount, .. } => *amount += 1,
                     Command::RequestRedPacket { spec, .. }
                     | Command::CreateRedPacket { spec, .. } => spec.greeting.push('!'),
                     Command::Void { payment, .. } => payment.push('x'),

@@ -63,6 +63,8 @@ pub enum TransferKind {
     RedPacketFunding,
     RedPacketClaim,
     RedPacketReturn,
+    /// A mini-app pays a person from its merchant balance (a driver's fare).
+    Payout,
 }
 
 /// One double-entry movement: `amount` leaves `from` and arrives at `to`.
@@ -416,6 +418,15 @@ pub enum Command {
         payment: String,
         key: String,
     },
+    /// A mini-app pays a person from its merchant balance. Needs no
+    /// confirmation: the money is the app's.
+    Payout {
+        app: String,
+        to: String,
+        amount: Amount,
+        memo: String,
+        key: String,
+    },
     Claim {
         user: String,
         packet: String,
@@ -444,7 +455,8 @@ impl Command {
             | Command::RequestRedPacket { app, key, .. }
             | Command::Refund { app, key, .. }
             | Command::Capture { app, key, .. }
-            | Command::Void { app, key, .. } => Some((format!("app:{app}"), key)),
+            | Command::Void { app, key, .. }
+            | Command::Payout { app, key, .. } => Some((format!("app:{app}"), key)),
             Command::Confirm { .. }
             | Command::Decline { .. }
             | Command::ConfirmReceipt { .. }

@@ -16,6 +16,8 @@ const GUESTS: &[&str] = &[
     "fixture-kv",
     "fixture-wallet",
     "red-packet",
+    "shop",
+    "ride-hailing",
 ];
 
 fn main() {

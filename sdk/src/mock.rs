@@ -1326,9 +1326,14 @@ pub(crate) mod imports {
                     .get_mut(packet)
                     .filter(|r| r.packet.sender == me)
                     .ok_or_else(|| Error::NotFound(format!("you sent no red packet `{packet}`")))?;
-                if !r.packet.claims.is_empty() || r.conversation.is_some() {
+                if r.conversation.is_some() {
                     return Err(Error::Invalid(format!(
-                        "red packet `{packet}` was shared or opened already"
+                        "red packet `{packet}` was already sent into a conversation"
+                    )));
+                }
+                if !r.packet.claims.is_empty() {
+                    return Err(Error::Invalid(format!(
+                        "red packet `{packet}` has been opened already; share it before anyone claims it"
                     )));
                 }
                 r.conversation = Some(conversation.to_string());

@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
 # Runs the Superapp host with the bundled mini-apps on the embedded default
-# store (sled in ./superapp-data). Builds what it needs first; installs the
-# wasm32-wasip2 target if it is missing. Re-running keeps all data.
+# store (sled in ./superapp-data), as a demo an operator can try at once:
+#   - builds the mini-apps (wasm32-wasip2, installing the target if missing)
+#     and the host;
+#   - on the first run makes a developer key (./superapp-dev/, never
+#     committed), trusts it, packs and signs shop, ride-hailing and
+#     red-packet with it and installs the signed packages (the tutorial app
+#     `hello` is installed as a developer install);
+#   - on the first run creates demo people with a known password, funds
+#     their wallets, opens the shop and registers a driver;
+#   - prints what to try, then serves.
+# Re-running keeps all data.
 #   SUPERAPP_DATA   data folder        (default ./superapp-data)
 #   SUPERAPP_LISTEN address to listen  (default 127.0.0.1:8080)
 set -euo pipefail
@@ -11,26 +20,94 @@ if command -v rustup >/dev/null 2>&1; then
     rustup target add wasm32-wasip2 >/dev/null 2>&1 || rustup target add wasm32-wasip2
 fi
 
-manifests=(examples/hello/superapp.toml)
-for m in manifests/*.toml; do
-    [ -f "$m" ] && manifests+=("$m")
-done
-
 echo "building the mini-apps (wasm32-wasip2)…"
 cargo build --quiet --profile guest --target wasm32-wasip2 --target-dir target/guests \
-    -p hello $(ls -d mini-apps/*/ 2>/dev/null | xargs -r -n1 basename | sed 's/^/-p /')
+    -p hello $(ls -d mini-apps/*/ | xargs -n1 basename | sed 's/^/-p /')
 echo "building the host…"
 cargo build --quiet --release -p superapp-host
 
 bin=target/release/superapp
 data=${SUPERAPP_DATA:-./superapp-data}
-for m in "${manifests[@]}"; do
-    # --replace picks up rebuilt code and keeps each app's data.
-    "$bin" --data "$data" install --dev --replace "$m"
-done
-# A person to try the API with, made once; the password is printed once.
-users=$("$bin" --data "$data" users list)
-if ! grep -q '^demo ' <<<"$users"; then
-    "$bin" --data "$data" users add demo --name "Demo User"
+listen=${SUPERAPP_LISTEN:-127.0.0.1:8080}
+sa() { "$bin" --data "$data" "$@"; }
+
+# The developer key that signs the bundled apps: made once, kept out of git.
+dev=./superapp-dev
+mkdir -p "$dev"
+if [ ! -f "$dev/developer.key" ]; then
+    sa keys new --out "$dev/developer.key" | tail -n1 >"$dev/developer.pub"
 fi
-exec "$bin" --data "$data" serve --listen "${SUPERAPP_LISTEN:-127.0.0.1:8080}"
+pub=$(cat "$dev/developer.pub")
+if ! sa trust list | grep -qF "$pub"; then
+    sa trust add "$pub" --name "Superapp demo developer" >/dev/null
+fi
+
+installed=$(sa apps list)
+for m in manifests/*.toml; do
+    id=$(basename "$m" .toml)
+    sa pack "$m" --key "$dev/developer.key" --out "$dev/$id.sapp" >/dev/null
+    if grep -q "^$id " <<<"$installed"; then
+        # A signed app moves on only to a higher version: bump `version` in
+        # its manifest to ship changed code; otherwise the installed one stays.
+        sa apps upgrade "$dev/$id.sapp" >/dev/null 2>&1 || true
+    else
+        sa install "$dev/$id.sapp"
+    fi
+done
+# --replace picks up rebuilt code and keeps the app's data.
+sa install --dev --replace examples/hello/superapp.toml >/dev/null
+
+password=superapp-demo
+if ! sa users list | grep -q '^mia '; then
+    echo "creating the demo people (password: $password)…"
+    add() { sa users add "$1" --name "$2" --password-stdin <<<"$password" >/dev/null; }
+    add ann "Ann"
+    add ben "Ben"
+    add cy "Cy"
+    add mia "Mia (Tea House)"
+    add dan "Dan (driver)"
+    # Fixed keys: a re-run of these lines tops up once.
+    sa wallet topup ann 500.00 --idempotency-key demo-fund-ann >/dev/null
+    sa wallet topup ben 100.00 --idempotency-key demo-fund-ben >/dev/null
+    sa wallet topup cy 100.00 --idempotency-key demo-fund-cy >/dev/null
+    call() { sa call "$@" >/dev/null; }
+    call shop /admin/setup -X POST --user mia
+    call shop /admin/products -X POST --user mia \
+        --body '{"name":"Longjing tea, 250 g","description":"Spring harvest, West Lake","price":12800,"stock":50}'
+    call shop /admin/products -X POST --user mia \
+        --body '{"name":"Celadon tea cup","price":3000,"stock":20}'
+    call shop /admin/products -X POST --user mia \
+        --body '{"name":"Jasmine pearls, 100 g","price":6800,"stock":30}'
+    call ride-hailing /drivers -X POST --user dan \
+        --body '{"name":"Dan","car":"white BYD Qin","plate":"沪A·D1234"}'
+fi
+
+cat <<EOF
+
+Superapp is starting on http://$listen with three signed mini-apps:
+  shop (Tea House), ride-hailing (Rides), red-packet (Red Packets), and hello.
+
+Demo people, all with the password '$password' (a demo: do not expose it):
+  ann  ¥500.00   shops, rides, sends red packets
+  ben  ¥100.00   and cy ¥100.00: ann's friends, they open her red packets
+  mia            owns the Tea House (its merchant: /admin routes)
+  dan            a registered driver
+
+Try the three flows end to end (shop with escrow, a ride with a hold, a
+group red packet), with every call printed:
+  examples/walkthrough/walkthrough.sh http://$listen
+
+Or by hand:
+  H=http://$listen
+  T=\$(curl -s \$H/auth/login -H 'content-type: application/json' \\
+      -d '{"handle":"ann","password":"$password"}' | sed 's/.*"token":"\([^"]*\)".*/\1/')
+  curl -H "authorization: Bearer \$T" \$H/apps/shop/call/products
+  curl -X PUT -H "authorization: Bearer \$T" -H 'content-type: application/json' \\
+      -d '{"qty":1}' \$H/apps/shop/call/cart/p1
+  curl -X POST -H "authorization: Bearer \$T" \$H/apps/shop/call/checkout   # → payment to confirm
+  curl -X POST -H "authorization: Bearer \$T" \$H/me/payments/<payment>/confirm
+  curl -H "authorization: Bearer \$T" \$H/me/wallet
+The whole API: \$H/openapi.json
+
+EOF
+exec "$bin" --data "$data" serve --listen "$listen"

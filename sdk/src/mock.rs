@@ -448,7 +448,16 @@ impl<A: App> MockHost<A> {
         with(|s| {
             s.logs
                 .iter()
-                .map(|(l, m)| (format!("{l:?}").to_lowercase(), m.clone()))
+                .map(|(l, m)| {
+                    let level = match l {
+                        raw_log::Level::Trace => "trace",
+                        raw_log::Level::Debug => "debug",
+                        raw_log::Level::Info => "info",
+                        raw_log::Level::Warn => "warn",
+                        raw_log::Level::Error => "error",
+                    };
+                    (level.to_string(), m.clone())
+                })
                 .collect()
         })
         .unwrap_or_default()

@@ -95,3 +95,40 @@ fn put_note(req: &Request) -> Result<Response, Error> {
 }
 
 superapp_sdk::export!(Hello);
+
+/// Unit tests run natively against the SDK's mock host: `cargo test -p hello`.
+#[cfg(test)]
+mod tests {
+    use super::Hello;
+    use superapp_sdk::mock::{Consent, MockHost};
+
+    #[test]
+    fn visits_are_counted_for_everyone_and_notes_are_private() {
+        let host = MockHost::<Hello>::new("hello");
+        let (ann, bob) = (host.person("ann"), host.person("bob"));
+        host.post(&ann, "/visits", &serde_json::json!({}));
+        let r = host.post(&bob, "/visits", &serde_json::json!({}));
+        assert_eq!(r.body_text(), r#"{"count":2}"#);
+        host.put(&ann, "/note", &serde_json::json!({"text": "buy tea"}));
+        assert_eq!(host.get(&ann, "/note").body_text(), r#"{"text":"buy tea"}"#);
+        assert_eq!(host.get(&bob, "/note").status, 404);
+        assert_eq!(
+            host.logs()[1],
+            ("info".to_string(), "visit number 2".to_string())
+        );
+    }
+
+    #[test]
+    fn the_profile_shows_only_once_granted() {
+        let host = MockHost::<Hello>::new("hello");
+        let ann = host.person("ann");
+        let before = host.get(&ann, "/whoami").body_text();
+        assert!(
+            before.contains(r#""profile_withheld":"not-granted""#),
+            "{before}"
+        );
+        host.set_consent(&ann, Consent::Granted);
+        let after = host.get(&ann, "/whoami").body_text();
+        assert!(after.contains(r#""display_name":"ann""#), "{after}");
+    }
+}

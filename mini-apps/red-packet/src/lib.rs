@@ -224,3 +224,6 @@ fn activity(_: &Request) -> Result<Response, Error> {
 }
 
 superapp_sdk::export!(RedPackets);
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,138 @@
+//! The red-packet logic against the SDK's mock host: funding, claims,
+//! group packets, names, activity.
+
+use super::RedPackets;
+use serde_json::{Value, json};
+use superapp_sdk::Response;
+use superapp_sdk::mock::{Consent, MockHost, Posted};
+
+fn body(r: &Response) -> Value {
+    serde_json::from_slice(&r.body).unwrap_or(Value::Null)
+}
+
+#[test]
+fn a_packet_is_funded_on_confirmation_and_shared_out_exactly() {
+    let host = MockHost::<RedPackets>::new("red-packet");
+    let (amy, bo, cy) = (host.person("amy"), host.person("bo"), host.person("cy"));
+    host.top_up(&amy, 5_000);
+    let sent = host.post(
+        &amy,
+        "/packets",
+        &json!({"total": 1000, "count": 2, "key": "pk-000001"}),
+    );
+    assert_eq!(sent.status, 201, "{}", sent.body_text());
+    let sent = body(&sent);
+    let packet = sent["packet"].as_str().unwrap_or_default();
+    // Not claimable before the sender confirms.
+    assert_eq!(
+        host.post(&bo, &format!("/packets/{packet}/claim"), &json!({}))
+            .status,
+        409
+    );
+    assert_eq!(
+        host.confirm(&amy, sent["payment"].as_str().unwrap_or_default()),
+        Ok(())
+    );
+    assert_eq!(host.balance(&amy), 4_000);
+    let first = body(&host.post(&bo, &format!("/packets/{packet}/claim"), &json!({})));
+    let again = body(&host.post(&bo, &format!("/packets/{packet}/claim"), &json!({})));
+    assert_eq!(
+        (again["amount"].clone(), again["first_claim"].clone()),
+        (first["amount"].clone(), json!(false))
+    );
+    let last = body(&host.post(&cy, &format!("/packets/{packet}/claim"), &json!({})));
+    assert_eq!(last["status"], "all claimed");
+    assert_eq!(host.balance(&bo) + host.balance(&cy), 1_000);
+    assert_eq!(host.check_ledger(), Ok(()));
+}
+
+#[test]
+fn a_packet_posted_into_a_group_is_for_its_members_only() {
+    let host = MockHost::<RedPackets>::new("red-packet");
+    let (amy, bo, eve) = (host.person("amy"), host.person("bo"), host.person("eve"));
+    host.top_up(&amy, 5_000);
+    let group = host.group(&[&amy, &bo]);
+    let req = json!({"total": 600, "count": 3, "split": "equal", "key": "pk-group-1", "conversation": group});
+    let sent = body(&host.post(&amy, "/packets", &req));
+    let packet = sent["packet"].as_str().unwrap_or_default().to_string();
+    assert_eq!(
+        host.posts(&group),
+        vec![Posted::RedPacket {
+            packet: packet.clone()
+        }]
+    );
+    // A retried send posts no second card.
+    assert_eq!(host.post(&amy, "/packets", &req).status, 201);
+    assert_eq!(host.posts(&group).len(), 1);
+    host.confirm(&amy, sent["payment"].as_str().unwrap_or_default())
+        .ok();
+    assert_eq!(
+        host.post(&eve, &format!("/packets/{packet}/claim"), &json!({}))
+            .status,
+        403
+    );
+    assert_eq!(
+        body(&host.post(&bo, &format!("/packets/{packet}/claim"), &json!({})))["amount"],
+        200
+    );
+    // Someone outside the group cannot receive its card either.
+    let other = host.group(&[&bo, &eve]);
+    let r = host.post(
+        &amy,
+        "/packets",
+        &json!({"total": 100, "count": 1, "key": "pk-other-1", "conversation": other}),
+    );
+    assert_eq!(r.status, 403, "{}", r.body_text());
+}
+
+#[test]
+fn claims_show_the_names_people_chose_to_show_and_the_luckiest() {
+    let host = MockHost::<RedPackets>::new("red-packet");
+    let (amy, bo, cy) = (host.person("amy"), host.person("bo"), host.person("cy"));
+    host.set_consent(&bo, Consent::Granted);
+    host.top_up(&amy, 5_000);
+    let sent = body(&host.post(
+        &amy,
+        "/packets",
+        &json!({"total": 300, "count": 2, "key": "pk-names-1"}),
+    ));
+    let packet = sent["packet"].as_str().unwrap_or_default();
+    host.confirm(&amy, sent["payment"].as_str().unwrap_or_default())
+        .ok();
+    host.post(&bo, &format!("/packets/{packet}/claim"), &json!({}));
+    host.post(&cy, &format!("/packets/{packet}/claim"), &json!({}));
+    let view = body(&host.get(&cy, &format!("/packets/{packet}")));
+    assert_eq!(view["claims"][0]["who"], "bo");
+    assert_eq!(
+        view["claims"][1]["who"], "a friend",
+        "cy did not share a name"
+    );
+    assert_eq!(view["claims"][1]["mine"], true);
+    assert!(view["luckiest"]["amount"].as_u64() >= Some(150));
+    // The host's events were recorded once each.
+    let activity = body(&host.get(&amy, "/activity"));
+    assert_eq!(activity[0]["what"], "packet funded");
+    assert!(host.event_errors().is_empty());
+}
+
+#[test]
+fn a_bad_split_is_refused_and_nothing_is_asked() {
+    let host = MockHost::<RedPackets>::new("red-packet");
+    let amy = host.person("amy");
+    let r = host.post(
+        &amy,
+        "/packets",
+        &json!({"total": 300, "count": 2, "split": "fair", "key": "pk-bad-01"}),
+    );
+    assert_eq!(
+        (r.status, body(&r)["error"].clone()),
+        (400, json!("invalid-split"))
+    );
+    let r = host.post(
+        &amy,
+        "/packets",
+        &json!({"total": 1, "count": 2, "key": "pk-bad-02"}),
+    );
+    assert_eq!(r.status, 400, "{}", r.body_text());
+    assert!(host.pending(&amy).is_empty());
+}

@@ -149,6 +149,124 @@ pub fn cli_with_input(args: &[&str], input: &str) -> (bool, String, String) {
     )
 }
 
+/// A served host for end-to-end tests: apps installed from manifests (paths
+/// relative to the workspace root, developer installs), people with
+/// `PASSWORD`, and the HTTP API with its admin routes on 127.0.0.1.
+pub struct TestServer {
+    _dir: tempfile::TempDir,
+    pub data: PathBuf,
+    pub base: String,
+    pub host: Arc<Superapp>,
+    /// The operator token for `/admin` routes.
+    pub admin: String,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl TestServer {
+    /// Serves the apps of `manifests` to the people `(handle, display name)`.
+    pub fn start(manifests: &[&str], people: &[(&str, &str)]) -> anyhow::Result<TestServer> {
+        let dir = tempfile::tempdir()?;
+        let data = dir.path().join("data");
+        let host = open_host(&data)?;
+        for m in manifests {
+            host.install_dev(&root().join(m), false)?;
+        }
+        for (handle, name) in people {
+            host.identity()
+                .add_user(handle, Some(name), Some(PASSWORD))?;
+        }
+        let (base, host, rt) = serve_with_admin(host)?;
+        let admin = superapp_host::remote::ServeInfo::read(&data)
+            .map(|i| i.token)
+            .ok_or_else(|| anyhow::anyhow!("no serve.json"))?;
+        Ok(TestServer {
+            _dir: dir,
+            data,
+            base,
+            host,
+            admin,
+            _rt: rt,
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The operator tops `handle`'s wallet up (`POST /admin/wallet/topup`).
+    pub fn top_up(&self, handle: &str, amount: u64, key: &str) -> anyhow::Result<Reply> {
+        post_keyed(
+            &self.url("/admin/wallet/topup"),
+            Some(&self.admin),
+            key,
+            &serde_json::json!({ "handle": handle, "amount": amount }),
+        )
+    }
+
+    /// The balance of the person with `token` (`GET /me/wallet`).
+    pub fn balance(&self, token: &str) -> anyhow::Result<u64> {
+        let r = send("GET", &self.url("/me/wallet"), Some(token), None)?;
+        anyhow::ensure!(r.status == 200, "balance: {}", r.body);
+        r.json()["balance"]
+            .as_u64()
+            .ok_or_else(|| anyhow::anyhow!("no balance in {}", r.body))
+    }
+
+    /// App `app`'s merchant balance (0 before its first payment).
+    pub fn merchant(&self, app: &str) -> anyhow::Result<u64> {
+        let r = send(
+            "GET",
+            &self.url("/admin/wallet/merchants"),
+            Some(&self.admin),
+            None,
+        )?;
+        anyhow::ensure!(r.status == 200, "merchants: {}", r.body);
+        Ok(r.json()
+            .as_array()
+            .and_then(|a| a.iter().find(|m| m["app"] == app))
+            .and_then(|m| m["balance"].as_u64())
+            .unwrap_or(0))
+    }
+
+    /// Calls mini-app `app` as the person with `token`, with a JSON body.
+    pub fn app(
+        &self,
+        app: &str,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: serde_json::Value,
+    ) -> anyhow::Result<Reply> {
+        send_json(
+            method,
+            &self.url(&format!("/apps/{app}/call{path}")),
+            Some(token),
+            &body,
+        )
+    }
+
+    /// The ledger audit (the journal replayed against the running ledger).
+    pub fn audit(&self) -> anyhow::Result<serde_json::Value> {
+        let r = send(
+            "GET",
+            &self.url("/admin/wallet/audit"),
+            Some(&self.admin),
+            None,
+        )?;
+        anyhow::ensure!(r.status == 200, "audit failed: {}", r.body);
+        Ok(r.json())
+    }
+
+    /// Delivers every due event to the apps now (the background deliverer
+    /// may have delivered some already; delivery is at least once).
+    pub fn deliver(&self) -> anyhow::Result<()> {
+        superapp_host::platform::block_on(
+            self.host.deliver_events(superapp_host::identity::now()),
+        )?;
+        Ok(())
+    }
+}
+
 /// The password every test person gets.
 pub const PASSWORD: &str = "test password 1";
 

@@ -5,55 +5,42 @@
 //! and stores nothing.
 
 use serde_json::{Value, json};
-use std::sync::Arc;
 use superapp_host::Superapp;
 use superapp_host::platform::block_on;
-use superapp_host::remote::ServeInfo;
 use superapp_tests::{
-    EventStream, PASSWORD, Reply, login, open_host, post_keyed, root, send, send_json,
+    EventStream, PASSWORD, Reply, TestServer, login, open_host, post_keyed, root, send, send_json,
     serve_with_admin, test_config,
 };
 
-struct Server {
-    _dir: tempfile::TempDir,
-    base: String,
-    host: Arc<Superapp>,
-    admin: String,
-    _rt: tokio::runtime::Runtime,
+/// The shared test server, with the messenger tests' own helpers.
+struct Server(TestServer);
+
+impl std::ops::Deref for Server {
+    type Target = TestServer;
+    fn deref(&self) -> &TestServer {
+        &self.0
+    }
 }
 
 impl Server {
     /// A host with the red-packet app and Alice, Bob, Carol and Dave.
     fn new() -> anyhow::Result<Server> {
-        let dir = tempfile::tempdir()?;
-        let data = dir.path().join("data");
-        let host = open_host(&data)?;
-        host.install_dev(&root().join("manifests/red-packet.toml"), false)?;
-        host.install_dev(&root().join("tests/fixtures/wallet/superapp.toml"), false)?;
-        for (handle, name) in [
-            ("alice", "Alice"),
-            ("bob", "Bob"),
-            ("carol", "Carol"),
-            ("dave", "Dave"),
-        ] {
-            host.identity()
-                .add_user(handle, Some(name), Some(PASSWORD))?;
-        }
-        let (base, host, rt) = serve_with_admin(host)?;
-        let admin = ServeInfo::read(&data)
-            .map(|i| i.token)
-            .ok_or_else(|| anyhow::anyhow!("no serve.json"))?;
-        Ok(Server {
-            _dir: dir,
-            base,
-            host,
-            admin,
-            _rt: rt,
-        })
+        Ok(Server(TestServer::start(
+            &[
+                "manifests/red-packet.toml",
+                "tests/fixtures/wallet/superapp.toml",
+            ],
+            &[
+                ("alice", "Alice"),
+                ("bob", "Bob"),
+                ("carol", "Carol"),
+                ("dave", "Dave"),
+            ],
+        )?))
     }
 
-    /// Calls mini-app `app` at `path` as the person with `token`.
-    fn app(&self, app: &str, path: &str, token: &str, body: Value) -> anyhow::Result<Reply> {
+    /// POSTs to mini-app `app` at `path` as the person with `token`.
+    fn post_app(&self, app: &str, path: &str, token: &str, body: Value) -> anyhow::Result<Reply> {
         send_json(
             "POST",
             &self.url(&format!("/apps/{app}/call{path}")),
@@ -72,10 +59,6 @@ impl Server {
         )?;
         anyhow::ensure!(r.status == 200, "whoami: {}", r.body);
         Ok(r.json()["open_id"].as_str().unwrap_or_default().to_string())
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
     }
 
     fn get(&self, path: &str, token: &str) -> anyhow::Result<Reply> {
@@ -777,7 +760,7 @@ fn a_mini_app_notifies_a_person_exactly_as_often_as_they_subscribed() -> anyhow:
     let alice = login(&s.base, "alice")?;
     let oid = s.open_id(&alice)?;
     let notify = |topic: &str| {
-        s.app(
+        s.post_app(
             "shopfix",
             "/notify",
             &alice,
@@ -917,7 +900,7 @@ fn customer_service_answers_within_48_hours_and_at_most_five_times() -> anyhow::
     let alice = login(&s.base, "alice")?;
     let oid = s.open_id(&alice)?;
     let reply = |text: &str| {
-        s.app(
+        s.post_app(
             "shopfix",
             "/reply",
             &alice,
@@ -1022,7 +1005,7 @@ fn an_app_shares_cards_only_into_the_calling_persons_conversations() -> anyhow::
     let carol = login(&s.base, "carol")?;
     let conv = s.start(&alice, json!({ "members": ["bob"] }))?;
     let share = |token: &str| {
-        s.app(
+        s.post_app(
             "shopfix",
             "/share-card",
             token,
@@ -1041,7 +1024,7 @@ fn an_app_shares_cards_only_into_the_calling_persons_conversations() -> anyhow::
     assert_eq!(card["sender"]["handle"], "alice");
     // Carol is not in it: the app cannot post there on her behalf.
     assert_eq!(app_error(&share(&carol)?), "403 not-a-member");
-    let r = s.app(
+    let r = s.post_app(
         "shopfix",
         "/share-card",
         &alice,
@@ -1071,12 +1054,12 @@ fn a_group_shares_a_red_packet_from_the_app_and_only_members_claim_it() -> anyho
         json!({ "title": "Cousins", "members": ["bob", "carol"] }),
     )?;
     let body = json!({ "total": 900, "count": 3, "key": "rp-group-0001", "conversation": group });
-    let r = s.app("red-packet", "/packets", &alice, body.clone())?;
+    let r = s.post_app("red-packet", "/packets", &alice, body.clone())?;
     assert_eq!(r.status, 201, "{}", r.body);
     let sent = r.json();
     assert!(sent["message"].as_u64().is_some(), "{sent}");
     // A retry (same key) does not post a second card.
-    let again = s.app("red-packet", "/packets", &alice, body)?;
+    let again = s.post_app("red-packet", "/packets", &alice, body)?;
     assert_eq!(again.status, 201, "{}", again.body);
     let r = send(
         "POST",
@@ -1103,7 +1086,7 @@ fn a_group_shares_a_red_packet_from_the_app_and_only_members_claim_it() -> anyho
         Err(r) => anyhow::bail!("stream refused: {} {}", r.status, r.body),
     };
     for t in [&bob, &carol] {
-        let r = s.app(
+        let r = s.post_app(
             "red-packet",
             &format!("/packets/{packet}/claim"),
             t,
@@ -1112,7 +1095,7 @@ fn a_group_shares_a_red_packet_from_the_app_and_only_members_claim_it() -> anyho
         assert_eq!(r.status, 200, "{}", r.body);
     }
     // Dave is not in the group: refused through the app and the host alike.
-    let r = s.app(
+    let r = s.post_app(
         "red-packet",
         &format!("/packets/{packet}/claim"),
         &dave,

@@ -5,81 +5,43 @@
 
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use superapp_host::Superapp;
-use superapp_host::platform::block_on;
-use superapp_host::remote::ServeInfo;
-use superapp_tests::{
-    PASSWORD, Reply, login, open_host, post_keyed, root, send, send_json, serve_with_admin,
-};
+use superapp_tests::{TestServer, login, send, send_json};
 
+/// The shared test server, counting what the operator tops up.
 struct Server {
-    _dir: tempfile::TempDir,
-    base: String,
-    host: Arc<Superapp>,
-    admin: String,
-    _rt: tokio::runtime::Runtime,
-    /// What the operator topped up so far.
+    t: TestServer,
     issued: u64,
+}
+
+impl std::ops::Deref for Server {
+    type Target = TestServer;
+    fn deref(&self) -> &TestServer {
+        &self.t
+    }
 }
 
 impl Server {
     /// A host with the three mini-apps and these people (all with `PASSWORD`).
     fn new(people: &[&str]) -> anyhow::Result<Server> {
-        let dir = tempfile::tempdir()?;
-        let data = dir.path().join("data");
-        let host = open_host(&data)?;
-        for app in ["shop", "ride-hailing", "red-packet"] {
-            host.install_dev(&root().join(format!("manifests/{app}.toml")), false)?;
-        }
-        for p in people {
-            host.identity().add_user(p, None, Some(PASSWORD))?;
-        }
-        let (base, host, rt) = serve_with_admin(host)?;
-        let admin = ServeInfo::read(&data)
-            .map(|i| i.token)
-            .ok_or_else(|| anyhow::anyhow!("no serve.json"))?;
-        Ok(Server {
-            _dir: dir,
-            base,
-            host,
-            admin,
-            _rt: rt,
-            issued: 0,
-        })
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+        let people: Vec<(&str, &str)> = people.iter().map(|p| (*p, *p)).collect();
+        let t = TestServer::start(
+            &[
+                "manifests/shop.toml",
+                "manifests/ride-hailing.toml",
+                "manifests/red-packet.toml",
+            ],
+            &people,
+        )?;
+        Ok(Server { t, issued: 0 })
     }
 
     fn top_up(&mut self, handle: &str, amount: u64) -> anyhow::Result<()> {
-        let r = post_keyed(
-            &self.url("/admin/wallet/topup"),
-            Some(&self.admin),
-            &format!("topup-{handle}-{}", self.issued),
-            &json!({ "handle": handle, "amount": amount }),
-        )?;
+        let r = self
+            .t
+            .top_up(handle, amount, &format!("topup-{handle}-{}", self.issued))?;
         anyhow::ensure!(r.status == 200, "top-up: {}", r.body);
         self.issued += amount;
         Ok(())
-    }
-
-    /// Calls a mini-app as the person with `token`.
-    fn app(
-        &self,
-        app: &str,
-        method: &str,
-        path: &str,
-        token: &str,
-        body: Value,
-    ) -> anyhow::Result<Reply> {
-        send_json(
-            method,
-            &self.url(&format!("/apps/{app}/call{path}")),
-            Some(token),
-            &body,
-        )
     }
 
     /// Like `app`, and the answer must have `status`; returns its JSON.
@@ -109,28 +71,6 @@ impl Server {
         Ok(r.json())
     }
 
-    fn balance(&self, token: &str) -> anyhow::Result<u64> {
-        let r = send("GET", &self.url("/me/wallet"), Some(token), None)?;
-        anyhow::ensure!(r.status == 200, "balance: {}", r.body);
-        r.json()["balance"]
-            .as_u64()
-            .ok_or_else(|| anyhow::anyhow!("no balance in {}", r.body))
-    }
-
-    fn merchant(&self, app: &str) -> anyhow::Result<u64> {
-        let r = send(
-            "GET",
-            &self.url("/admin/wallet/merchants"),
-            Some(&self.admin),
-            None,
-        )?;
-        Ok(r.json()
-            .as_array()
-            .and_then(|a| a.iter().find(|m| m["app"] == app))
-            .and_then(|m| m["balance"].as_u64())
-            .unwrap_or(0))
-    }
-
     /// Every wallet and merchant balance is exactly as expected.
     fn expect(
         &self,
@@ -152,25 +92,12 @@ impl Server {
         Ok(())
     }
 
-    /// Delivers the wallet's events to the apps now (the background loop
-    /// may have delivered some already; delivery is at least once).
-    fn deliver(&self) -> anyhow::Result<()> {
-        block_on(self.host.deliver_events(superapp_host::identity::now()))?;
-        Ok(())
-    }
-
     /// The journal replays to the running ledger, and money adds up:
     /// issued = redeemed + everything held anywhere = what the people and
     /// merchants in `accounted` hold (nothing left in escrow or holds).
-    fn audit(&self, accounted: u64) -> anyhow::Result<()> {
-        let r = send(
-            "GET",
-            &self.url("/admin/wallet/audit"),
-            Some(&self.admin),
-            None,
-        )?;
-        anyhow::ensure!(r.status == 200, "audit failed: {}", r.body);
-        let t = &r.json()["totals"];
+    fn audit_adds_up(&self, accounted: u64) -> anyhow::Result<()> {
+        let audit = self.audit()?;
+        let t = &audit["totals"];
         let (issued, redeemed, held) = (
             t["issued"].as_u64(),
             t["redeemed"].as_u64(),
@@ -294,7 +221,7 @@ fn a_purchase_waits_in_escrow_until_the_buyer_confirms_receipt() -> anyhow::Resu
     );
     let history = s.ok("shop", "GET", "/orders", &ben, Value::Null, 200)?;
     assert_eq!(history.as_array().map(Vec::len), Some(1));
-    s.audit(10_000)
+    s.audit_adds_up(10_000)
 }
 
 #[test]
@@ -364,7 +291,7 @@ fn a_purchase_with_a_partial_refund_returns_part_and_releases_the_rest() -> anyh
         )?["status"],
         "received"
     );
-    s.audit(10_000)
+    s.audit_adds_up(10_000)
 }
 
 /// Rita (100.00) and Dan, a registered driver.
@@ -472,7 +399,7 @@ fn a_ride_holds_the_estimate_captures_the_fare_and_pays_the_driver() -> anyhow::
         (me["rating"].as_f64(), me["earned"].as_u64()),
         (Some(5.0), Some(1400))
     );
-    s.audit(10_000)
+    s.audit_adds_up(10_000)
 }
 
 #[test]
@@ -527,7 +454,7 @@ fn a_cancelled_ride_is_free_before_acceptance_and_costs_the_fee_after() -> anyho
         (r.status, r.json()["error"].as_str()),
         (409, Some("wrong-state"))
     );
-    s.audit(10_000)
+    s.audit_adds_up(10_000)
 }
 
 #[test]
@@ -613,5 +540,5 @@ fn a_group_red_packet_is_shared_among_many_claimants_and_only_members() -> anyho
         &[(&host, 40_000), (&outsider, 0)],
         &[("red-packet", 0)],
     )?;
-    s.audit(50_000)
+    s.audit_adds_up(50_000)
 }

@@ -7,21 +7,21 @@
 
 use serde_json::{Value, json};
 use std::sync::Arc;
-use superapp_host::Superapp;
 use superapp_host::platform::block_on;
-use superapp_host::remote::ServeInfo;
 use superapp_host::wallet::{Command, Outcome, PacketSpec, Split};
 use superapp_tests::{
-    PASSWORD, Reply, cli, login, open_host, person, post_keyed, root, send, send_json,
+    PASSWORD, Reply, TestServer, cli, login, open_host, person, post_keyed, root, send, send_json,
     serve_with_admin,
 };
 
-struct Server {
-    _dir: tempfile::TempDir,
-    base: String,
-    host: Arc<Superapp>,
-    admin: String,
-    _rt: tokio::runtime::Runtime,
+/// The shared test server, with the wallet tests' own helpers.
+struct Server(TestServer);
+
+impl std::ops::Deref for Server {
+    type Target = TestServer;
+    fn deref(&self) -> &TestServer {
+        &self.0
+    }
 }
 
 const SHOP: &str = "shopfix";
@@ -30,102 +30,17 @@ impl Server {
     /// A host serving the wallet fixture (`shopfix`) and the red-packet app,
     /// with Alice, Bob and Carol.
     fn new() -> anyhow::Result<Server> {
-        let dir = tempfile::tempdir()?;
-        let data = dir.path().join("data");
-        let host = open_host(&data)?;
-        host.install_dev(&root().join("tests/fixtures/wallet/superapp.toml"), false)?;
-        host.install_dev(&root().join("manifests/red-packet.toml"), false)?;
-        host.identity()
-            .add_user("alice", Some("Alice"), Some(PASSWORD))?;
-        host.identity()
-            .add_user("bob", Some("Bob"), Some(PASSWORD))?;
-        host.identity()
-            .add_user("carol", Some("Carol"), Some(PASSWORD))?;
-        let (base, host, rt) = serve_with_admin(host)?;
-        let admin = ServeInfo::read(&data)
-            .map(|i| i.token)
-            .ok_or_else(|| anyhow::anyhow!("no serve.json"))?;
-        Ok(Server {
-            _dir: dir,
-            base,
-            host,
-            admin,
-            _rt: rt,
-        })
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    fn top_up(&self, handle: &str, amount: u64, key: &str) -> anyhow::Result<Reply> {
-        post_keyed(
-            &self.url("/admin/wallet/topup"),
-            Some(&self.admin),
-            key,
-            &json!({ "handle": handle, "amount": amount }),
-        )
-    }
-
-    fn balance(&self, token: &str) -> anyhow::Result<u64> {
-        let r = send("GET", &self.url("/me/wallet"), Some(token), None)?;
-        anyhow::ensure!(r.status == 200, "balance: {}", r.body);
-        Ok(r.json()["balance"].as_u64().unwrap_or(u64::MAX))
-    }
-
-    fn merchant(&self, app: &str) -> anyhow::Result<u64> {
-        let r = send(
-            "GET",
-            &self.url("/admin/wallet/merchants"),
-            Some(&self.admin),
-            None,
-        )?;
-        let list = r.json();
-        Ok(list
-            .as_array()
-            .and_then(|a| a.iter().find(|m| m["app"] == app))
-            .and_then(|m| m["balance"].as_u64())
-            .unwrap_or(0))
-    }
-
-    /// Calls the app as `token`'s person with a JSON body.
-    fn app(
-        &self,
-        app: &str,
-        method: &str,
-        path: &str,
-        token: &str,
-        body: Value,
-    ) -> anyhow::Result<Reply> {
-        send_json(
-            method,
-            &self.url(&format!("/apps/{app}/call{path}")),
-            Some(token),
-            &body,
-        )
+        Ok(Server(TestServer::start(
+            &[
+                "tests/fixtures/wallet/superapp.toml",
+                "manifests/red-packet.toml",
+            ],
+            &[("alice", "Alice"), ("bob", "Bob"), ("carol", "Carol")],
+        )?))
     }
 
     fn me(&self, method: &str, path: &str, token: &str) -> anyhow::Result<Reply> {
         send(method, &self.url(path), Some(token), None)
-    }
-
-    /// Everything the ledger keeps must still add up.
-    fn audit(&self) -> anyhow::Result<Value> {
-        let r = send(
-            "GET",
-            &self.url("/admin/wallet/audit"),
-            Some(&self.admin),
-            None,
-        )?;
-        anyhow::ensure!(r.status == 200, "audit failed: {}", r.body);
-        Ok(r.json())
-    }
-
-    /// Delivers every due event now (the background deliverer may have
-    /// delivered some already; events are at least once).
-    fn deliver(&self) -> anyhow::Result<()> {
-        block_on(self.host.deliver_events(superapp_host::identity::now()))?;
-        Ok(())
     }
 
     fn events(&self, token: &str) -> anyhow::Result<Vec<Value>> {

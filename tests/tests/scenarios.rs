@@ -542,3 +542,25 @@ fn a_group_red_packet_is_shared_among_many_claimants_and_only_members() -> anyho
     )?;
     s.audit_adds_up(50_000)
 }
+
+#[test]
+fn each_flagship_app_declares_exactly_the_capabilities_it_imports() -> anyhow::Result<()> {
+    use superapp_host::packages::{Capability, ImportNeed, Manifest};
+    let engine = wasmtime::Engine::default();
+    for app in ["shop", "ride-hailing", "red-packet"] {
+        let manifest =
+            Manifest::load(&superapp_tests::root().join(format!("manifests/{app}.toml")))?;
+        let component = wasmtime::component::Component::from_file(&engine, &manifest.component)
+            .map_err(|e| anyhow::anyhow!("{app}: {e}"))?;
+        let mut used = std::collections::BTreeSet::new();
+        for (name, _) in component.component_type().imports(&engine) {
+            if let ImportNeed::Capability(c) = Capability::for_import(name) {
+                used.insert(c);
+            }
+        }
+        let declared: std::collections::BTreeSet<Capability> =
+            manifest.capabilities.keys().copied().collect();
+        assert_eq!(declared, used, "{app}: declared vs imported");
+    }
+    Ok(())
+}

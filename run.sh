@@ -38,7 +38,9 @@ if [ ! -f "$dev/developer.key" ]; then
     sa keys new --out "$dev/developer.key" | tail -n1 >"$dev/developer.pub"
 fi
 pub=$(cat "$dev/developer.pub")
-if ! sa trust list | grep -qF "$pub"; then
+# Captured first: `grep -q` may stop reading early, failing the pipe.
+trusted=$(sa trust list)
+if ! grep -qF "$pub" <<<"$trusted"; then
     sa trust add "$pub" --name "Superapp demo developer" >/dev/null
 fi
 
@@ -58,29 +60,36 @@ done
 sa install --dev --replace examples/hello/superapp.toml >/dev/null
 
 password=superapp-demo
-if ! sa users list | grep -q '^mia '; then
-    echo "creating the demo people (password: $password)…"
-    add() { sa users add "$1" --name "$2" --password-stdin <<<"$password" >/dev/null; }
-    add ann "Ann"
-    add ben "Ben"
-    add cy "Cy"
-    add mia "Mia (Tea House)"
-    add dan "Dan (driver)"
-    # Fixed keys: a re-run of these lines tops up once.
-    sa wallet topup ann 500.00 --idempotency-key demo-fund-ann >/dev/null
-    sa wallet topup ben 100.00 --idempotency-key demo-fund-ben >/dev/null
-    sa wallet topup cy 100.00 --idempotency-key demo-fund-cy >/dev/null
-    call() { sa call "$@" >/dev/null; }
-    call shop /admin/setup -X POST --user mia
+# Each step is safe to repeat, so an interrupted first run completes later.
+people=$(sa users list)
+add() {
+    if ! grep -q "^$1 " <<<"$people"; then
+        sa users add "$1" --name "$2" --password-stdin <<<"$password" >/dev/null
+        echo "created $1 (password: $password)"
+    fi
+}
+add ann "Ann"
+add ben "Ben"
+add cai "Cai"
+add mia "Mia (Tea House)"
+add dan "Dan (driver)"
+# Fixed keys: each wallet is funded once, however often this runs.
+sa wallet topup ann 500.00 --idempotency-key demo-fund-ann >/dev/null
+sa wallet topup ben 100.00 --idempotency-key demo-fund-ben >/dev/null
+sa wallet topup cai 100.00 --idempotency-key demo-fund-cai >/dev/null
+call() { sa call "$@" >/dev/null; }
+call shop /admin/setup -X POST --user mia
+catalog=$(sa call shop /products)
+if grep -q '^\[\]$' <<<"$catalog"; then
     call shop /admin/products -X POST --user mia \
         --body '{"name":"Longjing tea, 250 g","description":"Spring harvest, West Lake","price":12800,"stock":50}'
     call shop /admin/products -X POST --user mia \
         --body '{"name":"Celadon tea cup","price":3000,"stock":20}'
     call shop /admin/products -X POST --user mia \
         --body '{"name":"Jasmine pearls, 100 g","price":6800,"stock":30}'
-    call ride-hailing /drivers -X POST --user dan \
-        --body '{"name":"Dan","car":"white BYD Qin","plate":"沪A·D1234"}'
 fi
+call ride-hailing /drivers -X POST --user dan \
+    --body '{"name":"Dan","car":"white BYD Qin","plate":"沪A·D1234"}'
 
 cat <<EOF
 
@@ -89,7 +98,7 @@ Superapp is starting on http://$listen with three signed mini-apps:
 
 Demo people, all with the password '$password' (a demo: do not expose it):
   ann  ¥500.00   shops, rides, sends red packets
-  ben  ¥100.00   and cy ¥100.00: ann's friends, they open her red packets
+  ben  ¥100.00   and cai ¥100.00: ann's friends, they open her red packets
   mia            owns the Tea House (its merchant: /admin routes)
   dan            a registered driver
 

@@ -8,7 +8,7 @@
 #   2. Ride: ann asks for a ride, the estimate is held; dan accepts,
 #      drives, completes; the actual fare is captured, the rest returns,
 #      dan is paid; both rate each other.
-#   3. Red packet: ann makes a group with ben and cy, sends a red packet
+#   3. Red packet: ann makes a group with ben and cai, sends a red packet
 #      into it, confirms, and both open it.
 # Usage: examples/walkthrough/walkthrough.sh [http://127.0.0.1:8080]
 # Needs only bash and curl. Safe to run again (fresh keys each run).
@@ -52,7 +52,7 @@ await() {
 }
 say() { echo; echo "== $* =="; }
 
-ANN=$(login ann); MIA=$(login mia); DAN=$(login dan); BEN=$(login ben); CY=$(login cy)
+ANN=$(login ann); MIA=$(login mia); DAN=$(login dan); BEN=$(login ben); CAI=$(login cai)
 [ -n "$ANN" ] || { echo "cannot log in as ann: is ./run.sh serving on $H?"; exit 1; }
 echo "ann has $(balance "$ANN") (minor units: cents)"
 
@@ -93,14 +93,17 @@ call POST "/apps/ride-hailing/call/rides/$ride/rate" "$ANN" '{"stars":5,"comment
 call POST "/apps/ride-hailing/call/rides/$ride/rate" "$DAN" '{"stars":5}'
 
 say "3. A red packet in a group"
-call POST /me/conversations "$ANN" '{"title":"Tea friends","members":["ben","cy"]}'
+# Ann and Ben let the app show their names (Cai does not: "a friend").
+call PUT /me/apps/red-packet/grants/profile "$ANN" '{"decision":"grant"}'
+call PUT /me/apps/red-packet/grants/profile "$BEN" '{"decision":"grant"}'
+call POST /me/conversations "$ANN" '{"title":"Tea friends","members":["ben","cai"]}'
 group=$(field id)
 call POST /apps/red-packet/call/packets "$ANN" "{\"total\":888,\"count\":2,\"greeting\":\"恭喜发财\",\"key\":\"walk-$run\",\"conversation\":\"$group\"}"
 packet=$(field packet); pay=$(field payment)
 call POST "/me/payments/$pay/confirm" "$ANN"
 call POST "/apps/red-packet/call/packets/$packet/claim" "$BEN"
-call POST "/apps/red-packet/call/packets/$packet/claim" "$CY"
+call POST "/apps/red-packet/call/packets/$packet/claim" "$CAI"
 call GET "/apps/red-packet/call/packets/$packet" "$ANN"
 echo
-echo "balances: ann $(balance "$ANN"), ben $(balance "$BEN"), cy $(balance "$CY"), dan $(balance "$DAN")"
+echo "balances: ann $(balance "$ANN"), ben $(balance "$BEN"), cai $(balance "$CAI"), dan $(balance "$DAN")"
 echo "ann's history: curl -H 'authorization: Bearer $ANN' $H/me/wallet/transactions"

@@ -776,6 +776,40 @@ pub(crate) mod imports {
             })
         }
 
+        pub fn compare_and_swap(
+            scope: Scope,
+            key: &str,
+            expected: Option<&[u8]>,
+            new: Option<&[u8]>,
+        ) -> Result<bool, Error> {
+            check(key)?;
+            run(|s| {
+                let user = user(s, scope)?;
+                let slot = match &user {
+                    None => s.app_store.get(key),
+                    Some(u) => s.user_store.get(&(u.clone(), key.to_string())),
+                };
+                if slot.map(Vec::as_slice) != expected {
+                    return Ok(false);
+                }
+                match (user, new) {
+                    (None, Some(v)) => {
+                        s.app_store.insert(key.to_string(), v.to_vec());
+                    }
+                    (None, None) => {
+                        s.app_store.remove(key);
+                    }
+                    (Some(u), Some(v)) => {
+                        s.user_store.insert((u, key.to_string()), v.to_vec());
+                    }
+                    (Some(u), None) => {
+                        s.user_store.remove(&(u, key.to_string()));
+                    }
+                }
+                Ok(true)
+            })
+        }
+
         pub fn list_keys(
             scope: Scope,
             prefix: &str,

@@ -8,6 +8,9 @@ use crate::http::Error;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+/// How often [`Store::update_json`] rereads a value others keep changing.
+const MAX_UPDATE_TRIES: u32 = 64;
+
 /// A handle on one storage scope.
 #[derive(Debug, Clone, Copy)]
 pub struct Store {
@@ -39,6 +42,55 @@ impl Store {
     /// Deletes `key`; returns whether it existed.
     pub fn delete(&self, key: &str) -> Result<bool, StorageError> {
         host::delete(self.scope, key)
+    }
+
+    /// Writes `new` (deletes the key when `None`) only if the key holds
+    /// `expected` now (`None`: absent); returns whether it wrote. See
+    /// [`Store::update_json`] for the usual read-modify-write loop.
+    pub fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<bool, StorageError> {
+        host::compare_and_swap(self.scope, key, expected, new)
+    }
+
+    /// Changes the JSON value under `key` safely against concurrent calls:
+    /// `change` gets the current value (`None`: absent) and returns the new
+    /// one (`None` deletes) or an error that leaves it untouched; if another
+    /// call wrote in between, it runs again on the fresh value. Returns what
+    /// was written.
+    pub fn update_json<T: Serialize + DeserializeOwned>(
+        &self,
+        key: &str,
+        mut change: impl FnMut(Option<T>) -> Result<Option<T>, Error>,
+    ) -> Result<Option<T>, Error> {
+        for _ in 0..MAX_UPDATE_TRIES {
+            let raw = self.get(key)?;
+            let current = match &raw {
+                None => None,
+                Some(bytes) => Some(serde_json::from_slice(bytes).map_err(|e| {
+                    Error::internal(format!("stored value `{key}` is not valid: {e}"))
+                })?),
+            };
+            let next = change(current)?;
+            let bytes = match &next {
+                None => None,
+                Some(v) => Some(
+                    serde_json::to_vec(v)
+                        .map_err(|e| Error::internal(format!("could not encode `{key}`: {e}")))?,
+                ),
+            };
+            if self.compare_and_swap(key, raw.as_deref(), bytes.as_deref())? {
+                return Ok(next);
+            }
+        }
+        Err(Error::new(
+            503,
+            "busy",
+            format!("`{key}` kept changing under this call; try again"),
+        ))
     }
 
     /// One page of keys starting with `prefix`, after `cursor`.

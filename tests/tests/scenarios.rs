@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use superapp_tests::{TestServer, login, send, send_json};
+use superapp_tests::{Reply, TestServer, login, send, send_json};
 
 /// The shared test server, counting what the operator tops up.
 struct Server {
@@ -562,5 +562,112 @@ fn each_flagship_app_declares_exactly_the_capabilities_it_imports() -> anyhow::R
             manifest.capabilities.keys().copied().collect();
         assert_eq!(declared, used, "{app}: declared vs imported");
     }
+    Ok(())
+}
+
+/// Runs `call` for every token at the same time, one thread each.
+fn at_once(
+    tokens: &[String],
+    call: impl Fn(&str) -> anyhow::Result<Reply> + Sync,
+) -> anyhow::Result<Vec<Reply>> {
+    std::thread::scope(|scope| {
+        let calls: Vec<_> = tokens.iter().map(|t| scope.spawn(|| call(t))).collect();
+        calls
+            .into_iter()
+            .map(|c| c.join().map_err(|_| anyhow::anyhow!("a caller panicked"))?)
+            .collect()
+    })
+}
+
+#[test]
+fn the_last_items_sell_once_and_a_ride_goes_to_one_driver_however_many_race() -> anyhow::Result<()>
+{
+    const BUYERS: usize = 10;
+    let handles: Vec<String> = (0..BUYERS).map(|i| format!("buyer{i:02}")).collect();
+    let mut people = vec!["mia", "rita", "dan", "dora"];
+    people.extend(handles.iter().map(String::as_str));
+    let mut s = Server::new(&people)?;
+    let mia = login(&s.base, "mia")?;
+    s.ok("shop", "POST", "/admin/setup", &mia, json!({}), 200)?;
+    s.ok(
+        "shop",
+        "POST",
+        "/admin/products",
+        &mia,
+        json!({"name": "Last tins", "price": 500, "stock": 3}),
+        201,
+    )?;
+    let mut buyers = Vec::new();
+    for h in &handles {
+        s.top_up(h, 1_000)?;
+        let t = login(&s.base, h)?;
+        s.ok("shop", "PUT", "/cart/p1", &t, json!({"qty": 1}), 200)?;
+        buyers.push(t);
+    }
+    // Every buyer checks out at once: three orders, no more.
+    let results = at_once(&buyers, |t| {
+        s.app("shop", "POST", "/checkout", t, json!({}))
+    })?;
+    let sold = results.iter().filter(|r| r.status == 201).count();
+    let refused = results
+        .iter()
+        .filter(|r| r.json()["error"] == "out-of-stock")
+        .count();
+    assert_eq!(
+        (sold, refused),
+        (3, BUYERS - 3),
+        "{:?}",
+        results.iter().map(|r| &r.body).collect::<Vec<_>>()
+    );
+    let p = s.ok("shop", "GET", "/products/p1", &mia, Value::Null, 200)?;
+    assert_eq!(p["stock"], 0);
+
+    // Two drivers accept the same ride at once: one gets it.
+    let (rita, dan, dora) = (
+        login(&s.base, "rita")?,
+        login(&s.base, "dan")?,
+        login(&s.base, "dora")?,
+    );
+    s.top_up("rita", 10_000)?;
+    for (t, name) in [(&dan, "Dan"), (&dora, "Dora")] {
+        s.ok(
+            "ride-hailing",
+            "POST",
+            "/drivers",
+            t,
+            json!({"name": name, "car": "car", "plate": "A1"}),
+            201,
+        )?;
+    }
+    let (ride, _) = rita_requests(&s, &rita, &dan)?;
+    let path = format!("/rides/{ride}/accept");
+    let results = at_once(&[dan.clone(), dora.clone()], |t| {
+        s.app("ride-hailing", "POST", &path, t, json!({}))
+    })?;
+    let won: Vec<&Reply> = results.iter().filter(|r| r.status == 200).collect();
+    assert_eq!(
+        won.len(),
+        1,
+        "{:?}",
+        results.iter().map(|r| &r.body).collect::<Vec<_>>()
+    );
+    let loser = if won[0].json()["driver"]["name"] == "Dan" {
+        &dora
+    } else {
+        &dan
+    };
+    let me = s.ok(
+        "ride-hailing",
+        "GET",
+        "/drivers/me",
+        loser,
+        Value::Null,
+        200,
+    )?;
+    assert_eq!(
+        me["current"],
+        Value::Null,
+        "the losing driver is free again"
+    );
     Ok(())
 }

@@ -57,10 +57,14 @@ struct Visits {
 }
 
 fn visit(_: &Request) -> Result<Response, Error> {
-    let store = storage::app();
-    let mut visits: Visits = store.get_json("visits")?.unwrap_or_default();
-    visits.count += 1;
-    store.set_json("visits", &visits)?;
+    // Swapped in: concurrent visits are all counted.
+    let visits = storage::app()
+        .update_json::<Visits>("visits", |v| {
+            let mut v = v.unwrap_or_default();
+            v.count += 1;
+            Ok(Some(v))
+        })?
+        .unwrap_or_default();
     log::info(&format!("visit number {}", visits.count));
     Ok(Response::json(&visits))
 }

@@ -85,6 +85,30 @@ impl Host for CallCaps {
         result
     }
 
+    fn compare_and_swap(
+        &mut self,
+        s: Scope,
+        key: String,
+        expected: Option<Vec<u8>>,
+        new: Option<Vec<u8>>,
+    ) -> Result<bool, Error> {
+        let limits = self.grants.storage;
+        let result = self.storage_owner().and_then(|owner| {
+            self.storage
+                .swap(
+                    owner,
+                    scope(s),
+                    &key,
+                    expected.as_deref(),
+                    new.as_deref(),
+                    limits,
+                )
+                .map_err(to_wit)
+        });
+        self.note_storage(s, &result);
+        result
+    }
+
     fn list_keys(
         &mut self,
         s: Scope,

@@ -89,6 +89,24 @@ fn check_key(key: &str) -> Result<(), KvError> {
     Ok(())
 }
 
+fn check_value_size(value: &[u8], limits: StorageLimits) -> Result<(), KvError> {
+    if value.len() as u64 > limits.value_bytes {
+        return Err(KvError::QuotaExceeded(format!(
+            "a value is at most {} bytes, this one has {}",
+            limits.value_bytes,
+            value.len()
+        )));
+    }
+    Ok(())
+}
+
+fn write_error(e: KvWriteError) -> KvError {
+    match e {
+        KvWriteError::Quota { .. } => KvError::QuotaExceeded(e.to_string()),
+        KvWriteError::Store(s) => KvError::Store(s),
+    }
+}
+
 impl AppStorage {
     pub fn new(trees: KvTrees) -> Self {
         AppStorage { trees }
@@ -117,19 +135,31 @@ impl AppStorage {
     ) -> Result<(), KvError> {
         let user = Self::user(owner, scope)?;
         check_key(key)?;
-        if value.len() as u64 > limits.value_bytes {
-            return Err(KvError::QuotaExceeded(format!(
-                "a value is at most {} bytes, this one has {}",
-                limits.value_bytes,
-                value.len()
-            )));
-        }
+        check_value_size(value, limits)?;
         self.trees
             .set(owner.app, user, key, value, limits.quota_bytes)
-            .map_err(|e| match e {
-                KvWriteError::Quota { .. } => KvError::QuotaExceeded(e.to_string()),
-                KvWriteError::Store(s) => KvError::Store(s),
-            })
+            .map_err(write_error)
+    }
+
+    /// Replaces the value under `key` with `new` (deletes it when `None`)
+    /// only if it is `expected` now (`None`: absent); returns whether it did.
+    pub fn swap(
+        &self,
+        owner: Owner,
+        scope: Scope,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+        limits: StorageLimits,
+    ) -> Result<bool, KvError> {
+        let user = Self::user(owner, scope)?;
+        check_key(key)?;
+        if let Some(v) = new {
+            check_value_size(v, limits)?;
+        }
+        self.trees
+            .swap(owner.app, user, key, expected, new, limits.quota_bytes)
+            .map_err(write_error)
     }
 
     pub fn delete(&self, owner: Owner, scope: Scope, key: &str) -> Result<bool, KvError> {
@@ -230,6 +260,50 @@ mod tests {
         assert!(kv.delete(o, Scope::User, "k2")?);
         assert_eq!(kv.usage("a")?, 20);
         assert_eq!(kv.get(o, Scope::App, "k3")?, None);
+        Ok(())
+    }
+
+    #[test]
+    fn compare_and_swap_writes_only_over_the_expected_value_and_keeps_usage_exact()
+    -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let kv = AppStorage::new(Db::open(dir.path())?.kv()?);
+        let o = owner("a");
+        // Create only if absent, once.
+        assert!(kv.swap(o, Scope::App, "stock", None, Some(b"5"), LIMITS)?);
+        assert!(!kv.swap(o, Scope::App, "stock", None, Some(b"9"), LIMITS)?);
+        // Replace only over what was read.
+        assert!(!kv.swap(o, Scope::App, "stock", Some(b"4"), Some(b"3"), LIMITS)?);
+        assert!(kv.swap(o, Scope::App, "stock", Some(b"5"), Some(b"4444"), LIMITS)?);
+        assert_eq!(kv.get(o, Scope::App, "stock")?, Some(b"4444".to_vec()));
+        assert_eq!(kv.usage("a")?, 9);
+        // A value over the size limit, or a total over the quota: refused,
+        // nothing written.
+        let err = kv
+            .swap(
+                o,
+                Scope::App,
+                "stock",
+                Some(b"4444"),
+                Some(&[0; 41]),
+                LIMITS,
+            )
+            .err();
+        assert!(matches!(err, Some(KvError::QuotaExceeded(_))), "{err:?}");
+        kv.set(o, Scope::App, "k1", &[0; 38], LIMITS)?;
+        kv.set(o, Scope::App, "k2", &[0; 38], LIMITS)?;
+        let err = kv
+            .swap(o, Scope::App, "k3", None, Some(&[0; 20]), LIMITS)
+            .err();
+        assert!(matches!(err, Some(KvError::QuotaExceeded(_))), "{err:?}");
+        assert_eq!(kv.get(o, Scope::App, "k3")?, None);
+        assert_eq!(kv.usage("a")?, 89);
+        kv.delete(o, Scope::App, "k1")?;
+        kv.delete(o, Scope::App, "k2")?;
+        // Delete only over what was read.
+        assert!(kv.swap(o, Scope::App, "stock", Some(b"4444"), None, LIMITS)?);
+        assert_eq!(kv.usage("a")?, 0);
+        assert!(!kv.swap(o, Scope::App, "stock", Some(b"4444"), None, LIMITS)?);
         Ok(())
     }
 

@@ -89,13 +89,43 @@ impl KvTrees {
         value: &[u8],
         quota: u64,
     ) -> Result<(), KvWriteError> {
+        self.write(app, user, key, None, Some(value), quota)
+            .map(|_| ())
+    }
+
+    /// Writes `new` under `key` (deletes it when `None`) only if the key
+    /// holds `expected` now (`None`: absent), atomically with the usage
+    /// counter. Returns whether it wrote; a quota refusal as in `set`.
+    pub fn swap(
+        &self,
+        app: &str,
+        user: Option<&str>,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+        quota: u64,
+    ) -> Result<bool, KvWriteError> {
+        self.write(app, user, key, Some(expected), new, quota)
+    }
+
+    /// `set` (no `condition`) and `swap` (write only over `condition`).
+    fn write(
+        &self,
+        app: &str,
+        user: Option<&str>,
+        key: &str,
+        condition: Option<Option<&[u8]>>,
+        new: Option<&[u8]>,
+        quota: u64,
+    ) -> Result<bool, KvWriteError> {
         let k = full_key(app, user, key);
-        let new_size = (key.len() + value.len()) as u64;
         let result = (&self.data, &self.usage).transaction(|(data, usage)| {
-            let old_size = data
-                .get(&k)?
-                .map(|v| (key.len() + v.len()) as u64)
-                .unwrap_or(0);
+            let current = data.get(&k)?;
+            if condition.is_some_and(|expected| current.as_deref() != expected) {
+                return Ok(false);
+            }
+            let size = |v: Option<&[u8]>| v.map_or(0, |v| (key.len() + v.len()) as u64);
+            let (old_size, new_size) = (size(current.as_deref()), size(new));
             let used = read_u64(usage.get(app.as_bytes())?);
             let would_use = used.saturating_sub(old_size) + new_size;
             if would_use > quota && new_size > old_size {
@@ -104,12 +134,15 @@ impl KvTrees {
                     quota,
                 }));
             }
-            data.insert(k.as_slice(), value)?;
+            match new {
+                Some(v) => data.insert(k.as_slice(), v)?,
+                None => data.remove(k.as_slice())?,
+            };
             usage.insert(app.as_bytes(), &would_use.to_be_bytes())?;
-            Ok(())
+            Ok(true)
         });
         match result {
-            Ok(()) => Ok(()),
+            Ok(done) => Ok(done),
             Err(TransactionError::Abort(e)) => Err(e),
             Err(TransactionError::Storage(e)) => Err(KvWriteError::Store(e.into())),
         }

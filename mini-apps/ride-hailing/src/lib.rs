@@ -231,10 +231,6 @@ fn driver(open_id: &str) -> Result<Option<Driver>, Error> {
     storage::app().get_json::<Driver>(&format!("driver:{open_id}"))
 }
 
-fn save_driver(d: &Driver) -> Result<(), Error> {
-    storage::app().set_json(&format!("driver:{}", d.open_id), d)
-}
-
 fn me_as_driver() -> Result<Driver, Error> {
     driver(&me()?)?.ok_or_else(|| {
         Error::new(
@@ -253,6 +249,67 @@ fn load(id: &str) -> Result<Ride, Error> {
 
 fn save(r: &Ride) -> Result<(), Error> {
     storage::app().set_json(&format!("ride:{}", r.id), r)?;
+    index_open(r)
+}
+
+/// Changes ride `id` safely against concurrent calls (the rider, drivers
+/// and the host's events write rides): `change` runs on a fresh copy, again
+/// if someone wrote in between; its error leaves the ride as it is.
+fn change_ride(
+    id: &str,
+    mut change: impl FnMut(&mut Ride) -> Result<(), Error>,
+) -> Result<Ride, Error> {
+    let r = storage::app()
+        .update_json::<Ride>(&format!("ride:{id}"), |r| {
+            let mut r = r.ok_or_else(|| Error::not_found(format!("no ride `{id}`")))?;
+            change(&mut r)?;
+            Ok(Some(r))
+        })?
+        .ok_or_else(|| Error::not_found(format!("no ride `{id}`")))?;
+    index_open(&r)?;
+    Ok(r)
+}
+
+/// Sets which ride a driver is on, only over `from` (their ride now).
+fn set_current(driver_id: &str, from: Option<&str>, to: Option<&str>) -> Result<Driver, Error> {
+    storage::app()
+        .update_json::<Driver>(&format!("driver:{driver_id}"), |d| {
+            let mut d = d.ok_or_else(|| {
+                Error::new(
+                    403,
+                    "not-a-driver",
+                    "register as a driver first: POST /drivers",
+                )
+            })?;
+            if d.current.as_deref() != from {
+                return Err(Error::new(
+                    409,
+                    "driver-busy",
+                    format!(
+                        "finish ride {} first",
+                        d.current.clone().unwrap_or_default()
+                    ),
+                ));
+            }
+            d.current = to.map(str::to_string);
+            Ok(Some(d))
+        })?
+        .ok_or_else(|| Error::internal("driver vanished"))
+}
+
+/// Adds to a driver's earnings.
+fn credit(driver_id: &str, amount: u64) -> Result<(), Error> {
+    storage::app().update_json::<Driver>(&format!("driver:{driver_id}"), |d| {
+        Ok(d.map(|mut d| {
+            d.earned += amount;
+            d
+        }))
+    })?;
+    Ok(())
+}
+
+/// Keeps the index of open requests in step with a ride's status.
+fn index_open(r: &Ride) -> Result<(), Error> {
     let open = format!("open:{}", r.id);
     if r.status == Status::Requested {
         storage::app().set_json(&open, &true)
@@ -346,24 +403,28 @@ fn register_driver(req: &Request) -> Result<Response, Error> {
         check_text("car", &n.car, 40)?,
         check_text("plate", &n.plate, 16)?,
     );
-    let d = match driver(&who)? {
-        // Re-registering updates the details and keeps the rest.
-        Some(d) => Driver {
-            name,
-            car,
-            plate,
-            ..d
-        },
-        None => Driver {
-            open_id: who,
-            name,
-            car,
-            plate,
-            current: None,
-            earned: 0,
-        },
-    };
-    save_driver(&d)?;
+    // Re-registering updates the details and keeps the rest (swapped, so
+    // a ride accepted meanwhile is not lost).
+    let d = storage::app()
+        .update_json::<Driver>(&format!("driver:{who}"), |d| {
+            Ok(Some(match d {
+                Some(d) => Driver {
+                    name: name.clone(),
+                    car: car.clone(),
+                    plate: plate.clone(),
+                    ..d
+                },
+                None => Driver {
+                    open_id: who.clone(),
+                    name: name.clone(),
+                    car: car.clone(),
+                    plate: plate.clone(),
+                    current: None,
+                    earned: 0,
+                },
+            }))
+        })?
+        .ok_or_else(|| Error::internal("driver vanished"))?;
     Ok(Response::json(&d).with_status(201))
 }
 
@@ -454,8 +515,8 @@ fn open_rides(_: &Request) -> Result<Response, Error> {
 }
 
 fn accept(req: &Request) -> Result<Response, Error> {
-    let mut d = me_as_driver()?;
-    let (mut r, who) = visible(req)?;
+    let d = me_as_driver()?;
+    let (r, who) = visible(req)?;
     if r.rider == who {
         return Err(Error::new(
             409,
@@ -463,21 +524,24 @@ fn accept(req: &Request) -> Result<Response, Error> {
             "a driver cannot take their own ride",
         ));
     }
-    if let Some(current) = &d.current {
-        return Err(Error::new(
-            409,
-            "driver-busy",
-            format!("finish ride {current} first"),
-        ));
-    }
-    if r.status != Status::Requested {
-        return Err(wrong_state(&r, "accept it"));
-    }
-    r.status = Status::Accepted;
-    r.driver = Some(who.clone());
-    d.current = Some(r.id.clone());
-    save(&r)?;
-    save_driver(&d)?;
+    // The driver first, then the ride, each swapped: two drivers racing for
+    // one ride, or one driver for two, leave exactly one pairing.
+    set_current(&who, None, Some(&r.id))?;
+    let taken = change_ride(&r.id, |r| {
+        if r.status != Status::Requested {
+            return Err(wrong_state(r, "accept it"));
+        }
+        r.status = Status::Accepted;
+        r.driver = Some(who.clone());
+        Ok(())
+    });
+    let r = match taken {
+        Ok(r) => r,
+        Err(e) => {
+            set_current(&who, Some(&r.id), None)?;
+            return Err(e);
+        }
+    };
     storage::user().set_json(&format!("mine:{}", r.id), &true)?;
     tell(
         &r.rider,
@@ -501,12 +565,14 @@ fn driving(req: &Request) -> Result<(Ride, Driver), Error> {
 }
 
 fn start(req: &Request) -> Result<Response, Error> {
-    let (mut r, _) = driving(req)?;
-    if r.status != Status::Accepted {
-        return Err(wrong_state(&r, "start it"));
-    }
-    r.status = Status::InProgress;
-    save(&r)?;
+    let (r, _) = driving(req)?;
+    let r = change_ride(&r.id, |r| {
+        if r.status != Status::Accepted {
+            return Err(wrong_state(r, "start it"));
+        }
+        r.status = Status::InProgress;
+        Ok(())
+    })?;
     Ok(Response::json(&r.view()))
 }
 
@@ -517,7 +583,7 @@ struct Done {
 }
 
 fn complete(req: &Request) -> Result<Response, Error> {
-    let (mut r, mut d) = driving(req)?;
+    let (r, d) = driving(req)?;
     let Done { distance_km } = req.json()?;
     if !(0.0..=MAX_TRIP_KM).contains(&distance_km) {
         return Err(Error::bad_request(
@@ -541,34 +607,41 @@ fn complete(req: &Request) -> Result<Response, Error> {
             &format!("{}:driver", r.id),
         )?;
     }
-    r.status = Status::Completed;
-    r.distance_km = Some(distance_km);
-    r.charged = p.captured;
-    r.driver_paid = share;
-    d.current = None;
-    d.earned += share;
-    save(&r)?;
-    save_driver(&d)?;
-    tell(
-        &r.rider,
-        &format!("You arrived. Fare {}; rate your driver.", p.captured),
-    );
+    let mut first = false;
+    let r = change_ride(&r.id, |r| {
+        first = r.status == Status::InProgress;
+        if first {
+            r.status = Status::Completed;
+            r.distance_km = Some(distance_km);
+            r.charged = p.captured;
+            r.driver_paid = share;
+        }
+        Ok(())
+    })?;
+    if first {
+        set_current(&d.open_id, Some(&r.id), None)?;
+        credit(&d.open_id, share)?;
+        tell(
+            &r.rider,
+            &format!("You arrived. Fare {}; rate your driver.", p.captured),
+        );
+    }
     Ok(Response::json(&r.view()))
 }
 
 fn cancel(req: &Request) -> Result<Response, Error> {
-    let (mut r, who) = visible(req)?;
+    let (r, who) = visible(req)?;
     if r.driver.as_deref() == Some(who.as_str()) && r.rider != who {
         // The driver gives the ride back: the rider keeps waiting, free.
-        if r.status != Status::Accepted {
-            return Err(wrong_state(&r, "give it back"));
-        }
-        let mut d = me_as_driver()?;
-        d.current = None;
-        save_driver(&d)?;
-        r.status = Status::Requested;
-        r.driver = None;
-        save(&r)?;
+        let r = change_ride(&r.id, |r| {
+            if r.status != Status::Accepted || r.driver.as_deref() != Some(who.as_str()) {
+                return Err(wrong_state(r, "give it back"));
+            }
+            r.status = Status::Requested;
+            r.driver = None;
+            Ok(())
+        })?;
+        set_current(&who, Some(&r.id), None)?;
         tell(
             &r.rider,
             "Your driver could not come; we are finding another.",
@@ -578,37 +651,50 @@ fn cancel(req: &Request) -> Result<Response, Error> {
     if r.rider != who {
         return Err(Error::not_found(format!("no ride `{}`", r.id)));
     }
-    match r.status {
-        // The pending hold expires by itself if never confirmed.
-        Status::AwaitingPayment => {}
+    // The ride is cancelled first (swapped, so a driver accepting at the
+    // same moment either wins or sees it cancelled), then settled.
+    let mut was = Status::Cancelled;
+    let r = change_ride(&r.id, |r| {
+        was = r.status;
+        match r.status {
+            Status::AwaitingPayment | Status::Requested | Status::Accepted => {
+                r.status = Status::Cancelled;
+                r.cancelled_by = Some("rider".into());
+                Ok(())
+            }
+            _ => Err(wrong_state(r, "cancel it")),
+        }
+    })?;
+    match was {
+        // The pending hold expires by itself if never confirmed (and is
+        // voided at once if confirmed later: see the events).
         Status::Requested => {
             wallet::void(&r.payment, &format!("{}:void", r.id))?;
         }
         Status::Accepted => {
             let fee = CANCEL_FEE.min(r.held);
             let p = wallet::capture(&r.payment, fee, &format!("{}:capture", r.id))?;
-            r.charged = p.captured;
-            if let Some(driver_id) = r.driver.clone() {
-                let share = driver_share(p.captured);
+            let mut share = 0;
+            if let Some(driver_id) = &r.driver {
+                share = driver_share(p.captured);
                 wallet::pay_out(
-                    &driver_id,
+                    driver_id,
                     share,
                     &format!("ride {} cancelled", r.id),
                     &format!("{}:driver", r.id),
                 )?;
-                r.driver_paid = share;
-                if let Some(mut d) = driver(&driver_id)? {
-                    d.current = None;
-                    d.earned += share;
-                    save_driver(&d)?;
-                }
+                set_current(driver_id, Some(&r.id), None)?;
+                credit(driver_id, share)?;
             }
+            let r = change_ride(&r.id, |r| {
+                r.charged = p.captured;
+                r.driver_paid = share;
+                Ok(())
+            })?;
+            return Ok(Response::json(&r.view()));
         }
-        _ => return Err(wrong_state(&r, "cancel it")),
+        _ => {}
     }
-    r.status = Status::Cancelled;
-    r.cancelled_by = Some("rider".into());
-    save(&r)?;
     Ok(Response::json(&r.view()))
 }
 
@@ -621,7 +707,7 @@ struct Rate {
 }
 
 fn rate(req: &Request) -> Result<Response, Error> {
-    let (mut r, who) = visible(req)?;
+    let (r, who) = visible(req)?;
     let Rate { stars, comment } = req.json()?;
     if !(1..=5).contains(&stars) {
         return Err(Error::bad_request(
@@ -635,30 +721,41 @@ fn rate(req: &Request) -> Result<Response, Error> {
             "a comment is at most 280 characters",
         ));
     }
-    if r.status != Status::Completed {
-        return Err(wrong_state(&r, "rate it before the trip ends"));
-    }
-    let rating = Some(Rating { stars, comment });
     // The rider rates the driver; the driver rates the rider.
-    let (slot, rated) = if who == r.rider {
-        (&mut r.rider_rating, r.driver.clone().unwrap_or_default())
+    let by_rider = who == r.rider;
+    let rated = if by_rider {
+        r.driver.clone().unwrap_or_default()
     } else {
-        (&mut r.driver_rating, r.rider.clone())
+        r.rider.clone()
     };
-    if slot.is_some() {
-        return Err(Error::new(
-            409,
-            "already-rated",
-            "you rated this ride already",
-        ));
-    }
-    *slot = rating;
-    let key = format!("stars:{rated}");
-    let mut s = storage::app().get_json::<Stars>(&key)?.unwrap_or_default();
-    s.sum += u64::from(stars);
-    s.count += 1;
-    storage::app().set_json(&key, &s)?;
-    save(&r)?;
+    let r = change_ride(&r.id, |r| {
+        if r.status != Status::Completed {
+            return Err(wrong_state(r, "rate it before the trip ends"));
+        }
+        let slot = if by_rider {
+            &mut r.rider_rating
+        } else {
+            &mut r.driver_rating
+        };
+        if slot.is_some() {
+            return Err(Error::new(
+                409,
+                "already-rated",
+                "you rated this ride already",
+            ));
+        }
+        *slot = Some(Rating {
+            stars,
+            comment: comment.clone(),
+        });
+        Ok(())
+    })?;
+    storage::app().update_json::<Stars>(&format!("stars:{rated}"), |s| {
+        let mut s = s.unwrap_or_default();
+        s.sum += u64::from(stars);
+        s.count += 1;
+        Ok(Some(s))
+    })?;
     Ok(Response::json(&r.view()))
 }
 
@@ -671,28 +768,32 @@ fn handle_event(event: &Event) -> Result<(), Error> {
     let Some(id) = storage::app().get_json::<String>(&format!("payment:{}", w.subject))? else {
         return Ok(());
     };
-    let mut r = load(&id)?;
     // Each transition checks where it starts, so a redelivery is harmless.
-    match (w.kind, r.status) {
-        (WalletEventKind::PaymentConfirmed, Status::AwaitingPayment) => {
-            r.status = Status::Requested;
+    let mut late = false;
+    let r = change_ride(&id, |r| {
+        late = false;
+        match (w.kind, r.status) {
+            (WalletEventKind::PaymentConfirmed, Status::AwaitingPayment) => {
+                r.status = Status::Requested;
+            }
+            // The rider cancelled before confirming, then confirmed anyway.
+            (WalletEventKind::PaymentConfirmed, Status::Cancelled) => late = true,
+            (
+                WalletEventKind::PaymentDeclined | WalletEventKind::PaymentExpired,
+                Status::AwaitingPayment,
+            )
+            | (WalletEventKind::HoldExpired, Status::Requested) => {
+                r.status = Status::Cancelled;
+                r.cancelled_by = Some("host".into());
+            }
+            _ => {}
         }
-        // The rider cancelled before confirming, then confirmed anyway.
-        (WalletEventKind::PaymentConfirmed, Status::Cancelled) => {
-            wallet::void(&r.payment, &format!("{}:void", r.id))?;
-            return Ok(());
-        }
-        (
-            WalletEventKind::PaymentDeclined | WalletEventKind::PaymentExpired,
-            Status::AwaitingPayment,
-        )
-        | (WalletEventKind::HoldExpired, Status::Requested) => {
-            r.status = Status::Cancelled;
-            r.cancelled_by = Some("host".into());
-        }
-        _ => return Ok(()),
+        Ok(())
+    })?;
+    if late && r.charged == 0 {
+        wallet::void(&r.payment, &format!("{}:void", r.id))?;
     }
-    save(&r)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -122,6 +122,8 @@ struct RefundRequest {
 
 #[derive(Serialize, Deserialize, Clone)]
 struct RefundNote {
+    /// The refund's idempotency key (or the declined request's number).
+    key: String,
     requested: Option<u64>,
     amount: u64,
     /// `refunded` or `declined`.
@@ -218,10 +220,48 @@ fn check_text(field: &str, text: &str, max: usize, required: bool) -> Result<(),
 }
 
 fn next_number(key: &str) -> Result<u64, Error> {
-    let store = storage::app();
-    let n = store.get_json::<u64>(key)?.unwrap_or(0) + 1;
-    store.set_json(key, &n)?;
-    Ok(n)
+    Ok(storage::app()
+        .update_json::<u64>(key, |n| Ok(Some(n.unwrap_or(0) + 1)))?
+        .unwrap_or(1))
+}
+
+/// Changes order `id` safely against concurrent calls: the buyer, the
+/// merchant and the host's events all write orders. `change` may run more
+/// than once (on a fresh copy each time); its error leaves the order as is.
+fn change_order(
+    id: &str,
+    mut change: impl FnMut(&mut Order) -> Result<(), Error>,
+) -> Result<Order, Error> {
+    storage::app()
+        .update_json::<Order>(&format!("order:{id}"), |o| {
+            let mut o = o.ok_or_else(|| Error::not_found(format!("no order `{id}`")))?;
+            change(&mut o)?;
+            Ok(Some(o))
+        })?
+        .ok_or_else(|| Error::not_found(format!("no order `{id}`")))
+}
+
+fn refundable(o: &Order) -> Result<(), Error> {
+    if matches!(o.status, Status::Paid | Status::Shipped | Status::Received) {
+        Ok(())
+    } else {
+        Err(Error::new(
+            409,
+            "not-refundable",
+            format!("order {} is {:?}: nothing to refund", o.id, o.status),
+        ))
+    }
+}
+
+fn check_refund_amount(o: &Order, amount: u64) -> Result<(), Error> {
+    let left = o.total - o.refunded;
+    if amount == 0 || amount > left {
+        return Err(Error::bad_request(
+            "invalid-amount",
+            format!("a refund is 1 to {left} (what is left of the order), not {amount}"),
+        ));
+    }
+    Ok(())
 }
 
 /// The owner and the staff they named run the shop.
@@ -336,27 +376,37 @@ struct ProductChange {
 
 fn edit_product(req: &Request) -> Result<Response, Error> {
     merchant()?;
-    let mut p = product(req.param("id").unwrap_or_default())?;
+    let id = req.param("id").unwrap_or_default();
     let c: ProductChange = req.json()?;
-    if let Some(name) = c.name {
-        check_text("name", &name, MAX_NAME, true)?;
-        p.name = name.trim().to_string();
+    if let Some(name) = &c.name {
+        check_text("name", name, MAX_NAME, true)?;
     }
-    if let Some(d) = c.description {
-        check_text("description", &d, MAX_DESCRIPTION, false)?;
-        p.description = d;
+    if let Some(d) = &c.description {
+        check_text("description", d, MAX_DESCRIPTION, false)?;
     }
     if let Some(price) = c.price {
         check_price(price)?;
-        p.price = price;
     }
-    if let Some(stock) = c.stock {
-        p.stock = stock;
-    }
-    if let Some(active) = c.active {
-        p.active = active;
-    }
-    storage::app().set_json(&format!("product:{}", p.id), &p)?;
+    // Swapped in, so a checkout taking stock meanwhile is not overwritten.
+    let p = storage::app().update_json::<Product>(&format!("product:{id}"), |p| {
+        let mut p = p.ok_or_else(|| Error::not_found(format!("no product `{id}`")))?;
+        if let Some(name) = &c.name {
+            p.name = name.trim().to_string();
+        }
+        if let Some(d) = &c.description {
+            p.description = d.clone();
+        }
+        if let Some(price) = c.price {
+            p.price = price;
+        }
+        if let Some(stock) = c.stock {
+            p.stock = stock;
+        }
+        if let Some(active) = c.active {
+            p.active = active;
+        }
+        Ok(Some(p))
+    })?;
     Ok(Response::json(&p))
 }
 
@@ -447,10 +497,9 @@ fn checkout(req: &Request) -> Result<Response, Error> {
     } else {
         req.json()?
     };
-    let user = storage::user();
     if let Some(key) = &c.key {
         check_text("key", key, 64, true)?;
-        if let Some(id) = user.get_json::<String>(&format!("checkout:{key}"))? {
+        if let Some(id) = storage::user().get_json::<String>(&format!("checkout:{key}"))? {
             return Ok(Response::json(&load_order(&id)?.view()).with_status(201));
         }
     }
@@ -459,21 +508,11 @@ fn checkout(req: &Request) -> Result<Response, Error> {
         return Err(Error::bad_request("empty-cart", "the cart is empty"));
     }
     let (lines, total) = priced(&cart)?;
-    // Check every line before taking any stock, so a refusal changes nothing.
-    let mut products = Vec::new();
-    for line in &lines {
-        let p = product(&line.product)?;
-        if !p.active || p.stock < line.qty {
-            return Err(Error::new(
-                409,
-                "out-of-stock",
-                format!("only {} of `{}` left", p.stock, p.name),
-            ));
-        }
-        products.push(p);
-    }
-    // The per-person counter keeps order ids unique without a shared lock.
-    let n = user.get_json::<u64>("orders-made")?.unwrap_or(0) + 1;
+    // A per-person counter (swapped, so two checkouts never share a
+    // number) keeps order ids unique without a shop-wide lock.
+    let n = storage::user()
+        .update_json::<u64>("orders-made", |n| Ok(Some(n.unwrap_or(0) + 1)))?
+        .unwrap_or(1);
     let who: String = buyer
         .trim_start_matches("ou_")
         .chars()
@@ -481,14 +520,63 @@ fn checkout(req: &Request) -> Result<Response, Error> {
         .take(12)
         .collect();
     let id = format!("o{n}-{who}");
-    let payment = wallet::request_payment(total, &format!("order {id}"), PaymentMode::Escrow, &id)?;
-    for (mut p, line) in products.into_iter().zip(&lines) {
-        p.stock -= line.qty;
-        storage::app().set_json(&format!("product:{}", p.id), &p)?;
+    if let Some(key) = &c.key {
+        // Two concurrent retries: only one may check out.
+        let claim = serde_json::to_vec(&id).unwrap_or_default();
+        if !storage::user().compare_and_swap(&format!("checkout:{key}"), None, Some(&claim))? {
+            return Err(Error::new(
+                409,
+                "checkout-in-progress",
+                format!("a checkout with key `{key}` is running; ask again for its order"),
+            ));
+        }
     }
+    let placed = place(&buyer, &id, lines, total);
+    if placed.is_err()
+        && let Some(key) = &c.key
+    {
+        // Nothing was placed: the key is free for a retry.
+        storage::user().delete(&format!("checkout:{key}"))?;
+    }
+    let order = placed?;
+    storage::user().delete("cart")?;
+    Ok(Response::json(&order.view()).with_status(201))
+}
+
+/// Takes the stock of every line (all or none), asks for the escrow
+/// payment and records the order.
+fn place(buyer: &str, id: &str, lines: Vec<Line>, total: u64) -> Result<Order, Error> {
+    let mut taken: Vec<&Line> = Vec::new();
+    let mut outcome = Ok(());
+    for line in &lines {
+        match change_stock(&line.product, -i64::from(line.qty)) {
+            Ok(()) => taken.push(line),
+            Err(e) => {
+                outcome = Err(e);
+                break;
+            }
+        }
+    }
+    let payment = outcome.and_then(|()| {
+        Ok(wallet::request_payment(
+            total,
+            &format!("order {id}"),
+            PaymentMode::Escrow,
+            id,
+        )?)
+    });
+    let payment = match payment {
+        Ok(p) => p,
+        Err(e) => {
+            for line in taken {
+                change_stock(&line.product, i64::from(line.qty))?;
+            }
+            return Err(e);
+        }
+    };
     let order = Order {
-        id: id.clone(),
-        buyer,
+        id: id.to_string(),
+        buyer: buyer.to_string(),
         lines,
         total,
         payment: payment.id.clone(),
@@ -501,13 +589,30 @@ fn checkout(req: &Request) -> Result<Response, Error> {
     };
     save_order(&order)?;
     storage::app().set_json(&format!("payment:{}", payment.id), &id)?;
-    user.set_json("orders-made", &n)?;
-    user.set_json(&format!("mine:{id}"), &true)?;
-    if let Some(key) = &c.key {
-        user.set_json(&format!("checkout:{key}"), &id)?;
-    }
-    user.delete("cart")?;
-    Ok(Response::json(&order.view()).with_status(201))
+    storage::user().set_json(&format!("mine:{id}"), &true)?;
+    Ok(order)
+}
+
+/// Adds `delta` to a product's stock, safely against concurrent
+/// checkouts: taking more than is left is `out-of-stock` and takes nothing.
+fn change_stock(id: &str, delta: i64) -> Result<(), Error> {
+    storage::app().update_json::<Product>(&format!("product:{id}"), |p| {
+        let Some(mut p) = p else {
+            // A product removed meanwhile has no stock to give back.
+            return Ok(None);
+        };
+        let stock = i64::from(p.stock) + delta;
+        if delta < 0 && (!p.active || stock < 0) {
+            return Err(Error::new(
+                409,
+                "out-of-stock",
+                format!("only {} of `{}` left", p.stock, p.name),
+            ));
+        }
+        p.stock = u32::try_from(stock).unwrap_or(u32::MAX);
+        Ok(Some(p))
+    })?;
+    Ok(())
 }
 
 // ---- orders -----------------------------------------------------------
@@ -533,38 +638,25 @@ struct AskRefund {
 }
 
 fn request_refund(req: &Request) -> Result<Response, Error> {
-    let mut o = own_order(req)?;
+    let o = own_order(req)?;
     let r: AskRefund = req.json()?;
     check_text("reason", &r.reason, 500, true)?;
-    if !matches!(o.status, Status::Paid | Status::Shipped | Status::Received) {
-        return Err(Error::new(
-            409,
-            "not-refundable",
-            format!("order {} is {:?}: nothing to refund", o.id, o.status),
-        ));
-    }
-    if o.refund_request.is_some() {
-        return Err(Error::new(
-            409,
-            "refund-pending",
-            "a refund request is already waiting for the merchant",
-        ));
-    }
-    let left = o.total - o.refunded;
-    if r.amount == 0 || r.amount > left {
-        return Err(Error::bad_request(
-            "invalid-amount",
-            format!(
-                "a refund is 1 to {left} (what is left of the order), not {}",
-                r.amount
-            ),
-        ));
-    }
-    o.refund_request = Some(RefundRequest {
-        amount: r.amount,
-        reason: r.reason,
-    });
-    save_order(&o)?;
+    let o = change_order(&o.id, |o| {
+        refundable(o)?;
+        if o.refund_request.is_some() {
+            return Err(Error::new(
+                409,
+                "refund-pending",
+                "a refund request is already waiting for the merchant",
+            ));
+        }
+        check_refund_amount(o, r.amount)?;
+        o.refund_request = Some(RefundRequest {
+            amount: r.amount,
+            reason: r.reason.clone(),
+        });
+        Ok(())
+    })?;
     Ok(Response::json(&o.view()))
 }
 
@@ -653,19 +745,21 @@ struct Ship {
 }
 
 fn ship(req: &Request) -> Result<Response, Error> {
-    let mut o = merchant_order(req)?;
-    let s: Ship = req.json()?;
-    check_text("tracking", &s.tracking, 64, true)?;
-    if o.status != Status::Paid {
-        return Err(Error::new(
-            409,
-            "cannot-ship",
-            format!("order {} is {:?}: only paid orders ship", o.id, o.status),
-        ));
-    }
-    o.tracking = Some(s.tracking);
-    o.set(Status::Shipped);
-    save_order(&o)?;
+    let o = merchant_order(req)?;
+    let sh: Ship = req.json()?;
+    check_text("tracking", &sh.tracking, 64, true)?;
+    let o = change_order(&o.id, |o| {
+        if o.status != Status::Paid {
+            return Err(Error::new(
+                409,
+                "cannot-ship",
+                format!("order {} is {:?}: only paid orders ship", o.id, o.status),
+            ));
+        }
+        o.tracking = Some(sh.tracking.clone());
+        o.set(Status::Shipped);
+        Ok(())
+    })?;
     // Only if the buyer subscribed to shipping news; otherwise they see it
     // in their order history.
     match messaging::notify(
@@ -688,7 +782,7 @@ struct Approve {
 }
 
 fn approve_refund(req: &Request) -> Result<Response, Error> {
-    let mut o = merchant_order(req)?;
+    let o = merchant_order(req)?;
     let a: Approve = if req.body().is_empty() {
         Approve::default()
     } else {
@@ -702,35 +796,29 @@ fn approve_refund(req: &Request) -> Result<Response, Error> {
             "no refund was requested: name the amount",
         ));
     };
-    let left = o.total - o.refunded;
-    if !matches!(o.status, Status::Paid | Status::Shipped | Status::Received) {
-        return Err(Error::new(
-            409,
-            "not-refundable",
-            format!("order {} is {:?}: nothing to refund", o.id, o.status),
-        ));
-    }
-    if amount == 0 || amount > left {
-        return Err(Error::bad_request(
-            "invalid-amount",
-            format!("a refund is 1 to {left} (what is left of the order), not {amount}"),
-        ));
-    }
-    // The key names this order's nth refund, so a retried approval refunds once.
+    refundable(&o)?;
+    check_refund_amount(&o, amount)?;
+    // The key names this order's nth refund, so a retried (or doubled)
+    // approval refunds once; the wallet has the last word on the amounts.
     let key = format!("{}:rf{}", o.id, o.refunds.len() + 1);
     let p = wallet::refund(&o.payment, amount, &key)?;
-    o.refunded = p.refunded;
-    o.refunds.push(RefundNote {
-        requested,
-        amount,
-        outcome: "refunded".into(),
-        note: a.note,
-    });
-    o.refund_request = None;
-    if o.refunded == o.total {
-        o.set(Status::Refunded);
-    }
-    save_order(&o)?;
+    let o = change_order(&o.id, |o| {
+        o.refunded = p.refunded;
+        if !o.refunds.iter().any(|r| r.key == key) {
+            o.refunds.push(RefundNote {
+                key: key.clone(),
+                requested,
+                amount,
+                outcome: "refunded".into(),
+                note: a.note.clone(),
+            });
+        }
+        o.refund_request = None;
+        if o.refunded == o.total && o.status != Status::Refunded {
+            o.set(Status::Refunded);
+        }
+        Ok(())
+    })?;
     Ok(Response::json(&o.view()))
 }
 
@@ -741,23 +829,27 @@ struct Decline {
 }
 
 fn decline_refund(req: &Request) -> Result<Response, Error> {
-    let mut o = merchant_order(req)?;
+    let o = merchant_order(req)?;
     let d: Decline = req.json()?;
     check_text("reason", &d.reason, 500, true)?;
-    let Some(r) = o.refund_request.take() else {
-        return Err(Error::new(
-            409,
-            "no-refund-request",
-            "no refund request is waiting",
-        ));
-    };
-    o.refunds.push(RefundNote {
-        requested: Some(r.amount),
-        amount: 0,
-        outcome: "declined".into(),
-        note: d.reason,
-    });
-    save_order(&o)?;
+    let o = change_order(&o.id, |o| {
+        let Some(r) = o.refund_request.take() else {
+            return Err(Error::new(
+                409,
+                "no-refund-request",
+                "no refund request is waiting",
+            ));
+        };
+        let key = format!("{}:declined{}", o.id, o.refunds.len() + 1);
+        o.refunds.push(RefundNote {
+            key,
+            requested: Some(r.amount),
+            amount: 0,
+            outcome: "declined".into(),
+            note: d.reason.clone(),
+        });
+        Ok(())
+    })?;
     Ok(Response::json(&o.view()))
 }
 
@@ -817,29 +909,35 @@ fn handle_event(event: &Event) -> Result<(), Error> {
             else {
                 return Ok(());
             };
-            let mut o = load_order(&id)?;
             // Each transition checks the state it starts from, so a
             // redelivered event changes nothing.
-            match (w.kind, o.status) {
-                (WalletEventKind::PaymentConfirmed, Status::AwaitingPayment) => o.set(Status::Paid),
-                (
-                    WalletEventKind::PaymentDeclined | WalletEventKind::PaymentExpired,
-                    Status::AwaitingPayment,
-                ) => {
-                    for line in &o.lines {
-                        if let Ok(mut p) = product(&line.product) {
-                            p.stock += line.qty;
-                            storage::app().set_json(&format!("product:{}", p.id), &p)?;
-                        }
+            let mut cancelled = false;
+            let o = change_order(&id, |o| {
+                cancelled = false;
+                match (w.kind, o.status) {
+                    (WalletEventKind::PaymentConfirmed, Status::AwaitingPayment) => {
+                        o.set(Status::Paid)
                     }
-                    o.set(Status::Cancelled);
+                    (
+                        WalletEventKind::PaymentDeclined | WalletEventKind::PaymentExpired,
+                        Status::AwaitingPayment,
+                    ) => {
+                        o.set(Status::Cancelled);
+                        cancelled = true;
+                    }
+                    (WalletEventKind::ReceiptConfirmed, Status::Paid | Status::Shipped) => {
+                        o.set(Status::Received)
+                    }
+                    _ => {}
                 }
-                (WalletEventKind::ReceiptConfirmed, Status::Paid | Status::Shipped) => {
-                    o.set(Status::Received)
+                Ok(())
+            })?;
+            if cancelled {
+                for line in &o.lines {
+                    change_stock(&line.product, i64::from(line.qty))?;
                 }
-                _ => return Ok(()),
             }
-            save_order(&o)
+            Ok(())
         }
     }
 }

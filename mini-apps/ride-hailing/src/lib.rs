@@ -447,7 +447,10 @@ fn request_ride(req: &Request) -> Result<Response, Error> {
             return Ok(Response::json(&load(&id)?.view()).with_status(201));
         }
     }
-    let n = user.get_json::<u64>("rides-made")?.unwrap_or(0) + 1;
+    // Swapped, so two requests at once never share a number.
+    let n = user
+        .update_json::<u64>("rides-made", |n| Ok(Some(n.unwrap_or(0) + 1)))?
+        .unwrap_or(1);
     let who: String = rider
         .trim_start_matches("ou_")
         .chars()
@@ -455,7 +458,28 @@ fn request_ride(req: &Request) -> Result<Response, Error> {
         .take(12)
         .collect();
     let id = format!("r{n}-{who}");
-    let payment = wallet::request_payment(held, &format!("ride {id}"), PaymentMode::Hold, &id)?;
+    if let Some(key) = &t.key {
+        // Two concurrent retries: only one may ask for the hold.
+        let claim = serde_json::to_vec(&id).unwrap_or_default();
+        if !user.compare_and_swap(&format!("request:{key}"), None, Some(&claim))? {
+            return Err(Error::new(
+                409,
+                "request-in-progress",
+                format!("a request with key `{key}` is running; ask again for its ride"),
+            ));
+        }
+    }
+    let payment = match wallet::request_payment(held, &format!("ride {id}"), PaymentMode::Hold, &id)
+    {
+        Ok(p) => p,
+        Err(e) => {
+            if let Some(key) = &t.key {
+                // Nothing was asked: the key is free for a retry.
+                user.delete(&format!("request:{key}"))?;
+            }
+            return Err(e.into());
+        }
+    };
     let ride = Ride {
         id: id.clone(),
         rider,
@@ -475,11 +499,7 @@ fn request_ride(req: &Request) -> Result<Response, Error> {
     };
     save(&ride)?;
     storage::app().set_json(&format!("payment:{}", payment.id), &id)?;
-    user.set_json("rides-made", &n)?;
     user.set_json(&format!("mine:{id}"), &true)?;
-    if let Some(key) = &t.key {
-        user.set_json(&format!("request:{key}"), &id)?;
-    }
     Ok(Response::json(&ride.view()).with_status(201))
 }
 

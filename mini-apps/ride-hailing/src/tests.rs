@@ -339,3 +339,19 @@ fn an_unconfirmed_hold_cancels_the_ride_and_a_late_confirmation_is_voided() {
     );
     assert_eq!(w.host.check_ledger(), Ok(()));
 }
+
+#[test]
+fn a_retried_request_with_its_key_is_the_same_ride_and_one_hold() {
+    let w = world();
+    let mut req = trip();
+    req["key"] = json!("rita-home-1");
+    let first = body(&w.host.post(&w.rider, "/rides", &req));
+    let again = body(&w.host.post(&w.rider, "/rides", &req));
+    assert_eq!(
+        (first["id"].clone(), first["payment"].clone()),
+        (again["id"].clone(), again["payment"].clone())
+    );
+    assert_eq!(w.host.pending(&w.rider).len(), 1);
+    let other = body(&w.host.post(&w.rider, "/rides", &trip()));
+    assert_ne!(other["id"], first["id"]);
+}

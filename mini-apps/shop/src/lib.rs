@@ -665,16 +665,16 @@ fn request_refund(req: &Request) -> Result<Response, Error> {
 fn setup(_: &Request) -> Result<Response, Error> {
     let who = me()?;
     let store = storage::app();
-    match store.get_json::<String>("owner")? {
-        Some(owner) if owner == who => {}
-        Some(_) => {
-            return Err(Error::new(
-                409,
-                "has-owner",
-                "the shop already has an owner",
-            ));
-        }
-        None => store.set_json("owner", &who)?,
+    // Swapped: of two people setting up at once, one becomes the owner.
+    let claim = serde_json::to_vec(&who).unwrap_or_default();
+    if !store.compare_and_swap("owner", None, Some(&claim))?
+        && store.get_json::<String>("owner")?.as_deref() != Some(who.as_str())
+    {
+        return Err(Error::new(
+            409,
+            "has-owner",
+            "the shop already has an owner",
+        ));
     }
     Ok(Response::json(&json!({ "owner": who })))
 }

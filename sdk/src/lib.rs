@@ -26,6 +26,11 @@
 //!
 //! Build it with `cargo build --release --target wasm32-wasip2` and install the
 //! resulting `.wasm` with a manifest (see the README's tutorial).
+//!
+//! Test it natively with `cargo test`: outside a component the capability
+//! calls go to [`mock::MockHost`], an in-memory host with the real one's
+//! rules (storage, consent, payments the person confirms, escrow, holds,
+//! refunds, payouts, red packets, subscriptions, events).
 
 pub mod context;
 mod http;

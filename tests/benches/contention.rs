@@ -8,22 +8,13 @@
 
 use serde_json::json;
 use std::time::Instant;
-use superapp_tests::{PASSWORD, login, open_host, root, send, send_json, serve_shared};
+use superapp_tests::{
+    PASSWORD, login, median, open_host, percentile, root, send, send_json, serve_shared,
+};
 
 const THREADS: usize = 64;
 const PER_THREAD: usize = 50;
 const ROUNDS: usize = 3;
-
-fn pct(v: &mut [f64], p: usize) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get((v.len() * p / 100).min(v.len().saturating_sub(1)))
-        .copied()
-        .unwrap_or(0.0)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    pct(&mut v, 50)
-}
 
 /// Every thread makes `PER_THREAD` calls; returns (calls/s, latencies ms).
 fn hammer(
@@ -102,8 +93,8 @@ fn main() -> anyhow::Result<()> {
             .status)
         })?;
         cold.push(rate);
-        cold_p50.push(pct(&mut lat, 50));
-        cold_p99.push(pct(&mut lat, 99));
+        cold_p50.push(percentile(&mut lat, 50));
+        cold_p99.push(percentile(&mut lat, 99));
         let before = visits(&base, &tokens[0])?;
         let (rate, mut lat) = hammer(&tokens, |t, _| {
             Ok(send(
@@ -121,8 +112,8 @@ fn main() -> anyhow::Result<()> {
             THREADS * PER_THREAD
         );
         hot.push(rate);
-        hot_p50.push(pct(&mut lat, 50));
-        hot_p99.push(pct(&mut lat, 99));
+        hot_p50.push(percentile(&mut lat, 50));
+        hot_p99.push(percentile(&mut lat, 99));
         println!(
             "round {round}: one hot counter {:.0} calls/s (p50 {:.1} ms, p99 {:.1} ms), all {counted} counted; own keys {:.0} calls/s (p50 {:.1} ms, p99 {:.1} ms)",
             hot[round],

@@ -15,7 +15,7 @@ use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use superapp_host::{CallRequest, Caller, Superapp};
-use superapp_tests::{login, person, root, serve_shared};
+use superapp_tests::{login, median, person, root, serve_shared};
 
 const CONNECTIONS: usize = 64;
 const ROUND: Duration = Duration::from_secs(3);
@@ -155,11 +155,6 @@ fn in_process(host: &Superapp, user: &str, threads: usize) -> anyhow::Result<Sam
         elapsed: started.elapsed(),
         latencies,
     })
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 /// The environment variable that turns this program into the load client.

@@ -11,7 +11,9 @@ use serde_json::json;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use superapp_tests::{EventStream, PASSWORD, login, open_host, send, send_json, serve_shared};
+use superapp_tests::{
+    EventStream, PASSWORD, login, median, open_host, percentile, send, send_json, serve_shared,
+};
 
 const MEMBERS: usize = 500;
 const FANOUT_MESSAGES: usize = 20;
@@ -20,17 +22,6 @@ const CHATS: usize = 1_000;
 const PER_CHAT: usize = 5;
 const THREADS: usize = 64;
 const ROUNDS: usize = 3;
-
-fn pct(v: &mut [f64], p: usize) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get((v.len() * p / 100).min(v.len().saturating_sub(1)))
-        .copied()
-        .unwrap_or(0.0)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    pct(&mut v, 50)
-}
 
 /// Logs every handle in parallel (argon2 makes this the slow part).
 fn login_all(base: &str, handles: &[String]) -> anyhow::Result<Vec<String>> {
@@ -204,12 +195,12 @@ fn main() -> anyhow::Result<()> {
     let (mut d_p50, mut d_p99) = (Vec::new(), Vec::new());
     for round in 0..ROUNDS {
         let (_, mut lat) = fan_out(&base, &tokens[0], &direct, &tokens[1..2])?;
-        d_p50.push(pct(&mut lat, 50));
-        d_p99.push(pct(&mut lat, 99));
+        d_p50.push(percentile(&mut lat, 50));
+        d_p99.push(percentile(&mut lat, 99));
         let (rate, mut lat) = fan_out(&base, &tokens[0], &group, &tokens[..])?;
         g_rate.push(rate);
-        g_p50.push(pct(&mut lat, 50));
-        g_p99.push(pct(&mut lat, 99));
+        g_p50.push(percentile(&mut lat, 50));
+        g_p99.push(percentile(&mut lat, 99));
         println!(
             "round {round}: group {:.0} deliveries/s p50 {:.1} ms p99 {:.1} ms; direct p50 {:.2} ms",
             g_rate[round], g_p50[round], g_p99[round], d_p50[round]

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use superapp_host::wallet::{Command, PacketSpec, Split, Wallet};
+use superapp_tests::median;
 use superapp_tests::open_host;
 
 const PEOPLE: u64 = 1_000;
@@ -145,11 +146,6 @@ async fn storm(wallet: &Wallet, round: usize) -> Sample {
         elapsed,
         latencies,
     }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
 fn main() -> anyhow::Result<()> {

@@ -267,6 +267,19 @@ impl TestServer {
     }
 }
 
+/// The `p`th percentile of `v` (sorts it), for benchmarks; 0 when empty.
+pub fn percentile(v: &mut [f64], p: usize) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get((v.len() * p / 100).min(v.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or(0.0)
+}
+
+/// The median of `v`, for benchmarks; 0 when empty.
+pub fn median(mut v: Vec<f64>) -> f64 {
+    percentile(&mut v, 50)
+}
+
 /// The password every test person gets.
 pub const PASSWORD: &str = "test password 1";
 

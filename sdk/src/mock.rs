@@ -1217,6 +1217,8 @@ pub(crate) mod imports {
                 if let Some(p) = s.people.get_mut(&me) {
                     p.balance += share;
                 }
+                let event = s.wallet_event(&me, WalletEventKind::RedPacketClaimed, id, share);
+                s.pending_events.push(event);
                 Ok(ClaimResult {
                     amount: share,
                     first_claim: true,

@@ -91,7 +91,6 @@ struct State {
     now: i64,
     next_id: u64,
     user: Option<String>,
-    scene: Option<String>,
     people: BTreeMap<String, Person>,
     app_store: BTreeMap<String, Vec<u8>>,
     user_store: BTreeMap<(String, String), Vec<u8>>,
@@ -136,7 +135,6 @@ impl<A: App> MockHost<A> {
                 now: 1_800_000_000,
                 next_id: 1,
                 user: None,
-                scene: None,
                 people: BTreeMap::new(),
                 app_store: BTreeMap::new(),
                 user_store: BTreeMap::new(),
@@ -670,7 +668,8 @@ pub(crate) mod imports {
                 app_id: s.app_id.clone(),
                 open_id: s.user.clone(),
                 union_id: s.user.as_ref().map(|u| format!("un_{u}")),
-                scene: s.scene.clone(),
+                // Mock calls are not launches: no scene.
+                scene: None,
             })
             .unwrap_or(CallContext {
                 app_id: String::new(),

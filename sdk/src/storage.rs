@@ -68,20 +68,9 @@ impl Store {
     ) -> Result<Option<T>, Error> {
         for _ in 0..MAX_UPDATE_TRIES {
             let raw = self.get(key)?;
-            let current = match &raw {
-                None => None,
-                Some(bytes) => Some(serde_json::from_slice(bytes).map_err(|e| {
-                    Error::internal(format!("stored value `{key}` is not valid: {e}"))
-                })?),
-            };
+            let current = raw.as_deref().map(|b| decode(key, b)).transpose()?;
             let next = change(current)?;
-            let bytes = match &next {
-                None => None,
-                Some(v) => Some(
-                    serde_json::to_vec(v)
-                        .map_err(|e| Error::internal(format!("could not encode `{key}`: {e}")))?,
-                ),
-            };
+            let bytes = next.as_ref().map(|v| encode(key, v)).transpose()?;
             if self.compare_and_swap(key, raw.as_deref(), bytes.as_deref())? {
                 return Ok(next);
             }
@@ -119,20 +108,22 @@ impl Store {
 
     /// The JSON value under `key`, decoded into `T`.
     pub fn get_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
-        match self.get(key)? {
-            None => Ok(None),
-            Some(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| Error::internal(format!("stored value `{key}` is not valid: {e}"))),
-        }
+        self.get(key)?.map(|b| decode(key, &b)).transpose()
     }
 
     /// Stores `value` as JSON under `key`.
     pub fn set_json<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<(), Error> {
-        let bytes = serde_json::to_vec(value)
-            .map_err(|e| Error::internal(format!("could not encode `{key}`: {e}")))?;
-        Ok(self.set(key, &bytes)?)
+        Ok(self.set(key, &encode(key, value)?)?)
     }
+}
+
+fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, Error> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| Error::internal(format!("stored value `{key}` is not valid: {e}")))
+}
+
+fn encode<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<Vec<u8>, Error> {
+    serde_json::to_vec(value).map_err(|e| Error::internal(format!("could not encode `{key}`: {e}")))
 }
 
 impl StorageError {

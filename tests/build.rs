@@ -15,6 +15,7 @@ const GUESTS: &[&str] = &[
     "fixture-bigresponse",
     "fixture-kv",
     "fixture-wallet",
+    "fixture-hostile",
     "red-packet",
     "shop",
     "ride-hailing",

@@ -23,6 +23,20 @@ pub struct HostConfig {
     pub max_response_bytes: usize,
     /// Most headers in a request or response.
     pub max_headers: usize,
+    /// Most bytes of header names and values passed on to a mini-app.
+    pub max_request_header_bytes: usize,
+    /// Most bytes of header names and values a mini-app may answer with.
+    pub max_response_header_bytes: usize,
+    /// Largest request head (request line and headers) the HTTP server
+    /// reads; a larger one is answered 431 before any route runs.
+    pub max_request_head_bytes: usize,
+    /// How long a client may take to send a request's head (slow clients
+    /// that dribble headers are cut off).
+    pub header_read_timeout: Duration,
+    /// Most open client connections; past it new ones are closed at once.
+    pub max_connections: usize,
+    /// Most live event streams (`/me/events`) one person may have open.
+    pub max_streams_per_person: usize,
     /// Guest stdout/stderr kept per call (the rest is dropped, not an error).
     pub max_guest_output_bytes: usize,
     /// Log lines a guest may emit per call through the `log` interface.
@@ -39,6 +53,10 @@ pub struct HostConfig {
     pub max_package_bytes: u64,
     /// Instances that may run at once (pooling allocator slots).
     pub max_concurrent_calls: u32,
+    /// How many of those one app may hold at once (capped at
+    /// `max_concurrent_calls`); further calls of that app wait for one of
+    /// its own slots, at most as long as its deadline, then answer `busy`.
+    pub max_concurrent_calls_per_app: u32,
     /// Try the pooling allocator at start (falls back to on-demand if the
     /// machine refuses the reservation).
     pub pooling: bool,
@@ -72,6 +90,12 @@ impl HostConfig {
             max_request_bytes: 1 << 20,
             max_response_bytes: 4 << 20,
             max_headers: 64,
+            max_request_header_bytes: 16 << 10,
+            max_response_header_bytes: 16 << 10,
+            max_request_head_bytes: 64 << 10,
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 4096,
+            max_streams_per_person: 10,
             max_guest_output_bytes: 64 << 10,
             max_log_lines_per_call: 256,
             app_messages_per_minute: 600,
@@ -80,6 +104,7 @@ impl HostConfig {
             max_component_bytes: 2 << 20,
             max_package_bytes: 30 << 20,
             max_concurrent_calls: 256,
+            max_concurrent_calls_per_app: 64,
             pooling: true,
             session_ttl: Duration::from_secs(30 * 24 * 3600),
             request_timeout: Duration::from_secs(30),
@@ -113,6 +138,17 @@ pub struct ConfigFile {
     /// Notifications and answers each mini-app may send per minute.
     /// Default 600.
     pub app_messages_per_minute: Option<u64>,
+    /// Mini-app instances that may run at once, 1–10000. Default 256.
+    pub max_concurrent_calls: Option<u32>,
+    /// How many of those one app may hold, 1–`max_concurrent_calls`.
+    /// Default 64.
+    pub max_concurrent_calls_per_app: Option<u32>,
+    /// Most open client connections, 1–1000000. Default 4096.
+    pub max_connections: Option<u64>,
+    /// Seconds a client may take to send a request's head. Default 10.
+    pub header_read_timeout_secs: Option<u64>,
+    /// Most live event streams one person may hold open. Default 10.
+    pub max_streams_per_person: Option<u64>,
 }
 
 /// The `[wallet]` table. Amounts are in minor units (cents).
@@ -137,6 +173,11 @@ pub struct WalletFile {
     pub max_red_packet_amount: Option<u64>,
     /// Most shares in a red packet. Default 100.
     pub max_red_packet_count: Option<u32>,
+    /// Most payment requests one app may have waiting for one person.
+    /// Default 20.
+    pub max_pending_per_person: Option<u32>,
+    /// Most payment requests one app may have waiting in all. Default 10000.
+    pub max_pending_per_app: Option<u32>,
 }
 
 /// Fewest characters an operator-chosen admin token may have.
@@ -159,6 +200,46 @@ impl ConfigFile {
         positive("session_ttl_hours", config.session_ttl_hours)?;
         positive("request_timeout_secs", config.request_timeout_secs)?;
         positive("app_messages_per_minute", config.app_messages_per_minute)?;
+        positive("max_connections", config.max_connections)?;
+        positive("header_read_timeout_secs", config.header_read_timeout_secs)?;
+        positive("max_streams_per_person", config.max_streams_per_person)?;
+        positive(
+            "max_concurrent_calls",
+            config.max_concurrent_calls.map(u64::from),
+        )?;
+        positive(
+            "max_concurrent_calls_per_app",
+            config.max_concurrent_calls_per_app.map(u64::from),
+        )?;
+        let at_most = |name: &str, v: Option<u64>, max: u64| match v {
+            Some(n) if n > max => Err(format!("{file}: field `{name}`: at most {max}")),
+            _ => Ok(()),
+        };
+        at_most(
+            "max_concurrent_calls",
+            config.max_concurrent_calls.map(u64::from),
+            10_000,
+        )?;
+        at_most("max_connections", config.max_connections, 1_000_000)?;
+        at_most(
+            "header_read_timeout_secs",
+            config.header_read_timeout_secs,
+            3600,
+        )?;
+        at_most(
+            "max_streams_per_person",
+            config.max_streams_per_person,
+            1000,
+        )?;
+        let calls = config.max_concurrent_calls.unwrap_or(256);
+        if config
+            .max_concurrent_calls_per_app
+            .is_some_and(|n| n > calls)
+        {
+            return Err(format!(
+                "{file}: field `max_concurrent_calls_per_app`: at most `max_concurrent_calls` ({calls})"
+            ));
+        }
         if config.app_messages_per_minute.is_some_and(|n| n > 100_000) {
             return Err(format!(
                 "{file}: field `app_messages_per_minute`: at most 100000"
@@ -176,6 +257,11 @@ impl ConfigFile {
                     "max_red_packet_count",
                     w.max_red_packet_count.map(u64::from),
                 ),
+                (
+                    "max_pending_per_person",
+                    w.max_pending_per_person.map(u64::from),
+                ),
+                ("max_pending_per_app", w.max_pending_per_app.map(u64::from)),
             ] {
                 positive(&format!("wallet.{name}"), v)?;
             }
@@ -229,6 +315,22 @@ impl ConfigFile {
         if let Some(url) = &self.public_url {
             config.public_url = Some(url.trim_end_matches('/').to_string());
         }
+        if let Some(n) = self.max_concurrent_calls {
+            config.max_concurrent_calls = n;
+            config.max_concurrent_calls_per_app = config.max_concurrent_calls_per_app.min(n);
+        }
+        if let Some(n) = self.max_concurrent_calls_per_app {
+            config.max_concurrent_calls_per_app = n;
+        }
+        if let Some(n) = self.max_connections {
+            config.max_connections = n as usize;
+        }
+        if let Some(s) = self.header_read_timeout_secs {
+            config.header_read_timeout = Duration::from_secs(s);
+        }
+        if let Some(n) = self.max_streams_per_person {
+            config.max_streams_per_person = n as usize;
+        }
         if let Some(w) = &self.wallet {
             let r = &mut config.wallet;
             let secs = |v: u64, unit: i64| v as i64 * unit;
@@ -258,6 +360,12 @@ impl ConfigFile {
             }
             if let Some(v) = w.max_red_packet_count {
                 r.max_red_packet_count = v;
+            }
+            if let Some(v) = w.max_pending_per_person {
+                r.max_pending_per_person = v;
+            }
+            if let Some(v) = w.max_pending_per_app {
+                r.max_pending_per_app = v;
             }
         }
     }

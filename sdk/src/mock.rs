@@ -37,6 +37,7 @@ const PACKET_TTL: i64 = 24 * 3600;
 const MAX_PACKET_AMOUNT: u64 = 20_000;
 const MAX_PACKET_COUNT: u32 = 100;
 const MAX_REFUNDS: usize = 50;
+const MAX_PENDING_PER_PERSON: usize = 20;
 const REPLY_WINDOW: i64 = 48 * 3600;
 const REPLIES_PER_MESSAGE: u32 = 5;
 const MAX_KEY_BYTES: usize = 512;
@@ -933,6 +934,16 @@ pub(crate) mod imports {
             check_amount(amount)?;
             check_text("memo", memo, 128)?;
             let payer = user(s)?;
+            let waiting = s
+                .payments
+                .values()
+                .filter(|p| p.payer == payer && p.status == PaymentStatus::Pending)
+                .count();
+            if waiting >= MAX_PENDING_PER_PERSON {
+                return Err(Error::LimitReached(format!(
+                    "this person already has {waiting} payment requests from this app waiting (the limit is {MAX_PENDING_PER_PERSON})"
+                )));
+            }
             let p = Payment {
                 id: format!("pay_{}", s.fresh()),
                 payer,

@@ -97,6 +97,7 @@ impl From<WalletError> for crate::Error {
             WalletError::NotFound(_) => (404, "not-found"),
             WalletError::InvalidState(_) => (409, "invalid-state"),
             WalletError::InsufficientFunds(_) => (409, "insufficient-funds"),
+            WalletError::LimitReached(_) => (429, "too-many-pending-payments"),
             WalletError::Internal(_) => (500, "internal"),
         };
         let message = match e {
@@ -106,6 +107,7 @@ impl From<WalletError> for crate::Error {
             | WalletError::NotFound(m)
             | WalletError::InvalidState(m)
             | WalletError::InsufficientFunds(m)
+            | WalletError::LimitReached(m)
             | WalletError::Internal(m) => m,
             WalletError::NoUser => "this needs a signed-in user".to_string(),
         };

@@ -57,6 +57,34 @@ pub fn open_host(data: &Path) -> anyhow::Result<Superapp> {
     Ok(Superapp::open(test_config(data))?)
 }
 
+/// Waits until `condition` holds, checking every few milliseconds, for at
+/// most `timeout`; fails naming `what` if it never does. Tests wait on a
+/// condition, never for a fixed time.
+pub fn wait_until(
+    what: &str,
+    timeout: std::time::Duration,
+    mut condition: impl FnMut() -> bool,
+) -> anyhow::Result<()> {
+    let start = std::time::Instant::now();
+    while !condition() {
+        anyhow::ensure!(
+            start.elapsed() < timeout,
+            "waited {timeout:?} for {what}, and it never happened"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    Ok(())
+}
+
+/// The built hostile fixture's manifest text (waits, floods, odd answers;
+/// storage and wallet declared), with `extra` appended.
+pub fn hostile_manifest(dir: &Path, id: &str, extra: &str) -> PathBuf {
+    let caps = format!(
+        "[capabilities.storage]\npurpose = \"tests\"\n[capabilities.wallet]\npurpose = \"tests\"\n{extra}"
+    );
+    manifest(dir, id, &guest("fixture_hostile"), &caps)
+}
+
 /// Serves the HTTP API for `host` on 127.0.0.1 (a free port) on a
 /// background runtime; returns the base URL and the runtime keeping it alive.
 pub fn serve(host: Superapp) -> anyhow::Result<(String, tokio::runtime::Runtime)> {
@@ -165,9 +193,20 @@ pub struct TestServer {
 impl TestServer {
     /// Serves the apps of `manifests` to the people `(handle, display name)`.
     pub fn start(manifests: &[&str], people: &[(&str, &str)]) -> anyhow::Result<TestServer> {
+        Self::start_with(manifests, people, |_| {})
+    }
+
+    /// `start`, with the test config changed by `configure` first.
+    pub fn start_with(
+        manifests: &[&str],
+        people: &[(&str, &str)],
+        configure: impl FnOnce(&mut HostConfig),
+    ) -> anyhow::Result<TestServer> {
         let dir = tempfile::tempdir()?;
         let data = dir.path().join("data");
-        let host = open_host(&data)?;
+        let mut config = test_config(&data);
+        configure(&mut config);
+        let host = Superapp::open(config)?;
         for m in manifests {
             host.install_dev(&root().join(m), false)?;
         }

@@ -129,3 +129,291 @@ fn a_request_whose_body_never_arrives_is_ended_with_a_timeout() -> anyhow::Resul
     );
     Ok(())
 }
+
+// ---- the HTTP edge under abuse ----------------------------------------
+
+/// A served host with the hostile fixture and `tester`, configured by
+/// `configure`; returns it with tester's token.
+fn edge_server(
+    configure: impl FnOnce(&mut superapp_host::HostConfig),
+) -> anyhow::Result<(superapp_tests::TestServer, tempfile::TempDir, String)> {
+    let s = superapp_tests::TestServer::start_with(&[], &[("tester", "Tester")], configure)?;
+    let dir = tempfile::tempdir()?;
+    s.host.install_dev(
+        &superapp_tests::hostile_manifest(dir.path(), "hostile", ""),
+        false,
+    )?;
+    let token = login(&s.base, "tester")?;
+    Ok((s, dir, token))
+}
+
+/// The server's address (`127.0.0.1:port`).
+fn addr(s: &superapp_tests::TestServer) -> String {
+    s.base.trim_start_matches("http://").to_string()
+}
+
+/// Writes `request` as is on a fresh connection and reads the answer until
+/// the server closes it (at most a minute, so a hang fails the test).
+fn raw(s: &superapp_tests::TestServer, request: &[u8]) -> anyhow::Result<String> {
+    use std::io::{Read, Write};
+    let mut tcp = std::net::TcpStream::connect(addr(s))?;
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(60)))?;
+    tcp.write_all(request)?;
+    let mut out = Vec::new();
+    tcp.read_to_end(&mut out)?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+fn get_as(s: &superapp_tests::TestServer, token: &str, path: &str) -> anyhow::Result<Reply> {
+    superapp_tests::send("GET", &s.url(path), Some(token), None)
+}
+
+#[test]
+fn a_client_that_dribbles_its_headers_is_cut_off() -> anyhow::Result<()> {
+    use std::io::{Read, Write};
+    let (s, _dir, _) = edge_server(|c| c.header_read_timeout = std::time::Duration::from_secs(1))?;
+    // Half a request head, then silence: the server must hang up on its
+    // own (before the fix it waited forever; the read would time out).
+    let mut tcp = std::net::TcpStream::connect(addr(&s))?;
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(60)))?;
+    tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")?;
+    let mut out = Vec::new();
+    let read = tcp.read_to_end(&mut out);
+    assert!(read.is_ok(), "the server closed the connection: {read:?}");
+    // A complete request on a new connection is served.
+    let r = superapp_tests::send("GET", &s.url("/healthz"), None, None)?;
+    assert_eq!(r.status, 200);
+    Ok(())
+}
+
+#[test]
+fn connections_past_the_cap_are_closed_at_once_and_room_comes_back() -> anyhow::Result<()> {
+    use std::io::Read;
+    let (s, _dir, _) = edge_server(|c| c.max_connections = 3)?;
+    let held: Vec<std::net::TcpStream> = (0..3)
+        .map(|_| std::net::TcpStream::connect(addr(&s)))
+        .collect::<Result<_, _>>()?;
+    // The server accepts in order; wait until it holds all three, then a
+    // fourth is closed unanswered.
+    superapp_tests::wait_until(
+        "a fourth connection to be refused",
+        std::time::Duration::from_secs(30),
+        || {
+            let Ok(mut extra) = std::net::TcpStream::connect(addr(&s)) else {
+                return false;
+            };
+            let _ = extra.set_read_timeout(Some(std::time::Duration::from_millis(500)));
+            let mut buf = [0u8; 1];
+            matches!(extra.read(&mut buf), Ok(0))
+        },
+    )?;
+    drop(held);
+    superapp_tests::wait_until(
+        "room for a new connection",
+        std::time::Duration::from_secs(30),
+        || {
+            superapp_tests::send("GET", &s.url("/healthz"), None, None)
+                .is_ok_and(|r| r.status == 200)
+        },
+    )?;
+    Ok(())
+}
+
+#[test]
+fn an_app_answers_data_without_the_hosts_cookies_cors_or_active_content() -> anyhow::Result<()> {
+    let (s, _dir, token) = edge_server(|_| {})?;
+    let q = [
+        "h=set-cookie%3Asession%3Devil",
+        "h=access-control-allow-origin%3A%2A",
+        "h=access-control-allow-credentials%3Atrue",
+        "h=content-type%3Atext%2Fhtml",
+        "h=location%3Ahttps%3A%2F%2Fevil.example%2F",
+        "h=content-security-policy%3Adefault-src%20%2A",
+        "h=x-order-count%3A3",
+        "body=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+    ]
+    .join("&");
+    let r = get_as(&s, &token, &format!("/apps/hostile/call/respond?{q}"))?;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body, "<script>alert(1)</script>", "the body is the app's");
+    for gone in [
+        "set-cookie",
+        "access-control-allow-origin",
+        "access-control-allow-credentials",
+        "location",
+    ] {
+        assert_eq!(r.header(gone), None, "{gone} must not reach the client");
+    }
+    assert_eq!(
+        r.content_type, "text/plain; charset=utf-8",
+        "HTML is served as text"
+    );
+    assert_eq!(
+        r.header("x-order-count"),
+        Some("3"),
+        "the app's own headers pass"
+    );
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    let csp = r.header("content-security-policy").unwrap_or("");
+    assert!(
+        csp.starts_with("sandbox") && csp.contains("default-src 'none'"),
+        "{csp}"
+    );
+    // A redirect inside the app itself passes; one out of it does not.
+    let redirect = |to: &str| {
+        raw(
+            &s,
+            format!(
+                "GET /apps/hostile/call/respond?status=303&h=location%3A{to} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+    };
+    let inside = redirect("%2Fapps%2Fhostile%2Fcall%2Fok")?.to_lowercase();
+    assert!(
+        inside.contains("location: /apps/hostile/call/ok\r\n"),
+        "{inside}"
+    );
+    let outside = redirect("%2Fme%2Fexport")?.to_lowercase();
+    assert!(
+        outside.starts_with("http/1.1 303") && !outside.contains("location:"),
+        "{outside}"
+    );
+    Ok(())
+}
+
+#[test]
+fn an_app_cannot_answer_with_a_1xx_status_or_huge_headers() -> anyhow::Result<()> {
+    let (s, _dir, token) = edge_server(|_| {})?;
+    for status in [100, 101, 103, 199, 600] {
+        let r = get_as(
+            &s,
+            &token,
+            &format!("/apps/hostile/call/respond?status={status}"),
+        )?;
+        assert_eq!(
+            (r.status, r.problem().as_str()),
+            (502, "bad-response"),
+            "{status}: {}",
+            r.body
+        );
+    }
+    for status in [200, 204, 404, 599] {
+        let r = get_as(
+            &s,
+            &token,
+            &format!("/apps/hostile/call/respond?status={status}"),
+        )?;
+        assert_eq!(r.status, status);
+    }
+    let big = "v".repeat(20 << 10);
+    let r = get_as(
+        &s,
+        &token,
+        &format!("/apps/hostile/call/respond?h=x-big%3A{big}"),
+    )?;
+    assert_eq!(
+        (r.status, r.problem().as_str()),
+        (502, "bad-response"),
+        "{}",
+        r.body
+    );
+    Ok(())
+}
+
+#[test]
+fn oversized_request_headers_never_reach_the_app() -> anyhow::Result<()> {
+    let (s, _dir, token) = edge_server(|_| {})?;
+    let send = |value: &str| {
+        superapp_tests::send_with(
+            "GET",
+            &s.url("/apps/hostile/call/echo"),
+            Some(&token),
+            None,
+            &[("x-big", value)],
+        )
+    };
+    let fine = send(&"a".repeat(1024))?;
+    assert_eq!(fine.status, 200);
+    assert!(fine.body.contains("x-big"), "{}", fine.body);
+    let over = send(&"a".repeat(20 << 10))?;
+    assert_eq!(
+        (over.status, over.problem().as_str()),
+        (431, "headers-too-large"),
+        "{}",
+        over.body
+    );
+    // Past the head limit the server refuses before any route runs.
+    let huge = raw(
+        &s,
+        format!(
+            "GET /apps/hostile/call/echo HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nX-Huge: {}\r\nConnection: close\r\n\r\n",
+            "a".repeat(390 << 10)
+        )
+        .as_bytes(),
+    )?;
+    assert!(
+        huge.starts_with("HTTP/1.1 431"),
+        "{}",
+        &huge[..huge.len().min(200)]
+    );
+    Ok(())
+}
+
+#[test]
+fn call_paths_are_decoded_and_dot_segments_or_encoded_slashes_refused() -> anyhow::Result<()> {
+    let (s, _dir, token) = edge_server(|_| {})?;
+    let request = |path: &str| {
+        raw(
+            &s,
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+    };
+    for bad in [
+        "/apps/hostile/call/..%2f..%2fme",
+        "/apps/hostile/call/../../me",
+        "/apps/hostile/call/echo/%2e%2e/x",
+        "/apps/hostile/call/echo/a%00b",
+        "/apps/hostile/call/echo/a%5Cb",
+        "/apps/hostile/call/echo/%ff",
+    ] {
+        let answer = request(bad)?;
+        assert!(answer.starts_with("HTTP/1.1 400"), "{bad}: {answer}");
+        assert!(answer.contains("invalid-path"), "{bad}: {answer}");
+    }
+    let ok = get_as(&s, &token, "/apps/hostile/call/echo/tea%20tins/%E8%8C%B6")?;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert_eq!(ok.json()["path"], "/echo/tea tins/茶");
+    Ok(())
+}
+
+#[test]
+fn one_person_may_hold_only_so_many_live_streams() -> anyhow::Result<()> {
+    let (s, _dir, token) = edge_server(|c| c.max_streams_per_person = 2)?;
+    let first = superapp_tests::EventStream::open(&s.base, &token, None)?;
+    let second = superapp_tests::EventStream::open(&s.base, &token, None)?;
+    assert!(first.is_ok() && second.is_ok());
+    match superapp_tests::EventStream::open(&s.base, &token, None)? {
+        Ok(_) => anyhow::bail!("a third stream was opened"),
+        Err(r) => assert_eq!(
+            (r.status, r.json()["type"].as_str()),
+            (429, Some("urn:superapp:problem:too-many-streams")),
+            "{}",
+            r.body
+        ),
+    }
+    // Closing one gives its place back.
+    drop(first);
+    superapp_tests::wait_until(
+        "a closed stream to free its place",
+        std::time::Duration::from_secs(30),
+        || {
+            matches!(
+                superapp_tests::EventStream::open(&s.base, &token, None),
+                Ok(Ok(_))
+            )
+        },
+    )?;
+    Ok(())
+}

@@ -423,6 +423,56 @@ fn failed_logins_slow_the_account_down_and_only_that_account() -> anyhow::Result
     Ok(())
 }
 
+#[test]
+fn sign_in_answers_the_same_for_a_handle_nobody_has() -> anyhow::Result<()> {
+    let s = Server::new()?;
+    // Seven wrong tries each: 401 five times, then 429, for alice (who
+    // exists) exactly as for zed (who does not). Before, zed kept getting
+    // 401, which told who is registered.
+    let answers = |handle: &str| -> anyhow::Result<Vec<String>> {
+        let mut seen = Vec::new();
+        for _ in 0..7 {
+            let r = s.json(
+                "POST",
+                None,
+                "/auth/login",
+                json!({ "handle": handle, "password": "not the password" }),
+            )?;
+            let retry = r
+                .header("retry-after")
+                .map(|v| v.parse::<u64>().unwrap_or(0));
+            // The seconds left may tick between the two runs: compare the
+            // shape of the answer, not the clock.
+            let detail = r.json()["detail"]
+                .as_str()
+                .unwrap_or("")
+                .replace(|c: char| c.is_ascii_digit(), "#");
+            seen.push(format!(
+                "{} {} {} retry:{} www-auth:{:?} detail:{detail}",
+                r.status,
+                r.content_type,
+                r.problem(),
+                retry.is_some_and(|n| (1..=30).contains(&n)),
+                r.header("www-authenticate"),
+            ));
+        }
+        Ok(seen)
+    };
+    let before = s.host.identity().password_checks();
+    let known = answers("alice")?;
+    let known_checks = s.host.identity().password_checks() - before;
+    let unknown = answers("zed")?;
+    let unknown_checks = s.host.identity().password_checks() - before - known_checks;
+    assert_eq!(known, unknown);
+    assert!(
+        known[5].starts_with("429 application/problem+json login-throttled retry:true"),
+        "{known:?}"
+    );
+    // The same work either way: one password hash checked per unpaused try.
+    assert_eq!((known_checks, unknown_checks), (5, 5));
+    Ok(())
+}
+
 fn get_with_scene(url: &str, token: &str, scene: &str) -> anyhow::Result<Reply> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)

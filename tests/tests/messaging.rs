@@ -349,6 +349,22 @@ fn bad_messages_are_refused_with_a_clear_code_and_store_nothing() -> anyhow::Res
             422,
             "invalid-message",
         ),
+        // A bidi override makes the text read otherwise than it was written.
+        (
+            json!({ "kind": "text", "text": "I owe you \u{202E}001" }),
+            422,
+            "invalid-message",
+        ),
+        (
+            json!({ "kind": "app-card", "app": "red-packet", "path": "/", "title": "\u{2067}Bank\u{2069}" }),
+            422,
+            "invalid-message",
+        ),
+        (
+            json!({ "kind": "text", "text": "nul \u{0} inside" }),
+            422,
+            "invalid-message",
+        ),
         (
             json!({ "kind": "shout", "text": "hi" }),
             400,
@@ -517,6 +533,17 @@ fn cards_and_red_packets_are_shared_into_chats_and_opened_from_them() -> anyhow:
         None,
     )?;
     expect(&r, 403, "not-a-member")?;
+    // Nor can she read who got what; the sender and the members can.
+    expect(
+        &s.get(&format!("/me/red-packets/{id}"), &carol)?,
+        403,
+        "not-a-member",
+    )?;
+    for (who, token) in [("alice", &alice), ("bob", &bob)] {
+        let r = s.get(&format!("/me/red-packets/{id}"), token)?;
+        assert_eq!(r.status, 200, "{who}: {}", r.body);
+        assert_eq!(r.json()["claims"][0]["amount"], 300, "{who}: {}", r.body);
+    }
     let other = s.start(&alice, json!({ "members": ["carol"] }))?;
     let r = s.post(
         &format!("/me/conversations/{other}/messages"),

@@ -36,6 +36,7 @@ fn to_wit(e: WalletError) -> Error {
         | WalletError::PacketExpired(_)
         | WalletError::PacketEmpty(_) => Error::InvalidState(msg),
         WalletError::InsufficientFunds { .. } => Error::InsufficientFunds(msg),
+        WalletError::TooManyPending(_) => Error::LimitReached(msg),
         WalletError::NotInConversation(_) => Error::Denied(msg),
         WalletError::Storage(_)
         | WalletError::Corrupt(_)

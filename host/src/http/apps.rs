@@ -160,13 +160,8 @@ pub(super) async fn jwks(State(s): State<AppState>) -> Result<Response, Problem>
         .into_response())
 }
 
-pub(super) async fn call_root(
-    State(s): State<AppState>,
-    who: Authed,
-    Path(id): Path<String>,
-    req: Request,
-) -> Response {
-    call(s, who, id, String::new(), req).await
+pub(super) async fn call_root(State(s): State<AppState>, who: Authed, req: Request) -> Response {
+    call(s, who, req).await
 }
 
 /// Calls the app's request handler as the signed-in person: the app sees
@@ -183,13 +178,8 @@ pub(super) async fn call_root(
         (status = 413, body = super::problem::ProblemBody),
         (status = 502, description = "The app trapped, ran out of memory or answered badly", body = super::problem::ProblemBody),
         (status = 504, description = "The app ran past its deadline", body = super::problem::ProblemBody)))]
-pub(super) async fn call_path(
-    State(s): State<AppState>,
-    who: Authed,
-    Path((id, path)): Path<(String, String)>,
-    req: Request,
-) -> Response {
-    call(s, who, id, path, req).await
+pub(super) async fn call_path(State(s): State<AppState>, who: Authed, req: Request) -> Response {
+    call(s, who, req).await
 }
 
 /// Headers that carry the host's own credentials or describe this hop; a
@@ -206,8 +196,14 @@ const STRIPPED_REQUEST_HEADERS: &[&str] = &[
 
 const SCENE_HEADER: &str = "x-superapp-scene";
 
-async fn call(s: AppState, who: Authed, id: String, path: String, req: Request) -> Response {
+async fn call(s: AppState, who: Authed, req: Request) -> Response {
     let (parts, body) = req.into_parts();
+    // From the raw path, not axum's decoded captures: the app's part must
+    // be split before it is decoded.
+    let (id, path) = match call_target(parts.uri.path()) {
+        Ok(target) => target,
+        Err(problem) => return problem.into_response(),
+    };
     let scene = parts
         .headers
         .get(SCENE_HEADER)
@@ -235,13 +231,10 @@ async fn call(s: AppState, who: Authed, id: String, path: String, req: Request) 
         .collect();
     let call_req = CallRequest {
         method: parts.method.as_str().to_string(),
-        path: format!("/{path}"),
+        path,
         query: parts.uri.query().unwrap_or("").to_string(),
         headers,
         body: body.to_vec(),
-    };
-    let Ok(_permit) = s.calls.clone().acquire_owned().await else {
-        return Problem::from(CallError::Busy).into_response();
     };
     let caller = Caller {
         user: Some(who.user_id),
@@ -250,26 +243,219 @@ async fn call(s: AppState, who: Authed, id: String, path: String, req: Request) 
     // The guest runs right here on this async worker, yielding at every
     // epoch tick, so no hand-off to another thread.
     match s.host.call_async(&id, caller, call_req).await {
-        Ok(resp) => {
-            let mut out = Response::new(Body::from(resp.body));
-            *out.status_mut() =
-                StatusCode::from_u16(resp.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            for (name, value) in resp.headers {
-                let (Ok(name), Ok(value)) = (
-                    HeaderName::try_from(name.as_str()),
-                    HeaderValue::try_from(value.as_str()),
-                ) else {
-                    continue;
-                };
-                if !matches!(
-                    name.as_str(),
-                    "content-length" | "transfer-encoding" | "connection"
-                ) {
-                    out.headers_mut().append(name, value);
-                }
-            }
-            out
-        }
+        Ok(resp) => app_response(&id, resp),
         Err(e) => Problem::from(e).into_response(),
+    }
+}
+
+/// The app id and the path the app receives, from the raw request path
+/// `/apps/{id}/call{path}`: the path is percent-decoded segment by segment.
+/// An encoded `/` (which would change where the path splits) or bytes that
+/// are not UTF-8 are refused here; dot segments and control characters by
+/// the runtime's rule for every call path. App ids are plain `a-z 0-9 -`,
+/// so an id that is not is no installed app.
+fn call_target(raw: &str) -> Result<(String, String), Problem> {
+    let invalid = |why: &str| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-path",
+            format!("the path inside the app {why}"),
+        )
+    };
+    let after = raw.strip_prefix("/apps/").unwrap_or("");
+    let (id, rest) = after.split_once('/').unwrap_or((after, ""));
+    if crate::packages::check_app_id(id).is_err() {
+        return Err(Problem::from(CallError::AppNotFound(id.to_string())));
+    }
+    let rest = rest
+        .strip_prefix("call")
+        .ok_or_else(|| invalid("cannot be found in the request path"))?;
+    Ok((id.to_string(), app_path(rest)?))
+}
+
+/// `rest` (what follows `/call`, raw) as the app receives it.
+fn app_path(rest: &str) -> Result<String, Problem> {
+    let invalid = |why: &str| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-path",
+            format!("the path inside the app {why}"),
+        )
+    };
+    if rest.is_empty() {
+        return Ok("/".into());
+    }
+    let mut path = String::with_capacity(rest.len());
+    for segment in rest.split('/').skip(1) {
+        let decoded = percent_encoding::percent_decode_str(segment)
+            .decode_utf8()
+            .map_err(|_| invalid("is not UTF-8 once percent-decoded"))?;
+        if decoded.contains('/') {
+            return Err(invalid("contains an encoded `/` (%2F)"));
+        }
+        path.push('/');
+        path.push_str(&decoded);
+    }
+    crate::runtime::check_call_path(&path).map_err(|e| invalid(&e))?;
+    Ok(path)
+}
+
+/// Response headers an app may set; everything else it sends is dropped.
+/// Its answers come from the host's own origin, so cookies, CORS grants,
+/// security policies and the like stay the host's to set.
+const PASSED_RESPONSE_HEADERS: &[&str] = &[
+    "content-type",
+    "content-language",
+    "content-disposition",
+    "cache-control",
+    "etag",
+    "last-modified",
+    "expires",
+    "vary",
+    "retry-after",
+];
+
+/// `x-` headers that are still the host's.
+const RESERVED_X_HEADERS: &[&str] = &[
+    "x-request-id",
+    "x-content-type-options",
+    "x-frame-options",
+    "x-xss-protection",
+    "x-dns-prefetch-control",
+    "x-permitted-cross-domain-policies",
+    "x-download-options",
+];
+
+/// Sent with every app answer: it is data, never a document that runs on
+/// the host's origin (no scripts, forms, plugins or framing; no sniffing a
+/// type the app did not declare).
+const APP_RESPONSE_CSP: &str =
+    "sandbox; default-src 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// Types a browser would render as an active document.
+const ACTIVE_TYPES: &[&str] = &["text/html", "application/xhtml+xml", "image/svg+xml"];
+
+fn passes(name: &str, value: &str, id: &str) -> bool {
+    match name {
+        // A redirect may only lead elsewhere inside the same app.
+        "location" => {
+            let own = format!("/apps/{id}/call");
+            (value == own || value.starts_with(&format!("{own}/")))
+                && !value.contains("//")
+                && !value.contains('\\')
+        }
+        _ if PASSED_RESPONSE_HEADERS.contains(&name) => true,
+        _ => {
+            name.starts_with("x-")
+                && !name.starts_with("x-superapp-")
+                && !RESERVED_X_HEADERS.contains(&name)
+        }
+    }
+}
+
+fn app_response(id: &str, resp: crate::runtime::CallResponse) -> Response {
+    let mut out = Response::new(Body::from(resp.body));
+    *out.status_mut() =
+        StatusCode::from_u16(resp.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut dropped = Vec::new();
+    for (name, value) in resp.headers {
+        let (Ok(name), Ok(mut value)) = (
+            HeaderName::try_from(name.as_str()),
+            HeaderValue::try_from(value.as_str()),
+        ) else {
+            dropped.push(name);
+            continue;
+        };
+        if !passes(name.as_str(), value.to_str().unwrap_or(""), id) {
+            dropped.push(name.to_string());
+            continue;
+        }
+        if name == header::CONTENT_TYPE {
+            let mime = value.to_str().unwrap_or("").split(';').next().unwrap_or("");
+            if ACTIVE_TYPES
+                .iter()
+                .any(|t| mime.trim().eq_ignore_ascii_case(t))
+            {
+                value = HeaderValue::from_static("text/plain; charset=utf-8");
+            }
+        }
+        out.headers_mut().append(name, value);
+    }
+    if !dropped.is_empty() {
+        tracing::debug!(app = %id, ?dropped, "response headers the app may not set were dropped");
+    }
+    let h = out.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(APP_RESPONSE_CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        "cross-origin-resource-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn call_paths_are_decoded_per_segment_and_tricks_are_refused() {
+        let ok = |raw: &str| call_target(raw).map(|(_, p)| p).map_err(|p| p.detail);
+        assert_eq!(ok("/apps/shop/call"), Ok("/".into()));
+        assert_eq!(ok("/apps/shop/call/"), Ok("/".into()));
+        assert_eq!(ok("/apps/shop/call/orders/o1"), Ok("/orders/o1".into()));
+        assert_eq!(
+            ok("/apps/shop/call/tea%20tins/%E8%8C%B6"),
+            Ok("/tea tins/茶".into())
+        );
+        for bad in [
+            "/apps/shop/call/..%2f..%2fme",
+            "/apps/shop/call/a%2Fb",
+            "/apps/shop/call/../../me",
+            "/apps/shop/call/%2e%2e/me",
+            "/apps/shop/call/./x",
+            "/apps/shop/call/a%00b",
+            "/apps/shop/call/a%0d%0ab",
+            "/apps/shop/call/a%5cb",
+            "/apps/shop/call/%ff",
+        ] {
+            assert!(ok(bad).is_err(), "{bad} must be refused");
+        }
+    }
+
+    #[test]
+    fn apps_set_only_their_own_headers_and_redirects() {
+        assert!(passes("content-type", "application/json", "shop"));
+        assert!(passes("x-order-count", "3", "shop"));
+        for (name, value) in [
+            ("set-cookie", "sid=evil"),
+            ("access-control-allow-origin", "*"),
+            ("access-control-allow-credentials", "true"),
+            ("content-security-policy", "default-src *"),
+            ("strict-transport-security", "max-age=0"),
+            ("clear-site-data", "\"*\""),
+            ("refresh", "0;url=https://evil.example/"),
+            ("link", "</me/export>; rel=preload"),
+            ("x-frame-options", "ALLOWALL"),
+            ("x-request-id", "forged"),
+            ("x-superapp-scene", "forged"),
+            ("location", "https://evil.example/"),
+            ("location", "/me/export"),
+            ("location", "/apps/bank/call/pay"),
+            ("location", "//evil.example/x"),
+            ("location", "/apps/shop/call//evil.example"),
+        ] {
+            assert!(
+                !passes(name, value, "shop"),
+                "{name}: {value} must be dropped"
+            );
+        }
+        assert!(passes("location", "/apps/shop/call/orders/o1", "shop"));
     }
 }

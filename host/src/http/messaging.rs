@@ -262,6 +262,7 @@ pub(super) async fn events(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, Problem> {
+    let slot = StreamSlot::take(&s, &who.user_id)?;
     // Subscribe before reading the backlog, so nothing falls in between.
     let wake = s.host.messaging().watch_events(&who.user_id);
     let after = resume_point(&s.host, &who.user_id, &headers, &uri)?;
@@ -271,6 +272,7 @@ pub(super) async fn events(
         after,
         wake,
         ready: VecDeque::new(),
+        _slot: slot,
     };
     let stream = futures_util::stream::unfold(state, Stream::next);
     Ok(Sse::new(stream)
@@ -285,6 +287,49 @@ struct Stream {
     after: u64,
     wake: tokio::sync::watch::Receiver<u64>,
     ready: VecDeque<Event>,
+    _slot: StreamSlot,
+}
+
+/// One of a person's `max_streams_per_person` live streams, given back
+/// when the stream is dropped (the client went away).
+struct StreamSlot {
+    streams: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+    user: String,
+}
+
+impl StreamSlot {
+    fn take(s: &AppState, user: &str) -> Result<StreamSlot, Problem> {
+        let limit = s.host.config().max_streams_per_person;
+        let mut open = s.streams.lock().map_err(Problem::internal)?;
+        let n = open.entry(user.to_string()).or_default();
+        if *n >= limit {
+            return Err(Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-streams",
+                format!(
+                    "you already have {n} live streams open (the limit is {limit}); close one first"
+                ),
+            ));
+        }
+        *n += 1;
+        Ok(StreamSlot {
+            streams: s.streams.clone(),
+            user: user.to_string(),
+        })
+    }
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.streams.lock()
+            && let Some(n) = open.get_mut(&self.user)
+        {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&self.user);
+            }
+        }
+    }
 }
 
 impl Stream {

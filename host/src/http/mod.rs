@@ -2,9 +2,10 @@
 //! maps requests to platform and identity calls, and maps every error, once,
 //! to `application/problem+json` with a stable `type`. Each request gets a
 //! request id (echoed in `x-request-id`) and a tracing span; public routes
-//! have a time limit and JSON bodies a size limit. Mini-app calls run on the
-//! async workers (the guest yields at every epoch tick), at most
-//! `max_concurrent_calls` at a time.
+//! have a time limit and JSON bodies a size limit; connections have a cap
+//! and a time limit on sending a request's head. Mini-app calls run on the
+//! async workers (the guest yields at every epoch tick) in the runtime's
+//! call slots.
 
 pub mod admin;
 mod apps;
@@ -43,9 +44,10 @@ pub struct ServeOptions {
 #[derive(Clone)]
 struct AppState {
     host: Arc<Superapp>,
-    calls: Arc<Semaphore>,
     admin_token: Option<Arc<str>>,
     issuer: Arc<str>,
+    /// Open live streams per person.
+    streams: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
 }
 
 impl problem::AsLimit for AppState {
@@ -56,12 +58,11 @@ impl problem::AsLimit for AppState {
 
 /// The API's routes.
 pub fn router(host: Arc<Superapp>, options: ServeOptions) -> Router {
-    let calls = Arc::new(Semaphore::new(host.config().max_concurrent_calls as usize));
     let state = AppState {
         host,
-        calls,
         admin_token: options.admin_token.map(Arc::from),
         issuer: Arc::from(options.issuer),
+        streams: Default::default(),
     };
     let public = Router::new()
         .route("/healthz", get(healthz))
@@ -136,12 +137,60 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     // Expiries and event delivery run while the API serves.
     let background = tokio::spawn(host.clone().run_wallet_background());
-    let served = axum::serve(listener, router(host, options))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let config = host.config().clone();
+    let app = router(host, options);
+    // hyper directly rather than `axum::serve`, which sets no time limit on
+    // reading a request's head and no cap on connections.
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(config.header_read_timeout)
+        .max_buf_size(config.max_request_head_bytes.max(8192));
+    let connections = Arc::new(Semaphore::new(config.max_connections.max(1)));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors and the like: pause rather
+                    // than spin, then accept again.
+                    tracing::warn!(error = %e, "cannot accept a connection");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        // At the cap a new connection is closed at once: it learns now,
+        // instead of waiting unanswered in the backlog.
+        let Ok(permit) = connections.clone().try_acquire_owned() else {
+            tracing::warn!(
+                limit = config.max_connections,
+                "connection refused: too many open"
+            );
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let conn =
+            graceful.watch(http.serve_connection(hyper_util::rt::TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    // Requests in flight finish; live streams never would, so not forever.
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
     background.abort();
-    served
+    Ok(())
 }
+
+/// How long a shutdown waits for open connections.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The request id: the client's `x-request-id` when it is a sane token,
 /// else a fresh one (a per-process random prefix and a counter).
@@ -185,9 +234,15 @@ async fn observe(req: Request, next: Next) -> Response {
             "answered"
         )
     });
+    let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::try_from(id) {
-        response.headers_mut().insert("x-request-id", value);
+        headers.insert("x-request-id", value);
     }
+    // Every answer of the API is data: never sniffed into a type that runs.
+    headers.insert(
+        axum::http::header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     response
 }
 

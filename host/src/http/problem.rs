@@ -144,6 +144,7 @@ impl From<CallError> for Problem {
         let status = match &e {
             CallError::AppNotFound(_) => StatusCode::NOT_FOUND,
             CallError::RequestTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            CallError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             CallError::BadRequest(_) => StatusCode::BAD_REQUEST,
             CallError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             CallError::OutOfMemory { .. }
@@ -174,6 +175,7 @@ impl From<crate::wallet::WalletError> for Problem {
                 StatusCode::CONFLICT
             }
             W::PaymentExpired(_) | W::PacketExpired(_) | W::PacketEmpty(_) => StatusCode::GONE,
+            W::TooManyPending(_) => StatusCode::TOO_MANY_REQUESTS,
             W::NotInConversation(_) => StatusCode::FORBIDDEN,
             W::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             W::Storage(_) | W::Corrupt(_) | W::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

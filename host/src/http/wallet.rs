@@ -215,10 +215,10 @@ pub(super) async fn send_packet(
     responses((status = 200, body = PacketView), (status = 404, body = ProblemBody)))]
 pub(super) async fn packet(
     State(s): State<AppState>,
-    _who: Authed,
+    who: Authed,
     Path(id): Path<String>,
 ) -> Result<Json<PacketView>, Problem> {
-    Ok(Json(s.host.red_packet(&id).await?))
+    Ok(Json(s.host.red_packet(&who.user_id, &id).await?))
 }
 
 /// Claims a share: once per person (a second claim returns the first share).

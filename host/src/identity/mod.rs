@@ -153,6 +153,7 @@ pub struct Identity {
     keys: Tree<launch::HostKey>,
     /// `<app>/<open id>` → internal user id, for apps naming people.
     open_ids: Tree<String>,
+    throttle: std::sync::Arc<users::LoginThrottle>,
 }
 
 impl Identity {
@@ -182,6 +183,7 @@ impl Identity {
             access: db.tree("access-log")?,
             keys: db.tree("host-keys")?,
             open_ids: db.tree("open-ids")?,
+            throttle: Default::default(),
         };
         identity.ensure_signing_key()?;
         Ok(identity)

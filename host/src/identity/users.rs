@@ -1,11 +1,14 @@
 //! People: handles, display names, argon2 password hashes, real-name
-//! verification (birth date), and the per-account slow-down of failed logins.
+//! verification (birth date), and the slow-down of failed logins per handle
+//! tried, which treats handles nobody has exactly like registered ones.
 
 use super::{Identity, IdentityError, now, rfc3339};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use serde::{Deserialize, Serialize};
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 /// Failed logins allowed before the account is slowed down.
 const FREE_FAILURES: u32 = 5;
@@ -13,6 +16,11 @@ const FREE_FAILURES: u32 = 5;
 const FIRST_PAUSE_SECS: i64 = 30;
 /// The longest pause.
 const MAX_PAUSE_SECS: i64 = 15 * 60;
+/// A handle's failures are forgotten this long after the last one.
+const FORGET_AFTER_SECS: i64 = 24 * 3600;
+/// Most handles whose failures are kept at once: a spray of made-up handles
+/// cannot grow memory without bound.
+const MAX_TRACKED_HANDLES: usize = 100_000;
 
 /// One person, as stored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -25,11 +33,6 @@ pub struct User {
     pub password_hash: Option<String>,
     pub created_at: i64,
     pub verification: Option<Verification>,
-    /// Failed logins since the last success.
-    #[serde(default)]
-    pub failed_logins: u32,
-    #[serde(default)]
-    pub last_failed_at: i64,
 }
 
 /// A real-name verification by the operator.
@@ -78,16 +81,96 @@ impl User {
             is_minor: self.is_minor(),
         }
     }
+}
 
-    /// Seconds until another login may be tried, if the account is paused.
+/// Failed logins in a row for one handle.
+#[derive(Debug, Clone, Copy)]
+struct Failures {
+    count: u32,
+    last_at: i64,
+}
+
+impl Failures {
+    /// Seconds until another login may be tried, if the handle is paused.
     fn paused_for(&self, now: i64) -> Option<u64> {
-        if self.failed_logins < FREE_FAILURES {
+        if self.count < FREE_FAILURES {
             return None;
         }
-        let doublings = (self.failed_logins - FREE_FAILURES).min(16);
+        let doublings = (self.count - FREE_FAILURES).min(16);
         let pause = (FIRST_PAUSE_SECS << doublings).min(MAX_PAUSE_SECS);
-        let until = self.last_failed_at.saturating_add(pause);
+        let until = self.last_at.saturating_add(pause);
         (now < until).then(|| (until - now) as u64)
+    }
+
+    fn forgotten(&self, now: i64) -> bool {
+        now - self.last_at >= FORGET_AFTER_SECS
+    }
+}
+
+/// Failed logins per handle tried, registered or not, so the pause (and
+/// its answer) tells nobody which handles exist. In memory and per host:
+/// a restart forgets them.
+#[derive(Default)]
+pub(super) struct LoginThrottle {
+    failures: Mutex<HashMap<String, Failures>>,
+    /// Password hashes checked, decoys included (both paths do one).
+    checks: AtomicU64,
+}
+
+impl LoginThrottle {
+    /// The map key: the handle as typed, or its digest when it is too long
+    /// to be one (such handles exist for nobody, and cost no more memory).
+    fn key(handle: &str) -> String {
+        if handle.len() <= 64 {
+            handle.to_string()
+        } else {
+            use sha2::Digest;
+            crate::text::hex(&sha2::Sha256::digest(handle.as_bytes()))
+        }
+    }
+
+    fn paused_for(&self, handle: &str, now: i64) -> Option<u64> {
+        let failures = self.failures.lock().ok()?;
+        failures.get(&Self::key(handle))?.paused_for(now)
+    }
+
+    fn failed(&self, handle: &str, now: i64) {
+        let Ok(mut failures) = self.failures.lock() else {
+            return;
+        };
+        if failures.len() >= MAX_TRACKED_HANDLES {
+            failures.retain(|_, f| !f.forgotten(now) && f.paused_for(now).is_some());
+        }
+        if failures.len() >= MAX_TRACKED_HANDLES {
+            // Still full of live pauses: forget the oldest failure.
+            if let Some(oldest) = failures
+                .iter()
+                .min_by_key(|(_, f)| f.last_at)
+                .map(|(k, _)| k.clone())
+            {
+                failures.remove(&oldest);
+            }
+        }
+        let f = failures.entry(Self::key(handle)).or_insert(Failures {
+            count: 0,
+            last_at: now,
+        });
+        if f.forgotten(now) {
+            f.count = 0;
+        }
+        f.count = f.count.saturating_add(1);
+        f.last_at = now;
+    }
+
+    fn succeeded(&self, handle: &str) {
+        if let Ok(mut failures) = self.failures.lock() {
+            failures.remove(&Self::key(handle));
+        }
+    }
+
+    fn check(&self, hash: &str, password: &str) -> bool {
+        self.checks.fetch_add(1, Ordering::Relaxed);
+        password_matches(hash, password)
     }
 }
 
@@ -110,18 +193,7 @@ fn check_handle(handle: &str) -> Result<(), IdentityError> {
 }
 
 fn check_display_name(name: &str) -> Result<(), IdentityError> {
-    let n = name.chars().count();
-    if name.trim().is_empty() || n > 64 {
-        return Err(IdentityError::InvalidDisplayName(format!(
-            "must have 1–64 characters, has {n}"
-        )));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(IdentityError::InvalidDisplayName(
-            "must not contain control characters".into(),
-        ));
-    }
-    Ok(())
+    crate::text::check_name(name).map_err(IdentityError::InvalidDisplayName)
 }
 
 fn check_password(password: &str) -> Result<(), IdentityError> {
@@ -176,6 +248,14 @@ impl Identity {
         check_handle(handle)?;
         let display_name = display_name.unwrap_or(handle).trim().to_string();
         check_display_name(&display_name)?;
+        // Someone else's handle as a name is a disguise: people look others
+        // up, and are shown them, by handle.
+        let as_handle = display_name.trim_start_matches('@').to_lowercase();
+        if as_handle != handle && self.handles.get(&as_handle)?.is_some() {
+            return Err(IdentityError::InvalidDisplayName(format!(
+                "`{display_name}` is another person's handle"
+            )));
+        }
         let password_hash = match password {
             Some(p) => {
                 check_password(p)?;
@@ -190,8 +270,6 @@ impl Identity {
             password_hash,
             created_at: now(),
             verification: None,
-            failed_logins: 0,
-            last_failed_at: 0,
         };
         self.users.insert(&user.id, &user)?;
         // The handle index is the uniqueness check: one atomic insert.
@@ -244,50 +322,43 @@ impl Identity {
     }
 
     /// Checks a handle and password. Unknown handles and wrong passwords
-    /// get the same error and take as long; after `FREE_FAILURES` failures
-    /// in a row the account refuses tries (without checking them) for a
-    /// pause that doubles with each further failure.
+    /// get the same error and take as long (one hash check each); after
+    /// `FREE_FAILURES` failures in a row for a handle, registered or not,
+    /// tries are refused (without checking them) for a pause that doubles
+    /// with each further failure. The answers for a registered and an
+    /// unknown handle are the same at every step.
     pub fn check_password(&self, handle: &str, password: &str) -> Result<User, IdentityError> {
-        let user = match self.user_by_handle(handle) {
-            Ok(user) => user,
-            Err(IdentityError::UnknownUser(_) | IdentityError::InvalidHandle(_)) => {
-                password_matches(decoy_hash(), password);
-                return Err(IdentityError::InvalidCredentials);
-            }
-            Err(other) => return Err(other),
-        };
         let at = now();
-        if let Some(retry_after_secs) = user.paused_for(at) {
+        if let Some(retry_after_secs) = self.throttle.paused_for(handle, at) {
             return Err(IdentityError::LoginThrottled { retry_after_secs });
         }
-        let ok = match &user.password_hash {
-            Some(hash) => password_matches(hash, password),
+        let user = match self.user_by_handle(handle) {
+            Ok(user) => Some(user),
+            Err(IdentityError::UnknownUser(_) | IdentityError::InvalidHandle(_)) => None,
+            Err(other) => return Err(other),
+        };
+        let ok = match user.as_ref().and_then(|u| u.password_hash.as_deref()) {
+            Some(hash) => self.throttle.check(hash, password),
             None => {
-                password_matches(decoy_hash(), password);
+                self.throttle.check(decoy_hash(), password);
                 false
             }
         };
-        if !ok {
-            self.users.update(&user.id, |u| {
-                let u = u.map(|mut u| {
-                    u.failed_logins = u.failed_logins.saturating_add(1);
-                    u.last_failed_at = at;
-                    u
-                });
-                (u, ())
-            })?;
-            return Err(IdentityError::InvalidCredentials);
+        match user {
+            Some(user) if ok => {
+                self.throttle.succeeded(handle);
+                Ok(user)
+            }
+            _ => {
+                self.throttle.failed(handle, at);
+                Err(IdentityError::InvalidCredentials)
+            }
         }
-        if user.failed_logins > 0 {
-            self.users.update(&user.id, |u| {
-                let u = u.map(|mut u| {
-                    u.failed_logins = 0;
-                    u
-                });
-                (u, ())
-            })?;
-        }
-        Ok(user)
+    }
+
+    /// How many password hashes sign-ins have checked (decoys included).
+    pub fn password_checks(&self) -> u64 {
+        self.throttle.checks.load(Ordering::Relaxed)
     }
 }
 
@@ -332,6 +403,10 @@ mod tests {
             id.add_user("carol", Some(""), None),
             id.add_user("carol", Some("a\u{7}b"), None),
             id.add_user("carol", None, Some("short")),
+            id.add_user("carol", Some("bo\u{202E}b"), None),
+            id.add_user("carol", Some("b\u{200B}ob"), None),
+            id.add_user("carol", Some("bob"), None),
+            id.add_user("carol", Some("@BOB"), None),
         ]
         .iter()
         .map(|r| r.as_ref().err().map(|e| e.code()).unwrap_or("ok"))
@@ -344,7 +419,11 @@ mod tests {
                 "invalid-handle",
                 "invalid-display-name",
                 "invalid-display-name",
-                "invalid-password"
+                "invalid-password",
+                "invalid-display-name",
+                "invalid-display-name",
+                "invalid-display-name",
+                "invalid-display-name",
             ]
         );
         assert_eq!(id.users()?.len(), 1, "nothing half-written");
@@ -397,6 +476,33 @@ mod tests {
         // Another account is not affected.
         id.add_user("dave", None, Some("dave's pass"))?;
         id.check_password("dave", "dave's pass")?;
+        Ok(())
+    }
+
+    #[test]
+    fn a_handle_nobody_has_is_paused_exactly_like_a_registered_one() -> anyhow::Result<()> {
+        let (_d, id) = identity()?;
+        id.add_user("erin", None, Some("erin's password"))?;
+        let answers = |handle: &str| -> Vec<(String, Option<u64>)> {
+            (0..FREE_FAILURES + 2)
+                .map(|_| match id.check_password(handle, "a wrong one") {
+                    Err(IdentityError::LoginThrottled { retry_after_secs }) => {
+                        ("login-throttled".to_string(), Some(retry_after_secs))
+                    }
+                    Err(e) => (e.code().to_string(), None),
+                    Ok(_) => ("ok".to_string(), None),
+                })
+                .collect()
+        };
+        let before = id.password_checks();
+        let known = answers("erin");
+        let checks_known = id.password_checks() - before;
+        let unknown = answers("frank");
+        let checks_unknown = id.password_checks() - before - checks_known;
+        assert_eq!(known, unknown);
+        assert_eq!(known[FREE_FAILURES as usize].0, "login-throttled");
+        // The same work on both paths: a hash check per unpaused try.
+        assert_eq!((checks_known, checks_unknown), (5, 5));
         Ok(())
     }
 }

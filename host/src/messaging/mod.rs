@@ -221,6 +221,9 @@ pub fn check_topic(topic: &str) -> Result<(), MessagingError> {
     }
 }
 
+/// A text people are shown: at most `max` characters, and nothing in it
+/// that reorders what is shown (see `text::check_shown_text`). Titles are
+/// one line; message bodies may have several.
 fn check_len(field: &str, text: &str, max: usize) -> Result<(), MessagingError> {
     let n = text.chars().count();
     if n > max {
@@ -228,7 +231,9 @@ fn check_len(field: &str, text: &str, max: usize) -> Result<(), MessagingError> 
             "`{field}` has {n} characters; at most {max} are allowed"
         )));
     }
-    Ok(())
+    let multiline = matches!(field, "text" | "body");
+    crate::text::check_shown_text(text, multiline)
+        .map_err(|why| MessagingError::Invalid(format!("`{field}` {why}")))
 }
 
 /// A message, ordered in its conversation by `id`.

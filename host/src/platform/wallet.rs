@@ -270,6 +270,8 @@ pub struct PaymentView {
 pub struct ClaimView {
     /// The claimer's display name.
     pub name: String,
+    /// The claimer's handle (names need not be unique; handles are).
+    pub handle: String,
     pub amount: u64,
     pub at: String,
 }
@@ -282,6 +284,8 @@ pub struct PacketView {
     pub app: Option<String>,
     /// The sender's display name.
     pub sender: String,
+    /// The sender's handle.
+    pub sender_handle: String,
     pub total: u64,
     pub count: u32,
     /// `random` or `equal`.
@@ -445,6 +449,7 @@ impl Superapp {
             .iter()
             .map(|c| ClaimView {
                 name: self.display_name_of(&c.user),
+                handle: self.handle_of(&c.user),
                 amount: c.amount,
                 at: rfc3339(c.at),
             })
@@ -457,6 +462,7 @@ impl Superapp {
             .map(|(_, c)| c.name.clone());
         PacketView {
             sender: self.display_name_of(&r.sender),
+            sender_handle: self.handle_of(&r.sender),
             claims,
             id: r.id,
             app: r.app,
@@ -584,13 +590,19 @@ impl Superapp {
         }
     }
 
-    /// A red packet, for anyone holding its id (the shared link).
-    pub async fn red_packet(&self, id: &str) -> Result<PacketView, WalletError> {
+    /// A red packet as `user_id` may see it: a packet sent into a
+    /// conversation is shown only to its sender, its members and those who
+    /// claimed it (who got what is the group's business); any other packet
+    /// to anyone holding its id (the shared link).
+    pub async fn red_packet(&self, user_id: &str, id: &str) -> Result<PacketView, WalletError> {
         let pid = id.to_string();
         let found = self.wallet.read(move |l| l.packet(&pid).cloned()).await?;
-        found
-            .map(|r| self.packet_view(r))
-            .ok_or_else(|| WalletError::PacketNotFound(id.to_string()))
+        let r = found.ok_or_else(|| WalletError::PacketNotFound(id.to_string()))?;
+        let involved = r.sender == user_id || r.claims.iter().any(|c| c.user == user_id);
+        if !involved {
+            super::messaging::check_claim(&self.messaging, id, user_id)?;
+        }
+        Ok(self.packet_view(r))
     }
 
     /// The person claims a share of a red packet.

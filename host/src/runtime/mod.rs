@@ -11,10 +11,12 @@ use crate::capabilities::{self, CallCaps, GuestRequest, GuestResponse, Miniapp, 
 use crate::config::{EPOCH_TICK, HostConfig};
 use limits::CallLimiter;
 use output::GuestOutput;
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -44,6 +46,8 @@ pub enum CallError {
     AppNotFound(String),
     #[error("the request is too large: {0}")]
     RequestTooLarge(String),
+    #[error("the request's headers are too large: {size} bytes, the limit is {limit}")]
+    HeadersTooLarge { size: usize, limit: usize },
     #[error("the request is malformed: {0}")]
     BadRequest(String),
     #[error("the mini-app ran past its deadline of {deadline_ms} ms")]
@@ -68,6 +72,7 @@ impl CallError {
         match self {
             CallError::AppNotFound(_) => "app-not-found",
             CallError::RequestTooLarge(_) => "request-too-large",
+            CallError::HeadersTooLarge { .. } => "headers-too-large",
             CallError::BadRequest(_) => "bad-request",
             CallError::Timeout { .. } => "timeout",
             CallError::OutOfMemory { .. } => "out-of-memory",
@@ -78,6 +83,27 @@ impl CallError {
             CallError::Internal(_) => "internal",
         }
     }
+}
+
+/// What a call's path must be, whichever edge it came through: it starts
+/// with `/`, has no `.` or `..` segment (an app that joins it to a prefix
+/// must not be walked out of it) and no control character or backslash.
+/// Says what is wrong.
+pub fn check_call_path(path: &str) -> Result<(), String> {
+    if !path.starts_with('/') {
+        return Err("must start with `/`".into());
+    }
+    if path.split('/').any(|seg| seg == "." || seg == "..") {
+        return Err("must not have `.` or `..` segments".into());
+    }
+    if path.chars().any(|c| c.is_control() || c == '\\') {
+        return Err("must not contain control characters or `\\`".into());
+    }
+    Ok(())
+}
+
+fn header_bytes(headers: &[(String, String)]) -> usize {
+    headers.iter().map(|(n, v)| n.len() + v.len()).sum()
 }
 
 /// Why a component could not be compiled or loaded.
@@ -146,12 +172,79 @@ impl Drop for Ticker {
     }
 }
 
+/// The instance slots every call needs one of (the pooling allocator's),
+/// and each app's share of them, so one app's stuck or flooding calls can
+/// never take the slots other apps need.
+struct CallSlots {
+    total: Arc<Semaphore>,
+    per_app: Mutex<HashMap<String, Arc<Semaphore>>>,
+    share: usize,
+}
+
+/// A call's hold on its slots; dropped after its store is.
+struct SlotPermit {
+    _app: OwnedSemaphorePermit,
+    _total: OwnedSemaphorePermit,
+}
+
+impl CallSlots {
+    fn new(config: &HostConfig) -> CallSlots {
+        let total = config.max_concurrent_calls.max(1) as usize;
+        CallSlots {
+            total: Arc::new(Semaphore::new(total)),
+            per_app: Mutex::new(HashMap::new()),
+            share: (config.max_concurrent_calls_per_app.max(1) as usize).min(total),
+        }
+    }
+
+    fn app(&self, app_id: &str) -> Arc<Semaphore> {
+        match self.per_app.lock() {
+            Ok(mut map) => map
+                .entry(app_id.to_string())
+                .or_insert_with(|| Arc::new(Semaphore::new(self.share)))
+                .clone(),
+            // A poisoned map still gives the call a bounded semaphore.
+            Err(_) => Arc::new(Semaphore::new(self.share)),
+        }
+    }
+
+    /// Waits at most `wait` for the app's share first (a flooding app queues
+    /// behind itself), then for a slot of the pool.
+    async fn acquire(&self, app_id: &str, wait: Duration) -> Result<SlotPermit, CallError> {
+        let app = self.app(app_id);
+        let total = self.total.clone();
+        let both = async move {
+            let app = app.acquire_owned().await.ok()?;
+            let total = total.acquire_owned().await.ok()?;
+            Some(SlotPermit {
+                _app: app,
+                _total: total,
+            })
+        };
+        match tokio::time::timeout(wait, both).await {
+            Ok(Some(permit)) => Ok(permit),
+            _ => Err(CallError::Busy),
+        }
+    }
+
+    fn in_flight(&self, app_id: &str) -> usize {
+        let available = self
+            .per_app
+            .lock()
+            .ok()
+            .and_then(|m| m.get(app_id).map(|s| s.available_permits()))
+            .unwrap_or(self.share);
+        self.share - available
+    }
+}
+
 /// The engine, the linker and the limits every call shares.
 pub struct Runtime {
     engine: Engine,
     linker: Linker<CallState>,
     config: HostConfig,
     pooling: bool,
+    slots: CallSlots,
     _ticker: Ticker,
 }
 
@@ -218,6 +311,7 @@ impl Runtime {
             linker,
             config: config.clone(),
             pooling,
+            slots: CallSlots::new(config),
             _ticker: Ticker { stop },
         })
     }
@@ -235,6 +329,11 @@ impl Runtime {
     /// The shared engine (benchmarks build their baseline on the same one).
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// How many calls (and event deliveries) of `app_id` hold a slot now.
+    pub fn calls_in_flight(&self, app_id: &str) -> usize {
+        self.slots.in_flight(app_id)
     }
 
     /// Compiles a component, returning it with the names of its imports.
@@ -351,12 +450,16 @@ impl Runtime {
                 cfg.max_headers
             )));
         }
-        if !req.path.starts_with('/') {
-            return Err(CallError::BadRequest(format!(
-                "the path `{}` must start with `/`",
-                req.path
-            )));
+        let header_bytes = header_bytes(&req.headers);
+        if header_bytes > cfg.max_request_header_bytes {
+            return Err(CallError::HeadersTooLarge {
+                size: header_bytes,
+                limit: cfg.max_request_header_bytes,
+            });
         }
+        check_call_path(&req.path).map_err(|why| {
+            CallError::BadRequest(format!("the path `{}` {why}", req.path.escape_debug()))
+        })?;
         let request = GuestRequest {
             method: req.method,
             path: req.path,
@@ -384,7 +487,8 @@ impl Runtime {
         }
     }
 
-    /// Instantiates `app` in a fresh store and runs one export in it.
+    /// Instantiates `app` in a fresh store and runs one export in it, in
+    /// one of the app's call slots, within its deadline.
     async fn invoke(
         &self,
         app: &LoadedApp,
@@ -393,6 +497,14 @@ impl Runtime {
     ) -> Result<Invoked, CallError> {
         let cfg = &self.config;
         let app_id = app.grants.app_id.clone();
+        // Declared before the store, so the slot is released after it.
+        let _slot = match self.slots.acquire(&app_id, app.limits.deadline).await {
+            Ok(slot) => slot,
+            Err(e) => {
+                tracing::warn!(app = %app_id, code = e.code(), "no call slot free within the deadline");
+                return Err(e);
+            }
+        };
         let stdout = GuestOutput::new(cfg.max_guest_output_bytes);
         let stderr = GuestOutput::new(cfg.max_guest_output_bytes);
         let wasi = WasiCtx::builder()
@@ -414,36 +526,44 @@ impl Runtime {
         store.limiter(|s| &mut s.limiter);
         // Each tick, yield to the executor (other requests run) until the
         // deadline has passed, then trap with `Interrupt`.
-        let deadline = std::time::Instant::now() + app.limits.deadline;
+        let started = tokio::time::Instant::now();
+        let deadline = started + app.limits.deadline;
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| {
-            Ok(if std::time::Instant::now() >= deadline {
+            Ok(if tokio::time::Instant::now() >= deadline {
                 wasmtime::UpdateDeadline::Interrupt
             } else {
                 wasmtime::UpdateDeadline::Yield(1)
             })
         });
 
-        let result = match app.pre.instantiate_async(&mut store).await {
-            Ok(instance) => {
-                let instance: Miniapp = instance;
-                match &what {
-                    Invocation::Handle(request) => instance
-                        .call_handle(&mut store, request)
-                        .await
-                        .map(Invoked::Response),
-                    Invocation::Event(event) => instance
-                        .call_on_event(&mut store, event)
-                        .await
-                        .map(Invoked::Event),
-                }
+        let run = async {
+            let instance: Miniapp = app.pre.instantiate_async(&mut store).await?;
+            match &what {
+                Invocation::Handle(request) => instance
+                    .call_handle(&mut store, request)
+                    .await
+                    .map(Invoked::Response),
+                Invocation::Event(event) => instance
+                    .call_on_event(&mut store, event)
+                    .await
+                    .map(Invoked::Event),
             }
-            Err(e) => Err(e),
         };
+        // Epoch interruption only reaches a guest running wasm code; one
+        // parked in a host call (a WASI sleep or poll, a wait for the
+        // ledger) is stopped by dropping the whole call at the deadline,
+        // which unwinds its fiber. The store is dropped right after.
+        let result = tokio::time::timeout_at(deadline, run).await;
 
-        stdout.emit(&app_id, "stdout");
-        stderr.emit(&app_id, "stderr");
-        let checked = result.map_err(|e| self.classify(&store, app, e, &stderr.text()));
+        stdout.emit(&app_id, "stdout", cfg.max_log_lines_per_call);
+        stderr.emit(&app_id, "stderr", cfg.max_log_lines_per_call);
+        let checked = match result {
+            Ok(result) => result.map_err(|e| self.classify(&store, app, e, &stderr.text())),
+            Err(_) => Err(CallError::Timeout {
+                deadline_ms: app.limits.deadline.as_millis() as u64,
+            }),
+        };
         if let Err(err) = &checked {
             tracing::warn!(app = %app_id, code = err.code(), error = %err, "mini-app call failed");
         }
@@ -459,9 +579,11 @@ impl Runtime {
                 limit: cfg.max_response_bytes,
             });
         }
-        if !(100..=599).contains(&response.status) {
+        // 1xx are protocol signals of the hop itself (101 would switch
+        // the client's connection), never an app's answer.
+        if !(200..=599).contains(&response.status) {
             return Err(CallError::BadResponse(format!(
-                "status {} is not an HTTP status",
+                "status {} is not a final HTTP status (200–599)",
                 response.status
             )));
         }
@@ -470,6 +592,13 @@ impl Runtime {
                 "{} headers, the limit is {}",
                 response.headers.len(),
                 cfg.max_headers
+            )));
+        }
+        let header_bytes = header_bytes(&response.headers);
+        if header_bytes > cfg.max_response_header_bytes {
+            return Err(CallError::BadResponse(format!(
+                "{header_bytes} bytes of headers, the limit is {}",
+                cfg.max_response_header_bytes
             )));
         }
         Ok(CallResponse {

@@ -41,12 +41,24 @@ impl GuestOutput {
             .unwrap_or_default()
     }
 
-    /// Writes the captured lines to tracing.
-    pub fn emit(&self, app: &str, stream: &'static str) {
+    /// Writes the captured lines to tracing, at most `max_lines` of them
+    /// and then one line counting the rest (64 KiB of one-byte lines would
+    /// otherwise be 32,768 log lines from one call). Returns how many
+    /// lines it wrote.
+    pub fn emit(&self, app: &str, stream: &'static str, max_lines: usize) -> usize {
         let text = self.text();
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+        let mut written = 0;
+        for line in lines.by_ref().take(max_lines) {
             tracing::info!(target: "superapp::guest", app, stream, "{line}");
+            written += 1;
         }
+        let dropped = lines.count();
+        if dropped > 0 {
+            tracing::warn!(target: "superapp::guest", app, stream, dropped, "further output lines of this call dropped");
+            written += 1;
+        }
+        written
     }
 }
 
@@ -100,5 +112,22 @@ impl AsyncWrite for GuestOutput {
     }
     fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flood_of_short_lines_reaches_the_log_as_a_bounded_number_of_lines() {
+        let out = GuestOutput::new(64 << 10);
+        out.push(&b"x\n".repeat(100_000));
+        assert_eq!(out.text().len(), 64 << 10, "captured output is capped");
+        // 256 lines and one that counts what was dropped.
+        assert_eq!(out.emit("flooder", "stdout", 256), 257);
+        let quiet = GuestOutput::new(64 << 10);
+        quiet.push(b"one\ntwo\n");
+        assert_eq!(quiet.emit("calm", "stdout", 256), 2);
     }
 }

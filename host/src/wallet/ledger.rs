@@ -50,6 +50,10 @@ pub struct Ledger {
     due: BTreeSet<(i64, Due)>,
     due_index: HashMap<Due, i64>,
     remembered: HashMap<(String, String), Remembered>,
+    /// Intents waiting for their payer, per (app, payer) and per app: what
+    /// the pending caps are checked against.
+    pending: HashMap<(String, String), u32>,
+    pending_by_app: HashMap<String, u32>,
     /// Bumped by every change, so the caller can tell a no-op from a write.
     version: u64,
     appended: Appended,
@@ -79,6 +83,8 @@ impl Ledger {
             due: BTreeSet::new(),
             due_index: HashMap::new(),
             remembered: HashMap::new(),
+            pending: HashMap::new(),
+            pending_by_app: HashMap::new(),
             version: 0,
             appended: Appended::default(),
         }
@@ -205,6 +211,19 @@ impl Ledger {
             if p.refunded > p.settled() {
                 return Err(format!("payment {} refunded more than was paid", p.id));
             }
+        }
+        let mut pending: HashMap<(String, String), u32> = HashMap::new();
+        for p in self.payments.values() {
+            if p.status == PaymentStatus::Pending {
+                *pending.entry((p.app.clone(), p.payer.clone())).or_default() += 1;
+            }
+        }
+        let mut by_app: HashMap<String, u32> = HashMap::new();
+        for ((app, _), n) in &pending {
+            *by_app.entry(app.clone()).or_default() += n;
+        }
+        if pending != self.pending || by_app != self.pending_by_app {
+            return Err("the pending-intent counts differ from the pending payments".into());
         }
         for r in self.packets.values() {
             let claimed: Amount = r.claims.iter().map(|c| c.amount).sum();
@@ -552,6 +571,7 @@ impl Ledger {
         if self.payments.contains_key(&id) {
             return Err(WalletError::Internal(format!("payment id {id} reused")));
         }
+        self.check_pending_room(app, user)?;
         let p = Payment {
             id: id.clone(),
             app: app.to_string(),
@@ -571,8 +591,55 @@ impl Ledger {
         };
         self.schedule(Due::Payment(id.clone()), Some(p.expires_at));
         self.payments.insert(id, p.clone());
+        *self
+            .pending
+            .entry((app.to_string(), user.to_string()))
+            .or_default() += 1;
+        *self.pending_by_app.entry(app.to_string()).or_default() += 1;
         self.version += 1;
         Ok(Outcome::Payment(p))
+    }
+
+    /// Refuses a new intent past the caps, so one call (or one app) cannot
+    /// bury a person, or everyone, in payment requests.
+    fn check_pending_room(&self, app: &str, user: &str) -> Result<(), WalletError> {
+        let for_person = self
+            .pending
+            .get(&(app.to_string(), user.to_string()))
+            .copied()
+            .unwrap_or(0);
+        if for_person >= self.rules.max_pending_per_person {
+            return Err(WalletError::TooManyPending(format!(
+                "this person already has {for_person} payment requests from this app waiting \
+                 (the limit is {}); they must confirm or decline one, or let it expire, first",
+                self.rules.max_pending_per_person
+            )));
+        }
+        let for_app = self.pending_by_app.get(app).copied().unwrap_or(0);
+        if for_app >= self.rules.max_pending_per_app {
+            return Err(WalletError::TooManyPending(format!(
+                "this app already has {for_app} payment requests waiting (the limit is {})",
+                self.rules.max_pending_per_app
+            )));
+        }
+        Ok(())
+    }
+
+    /// An intent leaves `pending` (confirmed, declined or expired).
+    fn unpend(&mut self, app: &str, user: &str) {
+        let key = (app.to_string(), user.to_string());
+        if let Some(n) = self.pending.get_mut(&key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.pending.remove(&key);
+            }
+        }
+        if let Some(n) = self.pending_by_app.get_mut(app) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.pending_by_app.remove(app);
+            }
+        }
     }
 
     fn confirm(&mut self, user: &str, id: &str, now: i64) -> Result<Outcome, WalletError> {
@@ -638,6 +705,7 @@ impl Ledger {
         if let Some(at) = due {
             self.set_due(id, Some(at));
         }
+        self.unpend(&app, user);
         self.emit(&app, user, EventKind::PaymentConfirmed, id, amount, now);
         Ok(Outcome::Payment(self.payment_clone(id)?))
     }
@@ -888,8 +956,12 @@ impl Ledger {
         let Some(p) = self.payments.get_mut(id) else {
             return;
         };
+        let was_pending = p.status == PaymentStatus::Pending;
         p.status = status;
         let (app, payer, amount, kind) = (p.app.clone(), p.payer.clone(), p.amount, p.kind.clone());
+        if was_pending {
+            self.unpend(&app, &payer);
+        }
         if let PaymentKind::RedPacket { packet } = kind
             && let Some(r) = self.packets.get_mut(&packet)
         {

@@ -59,6 +59,8 @@ pub enum WalletError {
     PacketExpired(String),
     #[error("red packet `{0}` has no shares left")]
     PacketEmpty(String),
+    #[error("{0}")]
+    TooManyPending(String),
     #[error("the ledger could not be written: {0}")]
     Storage(#[from] StoreError),
     #[error("the ledger journal does not replay: {0}")]
@@ -91,6 +93,7 @@ impl WalletError {
             WalletError::PaymentExpired(_) => "payment-expired",
             WalletError::PacketExpired(_) => "red-packet-expired",
             WalletError::PacketEmpty(_) => "red-packet-empty",
+            WalletError::TooManyPending(_) => "too-many-pending-payments",
             WalletError::Storage(_) => "storage-io",
             WalletError::Corrupt(_) => "ledger-corrupt",
             WalletError::NotInConversation(_) => "not-a-member",
@@ -280,6 +283,12 @@ impl Wallet {
 
     /// Runs `cmd` as of `now` (unix seconds): tests and the sweeper use it.
     pub async fn execute_at(&self, cmd: Command, now: i64) -> Result<Outcome, WalletError> {
+        // Checked here, not in the ledger: journals written before this rule
+        // must still replay as they were decided.
+        for (field, text) in cmd.shown_texts() {
+            crate::text::check_shown_text(text, false)
+                .map_err(|why| WalletError::InvalidText(format!("the {field} {why}")))?;
+        }
         let fresh = Fresh::for_command(&cmd);
         let (reply, rx) = oneshot::channel();
         self.send(Job::Command {

@@ -440,6 +440,20 @@ pub enum Command {
 }
 
 impl Command {
+    /// The texts a person will be shown (memos, greetings), by field name.
+    pub fn shown_texts(&self) -> Vec<(&'static str, &str)> {
+        match self {
+            Command::Transfer { memo, .. }
+            | Command::RequestPayment { memo, .. }
+            | Command::RequestTransfer { memo, .. }
+            | Command::Payout { memo, .. } => vec![("memo", memo)],
+            Command::RequestRedPacket { spec, .. } | Command::CreateRedPacket { spec, .. } => {
+                vec![("greeting", &spec.greeting)]
+            }
+            _ => Vec::new(),
+        }
+    }
+
     /// The idempotency scope and key, for commands that move money.
     pub fn idempotency(&self) -> Option<(String, &str)> {
         match self {
@@ -565,6 +579,17 @@ pub struct Rules {
     pub max_red_packet_count: u32,
     /// Most partial refunds of one payment. Default 50.
     pub max_refunds: u32,
+    /// Most payment intents one app may have waiting for one person.
+    /// Default 20. (Journals written before this rule replay uncapped.)
+    #[serde(default = "uncapped")]
+    pub max_pending_per_person: u32,
+    /// Most payment intents one app may have waiting in all. Default 10,000.
+    #[serde(default = "uncapped")]
+    pub max_pending_per_app: u32,
+}
+
+fn uncapped() -> u32 {
+    u32::MAX
 }
 
 impl Default for Rules {
@@ -580,6 +605,8 @@ impl Default for Rules {
             max_red_packet_amount: 20_000,
             max_red_packet_count: 100,
             max_refunds: 50,
+            max_pending_per_person: 20,
+            max_pending_per_app: 10_000,
         }
     }
 }

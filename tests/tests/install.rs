@@ -337,13 +337,13 @@ fn files_that_are_not_regular_files_are_refused_before_anything_is_read() -> any
     let folder = dir.path().display().to_string();
     let out = dir.path().join("out.sapp").display().to_string();
     let cases: Vec<(&str, Vec<&str>)> = vec![
+        ("/dev/zero", vec!["verify", "/dev/zero"]),
+        ("/dev/zero", vec!["install", "/dev/zero"]),
+        ("/dev/zero", vec!["install", "--dev", "/dev/zero"]),
         (
             "/dev/zero",
             vec!["install", "--dev", &m, "--component", "/dev/zero"],
         ),
-        ("/dev/zero", vec!["install", "--dev", "/dev/zero"]),
-        ("/dev/zero", vec!["install", "/dev/zero"]),
-        ("/dev/zero", vec!["verify", "/dev/zero"]),
         ("/dev/zero", vec!["apps", "upgrade", "/dev/zero"]),
         (&folder, vec!["install", &folder]),
         (

@@ -1257,24 +1257,17 @@ fn apps(host: &Target, command: AppsCommand, out: &mut dyn Write) -> Result<(), 
             // shows only installed apps); the rekey itself still applies.
             let before = host.developer_key(&id).ok().flatten();
             let b = host.rekey(&id, &key)?;
+            let now = format!("{} ({})", b.key, key_fingerprint(&b.key));
             match before {
-                Some(old) if old.key == b.key => {
-                    w!(
-                        out,
-                        "{id} is already bound to {}",
-                        describe_binding(Some(&b))
-                    )
-                }
+                Some(old) if old.key == b.key => w!(out, "{id} is already bound to {now}"),
                 Some(old) => w!(
                     out,
-                    "{id} is now bound to {} (was {}); its next upgrade must be signed with the new key",
-                    describe_binding(Some(&b)),
+                    "{id} is now bound to {now} instead of {}; its next upgrade must be signed with the new key",
                     key_fingerprint(&old.key)
                 ),
                 None => w!(
                     out,
-                    "{id} is now bound to {}; its next signed package must be signed with it",
-                    describe_binding(Some(&b))
+                    "{id} is now bound to {now}; its next signed package must be signed with it"
                 ),
             }
         }

@@ -461,7 +461,7 @@ fn a_rekey_moves_upgrades_to_the_new_key_and_rollback_keeps_the_binding() -> any
     assert!(ok, "{err}");
     assert!(
         out.contains(&format!("greeter is now bound to {new_pub}"))
-            && out.contains(&format!("(was {})", fp(&env.pubkey))),
+            && out.contains(&format!("instead of {}", fp(&env.pubkey))),
         "{out}"
     );
     // The old key's version keeps running; the old key may no longer upgrade.

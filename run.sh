@@ -47,7 +47,10 @@ fi
 installed=$(sa apps list)
 for m in manifests/*.toml; do
     id=$(basename "$m" .toml)
-    sa pack "$m" --key "$dev/developer.key" --out "$dev/$id.sapp" >/dev/null
+    # The manifests name components in the build folder, outside their own
+    # folder, so the component is named here (the CLI reads no other).
+    sa pack "$m" --key "$dev/developer.key" --out "$dev/$id.sapp" \
+        --component "target/guests/wasm32-wasip2/guest/${id//-/_}.wasm" >/dev/null
     if grep -q "^$id " <<<"$installed"; then
         # A signed app moves on only to a higher version: bump `version` in
         # its manifest to ship changed code; otherwise the installed one stays.
@@ -57,7 +60,8 @@ for m in manifests/*.toml; do
     fi
 done
 # --replace picks up rebuilt code and keeps the app's data.
-sa install --dev --replace examples/hello/superapp.toml >/dev/null
+sa install --dev --replace examples/hello/superapp.toml \
+    --component target/guests/wasm32-wasip2/guest/hello.wasm >/dev/null
 
 password=superapp-demo
 # Each step is safe to repeat, so an interrupted first run completes later.

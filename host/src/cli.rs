@@ -14,12 +14,12 @@ macro_rules! w {
 }
 
 use crate::config::{ConfigFile, check_admin_token};
+use crate::fsutil::read_bounded;
 use crate::identity::{HostKeyInfo, IdentityError, UserView};
-use crate::packages::AppRecord;
 use crate::packages::{
-    CommitMode, InstallError, KeyError, Manifest, PackageError, TrustedKey, decode_package,
-    encode_package, fingerprint, generate_key_file, load_signing_key, parse_public_key,
-    public_key_text,
+    AppRecord, CommitMode, ComponentFile, DevApp, FileError, InstallError, KeyBinding, KeyError,
+    Manifest, PackageError, Removal, TrustedKey, decode_package, encode_package, fingerprint,
+    generate_key_file, key_fingerprint, load_signing_key, parse_public_key, public_key_text,
 };
 use crate::platform::{HolderRef, TransactionView, block_on};
 use crate::remote::{Remote, ServeInfo};
@@ -75,9 +75,18 @@ enum Command {
         /// Developer install from a manifest: unsigned, marked so in `apps list`.
         #[arg(long)]
         dev: bool,
-        /// With --dev: replace an installed app with the same id, keeping its data.
+        /// With --dev: replace an installed app with the same id, keeping its
+        /// data. Refused for a signed app (see --replace-signed).
         #[arg(long, requires = "dev")]
         replace: bool,
+        /// With --dev: replace even a signed app (one bound to a developer
+        /// key) with this unsigned code; its data and key binding are kept.
+        #[arg(long, requires = "dev")]
+        replace_signed: bool,
+        /// With --dev: the built component, instead of the manifest's
+        /// `component` (which must lie in the manifest's folder).
+        #[arg(long, requires = "dev")]
+        component: Option<PathBuf>,
     },
     /// List, show, upgrade, roll back and remove installed mini-apps.
     Apps {
@@ -127,6 +136,10 @@ enum Command {
         /// Where to write the package.
         #[arg(long, short = 'o')]
         out: PathBuf,
+        /// The built component, instead of the manifest's `component`
+        /// (which must lie in the manifest's folder).
+        #[arg(long)]
+        component: Option<PathBuf>,
     },
     /// Check a package's format and signature, and whether this host trusts its signer.
     Verify {
@@ -154,18 +167,30 @@ enum AppsCommand {
         /// The package file.
         package: PathBuf,
     },
-    /// Return an app to its previous version (the last 5 are kept).
+    /// Return an app to its previous version (the last 5 are kept), whichever
+    /// key signed it; the app stays bound to its current developer key.
     Rollback {
         /// The app id.
         id: String,
     },
-    /// Remove an app. Its storage is kept unless --purge-data.
+    /// Remove an app. Its storage and developer-key binding are kept unless
+    /// --purge-data (which also purges what a removed app left behind).
     Remove {
         /// The app id.
         id: String,
-        /// Also erase everything the app stored.
+        /// Also erase everything the app stored, and forget its developer key.
         #[arg(long)]
         purge_data: bool,
+    },
+    /// Bind an app to a new developer key: its next upgrade must be signed
+    /// with it. For a developer who really changed keys; the running version
+    /// and those kept for rollback stay.
+    Rekey {
+        /// The app id.
+        id: String,
+        /// The developer's new public key (`ed25519:…`), already trusted.
+        #[arg(long)]
+        key: String,
     },
 }
 
@@ -403,20 +428,35 @@ impl Target {
         }
     }
 
-    fn install_dev(&self, manifest: &Path, replace: bool) -> Result<AppRecord, String> {
+    /// A developer install of `app` (already read, bounded and confined).
+    fn install_dev(&self, app: DevApp, mode: CommitMode) -> Result<AppRecord, String> {
         match self {
-            Target::Local(h) => h.install_dev(manifest, replace).map_err(local_err),
+            Target::Local(h) => h.install_dev_app(app, mode).map_err(local_err),
             Target::Remote(r, _) => {
-                let text = std::fs::read_to_string(manifest)
-                    .map_err(|e| format!("{}: cannot read: {e}", manifest.display()))?;
-                let parsed =
-                    Manifest::load(manifest).map_err(|e| format!("[invalid-manifest] {e}"))?;
-                let wasm = read_file(&parsed.component).map_err(local_err)?;
-                let bytes =
-                    encode_package(&text, &wasm, None).map_err(coded(PackageError::code))?;
-                let mode = if replace { "dev-replace" } else { "dev" };
+                let bytes = encode_package(&app.manifest_toml, &app.component, None)
+                    .map_err(coded(PackageError::code))?;
+                let mode = match mode {
+                    CommitMode::ReplaceSigned => "dev-replace-signed",
+                    CommitMode::Replace => "dev-replace",
+                    CommitMode::Install | CommitMode::Upgrade => "dev",
+                };
                 r.install(bytes, mode).map(|a| a.record)
             }
+        }
+    }
+
+    /// The developer key `id` is bound to.
+    fn developer_key(&self, id: &str) -> Result<Option<KeyBinding>, String> {
+        match self {
+            Target::Local(h) => h.developer_key(id).map_err(|e| e.to_string()),
+            Target::Remote(r, _) => r.app(id).map(|a| a.developer_key),
+        }
+    }
+
+    fn rekey(&self, id: &str, key: &str) -> Result<KeyBinding, String> {
+        match self {
+            Target::Local(h) => h.rekey(id, key).map_err(local_err),
+            Target::Remote(r, _) => r.rekey(id, key),
         }
     }
 
@@ -460,7 +500,7 @@ impl Target {
         }
     }
 
-    fn remove(&self, id: &str, purge_data: bool) -> Result<AppRecord, String> {
+    fn remove(&self, id: &str, purge_data: bool) -> Result<Removal, String> {
         match self {
             Target::Local(h) => h.remove(id, purge_data).map_err(local_err),
             Target::Remote(r, _) => r.remove(id, purge_data),
@@ -798,13 +838,36 @@ fn dispatch(
         file,
     };
     match cli.command {
-        Command::Install { file, dev, replace } => {
-            let host = target(&settings)?;
-            let r = with_progress(|| match dev {
-                true => host.install_dev(&file, replace),
-                false => {
-                    host.install_package(read_file(&file).map_err(local_err)?, CommitMode::Install)
+        Command::Install {
+            file,
+            dev,
+            replace,
+            replace_signed,
+            component,
+        } => {
+            // Files are read (bounded) before the data folder is touched.
+            let host_config = settings.config();
+            let input = match dev {
+                true => {
+                    let which = match &component {
+                        Some(p) => ComponentFile::Given(p),
+                        None => ComponentFile::Confined,
+                    };
+                    let mode = match (replace, replace_signed) {
+                        (_, true) => CommitMode::ReplaceSigned,
+                        (true, false) => CommitMode::Replace,
+                        (false, false) => CommitMode::Install,
+                    };
+                    let app = DevApp::read(&file, which, host_config.max_component_bytes)
+                        .map_err(local_err)?;
+                    InstallInput::Dev(Box::new(app), mode)
                 }
+                false => InstallInput::Package(read_package(&file, &host_config)?),
+            };
+            let host = target(&settings)?;
+            let r = with_progress(|| match input {
+                InstallInput::Dev(app, mode) => host.install_dev(*app, mode),
+                InstallInput::Package(bytes) => host.install_package(bytes, CommitMode::Install),
             })?;
             let v = &r.current;
             w!(
@@ -820,7 +883,7 @@ fn dispatch(
         Command::Apps { command } => apps(&target(&settings)?, command, out)?,
         Command::Call(args) => {
             // Check the arguments before touching the data folder.
-            let req = call_request(&args)?;
+            let req = call_request(&args, settings.config().max_request_bytes)?;
             return call(open(&settings)?, args, req, out);
         }
         Command::Serve {
@@ -860,14 +923,21 @@ fn dispatch(
             manifest,
             key,
             out: target,
+            component,
         } => {
+            let config = settings.config();
             let key = load_signing_key(&key).map_err(coded(KeyError::code))?;
-            let text = std::fs::read_to_string(&manifest)
-                .map_err(|e| format!("{}: cannot read: {e}", manifest.display()))?;
-            let parsed = Manifest::load(&manifest).map_err(|e| e.to_string())?;
-            let wasm = read_file(&parsed.component).map_err(|e| e.to_string())?;
-            let bytes =
-                encode_package(&text, &wasm, Some(&key)).map_err(coded(PackageError::code))?;
+            let which = match &component {
+                Some(p) => ComponentFile::Given(p),
+                None => ComponentFile::Confined,
+            };
+            let app =
+                DevApp::read(&manifest, which, config.max_component_bytes).map_err(local_err)?;
+            let parsed = &app.manifest;
+            let bytes = encode_package(&app.manifest_toml, &app.component, Some(&key))
+                .map_err(coded(PackageError::code))?;
+            PackageError::check_size("package", bytes.len(), config.max_package_bytes)
+                .map_err(coded(PackageError::code))?;
             crate::fsutil::write_atomic(&target, &bytes)
                 .map_err(|e| format!("{}: {e}", target.display()))?;
             let public = key.verifying_key().to_bytes();
@@ -902,16 +972,20 @@ fn dispatch(
     Ok(ExitCode::SUCCESS)
 }
 
+/// What `install` was given, read before the data folder is opened.
+enum InstallInput {
+    Dev(Box<DevApp>, CommitMode),
+    Package(Vec<u8>),
+}
+
 /// Maps a typed error to `[code] message` for the terminal.
 fn coded<E: std::fmt::Display>(code: fn(&E) -> &'static str) -> impl Fn(E) -> String {
     move |e| format!("[{}] {e}", code(&e))
 }
 
-fn read_file(path: &Path) -> Result<Vec<u8>, InstallError> {
-    std::fs::read(path).map_err(|e| InstallError::Component {
-        file: path.display().to_string(),
-        detail: format!("cannot read: {e}"),
-    })
+/// Reads a package file: a regular file of at most the host's package cap.
+fn read_package(path: &Path, config: &HostConfig) -> Result<Vec<u8>, String> {
+    read_bounded(path, "package", config.max_package_bytes).map_err(coded(FileError::code))
 }
 
 fn signed_by(signer: Option<&str>) -> String {
@@ -919,6 +993,18 @@ fn signed_by(signer: Option<&str>) -> String {
         Some(k) => format!("signed by {}", fingerprint(&k)),
         None => "unsigned developer install".to_string(),
     }
+}
+
+fn describe_binding(b: Option<&KeyBinding>) -> String {
+    let Some(b) = b else {
+        return "none (never signed)".to_string();
+    };
+    let mut text = format!("{} ({})", b.key, key_fingerprint(&b.key));
+    if !b.earlier.is_empty() {
+        let earlier: Vec<String> = b.earlier.iter().map(|e| key_fingerprint(&e.key)).collect();
+        text.push_str(&format!("; before: {}", earlier.join(", ")));
+    }
+    text
 }
 
 fn describe_key(k: &TrustedKey) -> String {
@@ -965,7 +1051,7 @@ fn with_progress<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> 
 }
 
 fn verify(settings: &Settings, package: &Path, out: &mut dyn Write) -> Result<ExitCode, String> {
-    let bytes = read_file(package).map_err(|e| e.to_string())?;
+    let bytes = read_package(package, &settings.config())?;
     let p = decode_package(&bytes).map_err(coded(PackageError::code))?;
     let signer = p
         .signer
@@ -1072,6 +1158,8 @@ fn apps(host: &Target, command: AppsCommand, out: &mut dyn Write) -> Result<(), 
                     None => "no (unsigned developer install)".to_string(),
                 }
             );
+            let binding = host.developer_key(&id)?;
+            w!(out, "developer key: {}", describe_binding(binding.as_ref()));
             let earlier: Vec<String> = r
                 .previous
                 .iter()
@@ -1111,7 +1199,7 @@ fn apps(host: &Target, command: AppsCommand, out: &mut dyn Write) -> Result<(), 
             }
         }
         AppsCommand::Upgrade { package } => {
-            let bytes = read_file(&package).map_err(local_err)?;
+            let bytes = read_package(&package, host.config())?;
             let before = decode_package(&bytes)
                 .ok()
                 .and_then(|p| Manifest::parse(&p.manifest_toml, "package").ok())
@@ -1137,23 +1225,57 @@ fn apps(host: &Target, command: AppsCommand, out: &mut dyn Write) -> Result<(), 
         }
         AppsCommand::Remove { id, purge_data } => {
             let r = host.remove(&id, purge_data)?;
-            w!(
-                out,
-                "removed {} {}{}",
-                r.id(),
-                r.current.manifest.version,
-                if purge_data {
-                    " and its data"
-                } else {
-                    " (its data is kept)"
-                }
-            );
+            let kept = match &r.developer_key {
+                Some(b) => format!(
+                    " (its data is kept, and it stays bound to developer key {}: only that key can install it again, until `--purge-data`)",
+                    key_fingerprint(&b.key)
+                ),
+                None => " (its data is kept)".to_string(),
+            };
+            match (&r.record, purge_data) {
+                (Some(record), true) => w!(
+                    out,
+                    "removed {} {} and its data",
+                    r.app,
+                    record.current.manifest.version
+                ),
+                (Some(record), false) => w!(
+                    out,
+                    "removed {} {}{kept}",
+                    r.app,
+                    record.current.manifest.version
+                ),
+                (None, _) => w!(
+                    out,
+                    "purged what the removed app {} left: its data and developer key",
+                    r.app
+                ),
+            }
+        }
+        AppsCommand::Rekey { id, key } => {
+            // Unknown for an app removed with its binding kept (the server
+            // shows only installed apps); the rekey itself still applies.
+            let before = host.developer_key(&id).ok().flatten();
+            let b = host.rekey(&id, &key)?;
+            let now = format!("{} ({})", b.key, key_fingerprint(&b.key));
+            match before {
+                Some(old) if old.key == b.key => w!(out, "{id} is already bound to {now}"),
+                Some(old) => w!(
+                    out,
+                    "{id} is now bound to {now} instead of {}; its next upgrade must be signed with the new key",
+                    key_fingerprint(&old.key)
+                ),
+                None => w!(
+                    out,
+                    "{id} is now bound to {now}; its next signed package must be signed with it"
+                ),
+            }
         }
     }
     Ok(())
 }
 
-fn call_request(args: &CallArgs) -> Result<CallRequest, String> {
+fn call_request(args: &CallArgs, max_body: usize) -> Result<CallRequest, String> {
     let (path, query) = match args.path.split_once('?') {
         Some((p, q)) => (p.to_string(), q.to_string()),
         None => (args.path.clone(), String::new()),
@@ -1172,9 +1294,8 @@ fn call_request(args: &CallArgs) -> Result<CallRequest, String> {
             headers.push(("content-type".into(), "application/json".into()));
             json.as_bytes().to_vec()
         }
-        (None, Some(file)) => {
-            std::fs::read(file).map_err(|e| format!("--body-file {}: {e}", file.display()))?
-        }
+        (None, Some(file)) => read_bounded(file, "request body", max_body as u64)
+            .map_err(|e| format!("--body-file: [{}] {e}", e.code()))?,
         (None, None) => Vec::new(),
     };
     Ok(CallRequest {

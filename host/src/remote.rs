@@ -4,9 +4,9 @@
 //! the CLI sends installs, upgrades, rollbacks, removals and trust changes
 //! to its `/admin` routes instead, and the server swaps apps live.
 
-use crate::http::admin::{AdminApp, NewUser, TrustRequest, VerifyRequest};
+use crate::http::admin::{AdminApp, NewUser, RekeyRequest, TrustRequest, VerifyRequest};
 use crate::identity::{HostKeyInfo, UserView};
-use crate::packages::{AppRecord, TrustedKey};
+use crate::packages::{KeyBinding, Removal, TrustedKey};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -140,7 +140,8 @@ impl Remote {
         }
     }
 
-    /// Installs package bytes; `mode` is install, upgrade, dev or dev-replace.
+    /// Installs package bytes; `mode` is install, upgrade, dev, dev-replace
+    /// or dev-replace-signed.
     pub fn install(&self, package: Vec<u8>, mode: &str) -> Result<AdminApp, String> {
         self.send(
             "POST",
@@ -161,7 +162,20 @@ impl Remote {
         self.send("POST", &format!("/admin/apps/{id}/rollback"), None)
     }
 
-    pub fn remove(&self, id: &str, purge_data: bool) -> Result<AppRecord, String> {
+    /// Binds `id` to the developer key `public_key` for its next upgrade.
+    pub fn rekey(&self, id: &str, public_key: &str) -> Result<KeyBinding, String> {
+        let body = serde_json::to_vec(&RekeyRequest {
+            public_key: public_key.to_string(),
+        })
+        .map_err(|e| e.to_string())?;
+        self.send(
+            "PUT",
+            &format!("/admin/apps/{id}/developer-key"),
+            Some((body, "application/json")),
+        )
+    }
+
+    pub fn remove(&self, id: &str, purge_data: bool) -> Result<Removal, String> {
         self.send(
             "DELETE",
             &format!("/admin/apps/{id}?purge_data={purge_data}"),

@@ -22,9 +22,19 @@ pub fn guest(name: &str) -> PathBuf {
 }
 
 /// Writes a manifest for `component` under `dir` and returns its path.
-/// `extra` is appended verbatim (capabilities, limits).
+/// `extra` is appended verbatim (capabilities, limits). A component from
+/// elsewhere is copied into `dir` first: the command line reads only a
+/// component inside the manifest's folder.
 pub fn manifest(dir: &Path, id: &str, component: &Path, extra: &str) -> PathBuf {
     let path = dir.join(format!("{id}.toml"));
+    let component = match component.file_name() {
+        Some(name) if component.is_file() && !component.starts_with(dir) => {
+            let copy = dir.join(name);
+            std::fs::copy(component, &copy).unwrap_or_else(|e| unreachable_io(&copy, e));
+            copy
+        }
+        _ => component.to_path_buf(),
+    };
     let text = format!(
         "id = \"{id}\"\nname = \"Test {id}\"\nversion = \"1.0.0\"\ndeveloper = \"Tests\"\ncomponent = \"{}\"\n{extra}\n",
         component.display()

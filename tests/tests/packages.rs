@@ -354,3 +354,411 @@ fn only_the_last_five_versions_are_kept_for_rollback() -> anyhow::Result<()> {
     assert_eq!(env.files(), 0);
     Ok(())
 }
+
+/// A second developer key pair, trusted or not.
+fn other_key(env: &Env, name: &str) -> (PathBuf, String) {
+    let key = env.dir.path().join(format!("{name}.key"));
+    let (ok, out, err) = cli(&["keys", "new", "--out", &key.display().to_string()]);
+    assert!(ok, "keys new: {err}");
+    (key, out.lines().last().unwrap_or_default().to_string())
+}
+
+/// The short fingerprint of a public key, as errors name it.
+fn fp(public_key: &str) -> String {
+    superapp_host::packages::parse_public_key(public_key)
+        .map(|k| superapp_host::packages::fingerprint(&k))
+        .unwrap_or_default()
+}
+
+impl Env {
+    /// `pack` with another developer's key.
+    fn pack_with(&self, key: &Path, id: &str, version: &str, extra: &str) -> PathBuf {
+        let m = manifest(self.dir.path(), id, &hello(), extra);
+        let text = std::fs::read_to_string(&m).unwrap_or_default();
+        std::fs::write(&m, text.replace("1.0.0", version)).unwrap_or_default();
+        let key_name = key.file_stem().unwrap_or_default().to_string_lossy();
+        let out = self
+            .dir
+            .path()
+            .join(format!("{id}-{version}-{key_name}.sapp"));
+        let (ok, _, err) = cli(&[
+            "pack",
+            &m.display().to_string(),
+            "--key",
+            &key.display().to_string(),
+            "-o",
+            &out.display().to_string(),
+        ]);
+        assert!(ok, "pack: {err}");
+        out
+    }
+
+    fn upgrade(&self, pkg: &Path) -> (bool, String, String) {
+        self.run(&["apps", "upgrade", &pkg.display().to_string()])
+    }
+
+    fn visits(&self, id: &str) -> String {
+        self.run(&["call", id, "/visits"]).1
+    }
+}
+
+#[test]
+fn an_upgrade_signed_by_another_trusted_key_is_refused_even_after_a_restart() -> anyhow::Result<()>
+{
+    let env = Env::new()?;
+    env.trust();
+    let (other, other_pub) = other_key(&env, "other");
+    assert!(env.run(&["trust", "add", &other_pub]).0);
+    assert!(
+        env.install(&env.pack("greeter", "1.0.0", &hello(), HELLO_CAPS))
+            .0
+    );
+    env.run(&["call", "greeter", "/visits", "-X", "POST"]);
+
+    // Every command reopens the data folder: the binding is on disk.
+    let takeover = env.pack_with(&other, "greeter", "2.0.0", HELLO_CAPS);
+    for (ok, _, err) in [env.upgrade(&takeover), env.install(&takeover)] {
+        assert!(!ok, "another developer's package replaced the app");
+        assert!(
+            err.contains("[developer-key-mismatch]")
+                && err.contains(&fp(&env.pubkey))
+                && err.contains(&fp(&other_pub))
+                && err.contains("superapp apps rekey greeter --key"),
+            "{err}"
+        );
+    }
+    let (_, show, _) = env.run(&["apps", "show", "greeter"]);
+    assert!(
+        show.contains("version:     1.0.0")
+            && show.contains(&format!("developer key: {}", env.pubkey)),
+        "{show}"
+    );
+    assert!(env.visits("greeter").contains("\"count\":1"));
+    // The app's own developer still upgrades it.
+    let (ok, _, err) = env.upgrade(&env.pack("greeter", "1.1.0", &hello(), HELLO_CAPS));
+    assert!(ok, "{err}");
+    Ok(())
+}
+
+#[test]
+fn a_rekey_moves_upgrades_to_the_new_key_and_rollback_keeps_the_binding() -> anyhow::Result<()> {
+    let env = Env::new()?;
+    env.trust();
+    let (new, new_pub) = other_key(&env, "new");
+    assert!(
+        env.install(&env.pack("greeter", "1.0.0", &hello(), HELLO_CAPS))
+            .0
+    );
+    env.run(&["call", "greeter", "/visits", "-X", "POST"]);
+
+    let (ok, _, err) = env.run(&["apps", "rekey", "greeter", "--key", &new_pub]);
+    assert!(
+        !ok && err.contains("[untrusted-key]") && err.contains("trust add"),
+        "{err}"
+    );
+    assert!(env.run(&["trust", "add", &new_pub]).0);
+    let (ok, out, err) = env.run(&["apps", "rekey", "greeter", "--key", &new_pub]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(&format!("greeter is now bound to {new_pub}"))
+            && out.contains(&format!("instead of {}", fp(&env.pubkey))),
+        "{out}"
+    );
+    // The old key's version keeps running; the old key may no longer upgrade.
+    assert!(env.visits("greeter").contains("\"count\":1"));
+    let (ok, _, err) = env.upgrade(&env.pack("greeter", "1.1.0", &hello(), HELLO_CAPS));
+    assert!(!ok && err.contains("[developer-key-mismatch]"), "{err}");
+    let (ok, _, err) = env.upgrade(&env.pack_with(&new, "greeter", "1.1.0", HELLO_CAPS));
+    assert!(ok, "{err}");
+    let (_, show, _) = env.run(&["apps", "show", "greeter"]);
+    assert!(
+        show.contains(&format!("developer key: {new_pub}"))
+            && show.contains(&format!("before: {}", fp(&env.pubkey))),
+        "{show}"
+    );
+
+    // Rollback returns to the old key's version; the binding stays new.
+    let (ok, out, _) = env.run(&["apps", "rollback", "greeter"]);
+    assert!(ok && out.contains("back to 1.0.0"), "{out}");
+    let (_, show, _) = env.run(&["apps", "show", "greeter"]);
+    assert!(
+        show.contains(&format!("signed:      yes, by {}", env.pubkey))
+            && show.contains(&format!("developer key: {new_pub}")),
+        "{show}"
+    );
+    let (ok, _, err) = env.upgrade(&env.pack("greeter", "1.2.0", &hello(), HELLO_CAPS));
+    assert!(!ok && err.contains("[developer-key-mismatch]"), "{err}");
+    let (ok, _, err) = env.upgrade(&env.pack_with(&new, "greeter", "1.2.0", HELLO_CAPS));
+    assert!(ok, "{err}");
+    assert!(env.visits("greeter").contains("\"count\":1"));
+
+    let (ok, out, _) = env.run(&["apps", "rekey", "greeter", "--key", &new_pub]);
+    assert!(ok && out.contains("already bound"), "{out}");
+    let (ok, _, err) = env.run(&["apps", "rekey", "nobody", "--key", &new_pub]);
+    assert!(!ok && err.contains("[not-installed]"), "{err}");
+    let (ok, _, err) = env.run(&["apps", "rekey", "greeter", "--key", "ed25519:nope"]);
+    assert!(!ok && err.contains("[bad-public-key]"), "{err}");
+    Ok(())
+}
+
+#[test]
+fn a_dev_replace_over_a_signed_app_needs_replace_signed() -> anyhow::Result<()> {
+    let env = Env::new()?;
+    env.trust();
+    let (other, other_pub) = other_key(&env, "other");
+    assert!(env.run(&["trust", "add", &other_pub]).0);
+    assert!(
+        env.install(&env.pack("greeter", "1.0.0", &hello(), HELLO_CAPS))
+            .0
+    );
+    env.run(&["call", "greeter", "/visits", "-X", "POST"]);
+    let dev = manifest(env.dir.path(), "greeter", &hello(), HELLO_CAPS);
+    let dev = dev.display().to_string();
+    for args in [
+        vec!["install", "--dev", "--replace", &dev],
+        vec!["install", "--dev", &dev],
+    ] {
+        let (ok, _, err) = env.run(&args);
+        assert!(!ok, "{args:?} replaced a signed app");
+        assert!(
+            err.contains("[signed-app]")
+                && err.contains(&fp(&env.pubkey))
+                && err.contains("--replace-signed"),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(!env.listed().contains("UNSIGNED"));
+    let (ok, _, err) = env.run(&["install", "--dev", "--replace-signed", &dev]);
+    assert!(ok, "{err}");
+    assert!(env.listed().contains("UNSIGNED (dev)"));
+    assert!(env.visits("greeter").contains("\"count\":1"), "data kept");
+    // The binding is kept: only the app's developer signs its next version.
+    let (ok, _, err) = env.upgrade(&env.pack_with(&other, "greeter", "2.0.0", HELLO_CAPS));
+    assert!(!ok && err.contains("[developer-key-mismatch]"), "{err}");
+    let (ok, _, err) = env.upgrade(&env.pack("greeter", "2.0.0", &hello(), HELLO_CAPS));
+    assert!(ok, "{err}");
+    Ok(())
+}
+
+#[test]
+fn a_removed_app_stays_bound_to_its_key_until_its_data_is_purged() -> anyhow::Result<()> {
+    let env = Env::new()?;
+    env.trust();
+    let (other, other_pub) = other_key(&env, "other");
+    assert!(env.run(&["trust", "add", &other_pub]).0);
+    let mine = env.pack("greeter", "1.0.0", &hello(), HELLO_CAPS);
+    assert!(env.install(&mine).0);
+    env.run(&["call", "greeter", "/visits", "-X", "POST"]);
+    let (ok, out, _) = env.run(&["apps", "remove", "greeter"]);
+    assert!(
+        ok && out.contains("its data is kept")
+            && out.contains(&format!("bound to developer key {}", fp(&env.pubkey))),
+        "{out}"
+    );
+
+    // Someone else's package, or unsigned code, does not inherit the data.
+    let theirs = env.pack_with(&other, "greeter", "1.0.0", HELLO_CAPS);
+    let (ok, _, err) = env.install(&theirs);
+    assert!(!ok && err.contains("[developer-key-mismatch]"), "{err}");
+    let dev = manifest(env.dir.path(), "greeter", &hello(), HELLO_CAPS);
+    let (ok, _, err) = env.run(&["install", "--dev", &dev.display().to_string()]);
+    assert!(!ok && err.contains("[signed-app]"), "{err}");
+    assert!(env.listed().contains("no apps installed"));
+    // Its own developer's package does, with the data.
+    assert!(env.install(&mine).0);
+    assert!(env.visits("greeter").contains("\"count\":1"));
+
+    // Purging the data of a removed app frees the id for a fresh start.
+    assert!(env.run(&["apps", "remove", "greeter"]).0);
+    let (ok, out, err) = env.run(&["apps", "remove", "greeter", "--purge-data"]);
+    assert!(
+        ok && out.contains("purged what the removed app greeter left"),
+        "{err}"
+    );
+    let (ok, _, err) = env.run(&["apps", "remove", "greeter", "--purge-data"]);
+    assert!(!ok && err.contains("[not-installed]"), "{err}");
+    let (ok, _, err) = env.install(&theirs);
+    assert!(ok, "{err}");
+    assert!(env.visits("greeter").contains("\"count\":0"));
+    let (_, show, _) = env.run(&["apps", "show", "greeter"]);
+    assert!(
+        show.contains(&format!("developer key: {other_pub}")),
+        "{show}"
+    );
+    // Removed with its data at once: free as well.
+    let (ok, out, _) = env.run(&["apps", "remove", "greeter", "--purge-data"]);
+    assert!(ok && out.contains("and its data"), "{out}");
+    assert!(env.install(&mine).0);
+    Ok(())
+}
+
+#[test]
+fn the_key_rules_hold_through_a_running_server() -> anyhow::Result<()> {
+    let env = Env::new()?;
+    let (other, other_pub) = other_key(&env, "other");
+    let data = PathBuf::from(&env.data);
+    let (base, _host, _rt) = superapp_tests::serve_with_admin(superapp_tests::open_host(&data)?)?;
+    let admin = superapp_host::remote::ServeInfo::read(&data)
+        .map(|i| i.token)
+        .unwrap_or_default();
+    env.trust();
+    assert!(env.run(&["trust", "add", &other_pub]).0);
+    let (ok, _, err) = env.install(&env.pack("greeter", "1.0.0", &hello(), HELLO_CAPS));
+    assert!(ok, "{err}");
+
+    let (ok, _, err) = env.upgrade(&env.pack_with(&other, "greeter", "1.1.0", HELLO_CAPS));
+    assert!(
+        !ok && err.contains("[developer-key-mismatch]") && err.contains(&fp(&other_pub)),
+        "{err}"
+    );
+    let dev = manifest(env.dir.path(), "greeter", &hello(), HELLO_CAPS);
+    let dev = dev.display().to_string();
+    let (ok, _, err) = env.run(&["install", "--dev", "--replace", &dev]);
+    assert!(
+        !ok && err.contains("[signed-app]") && err.contains("--replace-signed"),
+        "{err}"
+    );
+
+    // The route itself: the admin token, a trusted key, a known app.
+    let url = format!("{base}/admin/apps/greeter/developer-key");
+    let body = serde_json::json!({ "public_key": other_pub });
+    let r = superapp_tests::send_json("PUT", &url, None, &body)?;
+    assert_eq!(
+        (r.status, r.problem().as_str()),
+        (401, "admin-token-required")
+    );
+    let untrusted = other_key(&env, "untrusted").1;
+    let r = superapp_tests::send_json(
+        "PUT",
+        &url,
+        Some(&admin),
+        &serde_json::json!({ "public_key": untrusted }),
+    )?;
+    assert_eq!(
+        (r.status, r.problem().as_str()),
+        (422, "untrusted-key"),
+        "{}",
+        r.body
+    );
+    let r = superapp_tests::send_json(
+        "PUT",
+        &format!("{base}/admin/apps/nobody/developer-key"),
+        Some(&admin),
+        &body,
+    )?;
+    assert_eq!(
+        (r.status, r.problem().as_str()),
+        (404, "not-installed"),
+        "{}",
+        r.body
+    );
+
+    let (ok, out, err) = env.run(&["apps", "rekey", "greeter", "--key", &other_pub]);
+    assert!(ok && out.contains("now bound to"), "{err}");
+    let r = superapp_tests::send(
+        "GET",
+        &format!("{base}/admin/apps/greeter"),
+        Some(&admin),
+        None,
+    )?;
+    assert_eq!(
+        r.json()["developer_key"]["key"],
+        other_pub.as_str(),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        r.json()["developer_key"]["earlier"][0]["key"],
+        env.pubkey.as_str()
+    );
+    let (ok, _, err) = env.upgrade(&env.pack_with(&other, "greeter", "1.1.0", HELLO_CAPS));
+    assert!(ok, "{err}");
+    let (ok, _, err) = env.run(&["install", "--dev", "--replace-signed", &dev]);
+    assert!(ok, "{err}");
+    let doc = superapp_tests::send("GET", &format!("{base}/openapi.json"), None, None)?;
+    assert!(doc.body.contains("/admin/apps/{id}/developer-key"));
+    Ok(())
+}
+
+/// `wasm` with a custom section of `pad` bytes appended: still the same
+/// component, only bigger.
+fn padded(wasm: &[u8], pad: usize) -> Vec<u8> {
+    fn leb(mut n: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    let name = b"padding";
+    let mut body = Vec::new();
+    leb(name.len(), &mut body);
+    body.extend_from_slice(name);
+    body.resize(body.len() + pad, 0);
+    let mut out = wasm.to_vec();
+    out.push(0);
+    leb(body.len(), &mut out);
+    out.extend_from_slice(&body);
+    out
+}
+
+#[test]
+fn the_admin_api_takes_packages_up_to_the_host_cap_and_refuses_more_as_problem_json()
+-> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    let mut config = superapp_tests::test_config(&data);
+    config.max_component_bytes = 4 << 20;
+    config.max_package_bytes = 4 << 20;
+    let host = superapp_host::Superapp::open(config)?;
+    let key = ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]);
+    host.trust().add(
+        &superapp_host::packages::public_key_text(&key.verifying_key().to_bytes()),
+        None,
+    )?;
+    let (base, _host, _rt) = superapp_tests::serve_with_admin(host)?;
+    let admin = superapp_host::remote::ServeInfo::read(&data)
+        .map(|i| i.token)
+        .unwrap_or_default();
+    let manifest = format!(
+        "id = \"big\"\nname = \"Big\"\nversion = \"1.0.0\"\ndeveloper = \"D\"\ncomponent = \"x.wasm\"\n{HELLO_CAPS}"
+    );
+    // Over axum's default 2 MiB body limit, under the host's cap.
+    let wasm = padded(&std::fs::read(hello())?, 3 << 20);
+    let package = superapp_host::packages::encode_package(&manifest, &wasm, Some(&key))?;
+    assert!(package.len() > 3 << 20);
+    let url = format!("{base}/admin/apps");
+    let r = superapp_tests::send(
+        "POST",
+        &url,
+        Some(&admin),
+        Some((&package, "application/octet-stream")),
+    )?;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = superapp_tests::send("GET", &format!("{base}/apps"), None, None)?;
+    assert!(r.body.contains("\"big\""), "{}", r.body);
+
+    let over = vec![0u8; (4 << 20) + 1];
+    let r = superapp_tests::send(
+        "POST",
+        &format!("{url}?mode=upgrade"),
+        Some(&admin),
+        Some((&over, "application/octet-stream")),
+    )?;
+    assert_eq!(r.status, 413);
+    assert_eq!(r.content_type, "application/problem+json", "{}", r.body);
+    assert_eq!(r.problem(), "request-too-large");
+    assert!(
+        r.json()["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("4194304 bytes"),
+        "{}",
+        r.body
+    );
+    Ok(())
+}

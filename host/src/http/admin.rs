@@ -3,18 +3,19 @@
 //! forwards installs, upgrades, rollbacks, removals, trust changes, user
 //! management and key rotation here).
 //! Every route needs the bearer token the server wrote to `DATA/serve.json`.
+//! A package upload may be as large as the host's package cap
+//! (`max_package_bytes`), not axum's default body limit.
 
 use super::{AppState, JsonBody, Problem};
 use crate::identity::{IdentityError, UserView};
-use crate::packages::{AppRecord, CommitMode, InstallError, KeyError, TrustedKey};
+use crate::packages::{AppRecord, CommitMode, InstallError, KeyBinding, KeyError, TrustedKey};
 use crate::platform::Superapp;
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -23,6 +24,9 @@ use std::sync::Arc;
 pub struct AdminApp {
     pub record: AppRecord,
     pub storage_used: u64,
+    /// The developer key the app is bound to (None: never signed, not rekeyed).
+    #[serde(default)]
+    pub developer_key: Option<KeyBinding>,
 }
 
 pub(super) fn routes(state: AppState) -> Router<AppState> {
@@ -30,6 +34,7 @@ pub(super) fn routes(state: AppState) -> Router<AppState> {
         .route("/admin/apps", get(list_apps).post(install))
         .route("/admin/apps/{id}", get(show_app).delete(remove))
         .route("/admin/apps/{id}/rollback", post(rollback))
+        .route("/admin/apps/{id}/developer-key", put(rekey))
         .route("/admin/trust", get(list_trust).post(add_trust))
         .route("/admin/trust/{key}", delete(remove_trust))
         .route("/admin/users", get(list_users).post(add_user))
@@ -94,7 +99,9 @@ impl From<InstallError> for Problem {
             InstallError::NotInstalled(_) => StatusCode::NOT_FOUND,
             InstallError::AlreadyInstalled(_)
             | InstallError::NotNewer { .. }
-            | InstallError::NoPreviousVersion(_) => StatusCode::CONFLICT,
+            | InstallError::NoPreviousVersion(_)
+            | InstallError::KeyMismatch { .. }
+            | InstallError::SignedApp { .. } => StatusCode::CONFLICT,
             InstallError::Io(_) | InstallError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
             InstallError::Key(k) => return Problem::from_key(k),
             _ => StatusCode::UNPROCESSABLE_ENTITY,
@@ -143,9 +150,11 @@ fn store_problem(e: impl std::fmt::Display) -> Problem {
 
 fn admin_app(host: &Superapp, record: AppRecord) -> Result<AdminApp, Problem> {
     let storage_used = host.storage_usage(record.id()).map_err(store_problem)?;
+    let developer_key = host.developer_key(record.id()).map_err(store_problem)?;
     Ok(AdminApp {
         record,
         storage_used,
+        developer_key,
     })
 }
 
@@ -174,31 +183,117 @@ async fn show_app(State(s): State<AppState>, Path(id): Path<String>) -> Response
 /// How `POST /admin/apps` treats the package in the body.
 #[derive(Debug, Deserialize)]
 struct InstallQuery {
-    /// `install` (default), `upgrade`, `dev` or `dev-replace`.
+    /// `install` (default), `upgrade`, `dev`, `dev-replace` or
+    /// `dev-replace-signed`.
     mode: Option<String>,
+}
+
+/// How much of a refused upload is still read (and dropped) so the client
+/// gets the answer instead of a reset connection. Only an operator holding
+/// the token gets this far.
+const DRAIN_FACTOR: u64 = 4;
+
+/// Reads a package upload of at most `limit` bytes (the host's package
+/// cap): past it, 413 `request-too-large` as problem+json.
+async fn package_body(req: Request, limit: u64) -> Result<Vec<u8>, Problem> {
+    use futures_util::StreamExt;
+    let too_large = || {
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request-too-large",
+            format!("the package is over this host's limit of {limit} bytes (max_package_bytes)"),
+        )
+    };
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let mut body = Vec::with_capacity(declared.unwrap_or(0).min(limit) as usize);
+    let mut seen: u64 = 0;
+    let mut stream = req.into_body().into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "bad-request",
+                format!("the upload broke off: {e}"),
+            )
+        })?;
+        seen = seen.saturating_add(chunk.len() as u64);
+        if seen > limit.saturating_mul(DRAIN_FACTOR) {
+            return Err(too_large());
+        }
+        if seen <= limit {
+            body.extend_from_slice(&chunk);
+        }
+    }
+    if seen > limit {
+        return Err(too_large());
+    }
+    Ok(body)
 }
 
 async fn install(
     State(s): State<AppState>,
     Query(q): Query<InstallQuery>,
-    body: Bytes,
+    req: Request,
 ) -> Response {
     let mode = q.mode.unwrap_or_else(|| "install".into());
+    let body = match package_body(req, s.host.config().max_package_bytes).await {
+        Ok(b) => b,
+        Err(p) => return p.into_response(),
+    };
     blocking(s.host, StatusCode::CREATED, move |h| {
         let record = match mode.as_str() {
             "install" => h.install_package(&body, CommitMode::Install),
             "upgrade" => h.install_package(&body, CommitMode::Upgrade),
-            "dev" => h.install_dev_package(&body, false),
-            "dev-replace" => h.install_dev_package(&body, true),
+            "dev" => h.install_dev_package(&body, CommitMode::Install),
+            "dev-replace" => h.install_dev_package(&body, CommitMode::Replace),
+            "dev-replace-signed" => h.install_dev_package(&body, CommitMode::ReplaceSigned),
             other => {
                 return Err(Problem::new(
                     StatusCode::BAD_REQUEST,
                     "bad-mode",
-                    format!("mode `{other}` is not one of install, upgrade, dev, dev-replace"),
+                    format!(
+                        "mode `{other}` is not one of install, upgrade, dev, dev-replace, dev-replace-signed"
+                    ),
                 ));
             }
         }?;
         admin_app(h, record)
+    })
+    .await
+}
+
+/// The developer key an app's next signed package must be signed with.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RekeyRequest {
+    /// `ed25519:…`, a key in the trust store.
+    pub public_key: String,
+}
+
+/// Changes the developer key an app is bound to: its next upgrade (or its
+/// install after a removal that kept its data) must be signed with this
+/// key, which must be trusted. The running version and those kept for
+/// rollback are untouched; a rollback never moves the binding back.
+#[utoipa::path(put, path = "/admin/apps/{id}/developer-key", tag = "admin", security(("admin" = [])),
+    params(("id" = String, Path, description = "The app id")),
+    request_body = RekeyRequest,
+    responses(
+        (status = 200, description = "The app's binding, with the keys it had before", body = KeyBinding),
+        (status = 400, description = "`bad-public-key`", body = super::problem::ProblemBody),
+        (status = 401, description = "`admin-token-required`", body = super::problem::ProblemBody),
+        (status = 404, description = "`not-installed`: no such app, nor a binding kept after its removal", body = super::problem::ProblemBody),
+        (status = 422, description = "`untrusted-key`: trust the key first", body = super::problem::ProblemBody)))]
+pub(super) async fn rekey(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(r): JsonBody<RekeyRequest>,
+) -> Response {
+    blocking(s.host, StatusCode::OK, move |h| {
+        Ok(h.rekey(&id, &r.public_key)?)
     })
     .await
 }

@@ -34,6 +34,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         admin::verify_user,
         admin::list_host_keys,
         admin::rotate_host_keys,
+        admin::rekey,
         wallet::balance,
         messaging::list,
         messaging::create,

@@ -166,6 +166,7 @@ pub fn decode(bytes: &[u8]) -> Result<Package, PackageError> {
         let dup = || PackageError::Malformed(format!("section {tag} appears twice"));
         match tag {
             TAG_MANIFEST if manifest.is_none() && component.is_none() => {
+                PackageError::check_size("manifest", len, super::MAX_MANIFEST_BYTES)?;
                 let text = std::str::from_utf8(body).map_err(|_| {
                     PackageError::Malformed("the manifest is not valid UTF-8".into())
                 })?;

@@ -27,6 +27,8 @@ pub enum KeyError {
     #[error("{0} is not in the trust store")]
     NotTrusted(String),
     #[error(transparent)]
+    File(#[from] crate::fsutil::FileError),
+    #[error(transparent)]
     Store(#[from] StoreError),
 }
 
@@ -39,6 +41,7 @@ impl KeyError {
             KeyError::BadKeyFile { .. } => "bad-key-file",
             KeyError::BadPublicKey(_) => "bad-public-key",
             KeyError::NotTrusted(_) => "not-trusted",
+            KeyError::File(f) => f.code(),
             KeyError::Store(e) => e.code(),
         }
     }
@@ -101,14 +104,14 @@ pub fn generate_key_file(path: &Path) -> Result<[u8; 32], KeyError> {
     Ok(key.verifying_key().to_bytes())
 }
 
+/// The largest key file read (a PEM Ed25519 key is about 120 bytes).
+pub const MAX_KEY_FILE_BYTES: u64 = 16 << 10;
+
 /// Reads a private key file made by [`generate_key_file`] (or by any tool
 /// that writes Ed25519 PKCS#8 PEM, such as `openssl genpkey -algorithm ed25519`).
 pub fn load_signing_key(path: &Path) -> Result<SigningKey, KeyError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| KeyError::Io {
-        path: shown.clone(),
-        detail: e.to_string(),
-    })?;
+    let text = crate::fsutil::read_text_bounded(path, "key file", MAX_KEY_FILE_BYTES)?;
     SigningKey::from_pkcs8_pem(&text).map_err(|e| KeyError::BadKeyFile {
         path: shown,
         detail: e.to_string(),

@@ -2,6 +2,7 @@
 //! rejected; every field's default is documented here and in the README.
 
 use crate::config::HostConfig;
+use crate::fsutil::{FileError, read_text_bounded};
 use crate::kv::StorageLimits;
 use crate::runtime::CallLimits;
 use serde::{Deserialize, Serialize};
@@ -160,11 +161,15 @@ pub struct ManifestLimits {
     pub storage_value_kib: Option<u64>,
 }
 
-/// A manifest that cannot be used; names the file and the field.
+/// The largest manifest file read (a real one is a few hundred bytes).
+pub const MAX_MANIFEST_BYTES: u64 = 64 << 10;
+
+/// A manifest that cannot be used; names the file and the field. Never
+/// quotes the file's lines: a file given by mistake may be a secret.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ManifestError {
-    #[error("{file}: cannot read: {detail}")]
-    Read { file: String, detail: String },
+    #[error(transparent)]
+    File(#[from] FileError),
     #[error("{file}: {detail}")]
     Parse { file: String, detail: String },
     #[error("{file}: field `{field}`: {detail}")]
@@ -173,6 +178,18 @@ pub enum ManifestError {
         field: &'static str,
         detail: String,
     },
+}
+
+/// A TOML error as `line L, column C: message`, without the excerpt of the
+/// offending line that the error's own text includes.
+fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim_end();
+    let Some(before) = e.span().and_then(|s| text.get(..s.start)) else {
+        return message.to_string();
+    };
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    format!("line {line}, column {column}: {message}")
 }
 
 /// Checks an app id: 2–64 of `a-z 0-9 -`, starting with a letter, no `--` or
@@ -198,22 +215,26 @@ impl Manifest {
     /// Reads and validates a manifest file. The component path in the result
     /// is resolved against the manifest's folder.
     pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
+        Manifest::load_with_text(path).map(|(manifest, _)| manifest)
+    }
+
+    /// [`Manifest::load`], also returning the file's text (what a package
+    /// carries). The file must be a regular file of at most
+    /// [`MAX_MANIFEST_BYTES`].
+    pub fn load_with_text(path: &Path) -> Result<(Manifest, String), ManifestError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ManifestError::Read {
-            file: file.clone(),
-            detail: e.to_string(),
-        })?;
+        let text = read_text_bounded(path, "manifest", MAX_MANIFEST_BYTES)?;
         let mut manifest = Manifest::parse(&text, &file)?;
         let base = path.parent().unwrap_or(Path::new("."));
         manifest.component = base.join(&manifest.component);
-        Ok(manifest)
+        Ok((manifest, text))
     }
 
     /// Parses and validates manifest text; `file` names it in errors.
     pub fn parse(text: &str, file: &str) -> Result<Manifest, ManifestError> {
         let manifest: Manifest = toml::from_str(text).map_err(|e| ManifestError::Parse {
             file: file.to_string(),
-            detail: e.to_string().trim_end().to_string(),
+            detail: toml_error(text, &e),
         })?;
         manifest.validate(file)?;
         Ok(manifest)

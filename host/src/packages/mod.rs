@@ -1,19 +1,24 @@
 //! Installed mini-apps: manifests, the import rule (deny by default), where
-//! components and their precompiled artifacts live, and the install record
-//! that makes an app visible only once everything it needs is on disk.
+//! components and their precompiled artifacts live, the install record
+//! that makes an app visible only once everything it needs is on disk, and
+//! the developer key each app id is bound to (signature continuity: only the
+//! key that first signed an app may upgrade it, until the operator rekeys).
 
+mod dev;
 mod format;
 mod keys;
 mod manifest;
 
+pub use crate::fsutil::FileError;
+pub use dev::{ComponentFile, DevApp, check_component_header};
 pub use format::{Package, PackageError, decode as decode_package, encode as encode_package};
 pub use keys::{
     KeyError, TrustStore, TrustedKey, fingerprint, generate_key_file, load_signing_key,
     parse_public_key, public_key_text,
 };
 pub use manifest::{
-    Capability, CapabilityRequest, ImportNeed, Manifest, ManifestError, ManifestLimits,
-    check_app_id,
+    Capability, CapabilityRequest, ImportNeed, MAX_MANIFEST_BYTES, Manifest, ManifestError,
+    ManifestLimits, check_app_id,
 };
 
 use crate::fsutil::write_atomic;
@@ -64,8 +69,56 @@ pub enum CommitMode {
     Install,
     /// An installed id, strictly higher version; the old one is kept for rollback.
     Upgrade,
-    /// Developer reinstall: replaces the running version in place (any version).
+    /// Developer reinstall: replaces the running version in place (any
+    /// version). Refused for an app bound to a developer key.
     Replace,
+    /// `Replace`, also over an app bound to a developer key (the operator
+    /// said so: `--replace-signed`). The binding is kept.
+    ReplaceSigned,
+}
+
+/// The developer key an app id is bound to. Set by the app's first signed
+/// install and changed only by the operator (`apps rekey`); it outlives a
+/// removal that keeps the app's data (that data is the developer's users'),
+/// and is forgotten only with the data (`--purge-data`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct KeyBinding {
+    /// The key every signed package for this id must be signed with
+    /// (`ed25519:…`).
+    pub key: String,
+    /// Unix seconds: the first signed install, or the rekey that set it.
+    pub bound_at: u64,
+    /// The keys it was bound to before, oldest first.
+    #[serde(default)]
+    pub earlier: Vec<EarlierKey>,
+}
+
+/// A key an app was bound to before a rekey.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct EarlierKey {
+    pub key: String,
+    /// Unix seconds: when the rekey replaced it.
+    pub until: u64,
+}
+
+/// The short fingerprint of a key in text form (the text itself if it does
+/// not parse, which only a damaged record could cause).
+pub fn key_fingerprint(text: &str) -> String {
+    parse_public_key(text)
+        .map(|k| fingerprint(&k))
+        .unwrap_or_else(|_| text.to_string())
+}
+
+/// What `remove` did.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Removal {
+    pub app: String,
+    /// The removed record; None when the app was already removed and only
+    /// its kept data and key binding were purged.
+    pub record: Option<AppRecord>,
+    pub data_purged: bool,
+    /// The developer key the id stays bound to (None once purged).
+    pub developer_key: Option<KeyBinding>,
 }
 
 /// Why an install or removal was refused. Codes are stable.
@@ -101,6 +154,34 @@ pub enum InstallError {
     Key(#[from] KeyError),
     #[error("no app with id `{0}` is installed")]
     NotInstalled(String),
+    #[error(
+        "`{id}` is bound to developer key {bound} and this package is signed by another key, {offered}: only the app's developer may upgrade it. If its developer really moved to a new key (ask them), record it with `superapp apps rekey {id} --key <their new public key>` and try again"
+    )]
+    KeyMismatch {
+        id: String,
+        /// Fingerprints.
+        bound: String,
+        offered: String,
+    },
+    #[error(
+        "`{id}` is a signed app, bound to developer key {bound}; a developer install would replace it with unsigned code. Pass --replace-signed to do it anyway (admin API: mode=dev-replace-signed); its data and key binding are kept"
+    )]
+    SignedApp { id: String, bound: String },
+    #[error(
+        "{key} is not a trusted developer key; trust it first (`superapp trust add {key}`), then rekey"
+    )]
+    UntrustedKey { key: String },
+    #[error(
+        "{manifest}: field `component`: `{component}` resolves to {resolved}, outside the manifest's folder {folder}; move the component under that folder, or name it on the command line with --component PATH"
+    )]
+    ComponentOutside {
+        manifest: String,
+        component: String,
+        resolved: String,
+        folder: String,
+    },
+    #[error(transparent)]
+    File(#[from] FileError),
     #[error("cannot write the app's files: {0}")]
     Io(String),
     #[error(transparent)]
@@ -111,6 +192,7 @@ impl InstallError {
     /// A stable machine-readable code.
     pub fn code(&self) -> &'static str {
         match self {
+            InstallError::Manifest(ManifestError::File(f)) => f.code(),
             InstallError::Manifest(_) => "invalid-manifest",
             InstallError::Component { .. } => "invalid-component",
             InstallError::UndeclaredImport { .. } => "undeclared-import",
@@ -121,6 +203,11 @@ impl InstallError {
             InstallError::Package(e) => e.code(),
             InstallError::Key(e) => e.code(),
             InstallError::NotInstalled(_) => "not-installed",
+            InstallError::KeyMismatch { .. } => "developer-key-mismatch",
+            InstallError::SignedApp { .. } => "signed-app",
+            InstallError::UntrustedKey { .. } => "untrusted-key",
+            InstallError::ComponentOutside { .. } => "component-outside-folder",
+            InstallError::File(f) => f.code(),
             InstallError::Io(_) => "io",
             InstallError::Store(e) => e.code(),
         }
@@ -132,6 +219,8 @@ impl InstallError {
 pub struct Packages {
     db: Db,
     apps: Tree<AppRecord>,
+    /// App id → its developer key; outlives the app's record (see [`KeyBinding`]).
+    keys: Tree<KeyBinding>,
 }
 
 pub(crate) fn now_secs() -> u64 {
@@ -146,6 +235,7 @@ impl Packages {
         Ok(Packages {
             db: db.clone(),
             apps: db.tree("apps")?,
+            keys: db.tree("app-keys")?,
         })
     }
 
@@ -183,17 +273,46 @@ impl Packages {
         Ok(())
     }
 
-    /// Whether `mode` may apply `manifest` to what is installed: a new id
-    /// for install, an installed id at a strictly lower version for upgrade.
-    /// Returns the installed record, if any. Callers check this before
-    /// compiling; `commit` checks it again.
-    pub fn check_mode(
+    /// The developer key `id` is bound to, if any. Records from before
+    /// bindings were kept on their own are bound to the key of their newest
+    /// signed version.
+    pub fn developer_key(&self, id: &str) -> Result<Option<KeyBinding>, StoreError> {
+        self.binding(id, self.apps.get(id)?.as_ref())
+    }
+
+    /// `developer_key` for `id`, whose record (if installed) is `record`.
+    fn binding(
+        &self,
+        id: &str,
+        record: Option<&AppRecord>,
+    ) -> Result<Option<KeyBinding>, StoreError> {
+        Ok(self
+            .keys
+            .get(id)?
+            .or_else(|| record.and_then(implied_binding)))
+    }
+
+    /// Whether `mode` may apply `manifest`, signed by `signer` (None: a
+    /// developer install), to what is installed. Returns the installed
+    /// record, if any. Callers check this before compiling; `commit` checks
+    /// it again.
+    ///
+    /// - The signer must be the key the id is bound to, if it is bound
+    ///   (installed, or removed with its data kept).
+    /// - A developer install may not touch a bound id unless the mode is
+    ///   `ReplaceSigned`.
+    /// - Then: a new id for install, an installed id at a strictly lower
+    ///   version for upgrade.
+    pub fn check(
         &self,
         manifest: &Manifest,
+        signer: Option<&str>,
         mode: CommitMode,
     ) -> Result<Option<AppRecord>, InstallError> {
         let id = &manifest.id;
         let existing = self.apps.get(id)?;
+        let binding = self.binding(id, existing.as_ref())?;
+        check_key(id, binding.as_ref(), signer, mode)?;
         match (&existing, mode) {
             (Some(_), CommitMode::Install) => Err(InstallError::AlreadyInstalled(id.clone())),
             (None, CommitMode::Upgrade) => Err(InstallError::NotInstalled(id.clone())),
@@ -208,9 +327,10 @@ impl Packages {
         }
     }
 
-    /// Writes the component and its artifact, then the record (flushed).
-    /// Until the record is written nothing is visible; on any failure the
-    /// files written so far are removed and the installed set is unchanged.
+    /// Writes the component and its artifact, then the key binding (on the
+    /// app's first signed install) and the record (flushed). Until the
+    /// record is written nothing is visible; on any failure the files and
+    /// binding written so far are removed and the installed set is unchanged.
     pub fn commit(
         &self,
         manifest: &Manifest,
@@ -220,7 +340,20 @@ impl Packages {
         mode: CommitMode,
     ) -> Result<AppRecord, InstallError> {
         let id = manifest.id.clone();
-        let existing = self.check_mode(manifest, mode)?;
+        let existing = self.check(manifest, signer.as_deref(), mode)?;
+        // The binding to write: none yet stored, and this package is signed
+        // (its first signed install) or the record implies one.
+        let new_binding = match self.keys.get(&id)? {
+            Some(_) => None,
+            None => signer
+                .as_deref()
+                .map(|key| KeyBinding {
+                    key: key.to_string(),
+                    bound_at: now_secs(),
+                    earlier: Vec::new(),
+                })
+                .or_else(|| existing.as_ref().and_then(implied_binding)),
+        };
         let sha = hex(&Sha256::digest(wasm));
         let stem = format!("{}-{}", manifest.version, &sha[..16]);
         let folder = PathBuf::from("components").join(&id);
@@ -273,7 +406,17 @@ impl Packages {
         let written = write_atomic(&wasm_path, wasm)
             .and_then(|()| write_atomic(&artifact_path, artifact))
             .map_err(|e| InstallError::Io(e.to_string()));
+        let mut bound_now = false;
         let stored = written.and_then(|()| {
+            if let Some(b) = &new_binding {
+                // Bound first: a crash before the record leaves the id bound
+                // and not installed, never installed and unbound.
+                bound_now = self.keys.insert_new(&id, b)?;
+                if !bound_now {
+                    // Another install bound it meanwhile: check again.
+                    self.check(manifest, version.signer.as_deref(), mode)?;
+                }
+            }
             let ok = match existing {
                 None => self.apps.insert_new(&id, &record)?,
                 Some(_) => {
@@ -288,6 +431,9 @@ impl Packages {
             Ok(())
         });
         if let Err(e) = stored {
+            if bound_now {
+                let _ = self.keys.remove(&id);
+            }
             if !files_shared {
                 let _ = std::fs::remove_file(&wasm_path);
                 let _ = std::fs::remove_file(&artifact_path);
@@ -301,7 +447,9 @@ impl Packages {
     }
 
     /// Makes the newest previous version current again; the version rolled
-    /// back from is discarded.
+    /// back from is discarded. The key binding does not move: rolling back
+    /// past a rekey runs the old key's version, and the next upgrade must
+    /// still be signed by the new key.
     pub fn rollback(&self, id: &str) -> Result<AppRecord, InstallError> {
         let mut record = self
             .apps
@@ -310,6 +458,7 @@ impl Packages {
         if record.previous.is_empty() {
             return Err(InstallError::NoPreviousVersion(id.to_string()));
         }
+        self.keep_implied_binding(id, &record)?;
         let back = record.previous.remove(0);
         let discarded = std::mem::replace(&mut record.current, back);
         self.apps.insert(id, &record)?;
@@ -321,7 +470,12 @@ impl Packages {
     }
 
     /// Removes the app's record (flushed), then the files of every version.
+    /// Its key binding stays (see [`KeyBinding`]); `forget_developer_key`
+    /// drops it with the data.
     pub fn remove(&self, id: &str) -> Result<AppRecord, InstallError> {
+        if let Some(record) = self.apps.get(id)? {
+            self.keep_implied_binding(id, &record)?;
+        }
         let record = self
             .apps
             .remove(id)?
@@ -333,11 +487,105 @@ impl Packages {
         Ok(record)
     }
 
+    /// Forgets the key binding of an app that is not installed (its data
+    /// was purged: the id is free for anyone). Returns whether there was one.
+    pub fn forget_developer_key(&self, id: &str) -> Result<bool, InstallError> {
+        if self.apps.get(id)?.is_some() {
+            return Err(InstallError::AlreadyInstalled(id.to_string()));
+        }
+        let forgotten = self.keys.remove(id)?.is_some();
+        self.db.flush()?;
+        Ok(forgotten)
+    }
+
+    /// The operator's explicit change of developer key: from now on, signed
+    /// packages for `id` (upgrades, or an install after a removal) must be
+    /// signed with `key` instead. The running version and those kept for
+    /// rollback stay as they are. Works on an installed app, or on a removed
+    /// one whose binding was kept; rekeying to the bound key changes nothing.
+    pub fn rekey(&self, id: &str, key: &str) -> Result<KeyBinding, InstallError> {
+        let key = public_key_text(&parse_public_key(key)?);
+        let current = self.developer_key(id)?;
+        if current.is_none() && self.apps.get(id)?.is_none() {
+            return Err(InstallError::NotInstalled(id.to_string()));
+        }
+        let now = now_secs();
+        let next = match current {
+            Some(b) if b.key == key => b,
+            Some(mut b) => {
+                let old = std::mem::replace(&mut b.key, key);
+                b.earlier.push(EarlierKey {
+                    key: old,
+                    until: now,
+                });
+                b.bound_at = now;
+                b
+            }
+            None => KeyBinding {
+                key,
+                bound_at: now,
+                earlier: Vec::new(),
+            },
+        };
+        self.keys.insert(id, &next)?;
+        self.db.flush()?;
+        Ok(next)
+    }
+
+    /// Stores the binding an older record implies before the record changes
+    /// or goes (it would otherwise be lost with it).
+    fn keep_implied_binding(&self, id: &str, record: &AppRecord) -> Result<(), InstallError> {
+        if let Some(b) = implied_binding(record) {
+            self.keys.insert_new(id, &b)?;
+        }
+        Ok(())
+    }
+
     fn remove_files(&self, version: &AppVersion) {
         for f in [&version.wasm_file, &version.artifact_file] {
             if let Err(e) = std::fs::remove_file(self.path(f)) {
                 tracing::warn!(file = %f.display(), error = %e, "could not remove an old component file");
             }
         }
+    }
+}
+
+/// The binding a record implies: the key of its newest signed version.
+fn implied_binding(record: &AppRecord) -> Option<KeyBinding> {
+    std::iter::once(&record.current)
+        .chain(&record.previous)
+        .find_map(|v| {
+            v.signer.as_ref().map(|key| KeyBinding {
+                key: key.clone(),
+                bound_at: v.installed_at,
+                earlier: Vec::new(),
+            })
+        })
+}
+
+/// The signature-continuity rule: a signed package must be signed by the
+/// key the id is bound to; a developer install may touch a bound id only
+/// when the operator said so.
+fn check_key(
+    id: &str,
+    binding: Option<&KeyBinding>,
+    signer: Option<&str>,
+    mode: CommitMode,
+) -> Result<(), InstallError> {
+    let Some(binding) = binding else {
+        return Ok(());
+    };
+    match signer {
+        Some(s) if s == binding.key => Ok(()),
+        Some(s) => Err(InstallError::KeyMismatch {
+            id: id.to_string(),
+            bound: key_fingerprint(&binding.key),
+            offered: key_fingerprint(s),
+        }),
+        None if mode == CommitMode::ReplaceSigned => Ok(()),
+        None => Err(InstallError::SignedApp {
+            id: id.to_string(),
+            bound: key_fingerprint(&binding.key),
+        }),
     }
 }

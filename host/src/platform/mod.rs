@@ -10,8 +10,9 @@ use crate::identity::{
 };
 use crate::kv::AppStorage;
 use crate::packages::{
-    AppRecord, Capability, CommitMode, InstallError, Manifest, PackageError, Packages, TrustStore,
-    decode_package, public_key_text,
+    AppRecord, Capability, CommitMode, ComponentFile, DevApp, InstallError, KeyBinding, Manifest,
+    PackageError, Packages, Removal, TrustStore, check_component_header, decode_package,
+    parse_public_key, public_key_text,
 };
 use crate::runtime::{CallError, CallRequest, CallResponse, CompileError, LoadedApp, Runtime};
 use crate::store::{Db, StoreError};
@@ -35,6 +36,21 @@ pub enum OpenError {
 
 mod messaging;
 mod wallet;
+
+/// A developer install never upgrades: anything but a replace is an install.
+fn dev_mode(mode: CommitMode) -> CommitMode {
+    match mode {
+        CommitMode::Replace | CommitMode::ReplaceSigned => mode,
+        CommitMode::Install | CommitMode::Upgrade => CommitMode::Install,
+    }
+}
+
+fn kv_error(e: crate::kv::KvError) -> InstallError {
+    match e {
+        crate::kv::KvError::Store(s) => InstallError::Store(s),
+        other => InstallError::Io(other.to_string()),
+    }
+}
 
 pub use messaging::{
     CardView, ConversationView, HistoryView, LiveEventView, MemberView, MessageView, NewMessage,
@@ -112,8 +128,9 @@ impl Superapp {
 
     /// Installs (or, with `CommitMode::Upgrade`, upgrades to) a signed
     /// package: size limits → parse and verify the signature → the signer
-    /// must be trusted → validate the manifest → compile, check imports,
-    /// precompile → activate atomically.
+    /// must be trusted → validate the manifest → the signer must be the key
+    /// the app is bound to → compile, check imports, precompile → activate
+    /// atomically.
     pub fn install_package(
         &self,
         bytes: &[u8],
@@ -140,50 +157,68 @@ impl Superapp {
     /// Installs an unsigned package made by `superapp install --dev` on
     /// another process (the CLI forwarding to a running server). Any
     /// signature is ignored: this is the developer flow, marked unsigned.
+    /// `mode` is `Install`, `Replace` or `ReplaceSigned`.
     pub fn install_dev_package(
         &self,
         bytes: &[u8],
-        replace: bool,
+        mode: CommitMode,
     ) -> Result<AppRecord, InstallError> {
+        PackageError::check_size("package", bytes.len(), self.config.max_package_bytes)?;
         let package = decode_package(bytes)?;
         let manifest = Manifest::parse(&package.manifest_toml, "package manifest")?;
         let label = format!("component of `{}`", manifest.id);
-        let mode = if replace {
-            CommitMode::Replace
-        } else {
-            CommitMode::Install
-        };
         self.activate(
             manifest,
             "package manifest",
             &label,
             package.component,
             None,
-            mode,
+            dev_mode(mode),
         )
     }
 
     /// Installs from a manifest and a built component on disk, unsigned: the
-    /// developer flow (`install --dev`). `replace` reinstalls an installed
-    /// id in place, keeping its data.
+    /// developer flow. `replace` reinstalls an installed id in place,
+    /// keeping its data (never an app bound to a developer key: see
+    /// [`Superapp::install_dev_app`]). The component is read where the
+    /// manifest says, wherever that is: for programs that wrote the
+    /// manifest themselves. The command line confines it (`DevApp::read`).
     pub fn install_dev(
         &self,
         manifest_path: &Path,
         replace: bool,
     ) -> Result<AppRecord, InstallError> {
-        let file = manifest_path.display().to_string();
-        let manifest = Manifest::load(manifest_path)?;
-        let component_file = manifest.component.display().to_string();
-        let wasm = std::fs::read(&manifest.component).map_err(|e| InstallError::Component {
-            file: component_file.clone(),
-            detail: format!("cannot read the component (field `component` of {file}): {e}"),
-        })?;
+        let app = DevApp::read(
+            manifest_path,
+            ComponentFile::AsWritten,
+            self.config.max_component_bytes,
+        )?;
         let mode = if replace {
             CommitMode::Replace
         } else {
             CommitMode::Install
         };
-        self.activate(manifest, &file, &component_file, wasm, None, mode)
+        self.install_dev_app(app, mode)
+    }
+
+    /// Installs a developer app already read from disk, unsigned. `mode` is
+    /// `Install`, `Replace`, or `ReplaceSigned` to replace even an app bound
+    /// to a developer key.
+    pub fn install_dev_app(
+        &self,
+        app: DevApp,
+        mode: CommitMode,
+    ) -> Result<AppRecord, InstallError> {
+        let file = app.manifest_path.display().to_string();
+        let component_file = app.manifest.component.display().to_string();
+        self.activate(
+            app.manifest,
+            &file,
+            &component_file,
+            app.component,
+            None,
+            dev_mode(mode),
+        )
     }
 
     fn activate(
@@ -201,8 +236,9 @@ impl Superapp {
         };
         manifest.effective_limits(&self.config, manifest_label)?;
         // Refuse what the commit would refuse before spending a compile on it.
-        self.packages.check_mode(&manifest, mode)?;
+        self.packages.check(&manifest, signer.as_deref(), mode)?;
         PackageError::check_size("component", wasm.len(), self.config.max_component_bytes)?;
+        check_component_header(&wasm).map_err(err)?;
         let (component, imports) = self
             .runtime
             .compile(&wasm)
@@ -223,7 +259,8 @@ impl Superapp {
         Ok(record)
     }
 
-    /// Returns `id` to its previous version.
+    /// Returns `id` to its previous version, whichever key signed it; the
+    /// app stays bound to its current developer key.
     pub fn rollback(&self, id: &str) -> Result<AppRecord, InstallError> {
         let record = self.packages.rollback(id)?;
         self.reload(id);
@@ -231,18 +268,54 @@ impl Superapp {
         Ok(record)
     }
 
-    /// Removes an app; its storage is kept unless `purge_data`.
-    pub fn remove(&self, id: &str, purge_data: bool) -> Result<AppRecord, InstallError> {
-        let record = self.packages.remove(id)?;
+    /// Removes an app. Its storage and developer-key binding are kept unless
+    /// `purge_data`; with it, the id is free for a fresh start. Purging also
+    /// works on an app removed earlier whose data or binding was kept.
+    pub fn remove(&self, id: &str, purge_data: bool) -> Result<Removal, InstallError> {
+        let record = match self.packages.remove(id) {
+            Ok(r) => Some(r),
+            Err(InstallError::NotInstalled(_)) if purge_data => {
+                let kept = self.packages.developer_key(id)?.is_some()
+                    || self.storage.usage(id).map_err(kv_error)? > 0;
+                if !kept {
+                    return Err(InstallError::NotInstalled(id.to_string()));
+                }
+                None
+            }
+            Err(e) => return Err(e),
+        };
         self.forget(id);
         if purge_data {
-            self.storage.purge_app(id).map_err(|e| match e {
-                crate::kv::KvError::Store(s) => InstallError::Store(s),
-                other => InstallError::Io(other.to_string()),
-            })?;
+            self.storage.purge_app(id).map_err(kv_error)?;
+            self.packages.forget_developer_key(id)?;
         }
         tracing::info!(app = %id, purge_data, "removed");
-        Ok(record)
+        Ok(Removal {
+            app: id.to_string(),
+            record,
+            data_purged: purge_data,
+            developer_key: self.packages.developer_key(id)?,
+        })
+    }
+
+    /// The developer key `id` is bound to (installed, or removed with its
+    /// data kept).
+    pub fn developer_key(&self, id: &str) -> Result<Option<KeyBinding>, StoreError> {
+        self.packages.developer_key(id)
+    }
+
+    /// The operator's explicit change of `id`'s developer key: its next
+    /// signed package must be signed with `key`, which must be trusted.
+    pub fn rekey(&self, id: &str, key: &str) -> Result<KeyBinding, InstallError> {
+        let parsed = parse_public_key(key)?;
+        if !self.trust.is_trusted(&parsed)? {
+            return Err(InstallError::UntrustedKey {
+                key: public_key_text(&parsed),
+            });
+        }
+        let binding = self.packages.rekey(id, key)?;
+        tracing::info!(app = %id, key = %binding.key, "developer key changed");
+        Ok(binding)
     }
 
     /// Every installed app.

@@ -10,7 +10,9 @@
 //! - `POST /estimate` `{pickup:{lat,lng}, dropoff:{lat,lng}}` → distance and fare
 //! - `POST /rides` `{pickup, dropoff, key?}` → 201: the ride and the hold to
 //!   confirm at `/me/payments/{id}/confirm`
-//! - `GET /rides` (yours, as rider or driver), `GET /rides/{id}`
+//! - `GET /rides` (yours, as rider or driver), `GET /rides/{id}`; each ride
+//!   says the caller's `role` in it (`rider`, `driver`, or null for a driver
+//!   looking at an open request)
 //! - `POST /rides/{id}/cancel` (rider: free before a driver accepts, then
 //!   the fee; driver: gives the ride back to the queue)
 //! - `POST /rides/{id}/rate` `{stars: 1..5, comment?}` after the trip, once each side
@@ -183,6 +185,15 @@ impl Ride {
             .as_deref()
             .and_then(|d| driver(d).ok().flatten())
             .map(|d| json!({"name": d.name, "car": d.car, "plate": d.plate, "rating": average(&d.open_id)}));
+        // Which side the caller is on, so a client knows whose rating to ask for.
+        let me = context::open_id();
+        let role = if me.as_deref() == Some(self.rider.as_str()) {
+            Some("rider")
+        } else if me.is_some() && me == self.driver {
+            Some("driver")
+        } else {
+            None
+        };
         json!({
             "id": self.id,
             "pickup": self.pickup,
@@ -195,6 +206,7 @@ impl Ride {
             "distance_km": self.distance_km,
             "charged": self.charged,
             "cancelled_by": self.cancelled_by,
+            "role": role,
             "rider_rating": average(&self.rider),
             "rated_by_rider": self.rider_rating.is_some(),
             "rated_by_driver": self.driver_rating.is_some(),

@@ -355,3 +355,25 @@ fn a_retried_request_with_its_key_is_the_same_ride_and_one_hold() {
     let other = body(&w.host.post(&w.rider, "/rides", &trip()));
     assert_ne!(other["id"], first["id"]);
 }
+
+#[test]
+fn each_ride_says_which_side_the_caller_is_on() {
+    let w = world();
+    let (id, _) = requested(&w);
+    let other = w.host.person("olga");
+    let r = w.host.post(
+        &other,
+        "/drivers",
+        &json!({"name": "Olga", "car": "red Tesla", "plate": "沪B54321"}),
+    );
+    assert_eq!(r.status, 201);
+    let path = format!("/rides/{id}");
+    // Another driver sees the open request, as nobody in particular.
+    assert_eq!(body(&w.host.get(&other, &path))["role"], Value::Null);
+    w.host
+        .post(&w.driver, &format!("/rides/{id}/accept"), &json!({}));
+    assert_eq!(body(&w.host.get(&w.rider, &path))["role"], "rider");
+    assert_eq!(body(&w.host.get(&w.driver, &path))["role"], "driver");
+    let mine = body(&w.host.get(&w.driver, "/rides"));
+    assert_eq!(mine[0]["role"], "driver");
+}

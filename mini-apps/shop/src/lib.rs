@@ -15,7 +15,8 @@
 //! - merchant (the owner and the staff they name):
 //!   `POST /admin/setup` (the first caller becomes the owner),
 //!   `GET|POST /admin/staff`, `DELETE /admin/staff/{open_id}`,
-//!   `POST /admin/products`, `PUT /admin/products/{id}`, `GET /admin/orders?status=`,
+//!   `GET /admin/products` (all of them, inactive too), `POST /admin/products`,
+//!   `PUT /admin/products/{id}`, `GET /admin/orders?status=`,
 //!   `POST /admin/orders/{id}/ship` `{tracking}`,
 //!   `POST /admin/orders/{id}/refund` `{amount?, note?}` (approve; the merchant
 //!   decides the amount), `POST /admin/orders/{id}/refund/decline` `{reason}`,
@@ -48,6 +49,7 @@ impl App for Shop {
             .get("/admin/staff", list_staff)
             .post("/admin/staff", add_staff)
             .delete("/admin/staff/{open_id}", remove_staff)
+            .get("/admin/products", all_products)
             .post("/admin/products", add_product)
             .put("/admin/products/{id}", edit_product)
             .get("/admin/orders", all_orders)
@@ -307,15 +309,28 @@ fn info(_: &Request) -> Result<Response, Error> {
     })))
 }
 
-fn list_products(_: &Request) -> Result<Response, Error> {
+fn products(include_inactive: bool) -> Result<Vec<Product>, Error> {
     let store = storage::app();
     let mut out = Vec::new();
     for k in store.list("product:")? {
-        if let Some(p) = store.get_json::<Product>(&k)?.filter(|p| p.active) {
+        if let Some(p) = store
+            .get_json::<Product>(&k)?
+            .filter(|p| include_inactive || p.active)
+        {
             out.push(p);
         }
     }
-    Ok(Response::json(&out))
+    Ok(out)
+}
+
+fn list_products(_: &Request) -> Result<Response, Error> {
+    Ok(Response::json(&products(false)?))
+}
+
+/// The merchant's view: inactive products too, so they can be switched back on.
+fn all_products(_: &Request) -> Result<Response, Error> {
+    merchant()?;
+    Ok(Response::json(&products(true)?))
 }
 
 fn show_product(req: &Request) -> Result<Response, Error> {

@@ -279,3 +279,26 @@ fn customer_service_reaches_the_merchant_who_answers() {
     );
     assert_eq!((r.status, code(&r).as_str()), (409, "outside-window"));
 }
+
+#[test]
+fn the_merchant_sees_inactive_products_and_can_switch_them_back_on() {
+    let (host, boss) = open_shop();
+    let ann = host.person("ann");
+    host.put(&boss, "/admin/products/p2", &json!({"active": false}));
+    let all = body(&host.get(&boss, "/admin/products"));
+    let listed: Vec<(Value, Value)> = all
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| (p["id"].clone(), p["active"].clone()))
+        .collect();
+    assert_eq!(
+        listed,
+        [(json!("p1"), json!(true)), (json!("p2"), json!(false))]
+    );
+    // Shoppers never see the merchant's list.
+    let r = host.get(&ann, "/admin/products");
+    assert_eq!((r.status, code(&r).as_str()), (403, "not-merchant"));
+    host.put(&boss, "/admin/products/p2", &json!({"active": true}));
+    assert_eq!(host.get(&ann, "/products/p2").status, 200);
+}

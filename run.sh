@@ -47,10 +47,12 @@ fi
 installed=$(sa apps list)
 for m in manifests/*.toml; do
     id=$(basename "$m" .toml)
-    # The manifests name components in the build folder, outside their own
-    # folder, so the component is named here (the CLI reads no other).
+    # The manifests name components in the build folder and UIs in
+    # mini-apps/, outside their own folder, so both are named here (the CLI
+    # reads no other).
     sa pack "$m" --key "$dev/developer.key" --out "$dev/$id.sapp" \
-        --component "target/guests/wasm32-wasip2/guest/${id//-/_}.wasm" >/dev/null
+        --component "target/guests/wasm32-wasip2/guest/${id//-/_}.wasm" \
+        --ui "mini-apps/$id/ui" >/dev/null
     if grep -q "^$id " <<<"$installed"; then
         # A signed app moves on only to a higher version: bump `version` in
         # its manifest to ship changed code; otherwise the installed one stays.
@@ -59,7 +61,8 @@ for m in manifests/*.toml; do
         sa install "$dev/$id.sapp"
     fi
 done
-# --replace picks up rebuilt code and keeps the app's data.
+# --replace picks up rebuilt code and keeps the app's data. (hello's UI,
+# examples/hello/ui, is inside its manifest's folder: no --ui needed.)
 sa install --dev --replace examples/hello/superapp.toml \
     --component target/guests/wasm32-wasip2/guest/hello.wasm >/dev/null
 
@@ -99,6 +102,8 @@ cat <<EOF
 
 Superapp is starting on http://$listen with three signed mini-apps:
   shop (Tea House), ride-hailing (Rides), red-packet (Red Packets), and hello.
+Open http://$listen/ in a browser and sign in as one of the people below:
+each app opens with its own UI inside the Superapp.
 
 Demo people, all with the password '$password' (a demo: do not expose it):
   ann  ¥500.00   shops, rides, sends red packets

@@ -8,6 +8,9 @@
 //! - `POST /packets` `{total, count, split?, greeting?, key, conversation?}`
 //!   → 201 with the payment to confirm (`/me/payments/{id}/confirm`), the
 //!   packet's link, and with `conversation` the card posted into that chat
+//!   (the same `key` again with a `conversation` posts the card of the packet
+//!   sent before: a client may create it first and choose the chat after)
+//! - `GET /packets` → the packets you sent, newest first, with their payment
 //! - `GET /packets/{id}` → the packet, its claims, the luckiest, your share
 //! - `POST /packets/{id}/claim` → your share
 //! - `GET /activity` → the events the host delivered (newest last)
@@ -27,6 +30,7 @@ impl App for RedPackets {
     fn handle(req: Request) -> Response {
         Router::new()
             .post("/packets", send)
+            .get("/packets", sent_by_me)
             .get("/packets/{id}", show)
             .post("/packets/{id}/claim", claim)
             .get("/activity", activity)
@@ -134,6 +138,7 @@ fn send(req: &Request) -> Result<Response, Error> {
         },
         None => None,
     };
+    remember_sent(&packet, &payment.id, r.conversation.as_deref())?;
     let app = context::current().app_id;
     Ok(Response::json(&json!({
         "payment": payment.id,
@@ -146,6 +151,68 @@ fn send(req: &Request) -> Result<Response, Error> {
         "message": message,
     }))
     .with_status(201))
+}
+
+/// What the sender's list needs: the packet's payment (to confirm it later)
+/// and where it went; numbered so the list keeps the order of sending.
+#[derive(Serialize, Deserialize)]
+struct Sent {
+    n: u64,
+    packet: String,
+    payment: String,
+    conversation: Option<String>,
+}
+
+/// Records a packet in its sender's list; a retry keeps its place.
+fn remember_sent(packet: &str, payment: &str, conversation: Option<&str>) -> Result<(), Error> {
+    let user = storage::user();
+    let key = format!("sent:{packet}");
+    if let Some(mut s) = user.get_json::<Sent>(&key)? {
+        if s.conversation.is_none() && conversation.is_some() {
+            s.conversation = conversation.map(str::to_string);
+            user.set_json(&key, &s)?;
+        }
+        return Ok(());
+    }
+    let n = user
+        .update_json::<u64>("sent-count", |n| Ok(Some(n.unwrap_or(0) + 1)))?
+        .unwrap_or(1);
+    user.set_json(
+        &key,
+        &Sent {
+            n,
+            packet: packet.to_string(),
+            payment: payment.to_string(),
+            conversation: conversation.map(str::to_string),
+        },
+    )
+}
+
+fn sent_by_me(_: &Request) -> Result<Response, Error> {
+    context::open_id().ok_or_else(Error::sign_in_required)?;
+    let user = storage::user();
+    let mut sent = Vec::new();
+    for k in user.list("sent:")? {
+        if let Some(s) = user.get_json::<Sent>(&k)? {
+            sent.push(s);
+        }
+    }
+    sent.sort_by_key(|s| std::cmp::Reverse(s.n));
+    let mut out = Vec::new();
+    for s in sent {
+        let p = wallet::red_packet(&s.packet)?;
+        out.push(json!({
+            "id": p.id,
+            "payment": s.payment,
+            "conversation": s.conversation,
+            "greeting": p.greeting,
+            "total": p.total,
+            "count": p.count,
+            "claimed": p.claims.len(),
+            "status": status_name(p.status),
+        }));
+    }
+    Ok(Response::json(&out))
 }
 
 fn show(req: &Request) -> Result<Response, Error> {

@@ -142,3 +142,60 @@ fn a_bad_split_is_refused_and_nothing_is_asked() {
     assert_eq!(r.status, 400, "{}", r.body_text());
     assert!(host.pending(&amy).is_empty());
 }
+
+#[test]
+fn a_packet_made_first_goes_into_the_chat_chosen_after_and_the_sender_lists_it() {
+    let host = MockHost::<RedPackets>::new("red-packet");
+    let (amy, bo, eve) = (host.person("amy"), host.person("bo"), host.person("eve"));
+    host.top_up(&amy, 5_000);
+    let group = host.group(&[&amy, &bo]);
+    // The UI creates the packet, the person picks the chat, the UI sends
+    // the same request again with the chat: one packet, one card there.
+    let first = json!({"total": 400, "count": 2, "split": "equal", "key": "pk-later-1"});
+    let made = body(&host.post(&amy, "/packets", &first));
+    let packet = made["packet"].as_str().unwrap_or_default().to_string();
+    assert_eq!(host.posts(&group), vec![]);
+    let mut again = first.clone();
+    again["conversation"] = json!(group);
+    let sent = body(&host.post(&amy, "/packets", &again));
+    assert_eq!(
+        (sent["packet"].as_str(), sent["payment"].clone()),
+        (Some(packet.as_str()), made["payment"].clone())
+    );
+    assert_eq!(
+        host.posts(&group),
+        vec![Posted::RedPacket {
+            packet: packet.clone()
+        }]
+    );
+    assert_eq!(host.pending(&amy).len(), 1, "one payment to confirm");
+    let mine = body(&host.get(&amy, "/packets"));
+    assert_eq!(mine.as_array().map(Vec::len), Some(1));
+    assert_eq!(mine[0]["id"], packet.as_str());
+    assert_eq!(mine[0]["payment"], made["payment"]);
+    assert_eq!(mine[0]["conversation"], group.as_str());
+    assert_eq!(mine[0]["status"], "waiting for the sender to confirm");
+    host.confirm(&amy, made["payment"].as_str().unwrap_or_default())
+        .ok();
+    // Fenced into the group from the start.
+    assert_eq!(
+        host.post(&eve, &format!("/packets/{packet}/claim"), &json!({}))
+            .status,
+        403
+    );
+    assert_eq!(
+        body(&host.post(&bo, &format!("/packets/{packet}/claim"), &json!({})))["amount"],
+        200
+    );
+    // A second packet lists first; others see none of amy's.
+    let r = host.post(
+        &amy,
+        "/packets",
+        &json!({"total": 100, "count": 1, "key": "pk-later-2"}),
+    );
+    assert_eq!(r.status, 201);
+    let mine = body(&host.get(&amy, "/packets"));
+    assert_eq!(mine[0]["claimed"], 0);
+    assert_eq!(mine[1]["claimed"], 1);
+    assert_eq!(body(&host.get(&bo, "/packets")), json!([]));
+}

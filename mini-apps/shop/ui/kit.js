@@ -2,7 +2,7 @@
 // in each app's ui/ folder (a package carries only its own folder); the test
 // tests/bridge/ui.test.mjs keeps the copies identical.
 //
-// It owns: building DOM without innerHTML (text is always text), calling
+// It owns: building DOM from elements and text nodes (never parsed HTML), calling
 // the app through the bridge (errors become AppError with the app's code),
 // the string table lookup, money, the screen stack wired to the shell's back
 // button, the live region for messages, and language and theme changes.
@@ -182,6 +182,17 @@ export async function start({ strings, screens, tabs, first, setup }) {
     /** Draws the current screen again, keeping the focus where it was. */
     refresh() {
       return render(false);
+    },
+    /**
+     * Draws this screen again in `ms` unless the person moved on or it was
+     * drawn again meanwhile: a screen that follows something calls it each time.
+     */
+    later(ms) {
+      const mine = rendering;
+      setTimeout(() => {
+        if (mine === rendering && !document.hidden) app.refresh();
+        else if (mine === rendering) app.later(ms);
+      }, ms);
     },
     say(text) {
       status.textContent = "";

@@ -142,6 +142,7 @@ export async function start({ strings, screens, tabs, first, setup }) {
   const stack = [];
   let releaseBack = null;
   let rendering = 0;
+  let sayTimer = 0;
 
   const app = {
     ctx: { app: "", open_id: null, path: "/", scene: "direct", language: "en", theme: "light" },
@@ -196,8 +197,11 @@ export async function start({ strings, screens, tabs, first, setup }) {
     },
     say(text) {
       status.textContent = "";
-      // A fresh text node, so screen readers announce a repeated message too.
+      clearTimeout(sayTimer);
+      // A fresh text node, so screen readers announce a repeated message too;
+      // gone after a while, as toasts go.
       setTimeout(() => (status.textContent = text), 30);
+      sayTimer = setTimeout(() => (status.textContent = ""), 6000);
     },
     /** Shows an error: the app's own words for a known code, else the message. */
     fail(error) {

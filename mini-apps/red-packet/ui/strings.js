@@ -62,6 +62,7 @@ export const strings = {
     "error.no-shell": "Open Red Packets inside the Superapp.",
     "error.insufficient-funds": "Your wallet does not hold enough for this packet.",
     "error.not-a-member": "Only the members of that chat can do this.",
+    "error.wallet-denied": "This packet is for the members of the chat it was sent into.",
   },
   "zh-CN": {
     "app.title": "红包",
@@ -124,5 +125,6 @@ export const strings = {
     "error.no-shell": "请在 Superapp 中打开红包。",
     "error.insufficient-funds": "钱包余额不足以发这个红包。",
     "error.not-a-member": "只有那个聊天的成员可以这样做。",
+    "error.wallet-denied": "这个红包只有所在聊天的成员可以领取。",
   },
 };

@@ -2,7 +2,7 @@
 //! handlers' annotations and the request/response types, so it cannot drift
 //! from the code.
 
-use super::{admin, apps, auth, me, messaging, problem, wallet};
+use super::{admin, apps, auth, me, messaging, problem, ui, wallet};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use std::sync::LazyLock;
@@ -21,6 +21,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         apps::launch,
         apps::jwks,
         apps::call_path,
+        ui::file,
         auth::login,
         auth::logout,
         me::me,

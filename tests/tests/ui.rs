@@ -157,9 +157,11 @@ fn a_packed_ui_is_verified_installed_and_every_file_served_with_the_ui_headers()
     let (ok, out, err) = env.run(&["install", &pkg]);
     assert!(ok, "{err}");
     assert!(out.contains("ui: 5 files"), "{out}");
-    // An app without a UI, next to it.
+    // An app without a UI, and one without an icon, next to it.
     let plain = env.manifest("plain", "1.0.0", "")?;
     assert!(env.run(&["install", "--dev", &plain]).0);
+    let no_icon = env.manifest("noicon", "1.0.0", "[ui]\ndir = \"ui\"\n")?;
+    assert!(env.run(&["install", "--dev", &no_icon]).0);
 
     let host = open_host(Path::new(&env.data))?;
     superapp_tests::person(&host, "ann")?;
@@ -253,6 +255,11 @@ fn a_packed_ui_is_verified_installed_and_every_file_served_with_the_ui_headers()
     }
     // The app without a UI keeps working, listed with `"ui": null`.
     assert_eq!(listed_ui(&base, "plain")?, serde_json::Value::Null);
+    let links = listed_ui(&base, "noicon")?;
+    assert!(
+        links["icon"].is_null() && links["entry"].is_string(),
+        "{links}"
+    );
     let token = superapp_tests::login(&base, "ann")?;
     for app in ["plain", "greeter"] {
         let r = send(

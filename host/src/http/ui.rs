@@ -6,7 +6,7 @@
 //! and an old tag answers 404 once its version no longer runs.
 
 use super::{AppState, Problem, blocking};
-use crate::packages::{UiLookupError, check_app_id, check_ui_path};
+use crate::packages::{UiAsset, UiLookupError, check_app_id, check_ui_path};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -37,59 +37,18 @@ impl From<UiLookupError> for Problem {
         (status = 404, description = "`app-not-found`, or `ui-not-found`: no such UI tag (or not the running version's) or file", body = super::problem::ProblemBody)))]
 pub(super) async fn file(State(s): State<AppState>, req: Request) -> Response {
     let (parts, _) = req.into_parts();
-    let target = ui_target(parts.uri.path());
-    let csp = target
-        .as_ref()
-        .ok()
-        .map(|(app, tag, _)| policy(&origin(&s, &parts.headers), app, tag));
-    let answer = match target {
-        Err(problem) => problem.into_response(),
+    let (mut answer, csp) = match ui_target(parts.uri.path()) {
+        Err(problem) => (problem.into_response(), None),
         Ok((app, tag, path)) => {
+            let csp = policy(&origin(&s, &parts.headers), &app, &tag);
             let found = blocking(&s.host, move |h| Ok(h.ui_file(&app, &tag, &path)?)).await;
-            match found {
+            let answer = match found {
+                Ok(asset) => asset_response(asset, &parts.headers),
                 Err(problem) => problem.into_response(),
-                Ok(asset) => {
-                    let fresh = parts
-                        .headers
-                        .get(header::IF_NONE_MATCH)
-                        .and_then(|v| v.to_str().ok())
-                        .is_some_and(|given| {
-                            given
-                                .split(',')
-                                .any(|t| t.trim() == asset.etag || t.trim() == "*")
-                        });
-                    let mut r = if fresh {
-                        StatusCode::NOT_MODIFIED.into_response()
-                    } else {
-                        let mut r = Response::new(Body::from(asset.bytes));
-                        r.headers_mut().insert(
-                            header::CONTENT_TYPE,
-                            HeaderValue::from_static(asset.content_type),
-                        );
-                        r
-                    };
-                    let h = r.headers_mut();
-                    if let Ok(etag) = HeaderValue::try_from(asset.etag) {
-                        h.insert(header::ETAG, etag);
-                    }
-                    h.insert(
-                        header::CACHE_CONTROL,
-                        HeaderValue::from_static("public, max-age=31536000, immutable"),
-                    );
-                    h.insert(
-                        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-                        HeaderValue::from_static("*"),
-                    );
-                    h.insert(
-                        "cross-origin-resource-policy",
-                        HeaderValue::from_static("cross-origin"),
-                    );
-                    r
-                }
-            }
+            };
+            (answer, Some(csp))
         }
     };
-    let mut answer = answer;
     let h = answer.headers_mut();
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -101,6 +60,47 @@ pub(super) async fn file(State(s): State<AppState>, req: Request) -> Response {
         h.insert(header::CONTENT_SECURITY_POLICY, csp);
     }
     answer
+}
+
+/// A UI file as an answer: 304 when the client's `If-None-Match` names it,
+/// cacheable for good either way (its address changes with its content),
+/// and loadable from the frame's opaque origin.
+fn asset_response(asset: UiAsset, request: &HeaderMap) -> Response {
+    let fresh = request
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|given| {
+            given
+                .split(',')
+                .any(|t| t.trim() == asset.etag || t.trim() == "*")
+        });
+    let mut r = if fresh {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let mut r = Response::new(Body::from(asset.bytes));
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(asset.content_type),
+        );
+        r
+    };
+    let h = r.headers_mut();
+    if let Ok(etag) = HeaderValue::try_from(asset.etag) {
+        h.insert(header::ETAG, etag);
+    }
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=31536000, immutable"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        "cross-origin-resource-policy",
+        HeaderValue::from_static("cross-origin"),
+    );
+    r
 }
 
 /// The UI's content security policy for app `app`'s UI `tag` served from

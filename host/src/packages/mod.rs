@@ -657,7 +657,19 @@ impl Packages {
                 index
             }
         };
-        index.read(app, path)
+        match index.read(app, path) {
+            // Switched away meanwhile (a rollback removes the old file).
+            Err(UiLookupError::Io { .. })
+                if self
+                    .apps
+                    .get(app)?
+                    .and_then(|r| r.current.ui)
+                    .is_none_or(|u| u.tag != tag) =>
+            {
+                Err(no_ui())
+            }
+            other => other,
+        }
     }
 }
 

@@ -27,6 +27,17 @@ pub struct AppSummary {
     /// Each declared capability (and scope) with the purpose the app gives.
     #[schema(value_type = Object)]
     pub capabilities: serde_json::Map<String, serde_json::Value>,
+    /// The running version's UI; null for an app without one.
+    pub ui: Option<UiLinks>,
+}
+
+/// Where an app's UI is served (the tag names the running version's UI).
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct UiLinks {
+    /// The page the shell's frame opens: `/ui/{app}/{tag}/{entry}`.
+    pub entry: String,
+    /// The app's icon, `/ui/{app}/{tag}/{icon}`; null when it has none.
+    pub icon: Option<String>,
 }
 
 /// The catalogue.
@@ -35,7 +46,8 @@ pub struct AppList {
     pub apps: Vec<AppSummary>,
 }
 
-/// Installed mini-apps with the capabilities and scopes each asks for.
+/// Installed mini-apps with the capabilities and scopes each asks for, and
+/// where each one's UI is.
 #[utoipa::path(get, path = "/apps", tag = "apps",
     responses((status = 200, body = AppList)))]
 pub(super) async fn list_apps(State(s): State<AppState>) -> Result<axum::Json<AppList>, Problem> {
@@ -75,6 +87,16 @@ pub(super) async fn list_apps(State(s): State<AppState>) -> Result<axum::Json<Ap
                         )
                     })
                     .collect(),
+                ui: match (&r.current.ui, &m.ui) {
+                    (Some(installed), Some(spec)) => {
+                        let base = format!("/ui/{}/{}/", m.id, installed.tag);
+                        Some(UiLinks {
+                            entry: format!("{base}{}", spec.entry),
+                            icon: spec.icon.as_ref().map(|i| format!("{base}{i}")),
+                        })
+                    }
+                    _ => None,
+                },
             }
         })
         .collect();

@@ -14,6 +14,7 @@ mod me;
 mod messaging;
 mod openapi;
 mod problem;
+mod ui;
 pub mod wallet;
 
 pub use openapi::openapi_json;
@@ -70,6 +71,7 @@ pub fn router(host: Arc<Superapp>, options: ServeOptions) -> Router {
         .route("/.well-known/jwks.json", get(apps::jwks))
         .route("/apps", get(apps::list_apps))
         .route("/apps/{id}/launch", post(apps::launch))
+        .route("/ui/{app}/{tag}/{*path}", get(ui::file))
         .route("/apps/{id}/call", any(apps::call_root))
         .route("/apps/{id}/call/", any(apps::call_root))
         .route("/apps/{id}/call/{*path}", any(apps::call_path))

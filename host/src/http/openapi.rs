@@ -5,7 +5,7 @@
 //! is built (auth, JSON bodies, queries, the time limit, problem+json, the
 //! request id).
 
-use super::{admin, apps, auth, me, messaging, problem, wallet};
+use super::{admin, apps, auth, me, messaging, problem, ui, wallet};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
@@ -26,6 +26,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         apps::jwks,
         apps::call_root,
         apps::call_path,
+        ui::file,
         auth::login,
         auth::logout,
         me::me,

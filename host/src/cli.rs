@@ -18,8 +18,9 @@ use crate::fsutil::read_bounded;
 use crate::identity::{HostKeyInfo, IdentityError, UserView};
 use crate::packages::{
     AppRecord, CommitMode, ComponentFile, DevApp, FileError, InstallError, KeyBinding, KeyError,
-    Manifest, PackageError, Removal, TrustedKey, decode_package, encode_package, fingerprint,
-    generate_key_file, key_fingerprint, load_signing_key, parse_public_key, public_key_text,
+    Manifest, PackageError, Removal, TrustedKey, Ui, UiFolder, check_ui, decode_package,
+    encode_package_with_ui, fingerprint, generate_key_file, key_fingerprint, load_signing_key,
+    parse_public_key, public_key_text,
 };
 use crate::platform::{HolderRef, TransactionView, block_on};
 use crate::remote::{Remote, ServeInfo};
@@ -57,8 +58,12 @@ struct Cli {
         default_value_t = 30720
     )]
     max_package_kib: u64,
+    /// Largest app UI an install accepts (its files added up), in KiB.
+    /// Default: the config file's `max_ui_kib`, else 8192.
+    #[arg(long, global = true, env = "SUPERAPP_MAX_UI_KIB")]
+    max_ui_kib: Option<u64>,
     /// Config file (TOML): listen, public_url, admin_token, session_ttl_hours,
-    /// request_timeout_secs, [wallet]. See the README.
+    /// request_timeout_secs, max_ui_kib, [wallet]. See the README.
     #[arg(long, global = true, env = "SUPERAPP_CONFIG")]
     config: Option<PathBuf>,
     #[command(subcommand)]
@@ -87,6 +92,10 @@ enum Command {
         /// `component` (which must lie in the manifest's folder).
         #[arg(long, requires = "dev")]
         component: Option<PathBuf>,
+        /// With --dev: the UI folder, instead of the manifest's `[ui] dir`
+        /// (which must lie in the manifest's folder).
+        #[arg(long, value_name = "DIR", requires = "dev")]
+        ui: Option<PathBuf>,
     },
     /// List, show, upgrade, roll back and remove installed mini-apps.
     Apps {
@@ -126,7 +135,8 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
-    /// Build a signed package from a manifest and its built component.
+    /// Build a signed package from a manifest, its built component and its
+    /// UI folder (`[ui] dir`).
     Pack {
         /// The manifest (TOML); its `component` names the built .wasm.
         manifest: PathBuf,
@@ -140,6 +150,10 @@ enum Command {
         /// (which must lie in the manifest's folder).
         #[arg(long)]
         component: Option<PathBuf>,
+        /// The UI folder, instead of the manifest's `[ui] dir` (which must
+        /// lie in the manifest's folder).
+        #[arg(long, value_name = "DIR")]
+        ui: Option<PathBuf>,
     },
     /// Check a package's format and signature, and whether this host trusts its signer.
     Verify {
@@ -370,6 +384,7 @@ struct Settings {
     data: PathBuf,
     max_component_kib: u64,
     max_package_kib: u64,
+    max_ui_kib: Option<u64>,
     file: ConfigFile,
 }
 
@@ -379,6 +394,9 @@ impl Settings {
         c.max_component_bytes = self.max_component_kib.saturating_mul(1024);
         c.max_package_bytes = self.max_package_kib.saturating_mul(1024);
         self.file.apply(&mut c);
+        if let Some(k) = self.max_ui_kib {
+            c.max_ui_bytes = k.saturating_mul(1024);
+        }
         c
     }
 }
@@ -433,7 +451,8 @@ impl Target {
         match self {
             Target::Local(h) => h.install_dev_app(app, mode).map_err(local_err),
             Target::Remote(r, _) => {
-                let bytes = encode_package(&app.manifest_toml, &app.component, None)
+                let ui = app.ui.as_ref().map(Ui::body);
+                let bytes = encode_package_with_ui(&app.manifest_toml, &app.component, ui, None)
                     .map_err(coded(PackageError::code))?;
                 let mode = match mode {
                     CommitMode::ReplaceSigned => "dev-replace-signed",
@@ -835,6 +854,7 @@ fn dispatch(
         data: cli.data.clone(),
         max_component_kib: cli.max_component_kib,
         max_package_kib: cli.max_package_kib,
+        max_ui_kib: cli.max_ui_kib,
         file,
     };
     match cli.command {
@@ -844,6 +864,7 @@ fn dispatch(
             replace,
             replace_signed,
             component,
+            ui,
         } => {
             // Files are read (bounded) before the data folder is touched.
             let host_config = settings.config();
@@ -853,13 +874,16 @@ fn dispatch(
                         Some(p) => ComponentFile::Given(p),
                         None => ComponentFile::Confined,
                     };
+                    let ui = match &ui {
+                        Some(dir) => UiFolder::Given(dir),
+                        None => UiFolder::Confined,
+                    };
                     let mode = match (replace, replace_signed) {
                         (_, true) => CommitMode::ReplaceSigned,
                         (true, false) => CommitMode::Replace,
                         (false, false) => CommitMode::Install,
                     };
-                    let app = DevApp::read(&file, which, host_config.max_component_bytes)
-                        .map_err(local_err)?;
+                    let app = DevApp::read(&file, which, ui, &host_config).map_err(local_err)?;
                     InstallInput::Dev(Box::new(app), mode)
                 }
                 false => InstallInput::Package(read_package(&file, &host_config)?),
@@ -872,12 +896,13 @@ fn dispatch(
             let v = &r.current;
             w!(
                 out,
-                "installed {} {} ({}; {} bytes, sha256 {})",
+                "installed {} {} ({}; {} bytes, sha256 {}; ui: {})",
                 v.manifest.id,
                 v.manifest.version,
                 signed_by(v.signer.as_deref()),
                 v.component_bytes,
-                &v.component_sha256[..16]
+                &v.component_sha256[..16],
+                installed_ui(&r)
             );
         }
         Command::Apps { command } => apps(&target(&settings)?, command, out)?,
@@ -924,6 +949,7 @@ fn dispatch(
             key,
             out: target,
             component,
+            ui,
         } => {
             let config = settings.config();
             let key = load_signing_key(&key).map_err(coded(KeyError::code))?;
@@ -931,11 +957,19 @@ fn dispatch(
                 Some(p) => ComponentFile::Given(p),
                 None => ComponentFile::Confined,
             };
-            let app =
-                DevApp::read(&manifest, which, config.max_component_bytes).map_err(local_err)?;
+            let ui = match &ui {
+                Some(dir) => UiFolder::Given(dir),
+                None => UiFolder::Confined,
+            };
+            let app = DevApp::read(&manifest, which, ui, &config).map_err(local_err)?;
             let parsed = &app.manifest;
-            let bytes = encode_package(&app.manifest_toml, &app.component, Some(&key))
-                .map_err(coded(PackageError::code))?;
+            let bytes = encode_package_with_ui(
+                &app.manifest_toml,
+                &app.component,
+                app.ui.as_ref().map(Ui::body),
+                Some(&key),
+            )
+            .map_err(coded(PackageError::code))?;
             PackageError::check_size("package", bytes.len(), config.max_package_bytes)
                 .map_err(coded(PackageError::code))?;
             crate::fsutil::write_atomic(&target, &bytes)
@@ -943,11 +977,12 @@ fn dispatch(
             let public = key.verifying_key().to_bytes();
             w!(
                 out,
-                "packed {} {} into {} ({} bytes), signed by {} ({})",
+                "packed {} {} into {} ({} bytes; ui: {}), signed by {} ({})",
                 parsed.id,
                 parsed.version,
                 target.display(),
                 bytes.len(),
+                describe_ui(app.ui.as_ref()),
                 public_key_text(&public),
                 fingerprint(&public)
             );
@@ -986,6 +1021,33 @@ fn coded<E: std::fmt::Display>(code: fn(&E) -> &'static str) -> impl Fn(E) -> St
 /// Reads a package file: a regular file of at most the host's package cap.
 fn read_package(path: &Path, config: &HostConfig) -> Result<Vec<u8>, String> {
     read_bounded(path, "package", config.max_package_bytes).map_err(coded(FileError::code))
+}
+
+/// The running version's UI, as `install` and `apps show` print it.
+fn installed_ui(r: &AppRecord) -> String {
+    match (&r.current.ui, &r.current.manifest.ui) {
+        (Some(ui), Some(m)) => format!(
+            "{} files, {} bytes, at /ui/{}/{}/{}",
+            ui.files,
+            ui.bytes,
+            r.id(),
+            ui.tag,
+            m.entry
+        ),
+        _ => "none".to_string(),
+    }
+}
+
+fn describe_ui(ui: Option<&Ui>) -> String {
+    match ui {
+        Some(ui) => format!(
+            "{} files, {} bytes, tag {}",
+            ui.file_count(),
+            ui.total_bytes(),
+            ui.tag()
+        ),
+        None => "none".to_string(),
+    }
 }
 
 fn signed_by(signer: Option<&str>) -> String {
@@ -1062,9 +1124,12 @@ fn verify(settings: &Settings, package: &Path, out: &mut dyn Write) -> Result<Ex
     )
     .map_err(|e| format!("[invalid-manifest] {e}"))?;
     let sha = crate::text::hex(&sha2::Sha256::digest(&p.component));
+    let ui = check_ui(manifest.ui.as_ref(), p.ui, settings.config().max_ui_bytes)
+        .map_err(coded(crate::packages::UiError::code))?;
     w!(out, "package:   {}", package.display());
     w!(out, "app:       {} {}", manifest.id, manifest.version);
     w!(out, "component: {} bytes, sha256 {sha}", p.component.len());
+    w!(out, "ui:        {}", describe_ui(ui.as_ref()));
     w!(
         out,
         "signature: valid, by {} ({})",
@@ -1150,6 +1215,7 @@ fn apps(host: &Target, command: AppsCommand, out: &mut dyn Write) -> Result<(), 
                 v.component_bytes,
                 v.component_sha256
             );
+            w!(out, "ui:          {}", installed_ui(&r));
             w!(
                 out,
                 "signed:      {}",

@@ -51,6 +51,8 @@ pub struct HostConfig {
     pub max_component_bytes: u64,
     /// Largest package file an install accepts.
     pub max_package_bytes: u64,
+    /// Largest app UI an install accepts: its files' sizes added up.
+    pub max_ui_bytes: u64,
     /// Instances that may run at once (pooling allocator slots).
     pub max_concurrent_calls: u32,
     /// How many of those one app may hold at once (capped at
@@ -103,6 +105,7 @@ impl HostConfig {
             default_storage_value_bytes: 1 << 20,
             max_component_bytes: 2 << 20,
             max_package_bytes: 30 << 20,
+            max_ui_bytes: 8 << 20,
             max_concurrent_calls: 256,
             max_concurrent_calls_per_app: 64,
             pooling: true,
@@ -149,6 +152,9 @@ pub struct ConfigFile {
     pub header_read_timeout_secs: Option<u64>,
     /// Most live event streams one person may hold open. Default 10.
     pub max_streams_per_person: Option<u64>,
+    /// Largest app UI an install accepts, in KiB (its files added up).
+    /// Default 8192 (8 MiB); `--max-ui-kib` wins.
+    pub max_ui_kib: Option<u64>,
 }
 
 /// The `[wallet]` table. Amounts are in minor units (cents).
@@ -203,6 +209,7 @@ impl ConfigFile {
         positive("max_connections", config.max_connections)?;
         positive("header_read_timeout_secs", config.header_read_timeout_secs)?;
         positive("max_streams_per_person", config.max_streams_per_person)?;
+        positive("max_ui_kib", config.max_ui_kib)?;
         positive(
             "max_concurrent_calls",
             config.max_concurrent_calls.map(u64::from),
@@ -330,6 +337,9 @@ impl ConfigFile {
         }
         if let Some(n) = self.max_streams_per_person {
             config.max_streams_per_person = n as usize;
+        }
+        if let Some(k) = self.max_ui_kib {
+            config.max_ui_bytes = k.saturating_mul(1024);
         }
         if let Some(w) = &self.wallet {
             let r = &mut config.wallet;

@@ -443,8 +443,8 @@ fn bad_messages_are_refused_with_a_clear_code_and_store_nothing() -> anyhow::Res
     )?;
     expect(
         &s.get(&format!("{path}?limit=0"), &bob)?,
-        422,
-        "invalid-message",
+        400,
+        "invalid-query",
     )?;
     expect(
         &s.get(&format!("{path}?before=abc"), &bob)?,

@@ -6,12 +6,12 @@
 //! A package upload may be as large as the host's package cap
 //! (`max_package_bytes`), not axum's default body limit.
 
-use super::{AppState, JsonBody, Problem};
+use super::{AppState, JsonBody, Problem, QueryOf};
 use crate::identity::{IdentityError, UserView};
 use crate::packages::{AppRecord, CommitMode, InstallError, KeyBinding, KeyError, TrustedKey};
 use crate::platform::Superapp;
 use axum::Router;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -158,7 +158,10 @@ fn admin_app(host: &Superapp, record: AppRecord) -> Result<AdminApp, Problem> {
     })
 }
 
-async fn list_apps(State(s): State<AppState>) -> Response {
+/// Every installed app.
+#[utoipa::path(get, path = "/admin/apps", tag = "admin", security(("admin" = [])),
+    responses((status = 200, description = "Every installed app with its record and storage used", body = Vec<Object>)))]
+pub(super) async fn list_apps(State(s): State<AppState>) -> Response {
     blocking(s.host, StatusCode::OK, |h| {
         h.apps()
             .map_err(store_problem)?
@@ -169,7 +172,12 @@ async fn list_apps(State(s): State<AppState>) -> Response {
     .await
 }
 
-async fn show_app(State(s): State<AppState>, Path(id): Path<String>) -> Response {
+/// One installed app: its manifest, signer, versions to roll back to and storage used.
+#[utoipa::path(get, path = "/admin/apps/{id}", tag = "admin", security(("admin" = [])),
+    params(("id" = String, Path, description = "App id", example = "hello")),
+    responses((status = 200, description = "The app's record and storage used", body = Object),
+        (status = 404, description = "`not-installed`")))]
+pub(super) async fn show_app(State(s): State<AppState>, Path(id): Path<String>) -> Response {
     blocking(s.host, StatusCode::OK, move |h| {
         let r = h
             .app(&id)
@@ -181,10 +189,12 @@ async fn show_app(State(s): State<AppState>, Path(id): Path<String>) -> Response
 }
 
 /// How `POST /admin/apps` treats the package in the body.
-#[derive(Debug, Deserialize)]
-struct InstallQuery {
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct InstallQuery {
     /// `install` (default), `upgrade`, `dev`, `dev-replace` or
     /// `dev-replace-signed`.
+    #[param(nullable = false)]
     mode: Option<String>,
 }
 
@@ -234,9 +244,19 @@ async fn package_body(req: Request, limit: u64) -> Result<Vec<u8>, Problem> {
     Ok(body)
 }
 
-async fn install(
+/// Installs, upgrades or developer-installs the package in the body.
+#[utoipa::path(post, path = "/admin/apps", tag = "admin", security(("admin" = [])),
+    params(InstallQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "A package (`superapp pack`); for `dev` modes, a developer package"),
+    responses((status = 201, description = "The installed app", body = Object),
+        (status = 400, description = "`bad-mode`, `bad-public-key`"),
+        (status = 404, description = "`not-trusted`: the signing key is not trusted; `not-installed`: nothing to upgrade"),
+        (status = 409, description = "`already-installed`, `not-newer`, `developer-key-mismatch`: signed by another key than the app's; `signed-app`: a developer install over a signed app needs `dev-replace-signed`"),
+        (status = 413, description = "`request-too-large`: the package is over the upload limit"),
+        (status = 422, description = "`invalid-manifest`, `invalid-component`, `undeclared-import`, `unknown-import`, and the package format's codes")))]
+pub(super) async fn install(
     State(s): State<AppState>,
-    Query(q): Query<InstallQuery>,
+    QueryOf(q): QueryOf<InstallQuery>,
     req: Request,
 ) -> Response {
     let mode = q.mode.unwrap_or_else(|| "install".into());
@@ -283,10 +303,9 @@ pub struct RekeyRequest {
     request_body = RekeyRequest,
     responses(
         (status = 200, description = "The app's binding, with the keys it had before", body = KeyBinding),
-        (status = 400, description = "`bad-public-key`", body = super::problem::ProblemBody),
-        (status = 401, description = "`admin-token-required`", body = super::problem::ProblemBody),
-        (status = 404, description = "`not-installed`: no such app, nor a binding kept after its removal", body = super::problem::ProblemBody),
-        (status = 422, description = "`untrusted-key`: trust the key first", body = super::problem::ProblemBody)))]
+        (status = 400, description = "`bad-public-key`"),
+        (status = 404, description = "`not-installed`: no such app, nor a binding kept after its removal"),
+        (status = 422, description = "`untrusted-key`: trust the key first")))]
 pub(super) async fn rekey(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -298,7 +317,13 @@ pub(super) async fn rekey(
     .await
 }
 
-async fn rollback(State(s): State<AppState>, Path(id): Path<String>) -> Response {
+/// Moves an app back to its previous version.
+#[utoipa::path(post, path = "/admin/apps/{id}/rollback", tag = "admin", security(("admin" = [])),
+    params(("id" = String, Path, description = "App id")),
+    responses((status = 200, description = "The app, back on its previous version", body = Object),
+        (status = 404, description = "`not-installed`"),
+        (status = 409, description = "`no-previous-version`")))]
+pub(super) async fn rollback(State(s): State<AppState>, Path(id): Path<String>) -> Response {
     blocking(s.host, StatusCode::OK, move |h| {
         let r = h.rollback(&id)?;
         admin_app(h, r)
@@ -306,15 +331,23 @@ async fn rollback(State(s): State<AppState>, Path(id): Path<String>) -> Response
     .await
 }
 
-#[derive(Debug, Deserialize)]
-struct RemoveQuery {
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct RemoveQuery {
+    /// Also erase the app's storage (default false).
+    #[param(nullable = false)]
     purge_data: Option<bool>,
 }
 
-async fn remove(
+/// Removes every version of an app; its storage stays unless `purge_data`.
+#[utoipa::path(delete, path = "/admin/apps/{id}", tag = "admin", security(("admin" = [])),
+    params(("id" = String, Path, description = "App id"), RemoveQuery),
+    responses((status = 200, description = "The removed app's record", body = Object),
+        (status = 404, description = "`not-installed`")))]
+pub(super) async fn remove(
     State(s): State<AppState>,
     Path(id): Path<String>,
-    Query(q): Query<RemoveQuery>,
+    QueryOf(q): QueryOf<RemoveQuery>,
 ) -> Response {
     blocking(s.host, StatusCode::OK, move |h| {
         Ok(h.remove(&id, q.purge_data.unwrap_or(false))?)
@@ -323,20 +356,31 @@ async fn remove(
 }
 
 /// A key to trust.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TrustRequest {
     pub public_key: String,
     pub name: Option<String>,
 }
 
-async fn list_trust(State(s): State<AppState>) -> Response {
+/// The operator's trusted developer keys.
+#[utoipa::path(get, path = "/admin/trust", tag = "admin", security(("admin" = [])),
+    responses((status = 200, description = "The trusted developer keys", body = Vec<Object>)))]
+pub(super) async fn list_trust(State(s): State<AppState>) -> Response {
     blocking(s.host, StatusCode::OK, |h| {
         h.trust().list().map_err(store_problem)
     })
     .await
 }
 
-async fn add_trust(State(s): State<AppState>, axum::Json(t): axum::Json<TrustRequest>) -> Response {
+/// Trusts a developer key.
+#[utoipa::path(post, path = "/admin/trust", tag = "admin", security(("admin" = [])),
+    request_body = TrustRequest,
+    responses((status = 201, description = "The trusted key", body = Object),
+        (status = 400, description = "`bad-public-key`")))]
+pub(super) async fn add_trust(
+    State(s): State<AppState>,
+    JsonBody(t): JsonBody<TrustRequest>,
+) -> Response {
     blocking(
         s.host,
         StatusCode::CREATED,
@@ -345,7 +389,13 @@ async fn add_trust(State(s): State<AppState>, axum::Json(t): axum::Json<TrustReq
     .await
 }
 
-async fn remove_trust(State(s): State<AppState>, Path(key): Path<String>) -> Response {
+/// Stops trusting a developer key (installed apps keep running).
+#[utoipa::path(delete, path = "/admin/trust/{key}", tag = "admin", security(("admin" = [])),
+    params(("key" = String, Path, description = "The public key")),
+    responses((status = 200, description = "The key no longer trusted", body = Object),
+        (status = 400, description = "`bad-public-key`"),
+        (status = 404, description = "`not-trusted`")))]
+pub(super) async fn remove_trust(State(s): State<AppState>, Path(key): Path<String>) -> Response {
     blocking(
         s.host,
         StatusCode::OK,
@@ -381,7 +431,7 @@ fn identity_result<T: Serialize>(status: StatusCode, r: Result<T, IdentityError>
 
 /// Every person, by handle.
 #[utoipa::path(get, path = "/admin/users", tag = "admin", security(("admin" = [])),
-    responses((status = 200, body = Vec<UserView>), (status = 401, body = super::problem::ProblemBody)))]
+    responses((status = 200, body = Vec<UserView>)))]
 pub(super) async fn list_users(State(s): State<AppState>) -> Response {
     identity_result(
         StatusCode::OK,
@@ -395,7 +445,9 @@ pub(super) async fn list_users(State(s): State<AppState>) -> Response {
 /// Adds a person (password hashed with argon2).
 #[utoipa::path(post, path = "/admin/users", tag = "admin", security(("admin" = [])),
     request_body = NewUser,
-    responses((status = 201, body = UserView), (status = 409, body = super::problem::ProblemBody), (status = 422, body = super::problem::ProblemBody)))]
+    responses((status = 201, body = UserView),
+        (status = 409, description = "`handle-taken`"),
+        (status = 422, description = "`invalid-handle`, `invalid-display-name`, `invalid-password`")))]
 pub(super) async fn add_user(
     State(s): State<AppState>,
     JsonBody(u): JsonBody<NewUser>,
@@ -411,9 +463,11 @@ pub(super) async fn add_user(
 
 /// Records the operator's real-name verification of a person.
 #[utoipa::path(post, path = "/admin/users/{handle}/verify", tag = "admin", security(("admin" = [])),
-    params(("handle" = String, Path, description = "The person's handle")),
+    params(("handle" = String, Path, description = "The person's handle", example = "ann")),
     request_body = VerifyRequest,
-    responses((status = 200, body = UserView), (status = 404, body = super::problem::ProblemBody), (status = 422, body = super::problem::ProblemBody)))]
+    responses((status = 200, body = UserView),
+        (status = 404, description = "`unknown-user`"),
+        (status = 422, description = "`invalid-birth-date`")))]
 pub(super) async fn verify_user(
     State(s): State<AppState>,
     Path(handle): Path<String>,
@@ -430,7 +484,7 @@ pub(super) async fn verify_user(
 
 /// The launch-token signing keys, newest first.
 #[utoipa::path(get, path = "/admin/host-keys", tag = "admin", security(("admin" = [])),
-    responses((status = 200, body = Object)))]
+    responses((status = 200, description = "The signing keys, newest first: `kid`, `created_at`, `retired_at`, `active`, `published`", body = Vec<Object>)))]
 pub(super) async fn list_host_keys(State(s): State<AppState>) -> Response {
     identity_result(StatusCode::OK, s.host.identity().host_keys())
 }
@@ -438,7 +492,7 @@ pub(super) async fn list_host_keys(State(s): State<AppState>) -> Response {
 /// Starts signing launch tokens with a new key; the old one stays published
 /// until its tokens have expired.
 #[utoipa::path(post, path = "/admin/host-keys/rotate", tag = "admin", security(("admin" = [])),
-    responses((status = 200, body = Object)))]
+    responses((status = 200, description = "The signing keys, newest first: `kid`, `created_at`, `retired_at`, `active`, `published`", body = Vec<Object>)))]
 pub(super) async fn rotate_host_keys(State(s): State<AppState>) -> Response {
     identity_result(StatusCode::OK, s.host.identity().rotate_host_key())
 }

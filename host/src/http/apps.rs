@@ -27,6 +27,17 @@ pub struct AppSummary {
     /// Each declared capability (and scope) with the purpose the app gives.
     #[schema(value_type = Object)]
     pub capabilities: serde_json::Map<String, serde_json::Value>,
+    /// The running version's UI; null for an app without one.
+    pub ui: Option<UiLinks>,
+}
+
+/// Where an app's UI is served (the tag names the running version's UI).
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct UiLinks {
+    /// The page the shell's frame opens: `/ui/{app}/{tag}/{entry}`.
+    pub entry: String,
+    /// The app's icon, `/ui/{app}/{tag}/{icon}`; null when it has none.
+    pub icon: Option<String>,
 }
 
 /// The catalogue.
@@ -35,9 +46,10 @@ pub struct AppList {
     pub apps: Vec<AppSummary>,
 }
 
-/// Installed mini-apps with the capabilities and scopes each asks for.
+/// Installed mini-apps with the capabilities and scopes each asks for, and
+/// where each one's UI is.
 #[utoipa::path(get, path = "/apps", tag = "apps",
-    responses((status = 200, body = AppList), (status = 500, body = super::problem::ProblemBody)))]
+    responses((status = 200, body = AppList)))]
 pub(super) async fn list_apps(State(s): State<AppState>) -> Result<axum::Json<AppList>, Problem> {
     let apps = blocking(&s.host, |h| {
         h.apps()
@@ -75,6 +87,16 @@ pub(super) async fn list_apps(State(s): State<AppState>) -> Result<axum::Json<Ap
                         )
                     })
                     .collect(),
+                ui: match (&r.current.ui, &m.ui) {
+                    (Some(installed), Some(spec)) => {
+                        let base = format!("/ui/{}/{}/", m.id, installed.tag);
+                        Some(UiLinks {
+                            entry: format!("{base}{}", spec.entry),
+                            icon: spec.icon.as_ref().map(|i| format!("{base}{i}")),
+                        })
+                    }
+                    _ => None,
+                },
             }
         })
         .collect();
@@ -116,14 +138,13 @@ pub struct LaunchResponse {
 /// Opens an app for the signed-in person: a launch token the app's backend
 /// can verify, valid for 5 minutes.
 #[utoipa::path(post, path = "/apps/{id}/launch", tag = "apps",
-    params(("id" = String, Path, description = "App id")),
+    params(("id" = String, Path, description = "App id", example = "hello")),
     request_body = LaunchRequest,
     security(("bearer" = [])),
     responses(
         (status = 200, body = LaunchResponse),
-        (status = 401, description = "No, expired, revoked or forged session token", body = super::problem::ProblemBody),
-        (status = 404, description = "No such app", body = super::problem::ProblemBody),
-        (status = 422, description = "Bad path or scene", body = super::problem::ProblemBody)))]
+        (status = 404, description = "`app-not-found`: no such app"),
+        (status = 422, description = "`invalid-launch`: bad path or scene")))]
 pub(super) async fn launch(
     State(s): State<AppState>,
     who: Authed,
@@ -150,7 +171,8 @@ pub struct JwkSet {
 
 /// The public keys that verify launch tokens (RFC 7517; OKP / Ed25519).
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "apps",
-    responses((status = 200, body = JwkSet)))]
+    responses((status = 200, body = JwkSet,
+        headers(("cache-control" = String, description = "`public, max-age=60`")))))]
 pub(super) async fn jwks(State(s): State<AppState>) -> Result<Response, Problem> {
     let keys = s.host.identity().jwks()?;
     Ok((
@@ -160,6 +182,18 @@ pub(super) async fn jwks(State(s): State<AppState>) -> Result<Response, Problem>
         .into_response())
 }
 
+#[utoipa::path(method(get, post, put, patch, delete), path = "/apps/{id}/call", tag = "apps",
+    params(("id" = String, Path, description = "App id", example = "hello")),
+    security(("bearer" = [])),
+    responses(
+        (status = "default", description = "The app's own answer: its status, headers and body", content_type = "*/*"),
+        (status = 400, description = "`bad-request`: the host cannot pass the request on; `invalid-path`: the path is not one the host passes on"),
+        (status = 404, description = "`app-not-found`: no such app"),
+        (status = 413, description = "`request-too-large`: the body is over the call limit (1 MiB)"),
+        (status = 431, description = "`headers-too-large`: the request headers are over the call limit"),
+        (status = 502, description = "`trap`, `out-of-memory`, `response-too-large`, `bad-response`: the app failed or answered badly"),
+        (status = 503, description = "`busy`: every call slot is taken"),
+        (status = 504, description = "`timeout`: the app ran past its deadline")))]
 pub(super) async fn call_root(State(s): State<AppState>, who: Authed, req: Request) -> Response {
     call(s, who, req).await
 }
@@ -169,15 +203,17 @@ pub(super) async fn call_root(State(s): State<AppState>, who: Authed, req: Reque
 /// headers and body are the app's. The header `x-superapp-scene` passes the
 /// launch scene on.
 #[utoipa::path(method(get, post, put, patch, delete), path = "/apps/{id}/call/{path}", tag = "apps",
-    params(("id" = String, Path, description = "App id"), ("path" = String, Path, description = "Path inside the app")),
+    params(("id" = String, Path, description = "App id", example = "hello"), ("path" = String, Path, description = "Path inside the app", example = "greet/Ann")),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The app's own answer"),
-        (status = 401, body = super::problem::ProblemBody),
-        (status = 404, description = "No such app", body = super::problem::ProblemBody),
-        (status = 413, body = super::problem::ProblemBody),
-        (status = 502, description = "The app trapped, ran out of memory or answered badly", body = super::problem::ProblemBody),
-        (status = 504, description = "The app ran past its deadline", body = super::problem::ProblemBody)))]
+        (status = "default", description = "The app's own answer: its status, headers and body", content_type = "*/*"),
+        (status = 400, description = "`bad-request`: the host cannot pass the request on; `invalid-path`: the path is not one the host passes on"),
+        (status = 404, description = "`app-not-found`: no such app"),
+        (status = 413, description = "`request-too-large`: the body is over the call limit (1 MiB)"),
+        (status = 431, description = "`headers-too-large`: the request headers are over the call limit"),
+        (status = 502, description = "`trap`, `out-of-memory`, `response-too-large`, `bad-response`: the app failed or answered badly"),
+        (status = 503, description = "`busy`: every call slot is taken"),
+        (status = 504, description = "`timeout`: the app ran past its deadline")))]
 pub(super) async fn call_path(State(s): State<AppState>, who: Authed, req: Request) -> Response {
     call(s, who, req).await
 }

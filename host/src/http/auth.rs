@@ -79,9 +79,8 @@ pub struct LoginResponse {
     request_body = LoginRequest,
     responses(
         (status = 200, body = LoginResponse),
-        (status = 400, description = "Malformed JSON", body = super::problem::ProblemBody),
-        (status = 401, description = "Wrong handle or password", body = super::problem::ProblemBody),
-        (status = 429, description = "Account paused after failed logins", body = super::problem::ProblemBody)))]
+        (status = 401, description = "`invalid-credentials`: wrong handle or password"),
+        (status = 429, description = "`login-throttled`: the account is paused after failed logins (`Retry-After`)")))]
 pub(super) async fn login(
     axum::extract::State(s): axum::extract::State<AppState>,
     JsonBody(req): JsonBody<LoginRequest>,
@@ -106,7 +105,7 @@ pub(super) async fn login(
 /// Ends the session whose token authorizes this request.
 #[utoipa::path(post, path = "/auth/logout", tag = "auth",
     security(("bearer" = [])),
-    responses((status = 204, description = "Logged out"), (status = 401, body = super::problem::ProblemBody)))]
+    responses((status = 204, description = "Logged out")))]
 pub(super) async fn logout(
     axum::extract::State(s): axum::extract::State<AppState>,
     who: Authed,

@@ -2,8 +2,7 @@
 //! what apps did with their data, and exporting and erasing it.
 
 use super::auth::Authed;
-use super::problem::ProblemBody;
-use super::{AppState, JsonBody, Problem, blocking, query};
+use super::{AppState, JsonBody, PageLimit, Problem, blocking, query};
 use crate::identity::{Decision, UserView};
 use crate::platform::{AccessView, Erased, Export, ScopeView};
 use axum::extract::{Path, State};
@@ -13,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 /// The signed-in person's account.
 #[utoipa::path(get, path = "/me", tag = "me", security(("bearer" = [])),
-    responses((status = 200, body = UserView), (status = 401, body = ProblemBody)))]
+    responses((status = 200, body = UserView)))]
 pub(super) async fn me(
     State(s): State<AppState>,
     who: Authed,
@@ -38,8 +37,8 @@ pub struct GrantList {
 /// The scopes an app requests (with its purposes) and the person's decision
 /// on each: `granted`, `denied` or `undecided`.
 #[utoipa::path(get, path = "/me/apps/{id}/grants", tag = "me", security(("bearer" = [])),
-    params(("id" = String, Path, description = "App id")),
-    responses((status = 200, body = GrantList), (status = 401, body = ProblemBody), (status = 404, body = ProblemBody)))]
+    params(("id" = String, Path, description = "App id", example = "hello")),
+    responses((status = 200, body = GrantList), (status = 404, description = "`app-not-found`")))]
 pub(super) async fn grants(
     State(s): State<AppState>,
     who: Authed,
@@ -60,14 +59,13 @@ pub struct DecideRequest {
 
 /// Grants, denies or revokes one scope for one app.
 #[utoipa::path(put, path = "/me/apps/{id}/grants/{scope}", tag = "me", security(("bearer" = [])),
-    params(("id" = String, Path, description = "App id"), ("scope" = String, Path, description = "profile or real-name")),
+    params(("id" = String, Path, description = "App id", example = "hello"), ("scope" = String, Path, description = "profile or real-name", example = "profile")),
     request_body = DecideRequest,
     responses(
         (status = 200, body = ScopeView),
-        (status = 400, description = "Malformed JSON or unknown decision", body = ProblemBody),
-        (status = 401, body = ProblemBody),
-        (status = 404, description = "Unknown app or scope", body = ProblemBody),
-        (status = 409, description = "The app does not request this scope", body = ProblemBody)))]
+        (status = 400, description = "An unknown `decision` is `invalid-json` too"),
+        (status = 404, description = "`app-not-found`, `unknown-scope`"),
+        (status = 409, description = "`scope-not-requested`: the app does not request this scope")))]
 pub(super) async fn decide(
     State(s): State<AppState>,
     who: Authed,
@@ -84,12 +82,15 @@ pub(super) async fn decide(
 
 /// Which entries to show.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AccessQuery {
     /// Only this app's entries.
+    #[param(nullable = false)]
     pub app: Option<String>,
-    /// At most this many, newest first: 1–1000, default 100.
-    pub limit: Option<usize>,
+    /// At most this many, newest first.
+    #[param(inline)]
+    pub(super) limit: Option<PageLimit>,
 }
 
 /// The log.
@@ -102,21 +103,14 @@ pub struct AccessLog {
 /// and whether the host allowed it. Newest first.
 #[utoipa::path(get, path = "/me/access-log", tag = "me", security(("bearer" = [])),
     params(AccessQuery),
-    responses((status = 200, body = AccessLog), (status = 400, body = ProblemBody), (status = 401, body = ProblemBody)))]
+    responses((status = 200, body = AccessLog), (status = 404, description = "`app-not-found`: `app` is not an app id")))]
 pub(super) async fn access_log(
     State(s): State<AppState>,
     who: Authed,
     uri: Uri,
 ) -> Result<axum::Json<AccessLog>, Problem> {
     let q: AccessQuery = query(&uri)?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-query",
-            format!("limit must be 1–1000, is {limit}"),
-        ));
-    }
+    let limit = PageLimit::or_default(q.limit);
     let entries = blocking(&s.host, move |h| {
         Ok(h.access_log(&who.user_id, q.app.as_deref(), limit)?)
     })
@@ -126,7 +120,8 @@ pub(super) async fn access_log(
 
 /// Everything the host holds about the person, as one JSON document.
 #[utoipa::path(get, path = "/me/export", tag = "me", security(("bearer" = [])),
-    responses((status = 200, body = Export), (status = 401, body = ProblemBody)))]
+    responses((status = 200, body = Export,
+        headers(("content-disposition" = String, description = "`attachment; filename=\"superapp-export.json\"`")))))]
 pub(super) async fn export(State(s): State<AppState>, who: Authed) -> Result<Response, Problem> {
     let export = blocking(&s.host, move |h| Ok(h.export(&who.user_id)?)).await?;
     Ok((
@@ -142,8 +137,8 @@ pub(super) async fn export(State(s): State<AppState>, who: Authed) -> Result<Res
 /// Erases the person's data in one app: their user-scoped storage and their
 /// consent decisions. The app's shared data and the access log stay.
 #[utoipa::path(delete, path = "/me/apps/{id}/data", tag = "me", security(("bearer" = [])),
-    params(("id" = String, Path, description = "App id")),
-    responses((status = 200, body = Erased), (status = 401, body = ProblemBody), (status = 404, body = ProblemBody)))]
+    params(("id" = String, Path, description = "App id", example = "hello")),
+    responses((status = 200, body = Erased), (status = 404, description = "`app-not-found`")))]
 pub(super) async fn erase(
     State(s): State<AppState>,
     who: Authed,

@@ -3,8 +3,7 @@
 //! (`GET /me/events`, server-sent events resumable with `Last-Event-ID`).
 
 use super::auth::Authed;
-use super::problem::ProblemBody;
-use super::{AppState, JsonBody, Problem, query};
+use super::{AppState, JsonBody, PageLimit, Problem, query};
 use crate::identity::now;
 use crate::messaging::MessagingError;
 use crate::platform::{
@@ -51,7 +50,7 @@ pub struct ConversationList {
 /// The person's conversations, the most recently active first, each with
 /// its newest message and unread count.
 #[utoipa::path(get, path = "/me/conversations", tag = "messaging", security(("bearer" = [])),
-    responses((status = 200, body = ConversationList), (status = 401, body = ProblemBody)))]
+    responses((status = 200, body = ConversationList)))]
 pub(super) async fn list(
     State(s): State<AppState>,
     who: Authed,
@@ -75,8 +74,11 @@ pub struct NewConversation {
 /// or creates a group of up to 500.
 #[utoipa::path(post, path = "/me/conversations", tag = "messaging", security(("bearer" = [])),
     request_body = NewConversation,
-    responses((status = 201, body = ConversationView), (status = 404, body = ProblemBody),
-        (status = 409, body = ProblemBody), (status = 422, body = ProblemBody)))]
+    responses((status = 201, body = ConversationView),
+        (status = 404, description = "`unknown-person`: a handle names nobody"),
+        (status = 409, description = "`group-full`"),
+        (status = 413, description = "`message-too-large`: the title is too long"),
+        (status = 422, description = "`invalid-message`: no members, or a direct conversation with more than one")))]
 pub(super) async fn create(
     State(s): State<AppState>,
     who: Authed,
@@ -92,7 +94,9 @@ pub(super) async fn create(
 /// A conversation the person is in, with its members.
 #[utoipa::path(get, path = "/me/conversations/{id}", tag = "messaging", security(("bearer" = [])),
     params(("id" = String, Path, description = "Conversation id")),
-    responses((status = 200, body = ConversationView), (status = 403, body = ProblemBody), (status = 404, body = ProblemBody)))]
+    responses((status = 200, body = ConversationView),
+        (status = 403, description = "`not-a-member`"),
+        (status = 404, description = "`conversation-not-found`")))]
 pub(super) async fn detail(
     State(s): State<AppState>,
     who: Authed,
@@ -112,8 +116,11 @@ pub struct Invite {
 /// A member adds people to the group.
 #[utoipa::path(post, path = "/me/conversations/{id}/members", tag = "messaging", security(("bearer" = [])),
     params(("id" = String, Path, description = "Conversation id")), request_body = Invite,
-    responses((status = 200, body = ConversationView), (status = 403, body = ProblemBody),
-        (status = 404, body = ProblemBody), (status = 409, body = ProblemBody)))]
+    responses((status = 200, body = ConversationView),
+        (status = 403, description = "`not-a-member`"),
+        (status = 404, description = "`conversation-not-found`, `unknown-person`"),
+        (status = 409, description = "`not-a-group`, `group-full`"),
+        (status = 422, description = "`invalid-message`: nobody to add")))]
 pub(super) async fn invite(
     State(s): State<AppState>,
     who: Authed,
@@ -130,7 +137,10 @@ pub(super) async fn invite(
 /// The person leaves a group.
 #[utoipa::path(post, path = "/me/conversations/{id}/leave", tag = "messaging", security(("bearer" = [])),
     params(("id" = String, Path, description = "Conversation id")),
-    responses((status = 204), (status = 403, body = ProblemBody), (status = 409, body = ProblemBody)))]
+    responses((status = 204, description = "Left"),
+        (status = 403, description = "`not-a-member`"),
+        (status = 404, description = "`conversation-not-found`"),
+        (status = 409, description = "`not-a-group`: a direct conversation cannot be left")))]
 pub(super) async fn leave(
     State(s): State<AppState>,
     who: Authed,
@@ -145,8 +155,11 @@ pub(super) async fn leave(
 /// the person sent).
 #[utoipa::path(post, path = "/me/conversations/{id}/messages", tag = "messaging", security(("bearer" = [])),
     params(("id" = String, Path, description = "Conversation id")), request_body = NewMessage,
-    responses((status = 201, body = MessageView), (status = 403, body = ProblemBody),
-        (status = 404, body = ProblemBody), (status = 413, body = ProblemBody), (status = 422, body = ProblemBody)))]
+    responses((status = 201, body = MessageView),
+        (status = 403, description = "`not-a-member`, `not-your-packet`"),
+        (status = 404, description = "`conversation-not-found`, `app-not-found`, `packet-not-found`"),
+        (status = 413, description = "`message-too-large`"),
+        (status = 422, description = "`invalid-message`")))]
 pub(super) async fn send(
     State(s): State<AppState>,
     who: Authed,
@@ -158,20 +171,25 @@ pub(super) async fn send(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct HistoryQuery {
     /// Older messages: ids below this (from `next_before`), newest first.
+    #[param(nullable = false)]
     before: Option<u64>,
     /// Catching up: ids above this, oldest first.
+    #[param(nullable = false)]
     after: Option<u64>,
-    /// 1–200, default 50.
-    limit: Option<usize>,
+    #[param(inline)]
+    limit: Option<PageLimit>,
 }
 
 /// A page of the conversation's messages.
 #[utoipa::path(get, path = "/me/conversations/{id}/messages", tag = "messaging", security(("bearer" = [])),
     params(("id" = String, Path, description = "Conversation id"), HistoryQuery),
-    responses((status = 200, body = HistoryView), (status = 403, body = ProblemBody), (status = 404, body = ProblemBody)))]
+    responses((status = 200, body = HistoryView),
+        (status = 403, description = "`not-a-member`"),
+        (status = 404, description = "`conversation-not-found`")))]
 pub(super) async fn history(
     State(s): State<AppState>,
     who: Authed,
@@ -184,7 +202,7 @@ pub(super) async fn history(
         &id,
         q.before,
         q.after,
-        q.limit.unwrap_or(50),
+        PageLimit::or_default(q.limit),
     )?))
 }
 
@@ -199,7 +217,10 @@ pub struct ReadMark {
 /// Marks the conversation read up to a message (never moves back).
 #[utoipa::path(post, path = "/me/conversations/{id}/read", tag = "messaging", security(("bearer" = [])),
     params(("id" = String, Path, description = "Conversation id")), request_body = ReadMark,
-    responses((status = 200, body = ReadMark), (status = 403, body = ProblemBody), (status = 422, body = ProblemBody)))]
+    responses((status = 200, body = ReadMark),
+        (status = 403, description = "`not-a-member`"),
+        (status = 404, description = "`conversation-not-found`"),
+        (status = 422, description = "`invalid-message`: past the newest message")))]
 pub(super) async fn read(
     State(s): State<AppState>,
     who: Authed,
@@ -215,9 +236,11 @@ pub(super) async fn read(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct StreamQuery {
     /// Resume after this event id (the `Last-Event-ID` header wins).
+    #[param(nullable = false)]
     after: Option<u64>,
 }
 
@@ -255,7 +278,9 @@ fn resume_point(
 /// a client reconnecting with `Last-Event-ID` gets everything after it.
 #[utoipa::path(get, path = "/me/events", tag = "messaging", security(("bearer" = [])),
     params(StreamQuery, ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event")),
-    responses((status = 200, description = "text/event-stream"), (status = 400, body = ProblemBody), (status = 401, body = ProblemBody)))]
+    responses((status = 200, description = "Server-sent events: `message`, `notification`, `payment-prompt`, `packet-claimed`", content_type = "text/event-stream"),
+        (status = 400, description = "`invalid-last-event-id`"),
+        (status = 429, description = "`too-many-streams`: the person has too many streams open")))]
 pub(super) async fn events(
     State(s): State<AppState>,
     who: Authed,
@@ -375,8 +400,10 @@ pub struct SubscriptionList {
 /// The person's one-time subscriptions to an app's notifications: each
 /// allows the app exactly one notification on its topic.
 #[utoipa::path(get, path = "/me/apps/{id}/subscriptions", tag = "messaging", security(("bearer" = [])),
-    params(("id" = String, Path, description = "App id")),
-    responses((status = 200, body = SubscriptionList), (status = 404, body = ProblemBody), (status = 422, body = ProblemBody)))]
+    params(("id" = String, Path, description = "App id", example = "hello")),
+    responses((status = 200, body = SubscriptionList),
+        (status = 404, description = "`app-not-found`"),
+        (status = 422, description = "`invalid-message`: the app does not message people")))]
 pub(super) async fn subscriptions(
     State(s): State<AppState>,
     who: Authed,
@@ -396,8 +423,10 @@ pub struct Subscribe {
 
 /// The person allows the app one more notification on a topic.
 #[utoipa::path(post, path = "/me/apps/{id}/subscriptions", tag = "messaging", security(("bearer" = [])),
-    params(("id" = String, Path, description = "App id")), request_body = Subscribe,
-    responses((status = 200, body = SubscriptionView), (status = 404, body = ProblemBody), (status = 422, body = ProblemBody)))]
+    params(("id" = String, Path, description = "App id", example = "hello")), request_body = Subscribe,
+    responses((status = 200, body = SubscriptionView),
+        (status = 404, description = "`app-not-found`"),
+        (status = 422, description = "`invalid-message`: a bad topic, too many unused, or the app does not message people")))]
 pub(super) async fn subscribe(
     State(s): State<AppState>,
     who: Authed,
@@ -411,8 +440,10 @@ pub(super) async fn subscribe(
 
 /// The person withdraws their unused subscriptions to a topic.
 #[utoipa::path(delete, path = "/me/apps/{id}/subscriptions/{topic}", tag = "messaging", security(("bearer" = [])),
-    params(("id" = String, Path, description = "App id"), ("topic" = String, Path, description = "Topic")),
-    responses((status = 204), (status = 404, body = ProblemBody), (status = 422, body = ProblemBody)))]
+    params(("id" = String, Path, description = "App id", example = "hello"), ("topic" = String, Path, description = "Topic")),
+    responses((status = 204, description = "Withdrawn"),
+        (status = 404, description = "`app-not-found`"),
+        (status = 422, description = "`invalid-message`: a bad topic, or the app does not message people")))]
 pub(super) async fn unsubscribe(
     State(s): State<AppState>,
     who: Authed,
@@ -433,9 +464,11 @@ pub struct ToApp {
 /// as an event and may answer within 48 hours, at most 5 times; the
 /// exchange is the person's conversation with the app.
 #[utoipa::path(post, path = "/apps/{id}/messages", tag = "messaging", security(("bearer" = [])),
-    params(("id" = String, Path, description = "App id")), request_body = ToApp,
-    responses((status = 201, body = MessageView), (status = 404, body = ProblemBody),
-        (status = 413, body = ProblemBody), (status = 422, body = ProblemBody)))]
+    params(("id" = String, Path, description = "App id", example = "hello")), request_body = ToApp,
+    responses((status = 201, body = MessageView),
+        (status = 404, description = "`app-not-found`"),
+        (status = 413, description = "`message-too-large`"),
+        (status = 422, description = "`invalid-message`: empty, or the app does not message people")))]
 pub(super) async fn to_app(
     State(s): State<AppState>,
     who: Authed,

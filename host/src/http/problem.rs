@@ -18,14 +18,21 @@ pub struct Problem {
     pub headers: Vec<(header::HeaderName, String)>,
 }
 
-/// The problem+json body, as the OpenAPI document describes it.
+/// The problem+json body (RFC 9457), as the OpenAPI document describes it:
+/// what `Problem::into_response` writes.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct ProblemBody {
     /// `urn:superapp:problem:<code>`: stable, match on it.
-    #[schema(example = "urn:superapp:problem:invalid-token")]
+    #[schema(
+        example = "urn:superapp:problem:invalid-token",
+        pattern = "^urn:superapp:problem:[a-z0-9-]+$"
+    )]
     pub r#type: String,
     /// The code alone.
+    #[schema(example = "invalid-token", pattern = "^[a-z0-9-]+$")]
     pub title: String,
+    /// The HTTP status, repeated.
+    #[schema(minimum = 400, maximum = 599)]
     pub status: u16,
     /// What went wrong, for people.
     pub detail: String,

@@ -4,8 +4,7 @@
 //! route that moves money needs an `Idempotency-Key` header.
 
 use super::auth::Authed;
-use super::problem::ProblemBody;
-use super::{AppState, JsonBody, Problem, query};
+use super::{AppState, JsonBody, PageLimit, Problem, query};
 use crate::platform::{
     ClaimResultView, HolderRef, MerchantAction, MerchantBalance, PacketView, PaymentDecision,
     PaymentView, TransactionPage, TransactionView, WalletView,
@@ -33,7 +32,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, Problem> {
 
 /// The person's balance.
 #[utoipa::path(get, path = "/me/wallet", tag = "wallet", security(("bearer" = [])),
-    responses((status = 200, body = WalletView), (status = 401, body = ProblemBody)))]
+    responses((status = 200, body = WalletView), (status = 503, description = "`unavailable`: the ledger is not running")))]
 pub(super) async fn balance(
     State(s): State<AppState>,
     who: Authed,
@@ -42,18 +41,20 @@ pub(super) async fn balance(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct HistoryQuery {
     /// Entries with a `seq` below this (from `next_before`).
+    #[param(nullable = false)]
     before: Option<u64>,
-    /// 1–200, default 50.
-    limit: Option<usize>,
+    #[param(inline)]
+    limit: Option<PageLimit>,
 }
 
 /// The person's transactions, newest first.
 #[utoipa::path(get, path = "/me/wallet/transactions", tag = "wallet", security(("bearer" = [])),
     params(HistoryQuery),
-    responses((status = 200, body = TransactionPage), (status = 400, body = ProblemBody), (status = 401, body = ProblemBody)))]
+    responses((status = 200, body = TransactionPage)))]
 pub(super) async fn transactions(
     State(s): State<AppState>,
     who: Authed,
@@ -63,7 +64,7 @@ pub(super) async fn transactions(
     Ok(Json(s.host.transactions(
         &who.user_id,
         q.before,
-        q.limit.unwrap_or(50),
+        PageLimit::or_default(q.limit),
     )?))
 }
 
@@ -83,9 +84,10 @@ pub struct TransferRequest {
 #[utoipa::path(post, path = "/me/transfers", tag = "wallet", security(("bearer" = [])),
     request_body = TransferRequest,
     params(("Idempotency-Key" = String, Header, description = "6–64 of A-Z a-z 0-9 . _ : -")),
-    responses((status = 200, body = TransactionView), (status = 400, body = ProblemBody), (status = 404, body = ProblemBody),
-        (status = 409, description = "Insufficient funds, or the key was used for another request", body = ProblemBody),
-        (status = 422, body = ProblemBody)))]
+    responses((status = 200, body = TransactionView), (status = 400, description = "`idempotency-key-required`"),
+        (status = 404, description = "`unknown-user`"),
+        (status = 409, description = "`insufficient-funds`, `idempotency-conflict`: the key was used for another request"),
+        (status = 422, description = "`invalid-amount`, `invalid-idempotency-key`, `invalid-text`, `self-transfer`, `limit-exceeded`"), (status = 503, description = "`unavailable`: the ledger is not running")))]
 pub(super) async fn transfer(
     State(s): State<AppState>,
     who: Authed,
@@ -102,7 +104,7 @@ pub(super) async fn transfer(
 
 /// Payment intents mini-apps created that wait for the person.
 #[utoipa::path(get, path = "/me/payments/pending", tag = "wallet", security(("bearer" = [])),
-    responses((status = 200, body = Vec<PaymentView>), (status = 401, body = ProblemBody)))]
+    responses((status = 200, body = Vec<PaymentView>), (status = 503, description = "`unavailable`: the ledger is not running")))]
 pub(super) async fn pending(
     State(s): State<AppState>,
     who: Authed,
@@ -113,7 +115,7 @@ pub(super) async fn pending(
 /// One of the person's payments.
 #[utoipa::path(get, path = "/me/payments/{id}", tag = "wallet", security(("bearer" = [])),
     params(("id" = String, Path, description = "Payment id")),
-    responses((status = 200, body = PaymentView), (status = 404, body = ProblemBody)))]
+    responses((status = 200, body = PaymentView), (status = 404, description = "`payment-not-found`"), (status = 503, description = "`unavailable`: the ledger is not running")))]
 pub(super) async fn payment(
     State(s): State<AppState>,
     who: Authed,
@@ -137,9 +139,9 @@ async fn decide(
 /// Confirming twice pays once.
 #[utoipa::path(post, path = "/me/payments/{id}/confirm", tag = "wallet", security(("bearer" = [])),
     params(("id" = String, Path, description = "Payment id")),
-    responses((status = 200, body = PaymentView), (status = 404, body = ProblemBody),
-        (status = 409, description = "Insufficient funds, or not pending", body = ProblemBody),
-        (status = 410, description = "The intent expired", body = ProblemBody)))]
+    responses((status = 200, body = PaymentView), (status = 404, description = "`payment-not-found`"),
+        (status = 409, description = "`insufficient-funds`, `invalid-state`: not pending"),
+        (status = 410, description = "`payment-expired`"), (status = 503, description = "`unavailable`: the ledger is not running")))]
 pub(super) async fn confirm(
     State(s): State<AppState>,
     who: Authed,
@@ -151,7 +153,9 @@ pub(super) async fn confirm(
 /// Declines a pending intent.
 #[utoipa::path(post, path = "/me/payments/{id}/decline", tag = "wallet", security(("bearer" = [])),
     params(("id" = String, Path, description = "Payment id")),
-    responses((status = 200, body = PaymentView), (status = 404, body = ProblemBody), (status = 409, body = ProblemBody)))]
+    responses((status = 200, body = PaymentView), (status = 404, description = "`payment-not-found`"),
+        (status = 409, description = "`invalid-state`: not pending"),
+        (status = 410, description = "`payment-expired`"), (status = 503, description = "`unavailable`: the ledger is not running")))]
 pub(super) async fn decline(
     State(s): State<AppState>,
     who: Authed,
@@ -163,7 +167,8 @@ pub(super) async fn decline(
 /// The buyer received the goods: escrow goes to the merchant.
 #[utoipa::path(post, path = "/me/payments/{id}/confirm-receipt", tag = "wallet", security(("bearer" = [])),
     params(("id" = String, Path, description = "Payment id")),
-    responses((status = 200, body = PaymentView), (status = 404, body = ProblemBody), (status = 409, body = ProblemBody)))]
+    responses((status = 200, body = PaymentView), (status = 404, description = "`payment-not-found`"),
+        (status = 409, description = "`invalid-state`: not held in escrow"), (status = 503, description = "`unavailable`: the ledger is not running")))]
 pub(super) async fn confirm_receipt(
     State(s): State<AppState>,
     who: Authed,
@@ -191,7 +196,9 @@ pub struct PacketRequest {
 #[utoipa::path(post, path = "/me/red-packets", tag = "wallet", security(("bearer" = [])),
     request_body = PacketRequest,
     params(("Idempotency-Key" = String, Header, description = "6–64 of A-Z a-z 0-9 . _ : -")),
-    responses((status = 201, body = PacketView), (status = 409, body = ProblemBody), (status = 422, body = ProblemBody)))]
+    responses((status = 201, body = PacketView), (status = 400, description = "`idempotency-key-required`"),
+        (status = 409, description = "`insufficient-funds`, `idempotency-conflict`"),
+        (status = 422, description = "`invalid-amount`, `invalid-red-packet`, `invalid-idempotency-key`, `invalid-text`, `limit-exceeded`"), (status = 503, description = "`unavailable`: the ledger is not running")))]
 pub(super) async fn send_packet(
     State(s): State<AppState>,
     who: Authed,
@@ -212,7 +219,9 @@ pub(super) async fn send_packet(
 /// A red packet: who got what, and who drew the most.
 #[utoipa::path(get, path = "/me/red-packets/{id}", tag = "wallet", security(("bearer" = [])),
     params(("id" = String, Path, description = "Red packet id")),
-    responses((status = 200, body = PacketView), (status = 404, body = ProblemBody)))]
+    responses((status = 200, body = PacketView),
+        (status = 403, description = "`not-a-member`: the packet was sent into a conversation the person is not in"),
+        (status = 404, description = "`red-packet-not-found`"), (status = 503, description = "`unavailable`: the ledger is not running")))]
 pub(super) async fn packet(
     State(s): State<AppState>,
     who: Authed,
@@ -224,8 +233,10 @@ pub(super) async fn packet(
 /// Claims a share: once per person (a second claim returns the first share).
 #[utoipa::path(post, path = "/me/red-packets/{id}/claim", tag = "wallet", security(("bearer" = [])),
     params(("id" = String, Path, description = "Red packet id")),
-    responses((status = 200, body = ClaimResultView), (status = 404, body = ProblemBody),
-        (status = 410, description = "Expired, or no shares left", body = ProblemBody)))]
+    responses((status = 200, body = ClaimResultView),
+        (status = 403, description = "`not-a-member`: the packet belongs to a conversation the person is not in"),
+        (status = 404, description = "`red-packet-not-found`"),
+        (status = 410, description = "`red-packet-expired`, `red-packet-empty`"), (status = 503, description = "`unavailable`: the ledger is not running")))]
 pub(super) async fn claim(
     State(s): State<AppState>,
     who: Authed,
@@ -252,7 +263,10 @@ pub struct OperatorMove {
 #[utoipa::path(post, path = "/admin/wallet/topup", tag = "admin", security(("admin" = [])),
     request_body = OperatorMove,
     params(("Idempotency-Key" = String, Header, description = "6–64 of A-Z a-z 0-9 . _ : -")),
-    responses((status = 200, body = TransactionView), (status = 404, body = ProblemBody), (status = 422, body = ProblemBody)))]
+    responses((status = 200, body = TransactionView), (status = 400, description = "`idempotency-key-required`"),
+        (status = 404, description = "`unknown-user`"),
+        (status = 409, description = "`idempotency-conflict`"),
+        (status = 422, description = "`invalid-holder`, `invalid-amount`, `invalid-idempotency-key`, `limit-exceeded`"), (status = 503, description = "`unavailable`: the ledger is not running")))]
 pub(super) async fn topup(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -274,7 +288,10 @@ pub(super) async fn topup(
 #[utoipa::path(post, path = "/admin/wallet/withdraw", tag = "admin", security(("admin" = [])),
     request_body = OperatorMove,
     params(("Idempotency-Key" = String, Header, description = "6–64 of A-Z a-z 0-9 . _ : -")),
-    responses((status = 200, body = TransactionView), (status = 404, body = ProblemBody), (status = 409, body = ProblemBody), (status = 422, body = ProblemBody)))]
+    responses((status = 200, body = TransactionView), (status = 400, description = "`idempotency-key-required`"),
+        (status = 404, description = "`unknown-user`, `app-not-found`"),
+        (status = 409, description = "`insufficient-funds`, `idempotency-conflict`"),
+        (status = 422, description = "`invalid-holder`, `invalid-amount`, `invalid-idempotency-key`, `limit-exceeded`"), (status = 503, description = "`unavailable`: the ledger is not running")))]
 pub(super) async fn withdraw(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -297,8 +314,8 @@ pub(super) async fn withdraw(
 
 /// A person's balance.
 #[utoipa::path(get, path = "/admin/wallet/users/{handle}", tag = "admin", security(("admin" = [])),
-    params(("handle" = String, Path, description = "The person's handle")),
-    responses((status = 200, body = WalletView), (status = 404, body = ProblemBody)))]
+    params(("handle" = String, Path, description = "The person's handle", example = "ann")),
+    responses((status = 200, body = WalletView), (status = 404, description = "`unknown-user`"), (status = 503, description = "`unavailable`: the ledger is not running")))]
 pub(super) async fn user_balance(
     State(s): State<AppState>,
     Path(handle): Path<String>,
@@ -308,7 +325,7 @@ pub(super) async fn user_balance(
 
 /// Every app's merchant balance.
 #[utoipa::path(get, path = "/admin/wallet/merchants", tag = "admin", security(("admin" = [])),
-    responses((status = 200, body = Vec<MerchantBalance>)))]
+    responses((status = 200, body = Vec<MerchantBalance>), (status = 503, description = "`unavailable`: the ledger is not running")))]
 pub(super) async fn merchants(
     State(s): State<AppState>,
 ) -> Result<Json<Vec<MerchantBalance>>, Problem> {
@@ -318,7 +335,7 @@ pub(super) async fn merchants(
 /// Replays the whole journal and checks it against the running ledger and
 /// every invariant (conservation, escrow and packet accounts).
 #[utoipa::path(get, path = "/admin/wallet/audit", tag = "admin", security(("admin" = [])),
-    responses((status = 200, body = Object), (status = 500, body = ProblemBody)))]
+    responses((status = 200, body = Object), (status = 500, description = "`corrupt`: the journal and the ledger disagree"), (status = 503, description = "`unavailable`: the ledger is not running")))]
 pub(super) async fn audit(State(s): State<AppState>) -> Result<Json<Audit>, Problem> {
     Ok(Json(s.host.wallet().audit().await?))
 }
@@ -326,7 +343,7 @@ pub(super) async fn audit(State(s): State<AppState>) -> Result<Json<Audit>, Prob
 /// Any payment, for the operator.
 #[utoipa::path(get, path = "/admin/wallet/payments/{id}", tag = "admin", security(("admin" = [])),
     params(("id" = String, Path, description = "Payment id")),
-    responses((status = 200, body = PaymentView), (status = 404, body = ProblemBody)))]
+    responses((status = 200, body = PaymentView), (status = 404, description = "`payment-not-found`"), (status = 503, description = "`unavailable`: the ledger is not running")))]
 pub(super) async fn admin_payment(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -357,7 +374,10 @@ async fn settle(
 #[utoipa::path(post, path = "/admin/wallet/payments/{id}/refund", tag = "admin", security(("admin" = [])),
     params(("id" = String, Path, description = "Payment id"), ("Idempotency-Key" = String, Header, description = "6–64 of A-Z a-z 0-9 . _ : -")),
     request_body = AmountRequest,
-    responses((status = 200, body = PaymentView), (status = 404, body = ProblemBody), (status = 409, body = ProblemBody), (status = 422, body = ProblemBody)))]
+    responses((status = 200, body = PaymentView), (status = 400, description = "`idempotency-key-required`"),
+        (status = 404, description = "`payment-not-found`"),
+        (status = 409, description = "`insufficient-funds`, `idempotency-conflict`, `invalid-state`"),
+        (status = 422, description = "`invalid-amount`, `invalid-idempotency-key`, `limit-exceeded`"), (status = 503, description = "`unavailable`: the ledger is not running")))]
 pub(super) async fn admin_refund(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -371,7 +391,11 @@ pub(super) async fn admin_refund(
 #[utoipa::path(post, path = "/admin/wallet/payments/{id}/capture", tag = "admin", security(("admin" = [])),
     params(("id" = String, Path, description = "Payment id"), ("Idempotency-Key" = String, Header, description = "6–64 of A-Z a-z 0-9 . _ : -")),
     request_body = AmountRequest,
-    responses((status = 200, body = PaymentView), (status = 404, body = ProblemBody), (status = 409, body = ProblemBody), (status = 422, body = ProblemBody)))]
+    responses((status = 200, body = PaymentView), (status = 400, description = "`idempotency-key-required`"),
+        (status = 404, description = "`payment-not-found`"),
+        (status = 409, description = "`idempotency-conflict`, `invalid-state`"),
+        (status = 410, description = "`payment-expired`: the hold expired"),
+        (status = 422, description = "`invalid-amount`, `invalid-idempotency-key`"), (status = 503, description = "`unavailable`: the ledger is not running")))]
 pub(super) async fn admin_capture(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -384,7 +408,10 @@ pub(super) async fn admin_capture(
 /// Voids a hold: all of it returns to the payer.
 #[utoipa::path(post, path = "/admin/wallet/payments/{id}/void", tag = "admin", security(("admin" = [])),
     params(("id" = String, Path, description = "Payment id"), ("Idempotency-Key" = String, Header, description = "6–64 of A-Z a-z 0-9 . _ : -")),
-    responses((status = 200, body = PaymentView), (status = 404, body = ProblemBody), (status = 409, body = ProblemBody)))]
+    responses((status = 200, body = PaymentView), (status = 400, description = "`idempotency-key-required`"),
+        (status = 404, description = "`payment-not-found`"),
+        (status = 409, description = "`idempotency-conflict`, `invalid-state`"),
+        (status = 422, description = "`invalid-idempotency-key`"), (status = 503, description = "`unavailable`: the ledger is not running")))]
 pub(super) async fn admin_void(
     State(s): State<AppState>,
     Path(id): Path<String>,

@@ -1,7 +1,8 @@
-//! The `.sapp` package format: manifest + component in one file, signed with
-//! Ed25519 over a digest that covers every byte before the signature, so
-//! neither the code nor the requested capabilities can change without
-//! breaking it. Byte layout: docs/package-format.md.
+//! The `.sapp` package format: manifest + component (+ the app's UI files)
+//! in one file, signed with Ed25519 over a digest that covers every byte
+//! before the signature, so neither the code, the UI nor the requested
+//! capabilities can change without breaking it. Byte layout:
+//! docs/package-format.md. The UI section's own rules live in `ui.rs`.
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
@@ -13,6 +14,7 @@ pub const FORMAT_VERSION: u8 = 1;
 const HEADER_LEN: usize = 8;
 const TAG_MANIFEST: u8 = 1;
 const TAG_COMPONENT: u8 = 2;
+const TAG_UI: u8 = 3;
 const TAG_SIGNATURE: u8 = 0xFF;
 const SIGNATURE_BODY_LEN: usize = 32 + 64;
 /// Domain separation: a package signature can never be replayed as a
@@ -84,6 +86,9 @@ impl PackageError {
 pub struct Package {
     pub manifest_toml: String,
     pub component: Vec<u8>,
+    /// The UI section's body, unchecked (see `ui::check_ui`); None when the
+    /// package has no UI.
+    pub ui: Option<Vec<u8>>,
     pub signer: Option<[u8; 32]>,
 }
 
@@ -102,18 +107,32 @@ fn digest(signed_part: &[u8]) -> Vec<u8> {
     message
 }
 
-/// Builds a package; signed when `key` is given (unsigned packages are only
-/// for `install --dev` through the admin API).
+/// Builds a package without a UI; signed when `key` is given (unsigned
+/// packages are only for `install --dev` through the admin API).
 pub fn encode(
     manifest_toml: &str,
     component: &[u8],
     key: Option<&SigningKey>,
 ) -> Result<Vec<u8>, PackageError> {
-    let mut out = Vec::with_capacity(component.len() + manifest_toml.len() + 128);
+    encode_with_ui(manifest_toml, component, None, key)
+}
+
+/// [`encode`], with the UI section body `ui` (`Ui::body`) if given.
+pub fn encode_with_ui(
+    manifest_toml: &str,
+    component: &[u8],
+    ui: Option<&[u8]>,
+    key: Option<&SigningKey>,
+) -> Result<Vec<u8>, PackageError> {
+    let ui_len = ui.map_or(0, <[u8]>::len);
+    let mut out = Vec::with_capacity(component.len() + ui_len + manifest_toml.len() + 128);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&[FORMAT_VERSION, 0, 0, 0]);
     push_section(&mut out, TAG_MANIFEST, manifest_toml.as_bytes())?;
     push_section(&mut out, TAG_COMPONENT, component)?;
+    if let Some(ui) = ui {
+        push_section(&mut out, TAG_UI, ui)?;
+    }
     if let Some(key) = key {
         let signature = key.sign(&digest(&out));
         let mut body = key.verifying_key().to_bytes().to_vec();
@@ -147,6 +166,7 @@ pub fn decode(bytes: &[u8]) -> Result<Package, PackageError> {
     let mut pos = HEADER_LEN;
     let mut manifest = None;
     let mut component = None;
+    let mut ui = None;
     let mut signer = None;
     while pos < bytes.len() {
         let section_start = pos;
@@ -174,6 +194,14 @@ pub fn decode(bytes: &[u8]) -> Result<Package, PackageError> {
             }
             TAG_COMPONENT if component.is_none() && manifest.is_some() => {
                 component = Some(body.to_vec())
+            }
+            TAG_UI if ui.is_none() && component.is_some() => ui = Some(body.to_vec()),
+            TAG_UI => {
+                return Err(if ui.is_some() {
+                    dup()
+                } else {
+                    PackageError::Malformed("the UI section must follow the component".into())
+                });
             }
             TAG_SIGNATURE => {
                 if len != SIGNATURE_BODY_LEN {
@@ -232,6 +260,7 @@ pub fn decode(bytes: &[u8]) -> Result<Package, PackageError> {
     Ok(Package {
         manifest_toml,
         component,
+        ui,
         signer,
     })
 }
@@ -273,6 +302,33 @@ mod tests {
                 _ => {}
             }
         }
+        Ok(())
+    }
+
+    #[test]
+    fn the_ui_section_is_signed_and_must_follow_the_component() -> Result<(), PackageError> {
+        let bytes = encode_with_ui("m", b"c", Some(b"ui bytes"), Some(&key()))?;
+        let p = decode(&bytes)?;
+        assert_eq!(p.ui.as_deref(), Some(&b"ui bytes"[..]));
+        assert_eq!(p.signer, Some(key().verifying_key().to_bytes()));
+        assert_eq!(decode(&encode("m", b"c", None)?)?.ui, None);
+        // A UI byte changed under the same signature.
+        let at = bytes.len() - 96 - 5 - 3;
+        let mut altered = bytes.clone();
+        altered[at] ^= 1;
+        assert_eq!(decode(&altered), Err(PackageError::BadSignature));
+        // A UI section before the component, or twice.
+        let mut early = MAGIC.to_vec();
+        early.extend_from_slice(&[FORMAT_VERSION, 0, 0, 0]);
+        push_section(&mut early, TAG_MANIFEST, b"m")?;
+        let mut twice = early.clone();
+        push_section(&mut early, TAG_UI, b"u")?;
+        push_section(&mut early, TAG_COMPONENT, b"c")?;
+        assert!(matches!(decode(&early), Err(PackageError::Malformed(m)) if m.contains("follow")));
+        push_section(&mut twice, TAG_COMPONENT, b"c")?;
+        push_section(&mut twice, TAG_UI, b"u")?;
+        push_section(&mut twice, TAG_UI, b"u")?;
+        assert!(matches!(decode(&twice), Err(PackageError::Malformed(m)) if m.contains("twice")));
         Ok(())
     }
 

@@ -137,6 +137,32 @@ pub struct Manifest {
     /// Optional. Per-call and storage limits; each may only lower the host's.
     #[serde(default)]
     pub limits: ManifestLimits,
+    /// Optional, default none: an app without a UI is reached only through
+    /// its HTTP handler. The app's web UI, which the shell opens in a frame.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ui: Option<UiManifest>,
+}
+
+/// The `[ui]` table: where the app's UI files are and which page opens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UiManifest {
+    /// Required in `[ui]`. The folder of the UI's static files, relative to
+    /// the manifest (and inside its folder, unless the command line names
+    /// it with `--ui DIR`). Not used in a package, which carries the files.
+    pub dir: PathBuf,
+    /// Optional, default `index.html`. The page the frame opens, relative
+    /// to `dir`; an `.html` or `.htm` file of the UI.
+    #[serde(default = "default_entry")]
+    pub entry: String,
+    /// Optional, default none (the shell draws a letter). The app's icon,
+    /// relative to `dir`; an image file of the UI.
+    #[serde(default)]
+    pub icon: Option<String>,
+}
+
+fn default_entry() -> String {
+    "index.html".into()
 }
 
 /// Why the app asks for a capability.
@@ -212,8 +238,8 @@ pub fn check_app_id(id: &str) -> Result<(), String> {
 }
 
 impl Manifest {
-    /// Reads and validates a manifest file. The component path in the result
-    /// is resolved against the manifest's folder.
+    /// Reads and validates a manifest file. The component path and the UI
+    /// folder in the result are resolved against the manifest's folder.
     pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
         Manifest::load_with_text(path).map(|(manifest, _)| manifest)
     }
@@ -227,6 +253,9 @@ impl Manifest {
         let mut manifest = Manifest::parse(&text, &file)?;
         let base = path.parent().unwrap_or(Path::new("."));
         manifest.component = base.join(&manifest.component);
+        if let Some(ui) = &mut manifest.ui {
+            ui.dir = base.join(&ui.dir);
+        }
         Ok((manifest, text))
     }
 
@@ -272,6 +301,18 @@ impl Manifest {
                     field: "capabilities",
                     detail: format!("`{cap}`: purpose must have 1–200 characters, has {n}"),
                 });
+            }
+        }
+        if let Some(ui) = &self.ui {
+            if ui.dir.as_os_str().is_empty() {
+                return Err(field(
+                    "ui.dir",
+                    "must name the folder of the UI's files".into(),
+                ));
+            }
+            super::ui::check_path(&ui.entry).map_err(|d| field("ui.entry", d))?;
+            if let Some(icon) = &ui.icon {
+                super::ui::check_path(icon).map_err(|d| field("ui.icon", d))?;
             }
         }
         let positive = |name: &'static str, v: Option<u64>| match v {
@@ -390,6 +431,32 @@ memory_mib = 32
         assert!(e.contains("memory_gb"), "got: {e}");
         let e = err(&GOOD.replace("[capabilities.storage]", "[capabilities.camera]"));
         assert!(e.contains("camera"), "got: {e}");
+    }
+
+    #[test]
+    fn the_ui_table_has_defaults_and_refuses_unknown_fields() -> anyhow::Result<()> {
+        assert_eq!(Manifest::parse(GOOD, "m.toml")?.ui, None);
+        let m = Manifest::parse(&format!("{GOOD}[ui]\ndir = \"ui\"\n"), "m.toml")?;
+        let ui = m.ui.unwrap_or_else(|| UiManifest {
+            dir: "".into(),
+            entry: "".into(),
+            icon: Some("".into()),
+        });
+        assert_eq!(
+            (ui.dir.as_path(), ui.entry.as_str(), ui.icon),
+            (Path::new("ui"), "index.html", None)
+        );
+        for (table, field) in [
+            ("entry = \"index.html\"", "dir"),
+            ("dir = \"ui\"\ncolour = \"red\"", "colour"),
+            ("dir = \"ui\"\nentry = \"../x.html\"", "ui.entry"),
+            ("dir = \"ui\"\nicon = \"icon.bmp\"", "ui.icon"),
+            ("dir = \"\"", "ui.dir"),
+        ] {
+            let e = err(&format!("{GOOD}[ui]\n{table}\n"));
+            assert!(e.contains(field), "{table}: {e}");
+        }
+        Ok(())
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Installed mini-apps: manifests, the import rule (deny by default), where
-//! components and their precompiled artifacts live, the install record
-//! that makes an app visible only once everything it needs is on disk, and
+//! components, their precompiled artifacts and their UIs live, the install
+//! record that makes an app visible only once everything it needs is on
+//! disk (one record names a version's component and UI, so both switch
+//! together), the UI files as the host serves them, and
 //! the developer key each app id is bound to (signature continuity: only the
 //! key that first signed an app may upgrade it, until the operator rekeys).
 
@@ -8,17 +10,25 @@ mod dev;
 mod format;
 mod keys;
 mod manifest;
+mod ui;
 
 pub use crate::fsutil::FileError;
-pub use dev::{ComponentFile, DevApp, check_component_header};
-pub use format::{Package, PackageError, decode as decode_package, encode as encode_package};
+pub use dev::{ComponentFile, DevApp, UiFolder, check_component_header};
+pub use format::{
+    Package, PackageError, decode as decode_package, encode as encode_package,
+    encode_with_ui as encode_package_with_ui,
+};
 pub use keys::{
     KeyError, TrustStore, TrustedKey, fingerprint, generate_key_file, load_signing_key,
     parse_public_key, public_key_text,
 };
 pub use manifest::{
     Capability, CapabilityRequest, ImportNeed, MAX_MANIFEST_BYTES, Manifest, ManifestError,
-    ManifestLimits, check_app_id,
+    ManifestLimits, UiManifest, check_app_id,
+};
+pub use ui::{
+    MAX_UI_FILES, Ui, UiError, check_path as check_ui_path, check_ui,
+    content_type as ui_content_type, tag_of,
 };
 
 use crate::fsutil::write_atomic;
@@ -26,7 +36,9 @@ use crate::store::{Db, StoreError, Tree};
 use crate::text::hex;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// How many earlier versions `rollback` can return to.
 pub const KEPT_PREVIOUS_VERSIONS: usize = 5;
@@ -46,6 +58,31 @@ pub struct AppVersion {
     /// The developer key that signed the package (text form); `None` for an
     /// unsigned developer install.
     pub signer: Option<String>,
+    /// The version's UI, if it has one.
+    #[serde(default)]
+    pub ui: Option<InstalledUi>,
+}
+
+/// A version's UI on disk: its package section, as one file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstalledUi {
+    /// The first 16 hex digits of the SHA-256 of the section: names this
+    /// UI in URLs (`/ui/{app}/{tag}/…`).
+    pub tag: String,
+    /// The section's bytes, relative to the data folder.
+    pub file: PathBuf,
+    pub files: u32,
+    /// The files' sizes added up.
+    pub bytes: u64,
+}
+
+impl AppVersion {
+    /// Every file of this version, relative to the data folder.
+    fn files(&self) -> Vec<&PathBuf> {
+        let mut files = vec![&self.wasm_file, &self.artifact_file];
+        files.extend(self.ui.as_ref().map(|u| &u.file));
+        files
+    }
 }
 
 /// An installed app: the version that runs and the ones it can roll back to.
@@ -59,6 +96,13 @@ pub struct AppRecord {
 impl AppRecord {
     pub fn id(&self) -> &str {
         &self.current.manifest.id
+    }
+
+    /// Whether any version of this record uses `file`.
+    fn uses(&self, file: &Path) -> bool {
+        std::iter::once(&self.current)
+            .chain(&self.previous)
+            .any(|v| v.files().iter().any(|f| f.as_path() == file))
     }
 }
 
@@ -181,6 +225,8 @@ pub enum InstallError {
         folder: String,
     },
     #[error(transparent)]
+    Ui(#[from] UiError),
+    #[error(transparent)]
     File(#[from] FileError),
     #[error("cannot write the app's files: {0}")]
     Io(String),
@@ -207,6 +253,7 @@ impl InstallError {
             InstallError::SignedApp { .. } => "signed-app",
             InstallError::UntrustedKey { .. } => "untrusted-key",
             InstallError::ComponentOutside { .. } => "component-outside-folder",
+            InstallError::Ui(e) => e.code(),
             InstallError::File(f) => f.code(),
             InstallError::Io(_) => "io",
             InstallError::Store(e) => e.code(),
@@ -221,6 +268,8 @@ pub struct Packages {
     apps: Tree<AppRecord>,
     /// App id → its developer key; outlives the app's record (see [`KeyBinding`]).
     keys: Tree<KeyBinding>,
+    /// App id → the index of the UI it last served.
+    ui_cache: Arc<Mutex<HashMap<String, Arc<UiIndex>>>>,
 }
 
 pub(crate) fn now_secs() -> u64 {
@@ -236,6 +285,7 @@ impl Packages {
             db: db.clone(),
             apps: db.tree("apps")?,
             keys: db.tree("app-keys")?,
+            ui_cache: Arc::default(),
         })
     }
 
@@ -327,15 +377,17 @@ impl Packages {
         }
     }
 
-    /// Writes the component and its artifact, then the key binding (on the
-    /// app's first signed install) and the record (flushed). Until the
-    /// record is written nothing is visible; on any failure the files and
-    /// binding written so far are removed and the installed set is unchanged.
+    /// Writes the component, its artifact and its UI, then the key binding
+    /// (on the app's first signed install) and the record (flushed). Until
+    /// the record is written nothing is visible; on any failure the files
+    /// and binding written so far are removed and the installed set is
+    /// unchanged.
     pub fn commit(
         &self,
         manifest: &Manifest,
         wasm: &[u8],
         artifact: &[u8],
+        ui: Option<&Ui>,
         signer: Option<String>,
         mode: CommitMode,
     ) -> Result<AppRecord, InstallError> {
@@ -365,15 +417,16 @@ impl Packages {
             artifact_file: folder.join(format!("{stem}.cwasm")),
             installed_at: now_secs(),
             signer,
+            ui: ui.map(|u| {
+                let tag = u.tag();
+                InstalledUi {
+                    file: folder.join(format!("{}-{tag}.ui", manifest.version)),
+                    tag,
+                    files: u.file_count() as u32,
+                    bytes: u.total_bytes(),
+                }
+            }),
         };
-        let in_use = |f: &PathBuf| {
-            existing.as_ref().is_some_and(|r| {
-                std::iter::once(&r.current)
-                    .chain(&r.previous)
-                    .any(|v| &v.wasm_file == f)
-            })
-        };
-        let files_shared = in_use(&version.wasm_file);
         let (record, dropped) = match (existing.clone(), mode) {
             (Some(mut r), CommitMode::Upgrade) => {
                 r.previous
@@ -401,10 +454,16 @@ impl Packages {
                 Vec::new(),
             ),
         };
-        let wasm_path = self.path(&version.wasm_file);
-        let artifact_path = self.path(&version.artifact_file);
-        let written = write_atomic(&wasm_path, wasm)
-            .and_then(|()| write_atomic(&artifact_path, artifact))
+        let mut writes: Vec<(&PathBuf, &[u8])> = vec![
+            (&version.wasm_file, wasm),
+            (&version.artifact_file, artifact),
+        ];
+        if let (Some(ui), Some(installed)) = (ui, &version.ui) {
+            writes.push((&installed.file, ui.body()));
+        }
+        let written = writes
+            .iter()
+            .try_for_each(|(file, bytes)| write_atomic(&self.path(file), bytes))
             .map_err(|e| InstallError::Io(e.to_string()));
         let mut bound_now = false;
         let stored = written.and_then(|()| {
@@ -434,22 +493,25 @@ impl Packages {
             if bound_now {
                 let _ = self.keys.remove(&id);
             }
-            if !files_shared {
-                let _ = std::fs::remove_file(&wasm_path);
-                let _ = std::fs::remove_file(&artifact_path);
+            // Files an installed version names too (a developer reinstall
+            // of the same bytes) stay.
+            for (file, _) in &writes {
+                if !existing.as_ref().is_some_and(|r| r.uses(file)) {
+                    let _ = std::fs::remove_file(self.path(file));
+                }
             }
             return Err(e);
         }
-        for old in dropped.iter().filter(|v| v.wasm_file != version.wasm_file) {
-            self.remove_files(old);
+        for old in &dropped {
+            self.remove_unused(old, &record);
         }
         Ok(record)
     }
 
-    /// Makes the newest previous version current again; the version rolled
-    /// back from is discarded. The key binding does not move: rolling back
-    /// past a rekey runs the old key's version, and the next upgrade must
-    /// still be signed by the new key.
+    /// Makes the newest previous version current again — its component and
+    /// its UI together; the version rolled back from is discarded. The key
+    /// binding does not move: rolling back past a rekey runs the old key's
+    /// version, and the next upgrade must still be signed by the new key.
     pub fn rollback(&self, id: &str) -> Result<AppRecord, InstallError> {
         let mut record = self
             .apps
@@ -463,9 +525,7 @@ impl Packages {
         let discarded = std::mem::replace(&mut record.current, back);
         self.apps.insert(id, &record)?;
         self.db.flush()?;
-        if discarded.wasm_file != record.current.wasm_file {
-            self.remove_files(&discarded);
-        }
+        self.remove_unused(&discarded, &record);
         Ok(record)
     }
 
@@ -481,8 +541,17 @@ impl Packages {
             .remove(id)?
             .ok_or_else(|| InstallError::NotInstalled(id.to_string()))?;
         self.db.flush()?;
-        for v in std::iter::once(&record.current).chain(&record.previous) {
-            self.remove_files(v);
+        if let Ok(mut cache) = self.ui_cache.lock() {
+            cache.remove(id);
+        }
+        let mut files: Vec<&PathBuf> = std::iter::once(&record.current)
+            .chain(&record.previous)
+            .flat_map(AppVersion::files)
+            .collect();
+        files.sort();
+        files.dedup();
+        for f in files {
+            self.remove_file(f);
         }
         Ok(record)
     }
@@ -541,12 +610,175 @@ impl Packages {
         Ok(())
     }
 
-    fn remove_files(&self, version: &AppVersion) {
-        for f in [&version.wasm_file, &version.artifact_file] {
-            if let Err(e) = std::fs::remove_file(self.path(f)) {
-                tracing::warn!(file = %f.display(), error = %e, "could not remove an old component file");
+    /// Removes the files of `version` that no version of `keep` uses.
+    fn remove_unused(&self, version: &AppVersion, keep: &AppRecord) {
+        for f in version.files() {
+            if !keep.uses(f) {
+                self.remove_file(f);
             }
         }
+    }
+
+    fn remove_file(&self, f: &Path) {
+        if let Err(e) = std::fs::remove_file(self.path(f)) {
+            tracing::warn!(file = %f.display(), error = %e, "could not remove an old app file");
+        }
+    }
+
+    /// The file `path` of the UI `tag` of app `app`, if `tag` is its
+    /// running version's UI. An older tag is gone the moment a commit or
+    /// rollback switches the version: the record is read on every lookup.
+    pub fn ui_file(&self, app: &str, tag: &str, path: &str) -> Result<UiAsset, UiLookupError> {
+        let record = self
+            .apps
+            .get(app)?
+            .ok_or_else(|| UiLookupError::AppNotFound(app.to_string()))?;
+        let no_ui = || UiLookupError::NoSuchUi {
+            app: app.to_string(),
+            tag: tag.to_string(),
+        };
+        let installed = record.current.ui.as_ref().ok_or_else(no_ui)?;
+        if installed.tag != tag {
+            return Err(no_ui());
+        }
+        let cached = self
+            .ui_cache
+            .lock()
+            .ok()
+            .and_then(|c| c.get(app).cloned())
+            .filter(|index| index.tag == tag);
+        let index = match cached {
+            Some(index) => index,
+            None => {
+                let index = Arc::new(UiIndex::build(app, installed, &self.path(&installed.file))?);
+                if let Ok(mut cache) = self.ui_cache.lock() {
+                    cache.insert(app.to_string(), index.clone());
+                }
+                index
+            }
+        };
+        match index.read(app, path) {
+            // Switched away meanwhile (a rollback removes the old file).
+            Err(UiLookupError::Io { .. })
+                if self
+                    .apps
+                    .get(app)?
+                    .and_then(|r| r.current.ui)
+                    .is_none_or(|u| u.tag != tag) =>
+            {
+                Err(no_ui())
+            }
+            other => other,
+        }
+    }
+}
+
+/// One file of an app's UI, ready to serve.
+#[derive(Debug, Clone)]
+pub struct UiAsset {
+    pub bytes: Vec<u8>,
+    pub content_type: &'static str,
+    /// A strong entity tag (quoted), from the file's SHA-256.
+    pub etag: String,
+}
+
+/// Why a UI file cannot be served. Codes are stable.
+#[derive(Debug, thiserror::Error)]
+pub enum UiLookupError {
+    #[error("no app with id `{0}` is installed")]
+    AppNotFound(String),
+    #[error(
+        "`{app}` has no UI `{tag}` (it has no UI, or another version's UI is the one it runs now)"
+    )]
+    NoSuchUi { app: String, tag: String },
+    #[error("the UI of `{app}` has no file `{path}`")]
+    NoSuchFile { app: String, path: String },
+    #[error("cannot read the UI of `{app}`: {detail}")]
+    Io { app: String, detail: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl UiLookupError {
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            UiLookupError::AppNotFound(_) => "app-not-found",
+            UiLookupError::NoSuchUi { .. } | UiLookupError::NoSuchFile { .. } => "ui-not-found",
+            UiLookupError::Io { .. } => "io",
+            UiLookupError::Store(e) => e.code(),
+        }
+    }
+}
+
+/// Where each file of one installed UI lies in its file, so a request
+/// reads only the bytes it serves.
+#[derive(Debug)]
+struct UiIndex {
+    tag: String,
+    file: PathBuf,
+    /// Path → (offset, length, entity tag).
+    entries: HashMap<String, (u64, usize, String)>,
+}
+
+impl UiIndex {
+    /// Reads the UI's file once, checks it is the UI the record names (its
+    /// tag is its hash), and notes where each file lies.
+    fn build(app: &str, installed: &InstalledUi, file: &Path) -> Result<UiIndex, UiLookupError> {
+        let io = |detail: String| UiLookupError::Io {
+            app: app.to_string(),
+            detail,
+        };
+        let body = std::fs::read(file).map_err(|e| io(format!("{}: {e}", file.display())))?;
+        if tag_of(&body) != installed.tag {
+            return Err(io(format!(
+                "{} does not hold UI {} (the file was changed or damaged)",
+                file.display(),
+                installed.tag
+            )));
+        }
+        let ui = Ui::parse(body, u64::MAX).map_err(|e| io(e.to_string()))?;
+        let entries = ui
+            .files()
+            .iter()
+            .map(|(path, range)| {
+                let etag = format!("\"{}\"", tag_of(&ui.body()[range.clone()]));
+                (path.clone(), (range.start as u64, range.len(), etag))
+            })
+            .collect();
+        Ok(UiIndex {
+            tag: installed.tag.clone(),
+            file: file.to_path_buf(),
+            entries,
+        })
+    }
+
+    fn read(&self, app: &str, path: &str) -> Result<UiAsset, UiLookupError> {
+        use std::io::{Read, Seek};
+        let (offset, len, etag) =
+            self.entries
+                .get(path)
+                .ok_or_else(|| UiLookupError::NoSuchFile {
+                    app: app.to_string(),
+                    path: path.to_string(),
+                })?;
+        let content_type = ui_content_type(path).ok_or_else(|| UiLookupError::NoSuchFile {
+            app: app.to_string(),
+            path: path.to_string(),
+        })?;
+        let io = |e: std::io::Error| UiLookupError::Io {
+            app: app.to_string(),
+            detail: format!("{}: {e}", self.file.display()),
+        };
+        let mut f = std::fs::File::open(&self.file).map_err(io)?;
+        f.seek(std::io::SeekFrom::Start(*offset)).map_err(io)?;
+        let mut bytes = vec![0; *len];
+        f.read_exact(&mut bytes).map_err(io)?;
+        Ok(UiAsset {
+            bytes,
+            content_type,
+            etag: etag.clone(),
+        })
     }
 }
 

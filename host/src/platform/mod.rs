@@ -11,8 +11,8 @@ use crate::identity::{
 use crate::kv::AppStorage;
 use crate::packages::{
     AppRecord, Capability, CommitMode, ComponentFile, DevApp, InstallError, KeyBinding, Manifest,
-    PackageError, Packages, Removal, TrustStore, check_component_header, decode_package,
-    parse_public_key, public_key_text,
+    PackageError, Packages, Removal, TrustStore, Ui, UiAsset, UiFolder, UiLookupError,
+    check_component_header, check_ui, decode_package, parse_public_key, public_key_text,
 };
 use crate::runtime::{CallError, CallRequest, CallResponse, CompileError, LoadedApp, Runtime};
 use crate::store::{Db, StoreError};
@@ -128,9 +128,9 @@ impl Superapp {
 
     /// Installs (or, with `CommitMode::Upgrade`, upgrades to) a signed
     /// package: size limits → parse and verify the signature → the signer
-    /// must be trusted → validate the manifest → the signer must be the key
-    /// the app is bound to → compile, check imports, precompile → activate
-    /// atomically.
+    /// must be trusted → validate the manifest → check the UI against it →
+    /// the signer must be the key the app is bound to → compile, check
+    /// imports, precompile → activate the component and UI atomically.
     pub fn install_package(
         &self,
         bytes: &[u8],
@@ -143,12 +143,14 @@ impl Superapp {
             return Err(PackageError::UnknownSigner(public_key_text(&signer)).into());
         }
         let manifest = Manifest::parse(&package.manifest_toml, "package manifest")?;
+        let ui = check_ui(manifest.ui.as_ref(), package.ui, self.config.max_ui_bytes)?;
         let label = format!("component of package `{}`", manifest.id);
         self.activate(
             manifest,
             "package manifest",
             &label,
             package.component,
+            ui,
             Some(public_key_text(&signer)),
             mode,
         )
@@ -166,23 +168,26 @@ impl Superapp {
         PackageError::check_size("package", bytes.len(), self.config.max_package_bytes)?;
         let package = decode_package(bytes)?;
         let manifest = Manifest::parse(&package.manifest_toml, "package manifest")?;
+        let ui = check_ui(manifest.ui.as_ref(), package.ui, self.config.max_ui_bytes)?;
         let label = format!("component of `{}`", manifest.id);
         self.activate(
             manifest,
             "package manifest",
             &label,
             package.component,
+            ui,
             None,
             dev_mode(mode),
         )
     }
 
-    /// Installs from a manifest and a built component on disk, unsigned: the
-    /// developer flow. `replace` reinstalls an installed id in place,
-    /// keeping its data (never an app bound to a developer key: see
-    /// [`Superapp::install_dev_app`]). The component is read where the
-    /// manifest says, wherever that is: for programs that wrote the
-    /// manifest themselves. The command line confines it (`DevApp::read`).
+    /// Installs from a manifest, a built component and a UI folder on disk,
+    /// unsigned: the developer flow. `replace` reinstalls an installed id in
+    /// place, keeping its data (never an app bound to a developer key: see
+    /// [`Superapp::install_dev_app`]). The component and the UI folder are
+    /// read where the manifest says, wherever that is: for programs that
+    /// wrote the manifest themselves. The command line confines them
+    /// (`DevApp::read`).
     pub fn install_dev(
         &self,
         manifest_path: &Path,
@@ -191,7 +196,8 @@ impl Superapp {
         let app = DevApp::read(
             manifest_path,
             ComponentFile::AsWritten,
-            self.config.max_component_bytes,
+            UiFolder::AsWritten,
+            &self.config,
         )?;
         let mode = if replace {
             CommitMode::Replace
@@ -211,22 +217,32 @@ impl Superapp {
     ) -> Result<AppRecord, InstallError> {
         let file = app.manifest_path.display().to_string();
         let component_file = app.manifest.component.display().to_string();
+        // Read under this host's limits, or another's (a CLI forwarding to
+        // a server): checked here again against this host's.
+        let ui = check_ui(
+            app.manifest.ui.as_ref(),
+            app.ui.map(|u| u.body().to_vec()),
+            self.config.max_ui_bytes,
+        )?;
         self.activate(
             app.manifest,
             &file,
             &component_file,
             app.component,
+            ui,
             None,
             dev_mode(mode),
         )
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn activate(
         &self,
         manifest: Manifest,
         manifest_label: &str,
         component_label: &str,
         wasm: Vec<u8>,
+        ui: Option<Ui>,
         signer: Option<String>,
         mode: CommitMode,
     ) -> Result<AppRecord, InstallError> {
@@ -251,16 +267,16 @@ impl Superapp {
             .runtime
             .serialize(&component)
             .map_err(|e| err(e.to_string()))?;
-        let record = self
-            .packages
-            .commit(&manifest, &wasm, &artifact, signer, mode)?;
+        let record =
+            self.packages
+                .commit(&manifest, &wasm, &artifact, ui.as_ref(), signer, mode)?;
         self.reload(record.id());
         tracing::info!(app = %record.id(), version = %record.current.manifest.version, ?mode, "activated");
         Ok(record)
     }
 
-    /// Returns `id` to its previous version, whichever key signed it; the
-    /// app stays bound to its current developer key.
+    /// Returns `id` to its previous version — component and UI — whichever
+    /// key signed it; the app stays bound to its current developer key.
     pub fn rollback(&self, id: &str) -> Result<AppRecord, InstallError> {
         let record = self.packages.rollback(id)?;
         self.reload(id);
@@ -326,6 +342,12 @@ impl Superapp {
     /// The installed app `id`.
     pub fn app(&self, id: &str) -> Result<Option<AppRecord>, StoreError> {
         self.packages.get(id)
+    }
+
+    /// The file `path` of app `app`'s UI `tag`, if that is the UI of the
+    /// version it runs now.
+    pub fn ui_file(&self, app: &str, tag: &str, path: &str) -> Result<UiAsset, UiLookupError> {
+        self.packages.ui_file(app, tag, path)
     }
 
     /// Bytes of storage the app uses.

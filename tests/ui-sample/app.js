@@ -1,0 +1,2 @@
+// The test fixture's UI script: says it loaded.
+document.getElementById("status").textContent = "Ready";

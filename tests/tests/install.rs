@@ -230,7 +230,12 @@ fn installing_an_existing_id_is_refused_and_replace_keeps_the_data() -> anyhow::
     assert!(ok, "{err}");
     let (_, out, _) = cli(&["--data", &data, "call", "hello", "/visits"]);
     assert_eq!(out, "200\n{\"count\":1}\n");
-    assert_eq!(component_files(&dir), 2, "one component and its artifact");
+    // hello has a UI (examples/hello/ui), stored beside its component.
+    assert_eq!(
+        component_files(&dir),
+        3,
+        "one component, its artifact and its UI"
+    );
     Ok(())
 }
 

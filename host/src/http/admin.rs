@@ -241,7 +241,7 @@ async fn list_trust(State(s): State<AppState>) -> Response {
     .await
 }
 
-async fn add_trust(State(s): State<AppState>, axum::Json(t): axum::Json<TrustRequest>) -> Response {
+async fn add_trust(State(s): State<AppState>, JsonBody(t): JsonBody<TrustRequest>) -> Response {
     blocking(
         s.host,
         StatusCode::CREATED,

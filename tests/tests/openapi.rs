@@ -222,6 +222,11 @@ fn paged_routes_declare_and_enforce_one_limit_rule() -> anyhow::Result<()> {
 /// the handlers and the error → status maps in `host/src/http`.
 const SENT: &[(&str, &str, &[u16])] = &[
     ("get", "/healthz", &[200, 503]),
+    (
+        "get",
+        "/ui/{app}/{tag}/{path}",
+        &[200, 304, 400, 404, 500, 503],
+    ),
     ("get", "/apps", &[200, 500, 503]),
     ("get", "/.well-known/jwks.json", &[200, 500, 503]),
     (

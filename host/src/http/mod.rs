@@ -126,6 +126,7 @@ pub fn router(host: Arc<Superapp>, options: ServeOptions) -> Router {
         .merge(public)
         .merge(live)
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(observe))
         .with_state(state)
 }
@@ -279,6 +280,20 @@ async fn not_found(req: Request) -> Response {
         StatusCode::NOT_FOUND,
         "not-found",
         format!("no route for {} {}", req.method(), req.uri().path()),
+    )
+    .into_response()
+}
+
+/// A known path asked with a method it does not take (axum keeps `Allow`).
+async fn method_not_allowed(req: Request) -> Response {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        format!(
+            "{} does not take {}; `allow` lists what it takes",
+            req.uri().path(),
+            req.method()
+        ),
     )
     .into_response()
 }

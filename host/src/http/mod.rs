@@ -77,6 +77,12 @@ pub fn router(host: Arc<Superapp>, options: ServeOptions) -> Router {
         .route("/apps/{id}/call/{*path}", any(apps::call_path))
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
+        .route(
+            "/auth/session",
+            post(auth::open_session)
+                .get(auth::current_session)
+                .delete(auth::close_session),
+        )
         .route("/me", get(me::me))
         .route("/me/apps/{id}/grants", get(me::grants))
         .route("/me/apps/{id}/grants/{scope}", put(me::decide))

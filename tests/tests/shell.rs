@@ -1,7 +1,8 @@
 //! The web shell's door into the host, over a real server on 127.0.0.1:
 //! the session cookie (`POST/GET/DELETE /auth/session`) with its CSRF rule
 //! for everything that changes something, bearer requests unchanged, the
-//! cookie kept from mini-apps.
+//! cookie kept from mini-apps, and the shell's own files with their CSP and
+//! frame headers.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -9,6 +10,10 @@ use serde_json::json;
 use superapp_tests::{
     PASSWORD, Reply, STORAGE, TestServer, guest, login, manifest, send, send_with,
 };
+
+const SHELL_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+img-src 'self' data:; font-src 'self'; connect-src 'self'; frame-src 'self'; \
+form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'";
 
 fn server() -> anyhow::Result<TestServer> {
     TestServer::start(
@@ -412,6 +417,102 @@ fn the_cookie_and_the_csrf_token_never_reach_a_mini_app() -> anyhow::Result<()> 
         );
     }
     assert!(!r.body.contains(&ann.csrf) && !r.body.contains(&ann.cookie[17..]));
+    Ok(())
+}
+
+fn assert_shell_headers(r: &Reply, what: &str) {
+    assert_eq!(
+        r.header("content-security-policy"),
+        Some(SHELL_CSP),
+        "{what}"
+    );
+    assert_eq!(r.header("x-frame-options"), Some("DENY"), "{what}");
+    assert_eq!(r.header("referrer-policy"), Some("no-referrer"), "{what}");
+    assert_eq!(
+        r.header("x-content-type-options"),
+        Some("nosniff"),
+        "{what}"
+    );
+    assert_eq!(r.header("cache-control"), Some("no-cache"), "{what}");
+    assert!(
+        r.header("etag").is_some_and(|e| e.starts_with('"')),
+        "{what}"
+    );
+}
+
+#[test]
+fn the_shell_page_and_its_files_carry_the_shell_csp_and_frame_headers() -> anyhow::Result<()> {
+    let s = server()?;
+    for (path, kind) in [
+        ("/", "text/html; charset=utf-8"),
+        ("/index.html", "text/html; charset=utf-8"),
+        ("/?app=hello&path=/x&scene=link", "text/html; charset=utf-8"),
+        ("/shell/app.js", "text/javascript; charset=utf-8"),
+        ("/shell/strings.js", "text/javascript; charset=utf-8"),
+        ("/shell/screens/home.js", "text/javascript; charset=utf-8"),
+        (
+            "/shell/vendor/htm-preact.mjs",
+            "text/javascript; charset=utf-8",
+        ),
+        ("/shell/style.css", "text/css; charset=utf-8"),
+        ("/shell/icon.svg", "image/svg+xml"),
+        ("/shell/vendor/LICENSE-preact", "text/plain; charset=utf-8"),
+    ] {
+        let r = send("GET", &s.url(path), None, None)?;
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        assert_eq!(r.content_type, kind, "{path}");
+        assert_shell_headers(&r, path);
+    }
+    let page = send("GET", &s.url("/"), None, None)?;
+    assert!(
+        page.body
+            .contains(r#"<script type="module" src="/shell/app.js"></script>"#)
+    );
+    assert!(!page.body.contains("style="), "no inline styles");
+    // Revalidation by content hash.
+    let etag = page.header("etag").unwrap_or("").to_string();
+    let fresh = send_with("GET", &s.url("/"), None, None, &[("if-none-match", &etag)])?;
+    assert_eq!(fresh.status, 304);
+    assert!(fresh.body.is_empty());
+    assert_shell_headers(&fresh, "304");
+    let js = send("GET", &s.url("/shell/app.js"), None, None)?;
+    assert_ne!(
+        js.header("etag"),
+        Some(etag.as_str()),
+        "one ETag per content"
+    );
+    for missing in [
+        "/shell/nope.js",
+        "/shell/../Cargo.toml",
+        "/shell/bridge/v1.js",
+        "/shell/",
+    ] {
+        let r = send("GET", &s.url(missing), None, None)?;
+        assert_eq!(r.status, 404, "{missing}: {}", r.body);
+        assert_eq!(r.content_type, "application/problem+json", "{missing}");
+    }
+    Ok(())
+}
+
+#[test]
+fn the_bridge_client_loads_into_opaque_origin_frames() -> anyhow::Result<()> {
+    let s = server()?;
+    for method in ["GET", "HEAD"] {
+        let r = send(method, &s.url("/bridge/v1.js"), None, None)?;
+        assert_eq!(r.status, 200, "{method}");
+        assert_eq!(r.content_type, "text/javascript; charset=utf-8");
+        assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+        assert_eq!(
+            r.header("cross-origin-resource-policy"),
+            Some("cross-origin")
+        );
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(r.header("cache-control"), Some("no-cache"));
+        assert!(r.header("etag").is_some());
+        if method == "GET" {
+            assert!(r.body.contains("superapp"), "{}", r.body);
+        }
+    }
     Ok(())
 }
 

@@ -14,6 +14,7 @@ mod me;
 mod messaging;
 mod openapi;
 mod problem;
+mod shell;
 mod ui;
 pub mod wallet;
 
@@ -83,6 +84,10 @@ pub fn router(host: Arc<Superapp>, options: ServeOptions) -> Router {
                 .get(auth::current_session)
                 .delete(auth::close_session),
         )
+        .route("/", get(shell::index))
+        .route("/index.html", get(shell::index))
+        .route("/shell/{*path}", get(shell::file))
+        .route("/bridge/v1.js", get(shell::bridge))
         .route("/me", get(me::me))
         .route("/me/apps/{id}/grants", get(me::grants))
         .route("/me/apps/{id}/grants/{scope}", put(me::decide))

@@ -109,8 +109,10 @@ function AppScreen({ id }) {
   useEffect(() => {
     if (loaded && app && uiOf(app) && !open) openApp(id, { explicit: false, returnTo: '/' });
   }, [loaded, id, open]);
+  // An app with a UI is about to get its frame: no placeholder meanwhile.
+  const placeholder = !open && !(app && uiOf(app));
   return html`<${AppBar} id=${id} />
-    ${open ? null : html`<main class="screen-body"><${AppPlaceholder} id=${id} /></main>`}`;
+    ${placeholder ? html`<main class="screen-body"><${AppPlaceholder} id=${id} /></main>` : null}`;
 }
 
 function Screen({ r }) {

@@ -227,8 +227,9 @@ const handlers = {
     return {};
   },
   close(frame) {
-    // Answered first: the frame is gone after.
-    setTimeout(() => closeApp(frame.app), 0);
+    // Answered first, with a moment for the answer to arrive: the frame is
+    // gone after.
+    setTimeout(() => closeApp(frame.app), 50);
     return {};
   },
   handleBack(frame, { enabled }) {

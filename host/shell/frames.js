@@ -92,10 +92,11 @@ function removeFrame(frame) {
 export function closeApp(appId) {
   const frame = frames.get().list.find((f) => f.app === appId);
   let back = (frame && frame.returnTo) || '/';
-  if (frame) removeFrame(frame);
   const m = /^\/app\/([^/]+)/.exec(back);
-  if (m && !frames.get().list.some((f) => f.app === decodeURIComponent(m[1]))) back = '/';
+  if (m && !frames.get().list.some((f) => f.app === decodeURIComponent(m[1]) && f !== frame)) back = '/';
+  // Away first, so the app screen does not open the app again.
   if (route.get().name === 'app' && route.get().id === appId) navigate(back, { replace: true });
+  if (frame) removeFrame(frame);
 }
 
 export function setLoaded(key) {

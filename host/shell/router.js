@@ -40,9 +40,12 @@ function match(path) {
 
 export const route = createStore({ ...parse(location.hash), hash: location.hash || '#/' });
 
-window.addEventListener('hashchange', () => {
+function sync() {
+  if (route.get().hash === (location.hash || '#/')) return;
   route.set({ ...parse(location.hash), hash: location.hash || '#/' });
-});
+}
+
+window.addEventListener('hashchange', sync);
 
 // Goes to `path` (`/chats`); `replace` leaves no history entry.
 export function navigate(path, { replace = false } = {}) {
@@ -53,6 +56,9 @@ export function navigate(path, { replace = false } = {}) {
   } else {
     location.hash = hash;
   }
+  // At once, not at the later hashchange: what reacts to the route (an app
+  // screen reopening its frame) must see where the person went.
+  sync();
 }
 
 // The current route as a path without `#`.

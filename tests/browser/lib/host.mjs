@@ -1,7 +1,7 @@
 // A real `superapp serve` for browser checks: a fresh data folder set up
 // with the CLI (people, money, apps), served on a free port of 127.0.0.1.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -35,15 +35,26 @@ export function cli(data, args, input) {
   return r.stdout;
 }
 
-// people: [[handle, name, topUp major units or null]]; apps: [[manifest, component]].
+// people: [[handle, name, topUp major units or null]]; apps: [[manifest,
+// component, UI folder (optional)]], paths from the repository root.
 export async function startHost({ people, apps }) {
   const data = mkdtempSync(join(tmpdir(), 'superapp-browser-'));
   for (const [handle, name, money] of people) {
     cli(data, ['users', 'add', handle, '--name', name, '--password-stdin'], PASSWORD + '\n');
     if (money) cli(data, ['wallet', 'topup', handle, money, '--idempotency-key', 'fund-' + handle]);
   }
-  for (const [manifest, component] of apps) {
-    cli(data, ['install', '--dev', join(ROOT, manifest), '--component', join(GUESTS, component)]);
+  for (const [manifest, component, ui] of apps) {
+    let file = join(ROOT, manifest);
+    const extra = [];
+    if (ui) {
+      // A copy of the manifest that names the UI's entry and icon.
+      let text = readFileSync(file, 'utf8');
+      if (!/^\[ui\]/m.test(text)) text += '\n[ui]\ndir = "ui"\nentry = "index.html"\nicon = "icon.svg"\n';
+      file = join(data, manifest.replace(/\//g, '_'));
+      writeFileSync(file, text);
+      extra.push('--ui', join(ROOT, ui));
+    }
+    cli(data, ['install', '--dev', file, '--component', join(GUESTS, component), ...extra]);
   }
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;

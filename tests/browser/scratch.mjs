@@ -110,7 +110,7 @@ await check('home', async () => {
   const list = page.getByRole('list', { name: 'Installed apps' });
   await list.getByRole('link', { name: 'Tea House' }).waitFor();
   await list.getByText('Unsigned').first().waitFor();
-  await page.getByRole('link', { name: /payment request/ }).waitFor();
+  await page.getByRole('link', { name: 'A payment request is waiting for you' }).waitFor();
   await shot('03-home');
   // A reload keeps the person signed in.
   await page.reload();
@@ -434,6 +434,31 @@ await check('language-event', async () => {
   await page.getByLabel('Language of the app').selectOption('zh-CN');
   await f.waitForFunction(() => window.events.some((e) => e.event === 'language' && e.data.language === 'zh-CN'));
   await page.getByLabel('界面语言').selectOption('en');
+});
+
+await check('groups-and-privacy', async () => {
+  await page.goto(base + '/#/chats');
+  await page.getByRole('button', { name: 'New group' }).click();
+  const d = page.getByRole('dialog', { name: 'New group' });
+  await d.getByLabel('Group name').fill('Weekend hike');
+  await d.getByLabel('Members (handles)').fill('ben, cai');
+  await d.getByRole('button', { name: 'Create group' }).click();
+  await page.getByRole('heading', { name: 'Weekend hike' }).waitFor();
+  await page.getByRole('button', { name: 'Group info' }).click();
+  await page.getByRole('dialog', { name: 'Group info' }).getByRole('button', { name: 'Leave group' }).click();
+  const confirm = page.getByRole('dialog', { name: 'Leave group' });
+  await confirm.getByRole('button', { name: 'Leave' }).click();
+  await page.getByRole('heading', { name: 'Chats' }).waitFor();
+  await page.getByRole('list', { name: 'Conversations' }).getByRole('link', { name: 'Weekend hike' }).waitFor({ state: 'detached' });
+  // Revoke hello's profile decision, then erase hello's data with a confirm step.
+  await page.goto(base + '/#/settings/apps/hello');
+  await page.getByRole('button', { name: 'Revoke Your profile (your name) for Hello' }).click();
+  await page.getByText('Not asked yet').waitFor();
+  await page.getByRole('button', { name: 'Erase my data in Hello' }).click();
+  const erase = page.getByRole('dialog', { name: 'Erase your data in Hello?' });
+  await shot('22-erase-confirm');
+  await erase.getByRole('button', { name: 'Erase' }).click();
+  await page.getByRole('status').getByText(/Erased your data in Hello/).waitFor();
 });
 
 await check('looks', async () => {

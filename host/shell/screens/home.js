@@ -27,7 +27,7 @@ export function Home() {
     ${pending > 0
       ? html`<a class="notice" href="#/wallet">
           <${Icon} name="wallet" />
-          <span>${t('pending_notice', { n: pending })}</span>
+          <span>${t(pending === 1 ? 'pending_notice_one' : 'pending_notice_other', { n: pending })}</span>
           <${Icon} name="chevron" />
         </a>`
       : null}

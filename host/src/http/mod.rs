@@ -14,6 +14,7 @@ mod me;
 mod messaging;
 mod openapi;
 mod problem;
+mod shell;
 mod ui;
 pub mod wallet;
 
@@ -77,6 +78,16 @@ pub fn router(host: Arc<Superapp>, options: ServeOptions) -> Router {
         .route("/apps/{id}/call/{*path}", any(apps::call_path))
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
+        .route(
+            "/auth/session",
+            post(auth::open_session)
+                .get(auth::current_session)
+                .delete(auth::close_session),
+        )
+        .route("/", get(shell::index))
+        .route("/index.html", get(shell::index))
+        .route("/shell/{*path}", get(shell::file))
+        .route("/bridge/v1.js", get(shell::bridge))
         .route("/me", get(me::me))
         .route("/me/apps/{id}/grants", get(me::grants))
         .route("/me/apps/{id}/grants/{scope}", put(me::decide))

@@ -3,6 +3,4 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    let _ = superapp_host::packages::decode_package(data);
-});
+fuzz_target!(|data: &[u8]| superapp_host::fuzzing::package(data));

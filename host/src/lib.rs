@@ -8,6 +8,8 @@ pub mod capabilities;
 pub mod cli;
 pub mod config;
 mod fsutil;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod http;
 pub mod identity;
 pub mod kv;

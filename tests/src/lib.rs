@@ -2,6 +2,10 @@
 //! components are, writing manifests, opening hosts on temporary folders and
 //! serving the real HTTP API on 127.0.0.1.
 
+// A fuzz harness reports a broken rule by panicking.
+#[allow(clippy::panic)]
+pub mod http_fuzz;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use superapp_host::{HostConfig, Superapp};

@@ -222,6 +222,11 @@ fn paged_routes_declare_and_enforce_one_limit_rule() -> anyhow::Result<()> {
 /// the handlers and the error → status maps in `host/src/http`.
 const SENT: &[(&str, &str, &[u16])] = &[
     ("get", "/healthz", &[200, 503]),
+    (
+        "get",
+        "/ui/{app}/{tag}/{path}",
+        &[200, 304, 400, 404, 500, 503],
+    ),
     ("get", "/apps", &[200, 500, 503]),
     ("get", "/.well-known/jwks.json", &[200, 500, 503]),
     (
@@ -259,7 +264,14 @@ const SENT: &[(&str, &str, &[u16])] = &[
         "/auth/login",
         &[200, 400, 401, 413, 415, 429, 500, 503],
     ),
-    ("post", "/auth/logout", &[204, 401, 500, 503]),
+    ("post", "/auth/logout", &[204, 401, 403, 500, 503]),
+    (
+        "post",
+        "/auth/session",
+        &[200, 400, 401, 403, 413, 415, 429, 500, 503],
+    ),
+    ("get", "/auth/session", &[200, 401, 500, 503]),
+    ("delete", "/auth/session", &[204, 401, 403, 500, 503]),
     ("get", "/me", &[200, 401, 500, 503]),
     ("get", "/me/apps/{id}/grants", &[200, 401, 404, 500, 503]),
     (

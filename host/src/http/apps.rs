@@ -223,6 +223,7 @@ pub(super) async fn call_path(State(s): State<AppState>, who: Authed, req: Reque
 const STRIPPED_REQUEST_HEADERS: &[&str] = &[
     "authorization",
     "cookie",
+    "x-csrf-token",
     "connection",
     "keep-alive",
     "transfer-encoding",

@@ -14,6 +14,7 @@ mod me;
 mod messaging;
 mod openapi;
 mod problem;
+mod shell;
 mod ui;
 pub mod wallet;
 
@@ -77,6 +78,16 @@ pub fn router(host: Arc<Superapp>, options: ServeOptions) -> Router {
         .route("/apps/{id}/call/{*path}", any(apps::call_path))
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
+        .route(
+            "/auth/session",
+            post(auth::open_session)
+                .get(auth::current_session)
+                .delete(auth::close_session),
+        )
+        .route("/", get(shell::index))
+        .route("/index.html", get(shell::index))
+        .route("/shell/{*path}", get(shell::file))
+        .route("/bridge/v1.js", get(shell::bridge))
         .route("/me", get(me::me))
         .route("/me/apps/{id}/grants", get(me::grants))
         .route("/me/apps/{id}/grants/{scope}", put(me::decide))
@@ -126,6 +137,7 @@ pub fn router(host: Arc<Superapp>, options: ServeOptions) -> Router {
         .merge(public)
         .merge(live)
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(observe))
         .with_state(state)
 }
@@ -279,6 +291,20 @@ async fn not_found(req: Request) -> Response {
         StatusCode::NOT_FOUND,
         "not-found",
         format!("no route for {} {}", req.method(), req.uri().path()),
+    )
+    .into_response()
+}
+
+/// A known path asked with a method it does not take (axum keeps `Allow`).
+async fn method_not_allowed(req: Request) -> Response {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        format!(
+            "{} does not take {}; `allow` lists what it takes",
+            req.uri().path(),
+            req.method()
+        ),
     )
     .into_response()
 }

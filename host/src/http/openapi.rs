@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use std::sync::LazyLock;
 use utoipa::OpenApi;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -29,6 +29,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         ui::file,
         auth::login,
         auth::logout,
+        auth::open_session,
+        auth::current_session,
+        auth::close_session,
         me::me,
         me::grants,
         me::decide,
@@ -112,6 +115,13 @@ impl utoipa::Modify for Security {
         };
         components.add_security_scheme("bearer", bearer("A session token from POST /auth/login"));
         components.add_security_scheme(
+            "cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "superapp_session",
+                "The web shell's session cookie from POST /auth/session; requests other than GET/HEAD/OPTIONS also need `x-csrf-token`",
+            ))),
+        );
+        components.add_security_scheme(
             "admin",
             bearer("The operator token (config `admin_token`, SUPERAPP_ADMIN_TOKEN, or DATA/serve.json)"),
         );
@@ -130,6 +140,8 @@ const PROBLEM_JSON: &str = "application/problem+json";
 /// Adds to every operation the answers it gets from how the server is
 /// built, so no annotation has to repeat them (and none can forget them):
 /// - 401 on every route with a `bearer` or `admin` security requirement;
+///   the session cookie as another way into every `bearer` route, and 403
+///   `csrf-failed` on those that change something (`Authed`);
 /// - 400 `invalid-json`, 413 `request-too-large` and 415
 ///   `unsupported-media-type` on every route with a JSON body (`JsonBody`);
 /// - 400 `invalid-query` on every route with query parameters (`query`);
@@ -147,13 +159,13 @@ fn shared_responses(doc: &mut Value) {
         let Some(item) = item.as_object_mut() else {
             continue;
         };
-        for op in item.values_mut() {
-            shared_responses_of(path, op);
+        for (method, op) in item.iter_mut() {
+            shared_responses_of(path, method, op);
         }
     }
 }
 
-fn shared_responses_of(path: &str, op: &mut Value) {
+fn shared_responses_of(path: &str, method: &str, op: &mut Value) {
     let schemes: Vec<String> = op["security"]
         .as_array()
         .into_iter()
@@ -169,6 +181,11 @@ fn shared_responses_of(path: &str, op: &mut Value) {
         .into_iter()
         .flatten()
         .any(|p| p["in"] == "query");
+    // Every bearer route also takes the web shell's session cookie.
+    let bearer = schemes.iter().any(|s| s == "bearer");
+    if bearer && let Some(security) = op.get_mut("security").and_then(Value::as_array_mut) {
+        security.push(json!({ "cookie": [] }));
+    }
     let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
         return;
     };
@@ -201,6 +218,12 @@ fn shared_responses_of(path: &str, op: &mut Value) {
         add(
             "401",
             "`token-required`, `invalid-token`, `token-expired`, `token-revoked`: no valid session token",
+        );
+    }
+    if bearer && !matches!(method, "get" | "head" | "options") {
+        add(
+            "403",
+            "`csrf-failed`: with the session cookie, no or a wrong `x-csrf-token`, or another site's `Origin`",
         );
     }
     if schemes.iter().any(|s| s == "admin") {

@@ -1,7 +1,10 @@
 //! Sessions: opaque bearer tokens (256 random bits) handed out at login.
 //! Only their SHA-256 is stored, so a copy of the database logs nobody in.
+//! A session's CSRF token is derived from its token with the host secret,
+//! so it is bound to the session and needs no storage.
 
 use super::{Identity, IdentityError, now, random_token, rfc3339};
+use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -19,6 +22,8 @@ pub struct Session {
 pub struct NewSession {
     pub token: String,
     pub expires_at: i64,
+    /// Whose session it is (internal id).
+    pub user_id: String,
 }
 
 /// A session as its owner sees it in an export (never the token).
@@ -27,6 +32,17 @@ pub struct SessionInfo {
     pub created_at: String,
     pub expires_at: String,
     pub revoked_at: Option<String>,
+}
+
+/// Lower- or upper-case hex to bytes; none for anything else.
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 fn token_key(token: &str) -> String {
@@ -55,7 +71,33 @@ impl Identity {
         Ok(NewSession {
             token,
             expires_at: session.expires_at,
+            user_id: session.user_id,
         })
+    }
+
+    fn csrf_mac(&self, token: &str) -> Hmac<Sha256> {
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.secret) else {
+            super::unreachable_key()
+        };
+        mac.update(b"csrf");
+        mac.update(token.as_bytes());
+        mac
+    }
+
+    /// The CSRF token of the session `token` names: hex
+    /// HMAC-SHA256(host secret, "csrf" ‖ token). A page that can read it
+    /// (the shell, from its own origin) proves a request is its own.
+    pub fn csrf_token(&self, token: &str) -> String {
+        crate::text::hex(&self.csrf_mac(token).finalize().into_bytes())
+    }
+
+    /// Whether `given` is the CSRF token of `token`'s session (compared in
+    /// constant time).
+    pub fn csrf_matches(&self, token: &str, given: &str) -> bool {
+        let Some(bytes) = unhex(given) else {
+            return false;
+        };
+        self.csrf_mac(token).verify_slice(&bytes).is_ok()
     }
 
     /// The live session `token` names. Expired sessions are dropped when met.
@@ -133,6 +175,28 @@ mod tests {
             id.authenticate("forged"),
             Err(IdentityError::TokenInvalid)
         ));
+        Ok(())
+    }
+
+    #[test]
+    fn a_csrf_token_is_bound_to_its_session_and_the_host_secret() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let id = Identity::open(&Db::open(dir.path())?)?;
+        id.add_user("erin", None, Some("erin's password"))?;
+        let a = id.login("erin", "erin's password", 3600)?;
+        let b = id.login("erin", "erin's password", 3600)?;
+        let csrf = id.csrf_token(&a.token);
+        assert_eq!(csrf.len(), 64);
+        assert_eq!(csrf, id.csrf_token(&a.token), "stable, nothing stored");
+        assert!(id.csrf_matches(&a.token, &csrf));
+        assert!(id.csrf_matches(&a.token, &csrf.to_uppercase()));
+        assert!(!id.csrf_matches(&b.token, &csrf), "another session's");
+        assert!(!id.csrf_matches(&a.token, &csrf[..62]));
+        assert!(!id.csrf_matches(&a.token, ""));
+        assert!(!id.csrf_matches(&a.token, "zz"));
+        let other_host = tempfile::tempdir()?;
+        let other = Identity::open(&Db::open(other_host.path())?)?;
+        assert_ne!(other.csrf_token(&a.token), csrf, "another host's secret");
         Ok(())
     }
 }

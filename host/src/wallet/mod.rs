@@ -4,8 +4,10 @@
 //! through [`LedgerStore`] and must never acknowledge what is not durable.
 
 mod ledger;
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 #[allow(clippy::panic)]
+pub mod model;
+#[cfg(test)]
 mod model_tests;
 mod split;
 mod types;

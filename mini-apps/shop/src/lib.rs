@@ -12,6 +12,7 @@
 //! - `GET /orders`, `GET /orders/{id}` — your orders; confirm receipt in the
 //!   host (`POST /me/payments/{payment}/confirm-receipt`), which releases the money
 //! - `POST /orders/{id}/refund` `{amount, reason}` — ask for a (partial) refund
+//! - `GET /me` → `{merchant, owner}`: whether the caller runs the shop
 //! - merchant (the owner and the staff they name):
 //!   `POST /admin/setup` (the first caller becomes the owner),
 //!   `GET|POST /admin/staff`, `DELETE /admin/staff/{open_id}`,
@@ -44,6 +45,7 @@ impl App for Shop {
             .post("/checkout", checkout)
             .get("/orders", my_orders)
             .get("/orders/{id}", my_order)
+            .get("/me", my_standing)
             .post("/orders/{id}/refund", request_refund)
             .post("/admin/setup", setup)
             .get("/admin/staff", list_staff)
@@ -266,12 +268,20 @@ fn check_refund_amount(o: &Order, amount: u64) -> Result<(), Error> {
     Ok(())
 }
 
+/// The shop's owner (if it has one yet), and whether `who` is on its staff.
+fn standing(who: &str) -> Result<(Option<String>, bool), Error> {
+    let store = storage::app();
+    Ok((
+        store.get_json::<String>("owner")?,
+        store.get(&format!("staff:{who}"))?.is_some(),
+    ))
+}
+
 /// The owner and the staff they named run the shop.
 fn merchant() -> Result<String, Error> {
     let who = me()?;
-    let store = storage::app();
-    let owner = store.get_json::<String>("owner")?;
-    if owner.as_deref() == Some(who.as_str()) || store.get(&format!("staff:{who}"))?.is_some() {
+    let (owner, staff) = standing(&who)?;
+    if owner.as_deref() == Some(who.as_str()) || staff {
         return Ok(who);
     }
     Err(Error::new(
@@ -281,6 +291,17 @@ fn merchant() -> Result<String, Error> {
             None => "the shop has no owner yet: POST /admin/setup",
             Some(_) => "only the shop's owner and staff can do this",
         },
+    ))
+}
+
+/// What the caller is to the shop, so a client shows the merchant's pages
+/// only to those the `/admin` routes will answer.
+fn my_standing(_: &Request) -> Result<Response, Error> {
+    let who = me()?;
+    let (owner, staff) = standing(&who)?;
+    let owns = owner.as_deref() == Some(who.as_str());
+    Ok(Response::json(
+        &json!({ "merchant": owns || staff, "owner": owns }),
     ))
 }
 

@@ -302,3 +302,27 @@ fn the_merchant_sees_inactive_products_and_can_switch_them_back_on() {
     host.put(&boss, "/admin/products/p2", &json!({"active": true}));
     assert_eq!(host.get(&ann, "/products/p2").status, 200);
 }
+
+#[test]
+fn everyone_learns_whether_they_run_the_shop() {
+    let (host, boss) = open_shop();
+    let (ann, cat) = (host.person("ann"), host.person("cat"));
+    assert_eq!(
+        host.post(&boss, "/admin/staff", &json!({"open_id": cat}))
+            .status,
+        204
+    );
+    assert_eq!(
+        body(&host.get(&boss, "/me")),
+        json!({"merchant": true, "owner": true})
+    );
+    assert_eq!(
+        body(&host.get(&cat, "/me")),
+        json!({"merchant": true, "owner": false})
+    );
+    let r = host.get(&ann, "/me");
+    assert_eq!(
+        (r.status, body(&r)),
+        (200, json!({"merchant": false, "owner": false}))
+    );
+}

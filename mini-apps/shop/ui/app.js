@@ -34,14 +34,9 @@ start({
     { screen: "admin-inbox", label: "tab.admin-inbox", show: isMerchant },
   ],
   async setup(app) {
-    // The app decides who runs the shop: its staff list answers only them.
-    try {
-      const staff = await api("/admin/staff");
-      app.state.merchant = true;
-      app.state.owner = staff.owner === app.ctx.open_id;
-    } catch {
-      app.state.merchant = false;
-    }
+    // The app decides who runs the shop (its /admin routes answer only them).
+    const me = await api("/me").catch(() => ({ merchant: false, owner: false }));
+    app.state.merchant = me.merchant === true;
   },
   // Links and chat cards open the app at a path: /products/p1, /orders/o1-…
   first(app) {

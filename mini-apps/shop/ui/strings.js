@@ -62,7 +62,7 @@ export const strings = {
     "order.not-subscribed": "No message will be sent; the status shows here.",
     "order.receipt-note":
       "When your tea arrives, confirm receipt in your Wallet, on this order's payment: that releases the money to the Tea House. Otherwise it is released 10 days after you paid.",
-    "order.questions": "Questions about an order? Write to the Tea House from your chats.",
+    "order.questions": "Questions about an order? Write to the Tea House in Chats, in its conversation (there once it has sent you a message).",
 
     "refund.title": "Ask for a refund",
     "refund.amount": "Amount",
@@ -202,7 +202,7 @@ export const strings = {
     "order.will-notify": "发货时你会收到一条消息。",
     "order.not-subscribed": "不会发送消息，状态会显示在这里。",
     "order.receipt-note": "收到茶叶后，请在钱包中此订单的付款处确认收货，款项才会付给茶舍；否则付款 10 天后自动放款。",
-    "order.questions": "对订单有疑问？可在聊天中给茶舍留言。",
+    "order.questions": "对订单有疑问？可在聊天中与茶舍的会话里留言（茶舍给你发过消息后出现）。",
 
     "refund.title": "申请退款",
     "refund.amount": "金额",

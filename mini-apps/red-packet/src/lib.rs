@@ -34,6 +34,7 @@ impl App for RedPackets {
             .get("/packets/{id}", show)
             .post("/packets/{id}/claim", claim)
             .get("/activity", activity)
+            .post("/me/name", show_my_name)
             .handle(req)
     }
 
@@ -97,11 +98,25 @@ fn my_name() -> Option<String> {
     identity::profile().ok().map(|p| p.display_name)
 }
 
-fn remember_name() -> Result<(), Error> {
-    if let (Some(open_id), Some(name)) = (context::current().open_id, my_name()) {
-        storage::app().set_json(&format!("name:{open_id}"), &name)?;
+/// Keeps the name the caller shows (if they let this app see it) for the
+/// packets they sent and opened; answers it.
+fn remember_name() -> Result<Option<String>, Error> {
+    let Some(open_id) = context::current().open_id else {
+        return Ok(None);
+    };
+    let name = my_name();
+    if let Some(name) = &name {
+        storage::app().set_json(&format!("name:{open_id}"), name)?;
     }
-    Ok(())
+    Ok(name)
+}
+
+/// Called once the person let this app see their profile, so their name
+/// shows at once, on the packets they sent and opened before too.
+fn show_my_name(_: &Request) -> Result<Response, Error> {
+    context::open_id().ok_or_else(Error::sign_in_required)?;
+    let name = remember_name()?;
+    Ok(Response::json(&json!({ "name": name })))
 }
 
 fn name_of(open_id: &str) -> Result<String, Error> {

@@ -122,6 +122,32 @@ fn claims_show_the_names_people_chose_to_show_and_the_luckiest() {
 }
 
 #[test]
+fn a_name_shown_later_shows_on_the_packets_sent_before() {
+    let host = MockHost::<RedPackets>::new("red-packet");
+    let (amy, bo) = (host.person("amy"), host.person("bo"));
+    host.top_up(&amy, 5_000);
+    let sent = body(&host.post(
+        &amy,
+        "/packets",
+        &json!({"total": 300, "count": 2, "key": "pk-later-1"}),
+    ));
+    let packet = sent["packet"].as_str().unwrap_or_default();
+    let before = body(&host.get(&bo, &format!("/packets/{packet}")));
+    assert_eq!(before["from"], "a friend", "amy has not shown her name");
+
+    let refused = body(&host.post(&amy, "/me/name", &json!({})));
+    assert_eq!(refused["name"], Value::Null, "no profile without consent");
+    host.set_consent(&amy, Consent::Granted);
+    let shown = body(&host.post(&amy, "/me/name", &json!({})));
+    assert_eq!(shown["name"], "amy");
+    let after = body(&host.get(&bo, &format!("/packets/{packet}")));
+    assert_eq!(
+        after["from"], "amy",
+        "the packet sent before shows her name now"
+    );
+}
+
+#[test]
 fn a_bad_split_is_refused_and_nothing_is_asked() {
     let host = MockHost::<RedPackets>::new("red-packet");
     let amy = host.person("amy");

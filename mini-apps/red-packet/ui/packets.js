@@ -218,6 +218,7 @@ export async function packet(app, { id }) {
           onclick: (e) =>
             app.act(e.currentTarget, async () => {
               const s = await bridge.requestScope("profile");
+              if (s.state === "granted") await api("/me/name", { method: "POST" });
               app.say(app.t(s.state === "granted" ? "name.granted" : "name.denied"));
             }),
         }),

@@ -47,7 +47,7 @@ export const strings = {
     "packet.luckiest": "luckiest",
     "name.note": "Others see your share as “a friend” unless you let Red Packets show your name.",
     "name.button": "Show my name",
-    "name.granted": "Your name shows on the packets you send and open from now on.",
+    "name.granted": "Your name shows on your packets now, on those you sent and opened before too.",
     "name.denied": "Your name stays hidden. You can change this in the Superapp's settings.",
 
     "mine.title": "Packets you sent",
@@ -110,7 +110,7 @@ export const strings = {
     "packet.luckiest": "手气最佳",
     "name.note": "除非你允许红包显示你的名字，否则别人看到的是“a friend”。",
     "name.button": "显示我的名字",
-    "name.granted": "从现在起，你发出和领取的红包上会显示你的名字。",
+    "name.granted": "现在你发出和领取的红包上都会显示你的名字，之前的也一样。",
     "name.denied": "你的名字将保持隐藏，可在 Superapp 的设置中更改。",
 
     "mine.title": "你发出的红包",

@@ -1,20 +1,21 @@
-// Scratch checks of the web shell in a real browser (not the suite): starts
-// a host with the CLI, drives Debian's Chromium through the main screens
-// and the bridge, asserts what a person would notice, and leaves phone-size
-// screenshots in out/. Run from the repository root after `cargo build`:
-//   (cd tests/browser && npm ci && node scratch.mjs)
-// SUPERAPP_BIN names the binary (default: $CARGO_TARGET_DIR or target,
-// then debug/superapp); CHROMIUM the browser (default /usr/bin/chromium);
-// ONLY=a,b runs only those steps.
+// The shell's screens and the bridge, one after another in one browser
+// (part of the suite): a host set up with the CLI, Chromium driven through
+// sign-in, home, chats, wallet, transfers, red packets, settings, both
+// languages, the frame's isolation, each bridge call and sheet, deep links,
+// groups and the keyboard path, asserting what a person would notice and
+// leaving phone-size screenshots in out/. Steps run in order and each
+// builds on the last; run with the others by tests/browser/run.sh, or
+// alone: (cd tests/browser && node --test screens.test.mjs).
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { mkdirSync } from 'node:fs';
 import { launch, watch } from './lib/browser.mjs';
 import { PASSWORD, client, startHost } from './lib/host.mjs';
 import { installProbe } from './lib/probe-ui.mjs';
+import { until } from './lib/suite.mjs';
 
 const OUT = new URL('./out/', import.meta.url).pathname;
 mkdirSync(OUT, { recursive: true });
-const only = process.env.ONLY ? process.env.ONLY.split(',') : null;
 
 const host = await startHost({
   people: [
@@ -24,8 +25,9 @@ const host = await startHost({
     ['mia', 'Mia (Tea House)', null],
   ],
   apps: [
-    ['examples/hello/superapp.toml', 'hello.wasm'],
-    ['manifests/shop.toml', 'shop.wasm'],
+    // Without their own UIs: the probe UI stands in for them.
+    ['examples/hello/superapp.toml', 'hello.wasm', false],
+    ['manifests/shop.toml', 'shop.wasm', false],
     // A packaged UI through the host's own /ui route (the test sample).
     ['manifests/red-packet.toml', 'red_packet.wasm', 'tests/ui-sample'],
   ],
@@ -68,24 +70,20 @@ await watch(page, problems);
 await installProbe(page, base, ['hello', 'shop', 'red-packet']);
 
 async function shot(name) {
-  await page.waitForTimeout(150);
-  await page.screenshot({ path: `${OUT}${name}.png` });
+  // Transitions finish at once, so the picture is the settled screen.
+  await page.screenshot({ path: `${OUT}${name}.png`, animations: 'disabled' });
   console.log('  screenshot', `out/${name}.png`);
 }
-async function step(name, fn) {
-  if (only && !only.includes(name)) return;
-  console.log('step', name);
-  await fn();
-}
-const failures = [];
+// One step is one test; a failing step leaves a screenshot of the page.
 async function check(name, fn) {
-  try {
-    await step(name, fn);
-  } catch (e) {
-    failures.push(name);
-    console.error(`FAILED ${name}:`, e);
-    await page.screenshot({ path: `${OUT}failed-${name}.png` }).catch(() => {});
-  }
+  await test(name, { timeout: 120000 }, async () => {
+    try {
+      await fn();
+    } catch (e) {
+      await page.screenshot({ path: `${OUT}FAILED-screens-${name}.png` }).catch(() => {});
+      throw e;
+    }
+  });
 }
 
 await check('signin', async () => {
@@ -223,12 +221,15 @@ await check('language', async () => {
 
 // The frame of `app` once its probe has its context.
 async function appFrame(app) {
-  for (let i = 0; i < 200; i++) {
-    const f = page.frames().find((x) => x.url().includes(`/ui/${app}/`));
-    if (f && (await f.evaluate(() => !!window.context).catch(() => false))) return f;
-    await page.waitForTimeout(50);
-  }
-  throw new Error(`no frame of ${app}`);
+  const found = () => page.frames().find((x) => x.url().includes(`/ui/${app}/`));
+  return until(
+    async () => {
+      const f = found();
+      return f && (await f.evaluate(() => !!window.context)) ? f : null;
+    },
+    (f) => f,
+    `the frame of ${app}, with its context`,
+  );
 }
 const probe = (frame, method, params) => frame.evaluate(([m, p]) => window.probe(m, p), [method, params]);
 // Starts a call whose answer waits for a sheet; resolves when it is answered.
@@ -421,8 +422,8 @@ await check('deep-link', async () => {
   assert.equal(new URL(page.url()).search, '', 'the link is consumed');
   await page.getByRole('button', { name: 'Close app' }).click();
   await page.getByRole('heading', { name: 'Your apps' }).waitFor();
-  await page.waitForTimeout(300);
-  assert.equal(await page.locator('iframe[title="Tea House"]').count(), 0, 'a closed app keeps no frame');
+  // A closed app keeps no frame.
+  await page.locator('iframe[title="Tea House"]').waitFor({ state: 'detached' });
 });
 
 await check('language-event', async () => {
@@ -493,11 +494,9 @@ await check('sign-out', async () => {
   assert.equal(me, 401);
 });
 
-console.log(failures.length ? `\n${failures.length} step(s) failed: ${failures.join(', ')}` : '\nall steps passed');
 if (problems.length) {
   console.log('page problems:\n  ' + problems.join('\n  '));
   console.log("(expected among them: the frame's own fetch of /me refused by its CSP, the forged payment's 404, /me after signing out 401)");
 }
 await browser.close();
 await host.stop();
-process.exit(failures.length ? 1 : 0);

@@ -41,6 +41,20 @@ impl std::fmt::Display for ProfileError {
 
 impl std::error::Error for ProfileError {}
 
+/// So a handler can write `identity::profile()?`: 403 with the consent's
+/// state as the code (the UI can then ask, or respect a refusal).
+impl From<ProfileError> for crate::Error {
+    fn from(e: ProfileError) -> Self {
+        let message = e.to_string();
+        match e {
+            ProfileError::NotGranted => crate::Error::new(403, "profile-not-granted", message),
+            ProfileError::Refused => crate::Error::new(403, "profile-refused", message),
+            ProfileError::NoUser => crate::Error::sign_in_required(),
+            ProfileError::Internal(_) => crate::Error::internal(message),
+        }
+    }
+}
+
 /// The current person's profile. Every call appears in their access log.
 pub fn profile() -> Result<Profile, ProfileError> {
     match host::profile() {
@@ -53,5 +67,47 @@ pub fn profile() -> Result<Profile, ProfileError> {
         Err(raw::Error::Denied(raw::Denial::Refused)) => Err(ProfileError::Refused),
         Err(raw::Error::NoUser) => Err(ProfileError::NoUser),
         Err(raw::Error::Internal(m)) => Err(ProfileError::Internal(m)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::mock::{Consent, MockHost};
+    use crate::{App, Error, Request, Response, Router, identity};
+
+    struct Greeter;
+    impl App for Greeter {
+        fn handle(req: Request) -> Response {
+            fn me(_: &Request) -> Result<Response, Error> {
+                let p = identity::profile()?;
+                Ok(Response::text(format!("hello {}", p.display_name)))
+            }
+            Router::new().get("/me", me).handle(req)
+        }
+    }
+
+    #[test]
+    fn a_profile_error_answers_with_the_consent_state_through_question_mark() {
+        let host = MockHost::<Greeter>::new("greeter");
+        let amy = host.person("amy");
+        let asked = host.get(&amy, "/me");
+        assert_eq!(
+            (
+                asked.status,
+                asked.body_text().contains("profile-not-granted")
+            ),
+            (403, true)
+        );
+        host.set_consent(&amy, Consent::Refused);
+        let refused = host.get(&amy, "/me");
+        assert_eq!(
+            (
+                refused.status,
+                refused.body_text().contains("profile-refused")
+            ),
+            (403, true)
+        );
+        host.set_consent(&amy, Consent::Granted);
+        assert_eq!(host.get(&amy, "/me").body_text(), "hello amy");
     }
 }

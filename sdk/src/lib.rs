@@ -2,9 +2,9 @@
 //! `superapp:platform` WIT contract (in `sdk/wit/`), with a small router, JSON
 //! helpers and typed storage instead of raw bindings.
 //!
-//! A whole mini-app:
+//! A whole mini-app, and its test against the mock host:
 //!
-//! ```ignore
+//! ```
 //! use superapp_sdk::{App, Request, Response, Router, Error};
 //!
 //! struct Hello;
@@ -22,6 +22,14 @@
 //! }
 //!
 //! superapp_sdk::export!(Hello);
+//!
+//! # fn main() {
+//! let host = superapp_sdk::mock::MockHost::<Hello>::new("hello");
+//! let ann = host.person("ann");
+//! let res = host.get(&ann, "/greet/Ann");
+//! assert_eq!(res.status, 200);
+//! assert_eq!(res.body_text(), r#"{"greeting":"Hello, Ann!"}"#);
+//! # }
 //! ```
 //!
 //! Build it with `cargo build --release --target wasm32-wasip2` and install the
@@ -97,10 +105,16 @@ pub fn __dispatch<A: App>(
 
 /// Exports a type implementing [`App`] as this component's request handler.
 ///
-/// ```ignore
+/// ```
+/// use superapp_sdk::{App, Request, Response};
 /// struct MyApp;
-/// impl superapp_sdk::App for MyApp { /* ... */ }
+/// impl App for MyApp {
+///     fn handle(_req: Request) -> Response {
+///         Response::text("hi")
+///     }
+/// }
 /// superapp_sdk::export!(MyApp);
+/// # fn main() {}
 /// ```
 #[macro_export]
 macro_rules! export {

@@ -2,15 +2,38 @@
 //! wallet, messaging, log and context behave like the host's, in memory,
 //! on the test's thread. Only on non-wasm targets.
 //!
-//! ```ignore
+//! ```
 //! use superapp_sdk::mock::MockHost;
-//! let host = MockHost::<MyApp>::new("shop");
+//! use superapp_sdk::wallet::{self, PaymentMode};
+//! use superapp_sdk::{App, Error, Request, Response, Router};
+//!
+//! struct Shop;
+//! impl App for Shop {
+//!     fn handle(req: Request) -> Response {
+//!         fn order(req: &Request) -> Result<Response, Error> {
+//!             let item: serde_json::Value = req.json()?;
+//!             // The order id is the idempotency key: a retry asks once.
+//!             let key = format!("order-{}", item["item"].as_str().unwrap_or(""));
+//!             let p = wallet::request_payment(1_200, "tea", PaymentMode::Direct, &key)?;
+//!             Ok(Response::json(&serde_json::json!({ "payment": p.id })))
+//!         }
+//!         Router::new().post("/orders", order).handle(req)
+//!     }
+//! }
+//!
+//! # fn main() -> Result<(), String> {
+//! let host = MockHost::<Shop>::new("shop");
 //! let ann = host.person("ann");
 //! host.top_up(&ann, 10_000);
 //! let res = host.post(&ann, "/orders", &serde_json::json!({"item": "tea"}));
 //! assert_eq!(res.status, 200);
-//! host.confirm(&ann, "pay_1")?;            // the person confirms in the host
+//! let body: serde_json::Value = serde_json::from_slice(&res.body).map_err(|e| e.to_string())?;
+//! let payment = body["payment"].as_str().unwrap_or_default();
+//! assert_eq!(host.balance(&ann), 10_000, "nothing moves before she confirms");
+//! host.confirm(&ann, payment)?; // the person confirms in the host
 //! assert_eq!(host.balance(&ann), 10_000 - 1_200);
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! Money follows the host's rules: a request creates a pending intent that

@@ -104,7 +104,16 @@ impl From<InstallError> for Problem {
             | InstallError::SignedApp { .. } => StatusCode::CONFLICT,
             InstallError::Io(_) | InstallError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
             InstallError::Key(k) => return Problem::from_key(k),
-            _ => StatusCode::UNPROCESSABLE_ENTITY,
+            // What the package, manifest or its files say is wrong.
+            InstallError::Manifest(_)
+            | InstallError::Component { .. }
+            | InstallError::UndeclaredImport { .. }
+            | InstallError::UnknownImport(_)
+            | InstallError::Package(_)
+            | InstallError::UntrustedKey { .. }
+            | InstallError::ComponentOutside { .. }
+            | InstallError::Ui(_)
+            | InstallError::File(_) => StatusCode::UNPROCESSABLE_ENTITY,
         };
         Problem::new(status, e.code(), e.to_string())
     }
@@ -115,7 +124,12 @@ impl Problem {
         let status = match e {
             KeyError::NotTrusted(_) => StatusCode::NOT_FOUND,
             KeyError::BadPublicKey(_) => StatusCode::BAD_REQUEST,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
+            // The host's own key files and store: never the client's fault.
+            KeyError::Exists(_)
+            | KeyError::Io { .. }
+            | KeyError::BadKeyFile { .. }
+            | KeyError::File(_)
+            | KeyError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         Problem::new(status, e.code(), e.to_string())
     }

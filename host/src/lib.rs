@@ -19,7 +19,8 @@ pub mod platform;
 pub mod remote;
 pub mod runtime;
 pub mod store;
-pub mod text;
+// Core's text rules, where the host's modules have always found them.
+pub use superapp_core::text;
 pub mod wallet;
 
 pub use config::HostConfig;

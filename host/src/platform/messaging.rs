@@ -189,7 +189,7 @@ pub(crate) fn check_claim(
     match messaging.may_claim(packet, user) {
         Ok(true) => Ok(()),
         Ok(false) => Err(WalletError::NotInConversation(packet.to_string())),
-        Err(MessagingError::Storage(e)) => Err(WalletError::Storage(e)),
+        Err(MessagingError::Storage(e)) => Err(e.into()),
         Err(e) => Err(WalletError::Internal(e.to_string())),
     }
 }
@@ -544,7 +544,9 @@ pub(crate) async fn red_packet_card(
         .read(move |l| l.packet(&pid).cloned())
         .await
         .map_err(|e| match e {
-            crate::wallet::WalletError::Storage(e) => MessagingError::Storage(e),
+            crate::wallet::WalletError::Storage(e) => {
+                MessagingError::Storage(crate::store::StoreError::Io(e))
+            }
             other => MessagingError::Invalid(other.to_string()),
         })?
         .ok_or_else(|| MessagingError::PacketNotFound(packet.clone()))?;

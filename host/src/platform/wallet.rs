@@ -184,7 +184,7 @@ impl From<IdentityError> for WalletError {
     fn from(e: IdentityError) -> Self {
         match e {
             IdentityError::UnknownUser(h) => WalletError::UnknownUser(h),
-            IdentityError::Store(s) => WalletError::Storage(s),
+            IdentityError::Store(s) => s.into(),
             other => WalletError::Internal(other.to_string()),
         }
     }

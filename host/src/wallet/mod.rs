@@ -3,17 +3,10 @@
 //! only after it. It knows nothing of sled, HTTP or wasmtime; it persists
 //! through [`LedgerStore`] and must never acknowledge what is not durable.
 
-mod ledger;
+// The rules (ledger, types, split, errors) are core's; this module runs them.
 #[cfg(any(test, feature = "fuzzing"))]
-#[allow(clippy::panic)]
-pub mod model;
-#[cfg(test)]
-mod model_tests;
-mod split;
-mod types;
-
-pub use ledger::{Ledger, MAX_GREETING_CHARS, MAX_MEMO_CHARS, Totals, check_key};
-pub use types::*;
+pub use superapp_core::wallet::model;
+pub use superapp_core::wallet::*;
 
 use crate::store::StoreError;
 use serde::{Deserialize, Serialize};
@@ -22,86 +15,10 @@ use std::sync::mpsc;
 use std::sync::{Arc, RwLock};
 use tokio::sync::{Notify, oneshot};
 
-/// What went wrong in the wallet. Codes are stable.
-#[derive(Debug, thiserror::Error)]
-pub enum WalletError {
-    #[error("{0}")]
-    InvalidAmount(String),
-    #[error("{0}")]
-    InvalidKey(String),
-    #[error("{0}")]
-    InvalidText(String),
-    #[error("{0}")]
-    InvalidPacket(String),
-    #[error("{0}")]
-    LimitExceeded(String),
-    #[error("{account} holds {available}, {needed} is needed")]
-    InsufficientFunds {
-        account: String,
-        needed: Amount,
-        available: Amount,
-    },
-    #[error("the idempotency key `{key}` was already used for a different request")]
-    IdempotencyConflict { key: String },
-    #[error("no person with handle `{0}`")]
-    UnknownUser(String),
-    #[error("no installed app `{0}`")]
-    UnknownApp(String),
-    #[error("money cannot be sent to oneself")]
-    SelfTransfer,
-    #[error("no payment `{0}`")]
-    PaymentNotFound(String),
-    #[error("no red packet `{0}`")]
-    PacketNotFound(String),
-    #[error("{0}")]
-    InvalidState(String),
-    #[error("payment `{0}` expired before it was confirmed")]
-    PaymentExpired(String),
-    #[error("red packet `{0}` has expired")]
-    PacketExpired(String),
-    #[error("red packet `{0}` has no shares left")]
-    PacketEmpty(String),
-    #[error("{0}")]
-    TooManyPending(String),
-    #[error("the ledger could not be written: {0}")]
-    Storage(#[from] StoreError),
-    #[error("the ledger journal does not replay: {0}")]
-    Corrupt(String),
-    #[error("red packet `{0}` was sent into a conversation you are not in")]
-    NotInConversation(String),
-    #[error("the wallet is not running")]
-    Unavailable,
-    #[error("internal wallet error: {0}")]
-    Internal(String),
-}
-
-impl WalletError {
-    /// A stable machine-readable code.
-    pub fn code(&self) -> &'static str {
-        match self {
-            WalletError::InvalidAmount(_) => "invalid-amount",
-            WalletError::InvalidKey(_) => "invalid-idempotency-key",
-            WalletError::InvalidText(_) => "invalid-text",
-            WalletError::InvalidPacket(_) => "invalid-red-packet",
-            WalletError::LimitExceeded(_) => "limit-exceeded",
-            WalletError::InsufficientFunds { .. } => "insufficient-funds",
-            WalletError::IdempotencyConflict { .. } => "idempotency-conflict",
-            WalletError::UnknownUser(_) => "unknown-user",
-            WalletError::UnknownApp(_) => "unknown-app",
-            WalletError::SelfTransfer => "self-transfer",
-            WalletError::PaymentNotFound(_) => "payment-not-found",
-            WalletError::PacketNotFound(_) => "red-packet-not-found",
-            WalletError::InvalidState(_) => "invalid-state",
-            WalletError::PaymentExpired(_) => "payment-expired",
-            WalletError::PacketExpired(_) => "red-packet-expired",
-            WalletError::PacketEmpty(_) => "red-packet-empty",
-            WalletError::TooManyPending(_) => "too-many-pending-payments",
-            WalletError::Storage(_) => "storage-io",
-            WalletError::Corrupt(_) => "ledger-corrupt",
-            WalletError::NotInConversation(_) => "not-a-member",
-            WalletError::Unavailable => "wallet-unavailable",
-            WalletError::Internal(_) => "internal",
-        }
+/// The store's failures, as the wallet reports them (`storage-io`).
+impl From<StoreError> for WalletError {
+    fn from(e: StoreError) -> Self {
+        WalletError::Storage(e.to_string())
     }
 }
 
@@ -126,10 +43,6 @@ pub struct BatchRecord {
     /// SHA-256 of the transfers and events the batch appended.
     pub digest: [u8; 32],
 }
-
-/// What a batch appended: the transfers (for each account's history) and
-/// the events (for the outbox). Derived from the journal, so not in it.
-pub use ledger::Appended;
 
 /// The digest a batch record keeps of what it appended.
 pub fn digest(appended: &Appended) -> [u8; 32] {
@@ -291,7 +204,7 @@ impl Wallet {
             crate::text::check_shown_text(text, false)
                 .map_err(|why| WalletError::InvalidText(format!("the {field} {why}")))?;
         }
-        let fresh = Fresh::for_command(&cmd);
+        let fresh = Fresh::for_command(&cmd, |b| rand::RngCore::fill_bytes(&mut rand::rng(), b));
         let (reply, rx) = oneshot::channel();
         self.send(Job::Command {
             entry: Entry { cmd, fresh, now },
@@ -507,7 +420,7 @@ fn write_loop(
                 Err(e) => {
                     tracing::error!(error = %e, "ledger commit failed; reloading from the journal");
                     for (_, result) in replies.iter_mut() {
-                        *result = Err(WalletError::Storage(StoreError::Io(e.to_string())));
+                        *result = Err(StoreError::Io(e.to_string()).into());
                     }
                     match rebuild(store.as_ref(), &rules) {
                         Ok((l, n, i)) => {

@@ -312,7 +312,7 @@ impl Harness {
     /// Fresh values as the edge draws them: only for commands that create
     /// something, unique within the run.
     fn fresh_for(&mut self, cmd: &Command) -> Fresh {
-        if Fresh::for_command(cmd).is_none() {
+        if !Fresh::needed(cmd) {
             return Fresh::none();
         }
         let id = format!("{:016x}{:016x}", self.next_fresh(), self.next_fresh());

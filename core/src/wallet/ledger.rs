@@ -29,7 +29,9 @@ enum Due {
     Packet(String),
 }
 
-/// What one batch appended, for the store.
+/// What one batch appended, for the store: the transfers (for each
+/// account's history) and the events (for the outbox). Derived from the
+/// journal, so not in it.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Appended {
     pub transfers: Vec<Transfer>,

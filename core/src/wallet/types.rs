@@ -490,30 +490,32 @@ pub struct Fresh {
 }
 
 impl Fresh {
-    pub fn new() -> Fresh {
-        use rand::RngCore;
+    /// Whether `cmd` creates something, and so journals fresh values (most
+    /// commands need none).
+    pub fn needed(cmd: &Command) -> bool {
+        matches!(
+            cmd,
+            Command::RequestPayment { .. }
+                | Command::RequestTransfer { .. }
+                | Command::RequestRedPacket { .. }
+                | Command::CreateRedPacket { .. }
+                | Command::Refund { .. }
+        )
+    }
+
+    /// What `cmd` needs, drawn from `fill` (the id source is passed in: the
+    /// host's is the OS's randomness).
+    pub fn for_command(cmd: &Command, mut fill: impl FnMut(&mut [u8])) -> Fresh {
+        if !Fresh::needed(cmd) {
+            return Fresh::none();
+        }
         let mut seed = [0u8; 32];
-        rand::rng().fill_bytes(&mut seed);
+        fill(&mut seed);
         let mut id = [0u8; 16];
-        rand::rng().fill_bytes(&mut id);
+        fill(&mut id);
         Fresh {
             id: id.iter().map(|b| format!("{b:02x}")).collect(),
             seed,
-        }
-    }
-}
-
-impl Fresh {
-    /// What `cmd` needs: fresh ids and randomness only for commands that
-    /// create something (most commands journal nothing extra).
-    pub fn for_command(cmd: &Command) -> Fresh {
-        match cmd {
-            Command::RequestPayment { .. }
-            | Command::RequestTransfer { .. }
-            | Command::RequestRedPacket { .. }
-            | Command::CreateRedPacket { .. }
-            | Command::Refund { .. } => Fresh::new(),
-            _ => Fresh::none(),
         }
     }
 

@@ -5,8 +5,8 @@
 use super::Superapp;
 use crate::identity::{IdentityError, rfc3339};
 use crate::messaging::{
-    Body, Conversation, ConversationKind, HistoryPage, LiveBody, LiveEvent, Message, Messaging,
-    MessagingError, Person, Sender,
+    AppDelivery, Body, Conversation, ConversationKind, HistoryPage, LiveBody, LiveEvent, Message,
+    Messaging, MessagingError, Person, Sender,
 };
 use serde::{Deserialize, Serialize};
 
@@ -121,9 +121,6 @@ impl From<IdentityError> for MessagingError {
         }
     }
 }
-
-/// How many queued messages one delivery pass hands over at most.
-const DELIVERY_BATCH: usize = 256;
 
 /// Tells the sender of `packet` that `claimer` opened it. Best effort: the
 /// claim stands whatever happens here, and the packet view shows it too.
@@ -397,62 +394,13 @@ impl Superapp {
         Ok(message_view(m))
     }
 
-    /// One pass over people's messages for apps: hands each due by `now`
-    /// to its app's `on-event`, retrying failures like wallet events.
+    /// One pass over the messages people wrote to apps: hands each one due
+    /// by `now` to its app (the delivery engine's rules).
     pub async fn deliver_app_messages(
         &self,
         now: i64,
     ) -> Result<super::DeliveryReport, MessagingError> {
-        use crate::capabilities::{GuestAppMessage, GuestEvent, GuestEventBody};
-        let mut report = super::DeliveryReport::default();
-        for mut d in self.messaging.due_deliveries(now, DELIVERY_BATCH)? {
-            let Ok(app) = self.loaded_app(&d.app) else {
-                self.messaging.delivered(d.id).await?;
-                report.dropped += 1;
-                continue;
-            };
-            let answer = match self.caps_for(&app, Some(d.user.clone()), None) {
-                Ok(caps) => {
-                    let event = GuestEvent {
-                        id: format!("msg-{}", d.id),
-                        at: d.at,
-                        open_id: caps.user.as_ref().map(|u| u.open_id.clone()),
-                        body: GuestEventBody::Message(GuestAppMessage {
-                            id: d.id,
-                            text: d.text.clone(),
-                        }),
-                    };
-                    match self.runtime.deliver_event(&app, caps, event).await {
-                        Ok(answer) => answer,
-                        Err(e) => Err(format!("[{}] {e}", e.code())),
-                    }
-                }
-                Err(e) => Err(e.to_string()),
-            };
-            match answer {
-                Ok(()) => {
-                    self.messaging.delivered(d.id).await?;
-                    report.delivered += 1;
-                }
-                Err(why) => {
-                    d.attempts += 1;
-                    d.last_error = Some(why);
-                    match super::wallet::next_try(d.attempts, now) {
-                        Some(at) => {
-                            d.next_at = at;
-                            report.failed += 1;
-                        }
-                        None => {
-                            d.gave_up = true;
-                            tracing::warn!(app = %d.app, message = d.id, "message to app given up");
-                            report.gave_up += 1;
-                        }
-                    }
-                    self.messaging.delivery_failed(d).await?;
-                }
-            }
-        }
-        Ok(report)
+        self.deliver(&AppMessages(&self.messaging), now).await
     }
 
     /// The person's one-time subscriptions to `app`.
@@ -656,5 +604,63 @@ fn live_event_view(e: LiveEvent) -> LiveEventView {
         id: e.id,
         event: event.into(),
         data: data.unwrap_or_default(),
+    }
+}
+
+/// The messages people wrote to apps, as a delivery queue.
+struct AppMessages<'a>(&'a Messaging);
+
+impl super::delivery::Queued for AppDelivery {
+    fn app(&self) -> &str {
+        &self.app
+    }
+    fn user(&self) -> &str {
+        &self.user
+    }
+    fn label(&self) -> String {
+        format!("message {}", self.id)
+    }
+    fn event(&self, open_id: Option<String>) -> crate::capabilities::GuestEvent {
+        use crate::capabilities::{GuestAppMessage, GuestEvent, GuestEventBody};
+        GuestEvent {
+            id: format!("msg-{}", self.id),
+            at: self.at,
+            open_id,
+            body: GuestEventBody::Message(GuestAppMessage {
+                id: self.id,
+                text: self.text.clone(),
+            }),
+        }
+    }
+    fn attempts(&self) -> u32 {
+        self.attempts
+    }
+    fn failed(&mut self, attempts: u32, why: String, next_at: Option<i64>) {
+        self.attempts = attempts;
+        self.last_error = Some(why);
+        match next_at {
+            Some(at) => self.next_at = at,
+            None => self.gave_up = true,
+        }
+    }
+}
+
+impl super::delivery::Queue for AppMessages<'_> {
+    type Item = AppDelivery;
+    type Error = MessagingError;
+    fn due(&self, now: i64, limit: usize) -> Result<Vec<AppDelivery>, MessagingError> {
+        self.0.due_deliveries(now, limit)
+    }
+    fn delivered(
+        &self,
+        item: &AppDelivery,
+    ) -> impl std::future::Future<Output = Result<(), MessagingError>> + Send {
+        self.0.delivered(item.id)
+    }
+    fn failed(
+        &self,
+        item: AppDelivery,
+    ) -> impl std::future::Future<Output = Result<(), MessagingError>> + Send {
+        self.0.delivery_failed(item)
     }
 }

@@ -34,6 +34,7 @@ pub enum OpenError {
     Wallet(#[from] WalletError),
 }
 
+mod delivery;
 mod messaging;
 mod wallet;
 
@@ -52,6 +53,7 @@ fn kv_error(e: crate::kv::KvError) -> InstallError {
     }
 }
 
+pub use delivery::DeliveryReport;
 pub use messaging::{
     CardView, ConversationView, HistoryView, LiveEventView, MemberView, MessageView, NewMessage,
     PacketCardView, SubscriptionView,
@@ -61,9 +63,9 @@ pub(crate) use messaging::{
 };
 
 pub use wallet::{
-    ClaimResultView, ClaimView, DeliveryReport, HolderRef, MerchantAction, MerchantBalance,
-    PacketView, PaymentDecision, PaymentView, RefundView, TransactionPage, TransactionView,
-    WalletView, block_on,
+    ClaimResultView, ClaimView, HolderRef, MerchantAction, MerchantBalance, PacketView,
+    PaymentDecision, PaymentView, RefundView, TransactionPage, TransactionView, WalletView,
+    block_on,
 };
 
 /// Who a call runs for, as the edge established it.

@@ -1,46 +1,15 @@
 //! The wallet as the host runs it: the service handle, the sweeper that
-//! applies expiries, and delivery of wallet events to mini-apps' `on-event`
-//! (at least once, retried with back-off). Orchestration only; the money
-//! rules live in `wallet`.
+//! applies expiries, and the wallet's outbox as a queue of the delivery
+//! engine (events to mini-apps' `on-event`, at least once). Orchestration
+//! only; the money rules live in `wallet`.
 
 use super::Superapp;
+use super::delivery::{DeliveryReport, Queue, Queued};
 use crate::capabilities::{GuestEvent, GuestEventBody, GuestWalletEvent, GuestWalletEventKind};
-use crate::wallet::{Command, Delivery, EventKind, Wallet, WalletError};
+use crate::wallet::{Command, Delivery, EventKind, LedgerStore, Wallet, WalletError};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Delay before each retry of a failed event, in seconds: 15 tries over
-/// about a day, as payment notifications are commonly retried.
-const RETRY_DELAYS: [i64; 14] = [
-    15,
-    15,
-    30,
-    180,
-    600,
-    1200,
-    1800,
-    1800,
-    1800,
-    3600,
-    3 * 3600,
-    3 * 3600,
-    3 * 3600,
-    6 * 3600,
-];
-
-/// Most events one delivery pass takes.
-const DELIVERY_BATCH: usize = 256;
-
-/// What one delivery pass did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct DeliveryReport {
-    pub delivered: u32,
-    pub failed: u32,
-    /// Failed for the last time; kept in the outbox, marked given up.
-    pub gave_up: u32,
-    /// For apps no longer installed: dropped.
-    pub dropped: u32,
-}
 
 /// Runs `f` to completion on this thread (the CLI and other synchronous
 /// callers). Inside an async task, await instead.
@@ -76,56 +45,10 @@ impl Superapp {
             .map(|_| ())
     }
 
-    /// One pass over the outbox: hands each event due by `now` to its app.
+    /// One pass over the wallet's outbox: hands each event due by `now`
+    /// to its app (the delivery engine's rules).
     pub async fn deliver_events(&self, now: i64) -> Result<DeliveryReport, WalletError> {
-        let mut report = DeliveryReport::default();
-        let outbox = self.wallet.outbox();
-        for mut d in outbox.due_events(now, DELIVERY_BATCH)? {
-            let seq = d.event.seq;
-            let Ok(app) = self.loaded_app(&d.event.app) else {
-                tracing::info!(app = %d.event.app, event = seq, "app gone; event dropped");
-                outbox.event_delivered(seq)?;
-                report.dropped += 1;
-                continue;
-            };
-            let answer = match self.caps_for(&app, Some(d.event.user.clone()), None) {
-                Ok(caps) => {
-                    let open_id = caps.user.as_ref().map(|u| u.open_id.clone());
-                    let event = GuestEvent {
-                        id: d.event.id(),
-                        at: d.event.at,
-                        open_id,
-                        body: GuestEventBody::Wallet(GuestWalletEvent {
-                            kind: kind_to_wit(d.event.kind),
-                            subject: d.event.subject.clone(),
-                            amount: d.event.amount,
-                        }),
-                    };
-                    match self.runtime.deliver_event(&app, caps, event).await {
-                        Ok(answer) => answer,
-                        Err(e) => Err(format!("[{}] {e}", e.code())),
-                    }
-                }
-                Err(e) => Err(e.to_string()),
-            };
-            match answer {
-                Ok(()) => {
-                    outbox.event_delivered(seq)?;
-                    report.delivered += 1;
-                }
-                Err(why) => {
-                    retry_later(&mut d, why, now);
-                    if d.gave_up {
-                        tracing::warn!(app = %d.event.app, event = seq, error = ?d.last_error, "event given up");
-                        report.gave_up += 1;
-                    } else {
-                        report.failed += 1;
-                    }
-                    outbox.event_failed(&d)?;
-                }
-            }
-        }
-        Ok(report)
+        self.deliver(&WalletEvents(self.wallet.outbox()), now).await
     }
 
     /// Sweeps and delivers until the host is dropped: woken by new events,
@@ -155,22 +78,61 @@ impl Superapp {
     }
 }
 
-/// Schedules the next try of a failed delivery, or gives up after the last.
-fn retry_later(d: &mut Delivery, why: String, now: i64) {
-    d.attempts += 1;
-    d.last_error = Some(why);
-    match next_try(d.attempts, now) {
-        Some(at) => d.next_at = at,
-        None => d.gave_up = true,
+/// The wallet's outbox as a delivery queue: its events, stored by the
+/// ledger's store.
+struct WalletEvents<'a>(&'a dyn LedgerStore);
+
+impl Queued for Delivery {
+    fn app(&self) -> &str {
+        &self.event.app
+    }
+    fn user(&self) -> &str {
+        &self.event.user
+    }
+    fn label(&self) -> String {
+        format!("event {}", self.event.seq)
+    }
+    fn event(&self, open_id: Option<String>) -> GuestEvent {
+        GuestEvent {
+            id: self.event.id(),
+            at: self.event.at,
+            open_id,
+            body: GuestEventBody::Wallet(GuestWalletEvent {
+                kind: kind_to_wit(self.event.kind),
+                subject: self.event.subject.clone(),
+                amount: self.event.amount,
+            }),
+        }
+    }
+    fn attempts(&self) -> u32 {
+        self.attempts
+    }
+    fn failed(&mut self, attempts: u32, why: String, next_at: Option<i64>) {
+        self.attempts = attempts;
+        self.last_error = Some(why);
+        match next_at {
+            Some(at) => self.next_at = at,
+            None => self.gave_up = true,
+        }
     }
 }
 
-/// When to try again after `attempts` failed tries; none after the last.
-/// Shared by every event a mini-app is sent.
-pub(super) fn next_try(attempts: u32, now: i64) -> Option<i64> {
-    RETRY_DELAYS
-        .get((attempts as usize).checked_sub(1)?)
-        .map(|delay| now + delay)
+impl Queue for WalletEvents<'_> {
+    type Item = Delivery;
+    type Error = WalletError;
+    fn due(&self, now: i64, limit: usize) -> Result<Vec<Delivery>, WalletError> {
+        Ok(self.0.due_events(now, limit)?)
+    }
+    fn delivered(&self, item: &Delivery) -> impl Future<Output = Result<(), WalletError>> + Send {
+        std::future::ready(
+            self.0
+                .event_delivered(item.event.seq)
+                .map_err(WalletError::from),
+        )
+    }
+    fn failed(&self, item: Delivery) -> impl Future<Output = Result<(), WalletError>> + Send {
+        std::future::ready(self.0.event_failed(&item).map_err(WalletError::from))
+    }
 }
 
 // ---- people's and operators' wallet operations, shared by HTTP and CLI ----

@@ -7,6 +7,7 @@ use crate::store::{MessagingTree, MessagingWrite, StoreError};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use superapp_core::rate::TokenBucket;
 use tokio::sync::watch;
 
 /// Most members a group may have (creator included).
@@ -325,7 +326,7 @@ pub struct Messaging {
     /// Wakes the delivery of people's messages to apps.
     to_apps: Arc<tokio::sync::Notify>,
     /// Per-app budget of notifications and answers.
-    rate: Arc<Mutex<HashMap<String, (f64, std::time::Instant)>>>,
+    rate: Arc<Mutex<HashMap<String, TokenBucket>>>,
     per_minute: u32,
 }
 
@@ -343,21 +344,18 @@ impl Messaging {
         }
     }
 
-    /// Takes one message from `app`'s budget, or says it is spent.
-    fn take_budget(&self, app: &str) -> Result<(), MessagingError> {
-        let cap = f64::from(self.per_minute);
+    /// Takes one message from `app`'s budget at `now`, or says it is spent.
+    fn take_budget(&self, app: &str, now: i64) -> Result<(), MessagingError> {
         let mut rate = self.rate.lock().unwrap_or_else(|p| p.into_inner());
-        let now = std::time::Instant::now();
-        let (tokens, last) = rate.entry(app.to_string()).or_insert((cap, now));
-        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * cap / 60.0).min(cap);
-        *last = now;
-        if *tokens < 1.0 {
+        let bucket = rate
+            .entry(app.to_string())
+            .or_insert_with(|| TokenBucket::full(self.per_minute, now));
+        if !bucket.take(self.per_minute, now) {
             return Err(MessagingError::RateLimited(
                 app.to_string(),
                 self.per_minute,
             ));
         }
-        *tokens -= 1.0;
         Ok(())
     }
 
@@ -816,7 +814,7 @@ impl Messaging {
             text,
         };
         body.check()?;
-        self.take_budget(app)?;
+        self.take_budget(app, now)?;
         let w = self
             .commit(|next| {
                 let left = self.tree.subscription(user, app, topic)?;
@@ -846,7 +844,7 @@ impl Messaging {
     ) -> Result<Message, MessagingError> {
         let body = Body::Text { text };
         body.check()?;
-        self.take_budget(app)?;
+        self.take_budget(app, now)?;
         let w = self
             .commit(|next| {
                 let mut window = match self.tree.window(app, user)? {

@@ -3,9 +3,10 @@
 //! finishes on the version it started with.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 use superapp_tests::{
     HELLO_CAPS, PASSWORD, STORAGE, cli, cli_with_input, guest, login, manifest, open_host, send,
-    serve_with_admin,
+    serve_with_admin, wait_until,
 };
 
 fn get(url: &str) -> (u16, String) {
@@ -104,9 +105,11 @@ fn the_cli_changes_a_running_server_live_and_in_flight_calls_finish_on_their_ver
     let wait_url = format!("{base}/apps/greeter/call/wait/visits");
     let held = token.clone();
     let in_flight = std::thread::spawn(move || get_as(Some(&held), &wait_url));
-    while host.storage_usage("greeter").unwrap_or(0) == 0 {
-        std::thread::yield_now();
-    }
+    wait_until(
+        "the held call to start (its visit stored)",
+        Duration::from_secs(60),
+        || host.storage_usage("greeter").unwrap_or(0) > 0,
+    )?;
     let (ok, out, err) = run(&["apps", "upgrade", &v2.display().to_string()]);
     assert!(ok, "{err}");
     assert!(out.contains("from 1.0.0 to 2.0.0"), "{out}");

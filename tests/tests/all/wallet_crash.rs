@@ -8,9 +8,10 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use superapp_host::platform::block_on;
 use superapp_host::remote::ServeInfo;
-use superapp_tests::{login, open_host, person, post_keyed, send};
+use superapp_tests::{login, open_host, person, post_keyed, send, wait_until};
 
 const TOPUP: u64 = 1_000_000;
 
@@ -86,13 +87,11 @@ fn acknowledged_transfers_survive_kill_9_of_the_server() -> anyhow::Result<()> {
         })
         .collect();
     // Kill it mid-load, once it has acknowledged a good number.
-    loop {
-        let n = acked.lock().map(|a| a.len()).unwrap_or(0);
-        if n >= 300 {
-            break;
-        }
-        std::thread::yield_now();
-    }
+    wait_until(
+        "300 acknowledged transfers",
+        Duration::from_secs(120),
+        || acked.lock().map(|a| a.len()).unwrap_or(0) >= 300,
+    )?;
     server.kill()?; // SIGKILL on Unix: no shutdown, no flush.
     server.wait()?;
     stop.store(true, Ordering::Relaxed);

@@ -13,9 +13,8 @@ use crate::platform::Superapp;
 use axum::Router;
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
-use axum::middleware::{self, Next};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -29,46 +28,36 @@ pub struct AdminApp {
     pub developer_key: Option<KeyBinding>,
 }
 
-pub(super) fn routes(state: AppState) -> Router<AppState> {
-    Router::new()
-        .route("/admin/apps", get(list_apps).post(install))
-        .route("/admin/apps/{id}", get(show_app).delete(remove))
-        .route("/admin/apps/{id}/rollback", post(rollback))
-        .route("/admin/apps/{id}/developer-key", put(rekey))
-        .route("/admin/trust", get(list_trust).post(add_trust))
-        .route("/admin/trust/{key}", delete(remove_trust))
-        .route("/admin/users", get(list_users).post(add_user))
-        .route("/admin/users/{handle}/verify", post(verify_user))
-        .route("/admin/host-keys", get(list_host_keys))
-        .route("/admin/host-keys/rotate", post(rotate_host_keys))
-        .route("/admin/wallet/topup", post(super::wallet::topup))
-        .route("/admin/wallet/withdraw", post(super::wallet::withdraw))
-        .route(
-            "/admin/wallet/users/{handle}",
-            get(super::wallet::user_balance),
-        )
-        .route("/admin/wallet/merchants", get(super::wallet::merchants))
-        .route("/admin/wallet/audit", get(super::wallet::audit))
-        .route(
-            "/admin/wallet/payments/{id}",
-            get(super::wallet::admin_payment),
-        )
-        .route(
-            "/admin/wallet/payments/{id}/refund",
-            post(super::wallet::admin_refund),
-        )
-        .route(
-            "/admin/wallet/payments/{id}/capture",
-            post(super::wallet::admin_capture),
-        )
-        .route(
-            "/admin/wallet/payments/{id}/void",
-            post(super::wallet::admin_void),
-        )
-        .route_layer(middleware::from_fn_with_state(state, require_token))
+/// The operator's routes (behind [`require_token`], applied by the router).
+pub(super) fn routes() -> (Router<AppState>, Vec<(&'static str, &'static str)>) {
+    super::routes! {
+        GET "/admin/apps" => list_apps,
+        POST "/admin/apps" => install,
+        GET "/admin/apps/{id}" => show_app,
+        DELETE "/admin/apps/{id}" => remove,
+        POST "/admin/apps/{id}/rollback" => rollback,
+        PUT "/admin/apps/{id}/developer-key" => rekey,
+        GET "/admin/trust" => list_trust,
+        POST "/admin/trust" => add_trust,
+        DELETE "/admin/trust/{key}" => remove_trust,
+        GET "/admin/users" => list_users,
+        POST "/admin/users" => add_user,
+        POST "/admin/users/{handle}/verify" => verify_user,
+        GET "/admin/host-keys" => list_host_keys,
+        POST "/admin/host-keys/rotate" => rotate_host_keys,
+        POST "/admin/wallet/topup" => super::wallet::topup,
+        POST "/admin/wallet/withdraw" => super::wallet::withdraw,
+        GET "/admin/wallet/users/{handle}" => super::wallet::user_balance,
+        GET "/admin/wallet/merchants" => super::wallet::merchants,
+        GET "/admin/wallet/audit" => super::wallet::audit,
+        GET "/admin/wallet/payments/{id}" => super::wallet::admin_payment,
+        POST "/admin/wallet/payments/{id}/refund" => super::wallet::admin_refund,
+        POST "/admin/wallet/payments/{id}/capture" => super::wallet::admin_capture,
+        POST "/admin/wallet/payments/{id}/void" => super::wallet::admin_void,
+    }
 }
 
-async fn require_token(State(s): State<AppState>, req: Request, next: Next) -> Response {
+pub(super) async fn require_token(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let given = req
         .headers()
         .get("authorization")

@@ -27,7 +27,6 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post, put};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::net::TcpListener;
@@ -58,6 +57,95 @@ impl problem::AsLimit for AppState {
     }
 }
 
+/// Registers routes and records each (method, path) as it does, so the
+/// list of what is served is read off the registration itself (the
+/// OpenAPI test compares the document with it). `ANY` takes every method.
+macro_rules! routes {
+    ($($method:ident $path:literal => $handler:expr),* $(,)?) => {{
+        let mut router = Router::<AppState>::new();
+        let mut table: Vec<(&'static str, &'static str)> = Vec::new();
+        $(
+            router = router.route($path, $crate::http::routes!(@on $method $handler));
+            table.push((stringify!($method), $path));
+        )*
+        (router, table)
+    }};
+    (@on ANY $handler:expr) => { axum::routing::any($handler) };
+    (@on $method:ident $handler:expr) => {
+        axum::routing::on(axum::routing::MethodFilter::$method, $handler)
+    };
+}
+pub(crate) use routes;
+
+/// Every route of the API with a time limit (all but the live stream).
+fn timed_routes() -> (Router<AppState>, Vec<(&'static str, &'static str)>) {
+    routes! {
+        GET "/healthz" => healthz,
+        GET "/openapi.json" => openapi::serve,
+        GET "/.well-known/jwks.json" => apps::jwks,
+        GET "/apps" => apps::list_apps,
+        POST "/apps/{id}/launch" => apps::launch,
+        GET "/ui/{app}/{tag}/{*path}" => ui::file,
+        ANY "/apps/{id}/call" => apps::call_root,
+        ANY "/apps/{id}/call/" => apps::call_root,
+        ANY "/apps/{id}/call/{*path}" => apps::call_path,
+        POST "/auth/login" => auth::login,
+        POST "/auth/logout" => auth::logout,
+        POST "/auth/session" => auth::open_session,
+        GET "/auth/session" => auth::current_session,
+        DELETE "/auth/session" => auth::close_session,
+        GET "/" => shell::index,
+        GET "/index.html" => shell::index,
+        GET "/shell/{*path}" => shell::file,
+        GET "/bridge/v1.js" => shell::bridge,
+        GET "/me" => me::me,
+        GET "/me/apps/{id}/grants" => me::grants,
+        PUT "/me/apps/{id}/grants/{scope}" => me::decide,
+        DELETE "/me/apps/{id}/data" => me::erase,
+        GET "/me/access-log" => me::access_log,
+        GET "/me/export" => me::export,
+        GET "/me/wallet" => wallet::balance,
+        GET "/me/wallet/transactions" => wallet::transactions,
+        POST "/me/transfers" => wallet::transfer,
+        GET "/me/payments/pending" => wallet::pending,
+        GET "/me/payments/{id}" => wallet::payment,
+        POST "/me/payments/{id}/confirm" => wallet::confirm,
+        POST "/me/payments/{id}/decline" => wallet::decline,
+        POST "/me/payments/{id}/confirm-receipt" => wallet::confirm_receipt,
+        POST "/me/red-packets" => wallet::send_packet,
+        GET "/me/red-packets/{id}" => wallet::packet,
+        POST "/me/red-packets/{id}/claim" => wallet::claim,
+        GET "/me/conversations" => messaging::list,
+        POST "/me/conversations" => messaging::create,
+        GET "/me/conversations/{id}" => messaging::detail,
+        POST "/me/conversations/{id}/members" => messaging::invite,
+        POST "/me/conversations/{id}/leave" => messaging::leave,
+        GET "/me/conversations/{id}/messages" => messaging::history,
+        POST "/me/conversations/{id}/messages" => messaging::send,
+        POST "/me/conversations/{id}/read" => messaging::read,
+        GET "/me/apps/{id}/subscriptions" => messaging::subscriptions,
+        POST "/me/apps/{id}/subscriptions" => messaging::subscribe,
+        DELETE "/me/apps/{id}/subscriptions/{topic}" => messaging::unsubscribe,
+        POST "/apps/{id}/messages" => messaging::to_app,
+    }
+}
+
+/// Live streams stay open for as long as the client listens: no time limit.
+fn live_routes() -> (Router<AppState>, Vec<(&'static str, &'static str)>) {
+    routes! {
+        GET "/me/events" => messaging::events,
+    }
+}
+
+/// Every (method, path) the API serves, as registered (`ANY`: every
+/// method; paths in axum's syntax, `{*rest}` for a wildcard).
+pub fn route_table() -> Vec<(&'static str, &'static str)> {
+    let mut table = admin::routes().1;
+    table.extend(timed_routes().1);
+    table.extend(live_routes().1);
+    table
+}
+
 /// The API's routes.
 pub fn router(host: Arc<Superapp>, options: ServeOptions) -> Router {
     let state = AppState {
@@ -66,76 +154,19 @@ pub fn router(host: Arc<Superapp>, options: ServeOptions) -> Router {
         issuer: Arc::from(options.issuer),
         streams: Default::default(),
     };
-    let public = Router::new()
-        .route("/healthz", get(healthz))
-        .route("/openapi.json", get(openapi::serve))
-        .route("/.well-known/jwks.json", get(apps::jwks))
-        .route("/apps", get(apps::list_apps))
-        .route("/apps/{id}/launch", post(apps::launch))
-        .route("/ui/{app}/{tag}/{*path}", get(ui::file))
-        .route("/apps/{id}/call", any(apps::call_root))
-        .route("/apps/{id}/call/", any(apps::call_root))
-        .route("/apps/{id}/call/{*path}", any(apps::call_path))
-        .route("/auth/login", post(auth::login))
-        .route("/auth/logout", post(auth::logout))
-        .route(
-            "/auth/session",
-            post(auth::open_session)
-                .get(auth::current_session)
-                .delete(auth::close_session),
-        )
-        .route("/", get(shell::index))
-        .route("/index.html", get(shell::index))
-        .route("/shell/{*path}", get(shell::file))
-        .route("/bridge/v1.js", get(shell::bridge))
-        .route("/me", get(me::me))
-        .route("/me/apps/{id}/grants", get(me::grants))
-        .route("/me/apps/{id}/grants/{scope}", put(me::decide))
-        .route("/me/apps/{id}/data", axum::routing::delete(me::erase))
-        .route("/me/access-log", get(me::access_log))
-        .route("/me/export", get(me::export))
-        .route("/me/wallet", get(wallet::balance))
-        .route("/me/wallet/transactions", get(wallet::transactions))
-        .route("/me/transfers", post(wallet::transfer))
-        .route("/me/payments/pending", get(wallet::pending))
-        .route("/me/payments/{id}", get(wallet::payment))
-        .route("/me/payments/{id}/confirm", post(wallet::confirm))
-        .route("/me/payments/{id}/decline", post(wallet::decline))
-        .route(
-            "/me/payments/{id}/confirm-receipt",
-            post(wallet::confirm_receipt),
-        )
-        .route("/me/red-packets", post(wallet::send_packet))
-        .route("/me/red-packets/{id}", get(wallet::packet))
-        .route("/me/red-packets/{id}/claim", post(wallet::claim))
-        .route(
-            "/me/conversations",
-            get(messaging::list).post(messaging::create),
-        )
-        .route("/me/conversations/{id}", get(messaging::detail))
-        .route("/me/conversations/{id}/members", post(messaging::invite))
-        .route("/me/conversations/{id}/leave", post(messaging::leave))
-        .route(
-            "/me/conversations/{id}/messages",
-            get(messaging::history).post(messaging::send),
-        )
-        .route("/me/conversations/{id}/read", post(messaging::read))
-        .route(
-            "/me/apps/{id}/subscriptions",
-            get(messaging::subscriptions).post(messaging::subscribe),
-        )
-        .route(
-            "/me/apps/{id}/subscriptions/{topic}",
-            axum::routing::delete(messaging::unsubscribe),
-        )
-        .route("/apps/{id}/messages", post(messaging::to_app))
+    let public = timed_routes()
+        .0
         .layer(middleware::from_fn_with_state(state.clone(), time_limit));
-    // Live streams stay open for as long as the client listens.
-    let live = Router::new().route("/me/events", get(messaging::events));
+    let admin = admin::routes()
+        .0
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            admin::require_token,
+        ));
     Router::new()
-        .merge(admin::routes(state.clone()))
+        .merge(admin)
         .merge(public)
-        .merge(live)
+        .merge(live_routes().0)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(observe))

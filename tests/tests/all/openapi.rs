@@ -3,7 +3,8 @@
 //! `application/problem+json` with the problem schema, the paged routes share
 //! one `limit` rule (declared and enforced), and every status a route's
 //! handler can send is documented — checked against a table of what the
-//! handlers send and by provoking the answers every route can give.
+//! handlers send and by provoking the answers every route can give — and
+//! the document lists exactly the routes the router registers.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -215,6 +216,61 @@ fn paged_routes_declare_and_enforce_one_limit_rule() -> anyhow::Result<()> {
             assert_eq!(r.status, 200, "{path}?limit={good}: {}", r.body);
         }
     }
+    Ok(())
+}
+
+/// The methods an `ANY` route of an app call is documented with.
+const CALL_METHODS: &[&str] = &["get", "post", "put", "patch", "delete"];
+
+/// Served, and deliberately not in the API document: the web shell's own
+/// files (a page and its scripts, not JSON operations), the document
+/// itself, and the call root with a trailing slash (the same operation as
+/// without).
+const NOT_API: &[&str] = &[
+    "/openapi.json",
+    "/",
+    "/index.html",
+    "/shell/{path}",
+    "/bridge/v1.js",
+    "/apps/{id}/call/",
+];
+
+#[test]
+fn the_document_lists_exactly_the_routes_the_router_serves() -> anyhow::Result<()> {
+    let (_s, doc) = server()?;
+    // The router's table, in the document's syntax (`{*rest}` → `{rest}`).
+    let served: BTreeSet<(String, String)> = superapp_host::http::route_table()
+        .into_iter()
+        .filter(|(_, path)| !NOT_API.contains(&path.replace("{*", "{").as_str()))
+        .flat_map(|(method, path)| {
+            let path = path.replace("{*", "{");
+            let methods: Vec<String> = if method == "ANY" {
+                CALL_METHODS.iter().map(|m| m.to_string()).collect()
+            } else {
+                vec![method.to_ascii_lowercase()]
+            };
+            methods.into_iter().map(move |m| (m, path.clone()))
+        })
+        .collect();
+    let documented: BTreeSet<(String, String)> = operations(&doc)
+        .into_iter()
+        .map(|(path, method, _)| (method, path))
+        .collect();
+    let undocumented: Vec<_> = served.difference(&documented).collect();
+    let unserved: Vec<_> = documented.difference(&served).collect();
+    assert!(
+        undocumented.is_empty(),
+        "served but not documented: {undocumented:?}"
+    );
+    assert!(
+        unserved.is_empty(),
+        "documented but not served: {unserved:?}"
+    );
+    assert!(
+        served.len() > 60,
+        "the router's table is read: {} routes",
+        served.len()
+    );
     Ok(())
 }
 

@@ -195,7 +195,8 @@ impl Response {
     }
 }
 
-/// A handler error: rendered as `{"error": code, "message": …}` with `status`.
+/// A handler error: rendered as problem+json with `status` (see
+/// `From<Error> for Response`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
     /// HTTP status code of the error response.
@@ -241,10 +242,23 @@ impl std::fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// The host's own error shape (RFC 9457 problem+json, `type`
+/// `urn:superapp:problem:<code>`), so a client reads an app's errors and
+/// the host's alike. `error` and `message` repeat the code and detail for
+/// clients written against the earlier `{"error", "message"}` body.
 impl From<Error> for Response {
     fn from(e: Error) -> Self {
-        let body = serde_json::json!({ "error": e.code, "message": e.message });
-        Response::json(&body).with_status(e.status)
+        let body = serde_json::json!({
+            "type": format!("urn:superapp:problem:{}", e.code),
+            "title": e.code,
+            "status": e.status,
+            "detail": e.message,
+            "error": e.code,
+            "message": e.message,
+        });
+        Response::status(e.status)
+            .with_header("content-type", "application/problem+json")
+            .with_body(body.to_string().into_bytes())
     }
 }
 
@@ -263,12 +277,27 @@ mod tests {
     }
 
     #[test]
-    fn errors_render_as_json_with_their_status() {
+    fn errors_render_as_problem_json_with_their_status() {
         let resp: Response = Error::bad_request("invalid-name", "name is empty").into();
         assert_eq!(resp.status, 400);
         assert_eq!(
-            resp.body_text(),
-            r#"{"error":"invalid-name","message":"name is empty"}"#
+            resp.headers,
+            [(
+                "content-type".to_string(),
+                "application/problem+json".to_string()
+            )]
+        );
+        let body: serde_json::Value = serde_json::from_slice(&resp.body).unwrap_or_default();
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "type": "urn:superapp:problem:invalid-name",
+                "title": "invalid-name",
+                "status": 400,
+                "detail": "name is empty",
+                "error": "invalid-name",
+                "message": "name is empty",
+            })
         );
     }
 }

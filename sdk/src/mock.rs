@@ -41,7 +41,9 @@
 //! [`MockHost::confirm_receipt`]; refunds, captures and payouts check the
 //! balances they take from; idempotency keys return the first result.
 //! Events (`payment-confirmed`, `refund-done`, `message`…) are delivered to
-//! the app's `on_event` right away, with the person as the call's user.
+//! the app's `on_event` right away, with the person as the call's user;
+//! [`MockHost::redeliver_all`] delivers them all again, as the host's
+//! at-least-once delivery may.
 
 use crate::bindings::superapp::platform::events::{
     AppMessage, Event, EventBody, WalletEvent, WalletEventKind,
@@ -51,19 +53,17 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
 
-/// Largest amount of one operation, as the host's default.
-const MAX_AMOUNT: u64 = 100_000_000;
-const INTENT_TTL: i64 = 15 * 60;
-const ESCROW_RELEASE: i64 = 10 * 24 * 3600;
-const HOLD_TTL: i64 = 7 * 24 * 3600;
-const PACKET_TTL: i64 = 24 * 3600;
-const MAX_PACKET_AMOUNT: u64 = 20_000;
-const MAX_PACKET_COUNT: u32 = 100;
-const MAX_REFUNDS: usize = 50;
-const MAX_PENDING_PER_PERSON: usize = 20;
+// The host's default rules, from core: the mock cannot drift from them.
+use superapp_core::wallet::defaults::{
+    ESCROW_RELEASE_SECS as ESCROW_RELEASE, HOLD_TTL_SECS as HOLD_TTL,
+    INTENT_TTL_SECS as INTENT_TTL, MAX_AMOUNT, MAX_RED_PACKET_AMOUNT as MAX_PACKET_AMOUNT,
+    MAX_RED_PACKET_COUNT as MAX_PACKET_COUNT, RED_PACKET_TTL_SECS as PACKET_TTL,
+};
+const MAX_REFUNDS: usize = superapp_core::wallet::defaults::MAX_REFUNDS as usize;
+const MAX_PENDING_PER_PERSON: usize =
+    superapp_core::wallet::defaults::MAX_PENDING_PER_PERSON as usize;
 const REPLY_WINDOW: i64 = 48 * 3600;
 const REPLIES_PER_MESSAGE: u32 = 5;
-const MAX_KEY_BYTES: usize = 512;
 
 /// Whether the person granted the app their profile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -454,7 +454,18 @@ impl<A: App> MockHost<A> {
         .unwrap_or_default()
     }
 
-    /// Every event delivered to the app, in order.
+    /// Delivers again, in order, every event delivered so far — as the host
+    /// may after a crash between the app's answer and its outbox write
+    /// (delivery is at least once). An app that de-duplicates changes
+    /// nothing; its tests call this after a flow and check just that.
+    pub fn redeliver_all(&self) {
+        let delivered = with(|s| s.events.clone()).unwrap_or_default();
+        for event in delivered {
+            self.deliver(event);
+        }
+    }
+
+    /// Every event delivered to the app, in order (redeliveries included).
     pub fn events(&self) -> Vec<Event> {
         with(|s| s.events.clone()).unwrap_or_default()
     }
@@ -736,25 +747,11 @@ pub(crate) mod imports {
     }
 
     pub(crate) mod storage {
-        use super::super::{MAX_KEY_BYTES, State, with};
+        use super::super::{State, with};
         use crate::bindings::superapp::platform::storage::{Error, KeyPage, Scope};
 
         fn check(key: &str) -> Result<(), Error> {
-            if key.is_empty() {
-                return Err(Error::InvalidKey("a key cannot be empty".into()));
-            }
-            if key.len() > MAX_KEY_BYTES {
-                return Err(Error::InvalidKey(format!(
-                    "a key is at most {MAX_KEY_BYTES} bytes, this one has {}",
-                    key.len()
-                )));
-            }
-            if key.chars().any(char::is_control) {
-                return Err(Error::InvalidKey(
-                    "a key cannot contain control characters".into(),
-                ));
-            }
-            Ok(())
+            superapp_core::kv::check_key(key).map_err(Error::InvalidKey)
         }
 
         fn run<R>(f: impl FnOnce(&mut State) -> Result<R, Error>) -> Result<R, Error> {
@@ -882,17 +879,7 @@ pub(crate) mod imports {
         }
 
         fn check_key(key: &str) -> Result<(), Error> {
-            let ok = (6..=64).contains(&key.len())
-                && key
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || ".:_-".contains(c));
-            if ok {
-                Ok(())
-            } else {
-                Err(Error::Invalid(format!(
-                    "an idempotency key is 6–64 of A-Z a-z 0-9 . _ : -, not `{key}`"
-                )))
-            }
+            superapp_core::wallet::check_key(key).map_err(|e| Error::Invalid(e.to_string()))
         }
 
         fn check_amount(amount: u64) -> Result<(), Error> {
@@ -1224,18 +1211,23 @@ pub(crate) mod imports {
                     )));
                 }
                 let left = rp.count - rp.claims.len() as u32;
-                let share = if left == 1 {
-                    rp.remaining
-                } else if rp.split == Split::Equal {
-                    let base = rp.total / u64::from(rp.count);
-                    base + u64::from((rp.claims.len() as u64) < rp.total % u64::from(rp.count))
-                } else {
-                    let cap = (rp.remaining * 2 / u64::from(left))
-                        .min(rp.remaining - u64::from(left - 1))
-                        .max(1);
-                    // A fixed pseudo-random draw: tests see the same shares every run.
-                    1 + (seed.wrapping_mul(6_364_136_223_846_793_005) >> 33) % cap
+                // The host's split; a seed from the mock's counter, so tests
+                // see the same shares every run.
+                let mut seed_bytes = [0u8; 32];
+                seed_bytes[..8].copy_from_slice(&seed.to_be_bytes());
+                let split = match rp.split {
+                    Split::Equal => superapp_core::wallet::Split::Equal,
+                    Split::Random => superapp_core::wallet::Split::Random,
                 };
+                let share = superapp_core::wallet::next_share(
+                    split,
+                    &seed_bytes,
+                    rp.claims.len() as u32,
+                    rp.total,
+                    rp.count,
+                    rp.remaining,
+                    left,
+                );
                 rp.remaining -= share;
                 rp.claims.push(raw_wallet::Claim {
                     open_id: me.clone(),

@@ -13,6 +13,7 @@ mod split;
 mod types;
 
 pub use ledger::{Appended, Ledger, MAX_GREETING_CHARS, MAX_MEMO_CHARS, Totals, check_key};
+pub use split::next_share;
 pub use types::*;
 
 /// What went wrong in the wallet. Codes are stable.

@@ -594,21 +594,38 @@ fn uncapped() -> u32 {
     u32::MAX
 }
 
+/// The default rules as constants, for what needs them at compile time
+/// (the SDK's mock host applies exactly these).
+pub mod defaults {
+    use super::Amount;
+    pub const MAX_AMOUNT: Amount = 100_000_000;
+    pub const INTENT_TTL_SECS: i64 = 15 * 60;
+    pub const ESCROW_RELEASE_SECS: i64 = 10 * 24 * 3600;
+    pub const HOLD_TTL_SECS: i64 = 7 * 24 * 3600;
+    pub const RED_PACKET_TTL_SECS: i64 = 24 * 3600;
+    pub const MAX_RED_PACKET_AMOUNT: Amount = 20_000;
+    pub const MAX_RED_PACKET_COUNT: u32 = 100;
+    pub const MAX_REFUNDS: u32 = 50;
+    pub const MAX_PENDING_PER_PERSON: u32 = 20;
+    pub const MAX_PENDING_PER_APP: u32 = 10_000;
+}
+
 impl Default for Rules {
     fn default() -> Self {
+        use defaults::*;
         Rules {
             currency: "CNY".into(),
             decimals: 2,
-            max_amount: 100_000_000,
-            intent_ttl_secs: 15 * 60,
-            escrow_release_secs: 10 * 24 * 3600,
-            hold_ttl_secs: 7 * 24 * 3600,
-            red_packet_ttl_secs: 24 * 3600,
-            max_red_packet_amount: 20_000,
-            max_red_packet_count: 100,
-            max_refunds: 50,
-            max_pending_per_person: 20,
-            max_pending_per_app: 10_000,
+            max_amount: MAX_AMOUNT,
+            intent_ttl_secs: INTENT_TTL_SECS,
+            escrow_release_secs: ESCROW_RELEASE_SECS,
+            hold_ttl_secs: HOLD_TTL_SECS,
+            red_packet_ttl_secs: RED_PACKET_TTL_SECS,
+            max_red_packet_amount: MAX_RED_PACKET_AMOUNT,
+            max_red_packet_count: MAX_RED_PACKET_COUNT,
+            max_refunds: MAX_REFUNDS,
+            max_pending_per_person: MAX_PENDING_PER_PERSON,
+            max_pending_per_app: MAX_PENDING_PER_APP,
         }
     }
 }

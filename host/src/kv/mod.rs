@@ -3,12 +3,7 @@
 
 use crate::store::{KvTrees, KvWriteError, StoreError};
 
-/// Longest key, in bytes.
-pub const MAX_KEY_BYTES: usize = 512;
-/// Most keys one list call returns.
-pub const MAX_LIST_LIMIT: u32 = 1000;
-/// Keys one list call returns when the caller passes 0.
-pub const DEFAULT_LIST_LIMIT: u32 = 100;
+pub use superapp_core::kv::{DEFAULT_LIST_LIMIT, MAX_KEY_BYTES, MAX_LIST_LIMIT};
 
 /// Which space a key lives in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,21 +67,7 @@ pub struct AppStorage {
 }
 
 fn check_key(key: &str) -> Result<(), KvError> {
-    if key.is_empty() {
-        return Err(KvError::InvalidKey("a key cannot be empty".into()));
-    }
-    if key.len() > MAX_KEY_BYTES {
-        return Err(KvError::InvalidKey(format!(
-            "a key is at most {MAX_KEY_BYTES} bytes, this one has {}",
-            key.len()
-        )));
-    }
-    if key.chars().any(char::is_control) {
-        return Err(KvError::InvalidKey(
-            "a key cannot contain control characters".into(),
-        ));
-    }
-    Ok(())
+    superapp_core::kv::check_key(key).map_err(KvError::InvalidKey)
 }
 
 fn check_value_size(value: &[u8], limits: StorageLimits) -> Result<(), KvError> {

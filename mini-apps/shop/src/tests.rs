@@ -230,6 +230,38 @@ fn a_partial_refund_is_asked_for_and_the_merchant_decides_the_amount() {
 }
 
 #[test]
+fn redelivered_events_change_nothing() {
+    let (host, boss) = open_shop();
+    let ann = host.person("ann");
+    let order = bought(&host, &ann);
+    let id = order["id"].as_str().unwrap_or_default().to_string();
+    let ben = host.person("ben");
+    host.put(&ben, "/cart/p1", &json!({"qty": 1}));
+    host.post(&ben, "/checkout", &json!({}));
+    host.advance(16 * 60); // ben's order expires: its stock comes back once
+    let before = (
+        body(&host.get(&ann, &format!("/orders/{id}")))["status"].clone(),
+        body(&host.get(&ann, "/products/p1"))["stock"].clone(),
+        body(&host.get(&boss, "/admin/orders")),
+        host.merchant_balance(),
+    );
+    assert_eq!(before.0, "paid");
+    assert_eq!(before.1, 3, "5 − ann's 2; ben's 1 came back");
+    let delivered = host.events().len();
+
+    host.redeliver_all();
+    assert_eq!(host.events().len(), 2 * delivered, "every event came twice");
+    let after = (
+        body(&host.get(&ann, &format!("/orders/{id}")))["status"].clone(),
+        body(&host.get(&ann, "/products/p1"))["stock"].clone(),
+        body(&host.get(&boss, "/admin/orders")),
+        host.merchant_balance(),
+    );
+    assert_eq!(after, before, "a second delivery changes nothing");
+    assert!(host.event_errors().is_empty(), "{:?}", host.event_errors());
+}
+
+#[test]
 fn an_unconfirmed_order_is_cancelled_and_its_stock_returns() {
     let (host, _boss) = open_shop();
     let ann = host.person("ann");

@@ -60,11 +60,18 @@ pub(crate) trait Queued: Send {
     fn label(&self) -> String;
     /// The event the app's `on-event` receives, with the person's open id.
     fn event(&self, open_id: Option<String>) -> GuestEvent;
-    /// Failed tries so far.
-    fn attempts(&self) -> u32;
-    /// Records a failed try: the new count, why, and the next try (none:
-    /// given up).
-    fn failed(&mut self, attempts: u32, why: String, next_at: Option<i64>);
+    /// Its retry state, which the engine alone changes.
+    fn retry(&mut self) -> Retry<'_>;
+}
+
+/// The retry state a queued item stores (in its own record's fields).
+pub(crate) struct Retry<'a> {
+    pub attempts: &'a mut u32,
+    /// Unix seconds of the next try.
+    pub next_at: &'a mut i64,
+    pub last_error: &'a mut Option<String>,
+    /// Every retry failed; kept for the operator, not tried again.
+    pub gave_up: &'a mut bool,
 }
 
 /// A queue of items delivered at least once: how they are stored.
@@ -110,15 +117,21 @@ impl Superapp {
                     report.delivered += 1;
                 }
                 Err(why) => {
-                    let attempts = item.attempts() + 1;
-                    let next = next_try(attempts, now);
-                    if next.is_some() {
-                        report.failed += 1;
-                    } else {
-                        tracing::warn!(app = %item.app(), what = %item.label(), error = %why, "delivery given up");
-                        report.gave_up += 1;
+                    let (app, what) = (item.app().to_string(), item.label());
+                    let retry = item.retry();
+                    *retry.attempts += 1;
+                    match next_try(*retry.attempts, now) {
+                        Some(at) => {
+                            *retry.next_at = at;
+                            report.failed += 1;
+                        }
+                        None => {
+                            *retry.gave_up = true;
+                            tracing::warn!(app = %app, what = %what, error = %why, "delivery given up");
+                            report.gave_up += 1;
+                        }
                     }
-                    item.failed(attempts, why, next);
+                    *retry.last_error = Some(why);
                     queue.failed(item).await?;
                 }
             }

@@ -3,6 +3,7 @@
 //! and the messenger's records become the views clients see.
 
 use super::Superapp;
+use super::delivery::Retry;
 use crate::identity::{IdentityError, rfc3339};
 use crate::messaging::{
     AppDelivery, Body, Conversation, ConversationKind, HistoryPage, LiveBody, LiveEvent, Message,
@@ -632,15 +633,12 @@ impl super::delivery::Queued for AppDelivery {
             }),
         }
     }
-    fn attempts(&self) -> u32 {
-        self.attempts
-    }
-    fn failed(&mut self, attempts: u32, why: String, next_at: Option<i64>) {
-        self.attempts = attempts;
-        self.last_error = Some(why);
-        match next_at {
-            Some(at) => self.next_at = at,
-            None => self.gave_up = true,
+    fn retry(&mut self) -> Retry<'_> {
+        Retry {
+            attempts: &mut self.attempts,
+            next_at: &mut self.next_at,
+            last_error: &mut self.last_error,
+            gave_up: &mut self.gave_up,
         }
     }
 }

@@ -4,7 +4,7 @@
 //! only; the money rules live in `wallet`.
 
 use super::Superapp;
-use super::delivery::{DeliveryReport, Queue, Queued};
+use super::delivery::{DeliveryReport, Queue, Queued, Retry};
 use crate::capabilities::{GuestEvent, GuestEventBody, GuestWalletEvent, GuestWalletEventKind};
 use crate::wallet::{Command, Delivery, EventKind, LedgerStore, Wallet, WalletError};
 use std::future::Future;
@@ -104,15 +104,12 @@ impl Queued for Delivery {
             }),
         }
     }
-    fn attempts(&self) -> u32 {
-        self.attempts
-    }
-    fn failed(&mut self, attempts: u32, why: String, next_at: Option<i64>) {
-        self.attempts = attempts;
-        self.last_error = Some(why);
-        match next_at {
-            Some(at) => self.next_at = at,
-            None => self.gave_up = true,
+    fn retry(&mut self) -> Retry<'_> {
+        Retry {
+            attempts: &mut self.attempts,
+            next_at: &mut self.next_at,
+            last_error: &mut self.last_error,
+            gave_up: &mut self.gave_up,
         }
     }
 }

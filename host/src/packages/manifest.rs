@@ -4,11 +4,11 @@
 use crate::config::HostConfig;
 use crate::fsutil::{FileError, read_text_bounded};
 use crate::kv::StorageLimits;
-use crate::runtime::CallLimits;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use superapp_core::limits::CallLimits;
 
 /// A capability a manifest can declare. `context` and `log` need no
 /// declaration: they reveal nothing about a person beyond the open id.

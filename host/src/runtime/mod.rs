@@ -119,12 +119,8 @@ pub enum CompileError {
     Io { path: String, detail: String },
 }
 
-/// Per-call limits of one app.
-#[derive(Debug, Clone, Copy)]
-pub struct CallLimits {
-    pub memory_bytes: u64,
-    pub deadline: Duration,
-}
+// Core's, so the package rules that compute them need not import the runtime.
+pub use superapp_core::limits::CallLimits;
 
 /// An installed app, compiled and pre-linked, ready to instantiate.
 pub struct LoadedApp {

@@ -13,6 +13,7 @@ pub mod fuzzing;
 pub mod http;
 pub mod identity;
 pub mod kv;
+pub mod links;
 pub mod messaging;
 pub mod packages;
 pub mod platform;

@@ -46,7 +46,7 @@ impl CallCaps {
         self.messaging_app()?;
         let user = self.user.as_ref().ok_or(Error::NoUser)?;
         match self.identity.user(&user.user_id) {
-            Ok(Some(u)) => Ok(crate::platform::person_of(u)),
+            Ok(Some(u)) => Ok(crate::links::person_of(u)),
             _ => Err(Error::NoUser),
         }
     }
@@ -91,7 +91,7 @@ impl Host for CallCaps {
     ) -> Result<u64, Error> {
         let me = self.messaging_person()?;
         // Only the caller's own packet, sent through this app, unopened.
-        let body = crate::platform::red_packet_card(
+        let body = crate::links::red_packet_card(
             &self.wallet,
             packet,
             &me.user,

@@ -176,7 +176,7 @@ impl CallCaps {
     async fn payment_command(&self, cmd: Command) -> Result<WitPayment, Error> {
         match self.wallet.execute(cmd).await.map_err(to_wit)? {
             Outcome::Payment(p) => {
-                crate::platform::announce_payment(&self.messaging, &p).await;
+                crate::links::announce_payment(&self.messaging, &p).await;
                 Ok(self.payment_to_wit(p))
             }
             other => Err(unexpected(other)),
@@ -310,7 +310,7 @@ impl Host for CallCaps {
 
     async fn claim_red_packet(&mut self, id: String) -> Result<ClaimResult, Error> {
         let user = self.wallet_user()?;
-        crate::platform::check_claim(&self.messaging, &id, &user).map_err(to_wit)?;
+        crate::links::check_claim(&self.messaging, &id, &user).map_err(to_wit)?;
         let cmd = Command::Claim {
             user: user.clone(),
             packet: id.clone(),
@@ -319,7 +319,7 @@ impl Host for CallCaps {
         match self.wallet.execute(cmd).await.map_err(to_wit)? {
             Outcome::Claim(c) => {
                 if c.new {
-                    crate::platform::announce_claim(
+                    crate::links::announce_claim(
                         &self.messaging,
                         &self.wallet,
                         &self.identity,

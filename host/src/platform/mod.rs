@@ -58,9 +58,6 @@ pub use messaging::{
     CardView, ConversationView, HistoryView, LiveEventView, MemberView, MessageView, NewMessage,
     PacketCardView, SubscriptionView,
 };
-pub(crate) use messaging::{
-    announce_claim, announce_payment, check_claim, person_of, red_packet_card,
-};
 
 pub use wallet::{
     ClaimResultView, ClaimView, HolderRef, MerchantAction, MerchantBalance, PacketView,

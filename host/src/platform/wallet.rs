@@ -559,7 +559,7 @@ impl Superapp {
         let r = found.ok_or_else(|| WalletError::PacketNotFound(id.to_string()))?;
         let involved = r.sender == user_id || r.claims.iter().any(|c| c.user == user_id);
         if !involved {
-            super::messaging::check_claim(&self.messaging, id, user_id)?;
+            crate::links::check_claim(&self.messaging, id, user_id)?;
         }
         Ok(self.packet_view(r))
     }
@@ -570,7 +570,7 @@ impl Superapp {
         user_id: &str,
         id: &str,
     ) -> Result<ClaimResultView, WalletError> {
-        super::messaging::check_claim(&self.messaging, id, user_id)?;
+        crate::links::check_claim(&self.messaging, id, user_id)?;
         let cmd = Command::Claim {
             user: user_id.to_string(),
             packet: id.to_string(),
@@ -579,7 +579,7 @@ impl Superapp {
         match self.wallet.execute(cmd).await? {
             Outcome::Claim(c) => {
                 if c.new {
-                    super::announce_claim(
+                    crate::links::announce_claim(
                         &self.messaging,
                         &self.wallet,
                         &self.identity,

@@ -2,6 +2,8 @@
 //! tree names, the key layout and the rmp-serde codec; services see typed
 //! trees and a few atomic operations, never sled itself.
 
+#[cfg(test)]
+pub mod conformance;
 mod kv;
 mod ledger;
 mod messaging;

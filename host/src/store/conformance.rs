@@ -1,0 +1,181 @@
+//! The backend conformance suite: the same cases, run against any
+//! backend's implementation of the storage traits (sled now; a database
+//! backend runs them too). A case takes a function that opens the backend
+//! on one place — empty the first time, the same data every later time — so
+//! durability is checked by dropping the store and opening it again.
+//! Only what the trait promises is checked: a commit is durable when it
+//! returns; outbox marks (delivered, failed) may be lost in a crash, which
+//! only means a delivery is tried again.
+
+#![allow(clippy::panic)]
+
+use crate::wallet::{
+    Account, Appended, BatchRecord, Delivery, EventKind, LedgerStore, Rules, Transfer,
+    TransferKind, WalletError, WalletEvent, digest,
+};
+
+fn transfer(seq: u64) -> Transfer {
+    Transfer {
+        seq,
+        from: Account::Issuance,
+        to: Account::User("u_conformance".into()),
+        amount: 100 * seq,
+        kind: TransferKind::TopUp,
+        reference: format!("key-{seq}"),
+        memo: String::new(),
+        at: 1_000 + seq as i64,
+    }
+}
+
+fn event(seq: u64) -> WalletEvent {
+    WalletEvent {
+        seq,
+        app: "shop".into(),
+        user: "u_conformance".into(),
+        kind: EventKind::PaymentConfirmed,
+        subject: format!("pay_{seq}"),
+        amount: 10 * seq,
+        at: 1_000,
+    }
+}
+
+fn batch(seq: u64, transfers: Vec<Transfer>, events: Vec<WalletEvent>) -> (BatchRecord, Appended) {
+    let appended = Appended { transfers, events };
+    let record = BatchRecord {
+        seq,
+        rules: Rules::default(),
+        entries: Vec::new(),
+        digest: digest(&appended),
+    };
+    (record, appended)
+}
+
+fn replayed(store: &dyn LedgerStore) -> Vec<BatchRecord> {
+    let mut out = Vec::new();
+    let r: Result<(), WalletError> = store.replay(&mut |b| {
+        out.push(b);
+        Ok(())
+    });
+    if let Err(e) = r {
+        panic!("replay failed: {e}");
+    }
+    out
+}
+
+fn seqs(ds: Result<Vec<Delivery>, crate::store::StoreError>) -> Vec<u64> {
+    match ds {
+        Ok(ds) => ds.iter().map(|d| d.event.seq).collect(),
+        Err(e) => panic!("outbox read failed: {e}"),
+    }
+}
+
+fn ok<T>(r: Result<T, crate::store::StoreError>, what: &str) -> T {
+    r.unwrap_or_else(|e| panic!("{what}: {e}"))
+}
+
+/// The ledger store: journal, per-batch history and the outbox.
+pub fn ledger_store<S: LedgerStore>(open: &dyn Fn() -> S) {
+    let store = open();
+    assert!(replayed(&store).is_empty(), "a new store replays nothing");
+    assert!(
+        seqs(store.all_events()).is_empty(),
+        "a new store has no events"
+    );
+    assert!(ok(store.batch_transfers(1), "history").is_empty());
+
+    let b1 = batch(1, vec![transfer(1), transfer(2)], vec![event(1), event(2)]);
+    let b2 = batch(2, vec![transfer(3)], Vec::new());
+    let b3 = batch(3, Vec::new(), vec![event(3)]);
+    for (record, appended) in [&b1, &b2, &b3] {
+        ok(store.commit(record, appended), "commit");
+    }
+    let journal = [b1.0.clone(), b2.0.clone(), b3.0.clone()];
+    assert_eq!(
+        replayed(&store),
+        journal,
+        "replay gives every batch, in order"
+    );
+    assert_eq!(ok(store.batch_transfers(1), "history"), b1.1.transfers);
+    assert_eq!(ok(store.batch_transfers(2), "history"), b2.1.transfers);
+    assert!(
+        ok(store.batch_transfers(3), "history").is_empty(),
+        "a batch without transfers"
+    );
+
+    // Events are due at once, whatever time their command ran as.
+    assert_eq!(seqs(store.due_events(i64::MIN + 1, 10)), [1, 2, 3]);
+    assert_eq!(
+        seqs(store.due_events(0, 2)),
+        [1, 2],
+        "at most `limit`, oldest first"
+    );
+    let fresh = ok(store.all_events(), "outbox");
+    assert!(
+        fresh
+            .iter()
+            .all(|d| d.attempts == 0 && d.last_error.is_none() && !d.gave_up)
+    );
+    assert_eq!(fresh[0].event, event(1), "the event as appended");
+
+    // A failed try waits for its next time.
+    let mut first = fresh[0].clone();
+    first.attempts = 1;
+    first.next_at = 500;
+    first.last_error = Some("[trap] boom".into());
+    ok(store.event_failed(&first), "event_failed");
+    assert_eq!(
+        seqs(store.due_events(499, 10)),
+        [2, 3],
+        "not due before its next try"
+    );
+    assert_eq!(seqs(store.due_events(500, 10)), [1, 2, 3], "due at it");
+    let kept = ok(store.all_events(), "outbox");
+    assert_eq!(kept[0], first, "the failure is kept as written");
+
+    ok(store.event_delivered(2), "event_delivered");
+    assert_eq!(
+        seqs(store.due_events(500, 10)),
+        [1, 3],
+        "a delivered event is gone"
+    );
+    let mut last = kept[2].clone();
+    last.attempts = 15;
+    last.gave_up = true;
+    ok(store.event_failed(&last), "event_failed");
+    assert_eq!(
+        seqs(store.due_events(i64::MAX, 10)),
+        [1],
+        "a given-up event is never due"
+    );
+    assert_eq!(
+        seqs(store.all_events()),
+        [1, 3],
+        "but stays for the operator"
+    );
+
+    // What a commit wrote survives the store being dropped and opened again.
+    drop(store);
+    let store = open();
+    assert_eq!(replayed(&store), journal, "the journal after reopening");
+    assert_eq!(ok(store.batch_transfers(1), "history"), b1.1.transfers);
+    let b4 = batch(4, vec![transfer(4)], vec![event(4)]);
+    ok(store.commit(&b4.0, &b4.1), "commit after reopening");
+    assert_eq!(replayed(&store).len(), 4);
+    assert!(seqs(store.due_events(i64::MAX, 10)).contains(&4));
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::store::Db;
+
+    #[test]
+    fn the_sled_ledger_store_conforms() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let path = dir.path().to_path_buf();
+        super::ledger_store(&|| {
+            Db::open(&path)
+                .and_then(|db| db.ledger())
+                .unwrap_or_else(|e| panic!("open sled: {e}"))
+        });
+    }
+}

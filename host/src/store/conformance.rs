@@ -9,6 +9,7 @@
 
 #![allow(clippy::panic)]
 
+use crate::kv::KvStore;
 use crate::wallet::{
     Account, Appended, BatchRecord, Delivery, EventKind, LedgerStore, Rules, Transfer,
     TransferKind, WalletError, WalletEvent, digest,
@@ -164,9 +165,160 @@ pub fn ledger_store<S: LedgerStore>(open: &dyn Fn() -> S) {
     assert!(seqs(store.due_events(i64::MAX, 10)).contains(&4));
 }
 
+fn kv<T>(r: Result<T, crate::store::KvWriteError>, what: &str) -> T {
+    r.unwrap_or_else(|e| panic!("{what}: {e}"))
+}
+
+/// Per-app storage: both scopes, exact usage, the quota, compare-and-swap,
+/// paging, a person's data across apps, purging an app.
+pub fn kv_store<S: KvStore>(open: &dyn Fn() -> S) {
+    const Q: u64 = 1_000;
+    let store = open();
+    assert_eq!(ok(store.get("a", None, "k"), "get"), None);
+    assert_eq!(ok(store.usage("a"), "usage"), 0);
+
+    kv(store.set("a", None, "k", b"value", Q), "set");
+    kv(store.set("a", Some("u1"), "k", b"mine", Q), "set");
+    assert_eq!(
+        ok(store.get("a", None, "k"), "get"),
+        Some(b"value".to_vec())
+    );
+    assert_eq!(
+        ok(store.get("a", Some("u1"), "k"), "get"),
+        Some(b"mine".to_vec()),
+        "scopes are apart"
+    );
+    assert_eq!(
+        ok(store.get("a", Some("u2"), "k"), "get"),
+        None,
+        "people are apart"
+    );
+    assert_eq!(ok(store.get("b", None, "k"), "get"), None, "apps are apart");
+    assert_eq!(
+        ok(store.usage("a"), "usage"),
+        (1 + 5) + (1 + 4),
+        "keys and values counted"
+    );
+    kv(store.set("a", None, "k", b"v", Q), "overwrite");
+    assert_eq!(
+        ok(store.usage("a"), "usage"),
+        (1 + 1) + (1 + 4),
+        "an overwrite counts once"
+    );
+
+    // The quota refuses growth past it and changes nothing; shrinking is fine.
+    let big = vec![b'x'; 995]; // 7 + 3 + 995 > 1000
+    match store.set("a", None, "big", &big, Q) {
+        Err(crate::store::KvWriteError::Quota { quota, .. }) => assert_eq!(quota, Q),
+        other => panic!("over the quota: {:?}", other.map(|_| ())),
+    }
+    assert_eq!(
+        ok(store.get("a", None, "big"), "get"),
+        None,
+        "nothing written"
+    );
+    assert_eq!(ok(store.usage("a"), "usage"), 7, "usage unchanged");
+
+    // Compare-and-swap.
+    assert!(
+        !kv(
+            store.swap("a", None, "k", Some(b"other"), Some(b"w"), Q),
+            "swap"
+        ),
+        "a wrong expectation writes nothing"
+    );
+    assert_eq!(ok(store.get("a", None, "k"), "get"), Some(b"v".to_vec()));
+    assert!(kv(
+        store.swap("a", None, "k", Some(b"v"), Some(b"w"), Q),
+        "swap"
+    ));
+    assert!(
+        kv(store.swap("a", None, "new", None, Some(b"n"), Q), "swap"),
+        "create if absent"
+    );
+    assert!(
+        !kv(store.swap("a", None, "new", None, Some(b"m"), Q), "swap"),
+        "not if present"
+    );
+    assert!(
+        kv(store.swap("a", None, "new", Some(b"n"), None, Q), "swap"),
+        "delete by swap"
+    );
+    assert_eq!(ok(store.get("a", None, "new"), "get"), None);
+    assert_eq!(ok(store.usage("a"), "usage"), 7);
+
+    // Delete and paging.
+    assert!(ok(store.delete("a", None, "k"), "delete"));
+    assert!(
+        !ok(store.delete("a", None, "k"), "delete"),
+        "nothing left to delete"
+    );
+    for i in 0..5 {
+        kv(store.set("a", None, &format!("item-{i}"), b"x", Q), "set");
+    }
+    kv(store.set("a", None, "other", b"x", Q), "set");
+    let (page, more) = ok(store.list("a", None, "item-", None, 2), "list");
+    assert_eq!(
+        (page.as_slice(), more),
+        (&["item-0".to_string(), "item-1".to_string()][..], true)
+    );
+    let (page, more) = ok(store.list("a", None, "item-", Some("item-1"), 2), "list");
+    assert_eq!(
+        (page.as_slice(), more),
+        (&["item-2".to_string(), "item-3".to_string()][..], true)
+    );
+    let (page, more) = ok(store.list("a", None, "item-", Some("item-3"), 2), "list");
+    assert_eq!(
+        (page.as_slice(), more),
+        (&["item-4".to_string()][..], false)
+    );
+    let (all, _) = ok(store.list("a", None, "", None, 100), "list");
+    assert_eq!(all.len(), 6, "the app scope only: {all:?}");
+
+    // A person's data across apps, then an app purged.
+    kv(store.set("b", Some("u1"), "note", b"hi", Q), "set");
+    assert_eq!(
+        ok(store.user_entries("a", "u1"), "entries"),
+        [("k".to_string(), b"mine".to_vec())]
+    );
+    let apps: Vec<String> = ok(store.apps_with_user_data("u1"), "apps")
+        .into_iter()
+        .collect();
+    assert_eq!(apps, ["a", "b"]);
+    ok(store.purge_app("a"), "purge");
+    assert_eq!(ok(store.usage("a"), "usage"), 0);
+    assert_eq!(ok(store.list("a", None, "", None, 100), "list").0.len(), 0);
+    assert_eq!(ok(store.get("a", Some("u1"), "k"), "get"), None);
+    assert_eq!(
+        ok(store.get("b", Some("u1"), "note"), "get"),
+        Some(b"hi".to_vec()),
+        "other apps keep theirs"
+    );
+
+    // Writes survive the store being dropped and opened again.
+    drop(store);
+    let store = open();
+    assert_eq!(
+        ok(store.get("b", Some("u1"), "note"), "get"),
+        Some(b"hi".to_vec())
+    );
+    assert_eq!(ok(store.usage("b"), "usage"), 4 + 2);
+}
+
 #[cfg(test)]
 mod tests {
     use crate::store::Db;
+
+    #[test]
+    fn the_sled_kv_store_conforms() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let path = dir.path().to_path_buf();
+        super::kv_store(&|| {
+            Db::open(&path)
+                .and_then(|db| db.kv())
+                .unwrap_or_else(|e| panic!("open sled: {e}"))
+        });
+    }
 
     #[test]
     fn the_sled_ledger_store_conforms() {

@@ -258,3 +258,59 @@ impl KvTrees {
         Ok(())
     }
 }
+
+/// The sled backend of per-app storage.
+impl crate::kv::KvStore for KvTrees {
+    fn get(&self, app: &str, user: Option<&str>, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        KvTrees::get(self, app, user, key)
+    }
+    fn set(
+        &self,
+        app: &str,
+        user: Option<&str>,
+        key: &str,
+        value: &[u8],
+        quota: u64,
+    ) -> Result<(), KvWriteError> {
+        KvTrees::set(self, app, user, key, value, quota)
+    }
+    fn swap(
+        &self,
+        app: &str,
+        user: Option<&str>,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+        quota: u64,
+    ) -> Result<bool, KvWriteError> {
+        KvTrees::swap(self, app, user, key, expected, new, quota)
+    }
+    fn delete(&self, app: &str, user: Option<&str>, key: &str) -> Result<bool, StoreError> {
+        KvTrees::delete(self, app, user, key)
+    }
+    fn list(
+        &self,
+        app: &str,
+        user: Option<&str>,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<String>, bool), StoreError> {
+        KvTrees::list(self, app, user, prefix, after, limit)
+    }
+    fn user_entries(&self, app: &str, user: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        KvTrees::user_entries(self, app, user)
+    }
+    fn usage(&self, app: &str) -> Result<u64, StoreError> {
+        KvTrees::usage(self, app)
+    }
+    fn apps_with_user_data(
+        &self,
+        user: &str,
+    ) -> Result<std::collections::BTreeSet<String>, StoreError> {
+        KvTrees::apps_with_user_data(self, user)
+    }
+    fn purge_app(&self, app: &str) -> Result<(), StoreError> {
+        KvTrees::purge_app(self, app)
+    }
+}

@@ -9,6 +9,7 @@ import {
   browserSuite,
   closeApp,
   expectText,
+  focusIn,
   openFromHome,
   scriptProblems,
   shot,
@@ -43,7 +44,7 @@ browserSuite('consent', (s) => {
     await expectText(consent, 'Your profile (your name)', 'the scope asked for');
     await expectText(consent, 'Greet you by your name.', "the app's stated purpose");
     await expectText(consent, /by Superapp examples\s*Unsigned/, 'the developer, and that hello is an unsigned install');
-    assert.ok(await consent.evaluate((d) => d.contains(document.activeElement)), 'the focus moved into the sheet');
+    await focusIn(consent, 'the focus moved into the sheet');
     await shot(page, 'consent-sheet');
     await page.keyboard.press('Escape');
     await consent.waitFor({ state: 'detached' });

@@ -8,7 +8,7 @@
 // says so), no sheet may appear for the forged ones, the spam may raise at
 // most one, and nothing of the shell's leaks.
 import assert from 'node:assert/strict';
-import { browserSuite, expectText, shot, until } from './lib/suite.mjs';
+import { browserSuite, expectText, focusIn, shot, until } from './lib/suite.mjs';
 
 const ATTEMPTS = [
   'parent-document',
@@ -82,6 +82,7 @@ browserSuite('hostile mini-app UI', (s) => {
       assert.equal(a.outcome, 'blocked', `${name}: ${a.detail}`);
     }
     await shot(page, 'hostile-spam-sheet');
+    await focusIn(sheet, 'the focus in the spam’s sheet');
     await page.keyboard.press('Escape');
     await sheet.waitFor({ state: 'detached' });
 

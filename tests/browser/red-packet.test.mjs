@@ -4,7 +4,7 @@
 // arrive live, open the packet and get their share; ann sees each claim
 // arrive without reloading, and every balance is read off the shell.
 import assert from 'node:assert/strict';
-import { browserSuite, expectText, scriptProblems, shot, until, walletBalance } from './lib/suite.mjs';
+import { browserSuite, expectText, focusIn, scriptProblems, shot, until, walletBalance } from './lib/suite.mjs';
 
 const tab = (page, name) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: new RegExp(`^${name}`) });
 
@@ -85,6 +85,7 @@ browserSuite('red packet in a group', (s) => {
     await expectText(who, 'Cai', 'cai in the list ann sees');
     await expectText(annSees, '2 of 2 opened · ¥30.00 in all', 'the progress ann sees');
     await expectText(ann.page.getByRole('status'), 'All shares of this red packet are taken.', 'why ann got no share');
+    await focusIn(annSees, 'the focus in the red packet');
     await ann.page.keyboard.press('Escape');
     await annSees.waitFor({ state: 'detached' });
 

@@ -12,7 +12,7 @@ import { mkdirSync } from 'node:fs';
 import { launch, watch } from './lib/browser.mjs';
 import { PASSWORD, client, startHost } from './lib/host.mjs';
 import { installProbe } from './lib/probe-ui.mjs';
-import { until } from './lib/suite.mjs';
+import { focusIn, until } from './lib/suite.mjs';
 
 const OUT = new URL('./out/', import.meta.url).pathname;
 mkdirSync(OUT, { recursive: true });
@@ -144,6 +144,7 @@ await check('wallet-pay', async () => {
   await sheet.getByText('Held until you confirm receipt').waitFor();
   await shot('07-payment-sheet');
   // Esc dismisses; the request stays pending and focus comes back.
+  await focusIn(sheet, 'the focus in the payment sheet');
   await page.keyboard.press('Escape');
   await sheet.waitFor({ state: 'detached' });
   const focused = await page.evaluate(() => document.activeElement && document.activeElement.getAttribute('aria-label'));
@@ -183,6 +184,7 @@ await check('red-packet', async () => {
   const d = page.getByRole('dialog', { name: 'Red packet' });
   await d.getByRole('list', { name: 'Who got what' }).getByText('Ben').waitFor();
   await shot('10-red-packet-opened');
+  await focusIn(d, 'the focus in the red packet');
   await page.keyboard.press('Escape');
 });
 
@@ -343,6 +345,7 @@ await check('bridge-pay', async () => {
   const second = JSON.parse((await probe(shop, 'call', { path: '/checkout', method: 'POST' })).result.body).payment;
   await pending(shop, 'requestPayment', { payment: second });
   await sheet.waitFor();
+  await focusIn(sheet, 'the focus in the second payment sheet');
   await page.keyboard.press('Escape');
   assert.deepEqual(await answerOf(shop), { result: { status: 'dismissed', payment: second } });
   const asked = await probe(shop, 'requestPayment', { payment: second });
@@ -386,6 +389,7 @@ await check('bridge-consent', async () => {
   await consent.getByText('Your profile (your name)').waitFor();
   await shot('19-consent-sheet');
   // Focus is inside and stays inside.
+  await focusIn(consent, 'the focus in the consent sheet');
   for (let i = 0; i < 6; i++) await page.keyboard.press('Tab');
   assert.ok(await consent.evaluate((d) => d.contains(document.activeElement)));
   await consent.getByRole('button', { name: "Don't allow" }).click();

@@ -147,6 +147,13 @@ export async function until(read, ok, what, timeout = WAIT) {
   }
 }
 
+// Waits until the focus is inside `dialog`: a sheet takes it just after it
+// appears, and a key pressed before then goes where the focus was (often
+// the app's frame, where the shell cannot hear it).
+export async function focusIn(dialog, what) {
+  await until(() => dialog.evaluate((d) => d.contains(d.ownerDocument.activeElement)), (inside) => inside, what);
+}
+
 // Presses Tab (or Shift+Tab) until `target` has the focus: the keyboard
 // path a person takes, without counting stops in advance.
 export async function tabTo(page, target, what, { back = false, max = 60 } = {}) {

@@ -3,7 +3,7 @@
 //! each person's live-event stream. People appear here by internal user id;
 //! the edges resolve handles and show names.
 
-use crate::store::{MessagingTree, MessagingWrite, StoreError};
+use crate::store::{MessagingWrite, StoreError};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -314,10 +314,58 @@ pub struct HistoryPage {
     pub next_before: Option<u64>,
 }
 
+/// Where the messenger persists: the store module implements it on sled.
+/// Ids come from `next_id`, greater than every id handed out before (also
+/// across restarts). `apply` is atomic and visible to readers at once;
+/// `flush` makes everything applied so far durable.
+#[async_trait::async_trait]
+pub trait MessagingStore: Send + Sync {
+    fn next_id(&self) -> Result<u64, StoreError>;
+    fn conversation(&self, id: &str) -> Result<Option<Conversation>, StoreError>;
+    fn membership(&self, user: &str, conv: &str) -> Result<Option<Membership>, StoreError>;
+    /// Every conversation the person belongs to, with their membership.
+    fn memberships(&self, user: &str) -> Result<Vec<(String, Membership)>, StoreError>;
+    /// The direct conversation of a pair (either order).
+    fn direct(&self, a: &str, b: &str) -> Result<Option<String>, StoreError>;
+    /// Up to `limit` messages of `conv` with ids in (`after`, `before`):
+    /// the newest first when `newest_first`, else the oldest first.
+    fn messages(
+        &self,
+        conv: &str,
+        after: u64,
+        before: u64,
+        limit: usize,
+        newest_first: bool,
+    ) -> Result<Vec<Message>, StoreError>;
+    /// How many messages of `conv` have an id above `after` (at most `cap`).
+    fn count_after(&self, conv: &str, after: u64, cap: usize) -> Result<usize, StoreError>;
+    /// The person's live events after `after`, oldest first.
+    fn stream_after(
+        &self,
+        user: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<LiveEvent>, StoreError>;
+    /// The id of the person's newest live event.
+    fn newest_event(&self, user: &str) -> Result<Option<u64>, StoreError>;
+    fn app_conversation(&self, user: &str, app: &str) -> Result<Option<String>, StoreError>;
+    /// One-time subscriptions left (0: none).
+    fn subscription(&self, user: &str, app: &str, topic: &str) -> Result<u32, StoreError>;
+    fn subscriptions(&self, user: &str, app: &str) -> Result<Vec<(String, u32)>, StoreError>;
+    fn window(&self, app: &str, user: &str) -> Result<Option<Window>, StoreError>;
+    /// Up to `limit` messages due for delivery to apps by `now` (not given up).
+    fn due_deliveries(&self, now: i64, limit: usize) -> Result<Vec<AppDelivery>, StoreError>;
+    /// Every delivery still held (due, waiting or given up).
+    fn deliveries(&self) -> Result<Vec<AppDelivery>, StoreError>;
+    fn packet_conversation(&self, packet: &str) -> Result<Option<String>, StoreError>;
+    fn apply(&self, w: &MessagingWrite) -> Result<(), StoreError>;
+    async fn flush(&self) -> Result<(), StoreError>;
+}
+
 /// The messenger service. Cheap to clone.
 #[derive(Clone)]
 pub struct Messaging {
-    tree: MessagingTree,
+    tree: Arc<dyn MessagingStore>,
     /// Serialises id-taking and applying, so every reader sees ids appear in
     /// order (a client resuming after id N can never miss a smaller one).
     writer: Arc<Mutex<()>>,
@@ -333,9 +381,9 @@ pub struct Messaging {
 impl Messaging {
     /// `per_minute`: how many notifications and answers each app may send
     /// per minute (a token bucket: bursts up to that, refilled evenly).
-    pub fn new(tree: MessagingTree, per_minute: u32) -> Messaging {
+    pub fn new(tree: impl MessagingStore + 'static, per_minute: u32) -> Messaging {
         Messaging {
-            tree,
+            tree: Arc::new(tree),
             writer: Arc::new(Mutex::new(())),
             hub: Arc::new(Mutex::new(HashMap::new())),
             to_apps: Arc::new(tokio::sync::Notify::new()),

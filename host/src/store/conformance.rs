@@ -10,6 +10,11 @@
 #![allow(clippy::panic)]
 
 use crate::kv::KvStore;
+use crate::messaging::{
+    AppDelivery, Body, Conversation, ConversationKind, LiveBody, LiveEvent, Membership, Message,
+    MessagingStore, Sender, Window,
+};
+use crate::store::MessagingWrite;
 use crate::wallet::{
     Account, Appended, BatchRecord, Delivery, EventKind, LedgerStore, Rules, Transfer,
     TransferKind, WalletError, WalletEvent, digest,
@@ -305,9 +310,262 @@ pub fn kv_store<S: KvStore>(open: &dyn Fn() -> S) {
     assert_eq!(ok(store.usage("b"), "usage"), 4 + 2);
 }
 
+fn text(id: u64, conv: &str, said: &str) -> Message {
+    Message {
+        id,
+        conversation: conv.into(),
+        sender: Sender::System,
+        body: Body::Text { text: said.into() },
+        at: 1_000 + id as i64,
+    }
+}
+
+fn texts(ms: Vec<Message>) -> Vec<String> {
+    ms.into_iter()
+        .map(|m| match m.body {
+            Body::Text { text } => text,
+            other => format!("{other:?}"),
+        })
+        .collect()
+}
+
+/// The messenger: ids that only grow, every record `apply` writes and the
+/// readers that page them, the outbox to apps, and durability on `flush`.
+pub async fn messaging_store<S: MessagingStore>(open: &dyn Fn() -> S) {
+    let store = open();
+    let ids: Vec<u64> = (0..5).map(|_| ok(store.next_id(), "next_id")).collect();
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "ids only grow: {ids:?}"
+    );
+    assert!(ok(store.conversation("c1"), "conversation").is_none());
+    assert_eq!(ok(store.newest_event("u1"), "newest"), None);
+
+    let conv = Conversation {
+        id: "c1".into(),
+        kind: ConversationKind::Group,
+        title: Some("Tea".into()),
+        created_by: "u1".into(),
+        created_at: 1_000,
+        members: vec!["u1".into(), "u2".into()],
+        app: None,
+    };
+    let mut w = MessagingWrite {
+        conversations: vec![conv],
+        memberships: vec![
+            (
+                "u1".into(),
+                "c1".into(),
+                Some(Membership {
+                    joined_at: 1_000,
+                    last_read: 0,
+                }),
+            ),
+            (
+                "u2".into(),
+                "c1".into(),
+                Some(Membership {
+                    joined_at: 1_000,
+                    last_read: 0,
+                }),
+            ),
+        ],
+        direct: Some(("u2".into(), "u1".into(), "d1".into())),
+        packets: vec![("rp_1".into(), "c1".into())],
+        app_conversation: Some(("u1".into(), "shop".into(), "a1".into())),
+        subscriptions: vec![("u1".into(), "shop".into(), "shipped".into(), 2)],
+        windows: vec![(
+            "shop".into(),
+            "u1".into(),
+            Window {
+                until: 5_000,
+                replies_left: 5,
+            },
+        )],
+        ..MessagingWrite::default()
+    };
+    for (i, id) in [10u64, 20, 30, 40, 50].into_iter().enumerate() {
+        w.messages.push(text(id, "c1", &format!("m{i}")));
+        w.stream.push((
+            "u2".into(),
+            LiveEvent {
+                id,
+                at: 1_000,
+                body: LiveBody::Message(text(id, "c1", &format!("m{i}"))),
+            },
+        ));
+    }
+    w.outbox = [60u64, 61, 62]
+        .into_iter()
+        .map(|id| AppDelivery {
+            id,
+            app: "shop".into(),
+            user: "u1".into(),
+            text: format!("to the shop {id}"),
+            at: 1_000,
+            attempts: 0,
+            next_at: 1_000,
+            last_error: None,
+            gave_up: false,
+        })
+        .collect();
+    ok(store.apply(&w), "apply");
+
+    let c = ok(store.conversation("c1"), "conversation").unwrap_or_else(|| panic!("c1 is there"));
+    assert_eq!((c.title.as_deref(), c.members.len()), (Some("Tea"), 2));
+    assert_eq!(
+        ok(store.membership("u2", "c1"), "membership").map(|m| m.joined_at),
+        Some(1_000)
+    );
+    assert!(ok(store.membership("u3", "c1"), "membership").is_none());
+    let mine: Vec<String> = ok(store.memberships("u1"), "memberships")
+        .into_iter()
+        .map(|(c, _)| c)
+        .collect();
+    assert_eq!(mine, ["c1"]);
+    assert_eq!(
+        ok(store.direct("u1", "u2"), "direct").as_deref(),
+        Some("d1"),
+        "a pair in either order"
+    );
+    assert_eq!(
+        ok(store.direct("u2", "u1"), "direct").as_deref(),
+        Some("d1")
+    );
+    assert_eq!(
+        ok(store.packet_conversation("rp_1"), "packet").as_deref(),
+        Some("c1")
+    );
+    assert_eq!(
+        ok(store.app_conversation("u1", "shop"), "app conversation").as_deref(),
+        Some("a1")
+    );
+    assert_eq!(
+        ok(store.subscription("u1", "shop", "shipped"), "subscription"),
+        2
+    );
+    assert_eq!(
+        ok(store.subscription("u1", "shop", "other"), "subscription"),
+        0
+    );
+    assert_eq!(
+        ok(store.window("shop", "u1"), "window").map(|w| w.replies_left),
+        Some(5)
+    );
+
+    // Paging messages both ways, with bounds exclusive.
+    assert_eq!(
+        texts(ok(store.messages("c1", 0, u64::MAX, 2, true), "messages")),
+        ["m4", "m3"]
+    );
+    assert_eq!(
+        texts(ok(store.messages("c1", 0, 40, 2, true), "messages")),
+        ["m2", "m1"]
+    );
+    assert_eq!(
+        texts(ok(store.messages("c1", 20, u64::MAX, 2, false), "messages")),
+        ["m2", "m3"]
+    );
+    assert_eq!(
+        texts(ok(store.messages("c1", 10, 30, 10, false), "messages")),
+        ["m1"]
+    );
+    assert!(ok(store.messages("c2", 0, u64::MAX, 10, true), "messages").is_empty());
+    assert_eq!(ok(store.count_after("c1", 20, 100), "count"), 3);
+    assert_eq!(ok(store.count_after("c1", 20, 2), "count"), 2, "capped");
+
+    // A person's live stream resumes after an id.
+    let after: Vec<u64> = ok(store.stream_after("u2", 20, 10), "stream")
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(after, [30, 40, 50]);
+    assert_eq!(ok(store.stream_after("u2", 20, 1), "stream").len(), 1);
+    assert_eq!(ok(store.newest_event("u2"), "newest"), Some(50));
+    assert!(
+        ok(store.stream_after("u1", 0, 10), "stream").is_empty(),
+        "streams are per person"
+    );
+
+    // The outbox to apps.
+    let due = |now| -> Vec<u64> {
+        ok(store.due_deliveries(now, 10), "due")
+            .into_iter()
+            .map(|d| d.id)
+            .collect()
+    };
+    assert_eq!(due(999), Vec::<u64>::new(), "not before its time");
+    assert_eq!(due(1_000), [60, 61, 62]);
+    assert_eq!(
+        ok(store.due_deliveries(1_000, 2), "due").len(),
+        2,
+        "at most `limit`"
+    );
+    let mut failed = ok(store.deliveries(), "deliveries")[1].clone();
+    failed.attempts = 1;
+    failed.next_at = 2_000;
+    let mut given_up = ok(store.deliveries(), "deliveries")[2].clone();
+    given_up.gave_up = true;
+    ok(
+        store.apply(&MessagingWrite {
+            outbox: vec![failed, given_up],
+            delivered: vec![60],
+            memberships: vec![("u2".into(), "c1".into(), None)],
+            subscriptions: vec![("u1".into(), "shop".into(), "shipped".into(), 0)],
+            ..MessagingWrite::default()
+        }),
+        "apply",
+    );
+    assert_eq!(due(1_999), Vec::<u64>::new());
+    assert_eq!(due(i64::MAX), [61], "a given-up message is never due");
+    let held: Vec<u64> = ok(store.deliveries(), "deliveries")
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(held, [61, 62], "delivered is gone; given up is kept");
+    assert!(
+        ok(store.membership("u2", "c1"), "membership").is_none(),
+        "a membership removed"
+    );
+    assert_eq!(
+        ok(store.subscription("u1", "shop", "shipped"), "subscription"),
+        0,
+        "0 removes it"
+    );
+    assert!(ok(store.subscriptions("u1", "shop"), "subscriptions").is_empty());
+
+    // What was flushed survives reopening, and ids keep growing.
+    ok(store.flush().await, "flush");
+    let last = ok(store.next_id(), "next_id");
+    drop(store);
+    let store = open();
+    assert!(
+        ok(store.next_id(), "next_id") > last,
+        "ids grow across restarts"
+    );
+    assert_eq!(
+        texts(ok(store.messages("c1", 0, u64::MAX, 10, false), "messages")).len(),
+        5
+    );
+    assert_eq!(ok(store.newest_event("u2"), "newest"), Some(50));
+    assert_eq!(ok(store.deliveries(), "deliveries").len(), 2);
+}
+
 #[cfg(test)]
 mod tests {
     use crate::store::Db;
+
+    #[tokio::test]
+    async fn the_sled_messaging_store_conforms() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let path = dir.path().to_path_buf();
+        super::messaging_store(&|| {
+            Db::open(&path)
+                .and_then(|db| db.messaging())
+                .unwrap_or_else(|e| panic!("open sled: {e}"))
+        })
+        .await;
+    }
 
     #[test]
     fn the_sled_kv_store_conforms() {

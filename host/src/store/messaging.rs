@@ -335,3 +335,74 @@ impl MessagingTree {
         Ok(())
     }
 }
+
+/// The sled backend of the messenger.
+#[async_trait::async_trait]
+impl crate::messaging::MessagingStore for MessagingTree {
+    fn next_id(&self) -> Result<u64, StoreError> {
+        MessagingTree::next_id(self)
+    }
+    fn conversation(&self, id: &str) -> Result<Option<Conversation>, StoreError> {
+        MessagingTree::conversation(self, id)
+    }
+    fn membership(&self, user: &str, conv: &str) -> Result<Option<Membership>, StoreError> {
+        MessagingTree::membership(self, user, conv)
+    }
+    fn memberships(&self, user: &str) -> Result<Vec<(String, Membership)>, StoreError> {
+        MessagingTree::memberships(self, user)
+    }
+    fn direct(&self, a: &str, b: &str) -> Result<Option<String>, StoreError> {
+        MessagingTree::direct(self, a, b)
+    }
+    fn messages(
+        &self,
+        conv: &str,
+        after: u64,
+        before: u64,
+        limit: usize,
+        newest_first: bool,
+    ) -> Result<Vec<Message>, StoreError> {
+        MessagingTree::messages(self, conv, after, before, limit, newest_first)
+    }
+    fn count_after(&self, conv: &str, after: u64, cap: usize) -> Result<usize, StoreError> {
+        MessagingTree::count_after(self, conv, after, cap)
+    }
+    fn stream_after(
+        &self,
+        user: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<LiveEvent>, StoreError> {
+        MessagingTree::stream_after(self, user, after, limit)
+    }
+    fn newest_event(&self, user: &str) -> Result<Option<u64>, StoreError> {
+        MessagingTree::newest_event(self, user)
+    }
+    fn app_conversation(&self, user: &str, app: &str) -> Result<Option<String>, StoreError> {
+        MessagingTree::app_conversation(self, user, app)
+    }
+    fn subscription(&self, user: &str, app: &str, topic: &str) -> Result<u32, StoreError> {
+        MessagingTree::subscription(self, user, app, topic)
+    }
+    fn subscriptions(&self, user: &str, app: &str) -> Result<Vec<(String, u32)>, StoreError> {
+        MessagingTree::subscriptions(self, user, app)
+    }
+    fn window(&self, app: &str, user: &str) -> Result<Option<Window>, StoreError> {
+        MessagingTree::window(self, app, user)
+    }
+    fn due_deliveries(&self, now: i64, limit: usize) -> Result<Vec<AppDelivery>, StoreError> {
+        MessagingTree::due_deliveries(self, now, limit)
+    }
+    fn deliveries(&self) -> Result<Vec<AppDelivery>, StoreError> {
+        MessagingTree::deliveries(self)
+    }
+    fn packet_conversation(&self, packet: &str) -> Result<Option<String>, StoreError> {
+        MessagingTree::packet_conversation(self, packet)
+    }
+    fn apply(&self, w: &MessagingWrite) -> Result<(), StoreError> {
+        MessagingTree::apply(self, w)
+    }
+    async fn flush(&self) -> Result<(), StoreError> {
+        MessagingTree::flush(self).await
+    }
+}

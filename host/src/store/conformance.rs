@@ -14,11 +14,12 @@ use crate::messaging::{
     AppDelivery, Body, Conversation, ConversationKind, LiveBody, LiveEvent, Membership, Message,
     MessagingStore, Sender, Window,
 };
-use crate::store::MessagingWrite;
+use crate::store::{MessagingWrite, RecordStore, Tree};
 use crate::wallet::{
     Account, Appended, BatchRecord, Delivery, EventKind, LedgerStore, Rules, Transfer,
     TransferKind, WalletError, WalletEvent, digest,
 };
+use std::sync::Arc;
 
 fn transfer(seq: u64) -> Transfer {
     Transfer {
@@ -551,9 +552,134 @@ pub async fn messaging_store<S: MessagingStore>(open: &dyn Fn() -> S) {
     assert_eq!(ok(store.deliveries(), "deliveries").len(), 2);
 }
 
+fn keys(entries: crate::store::Entries<'_>) -> Vec<String> {
+    entries
+        .map(|e| e.map(|(k, _)| k).unwrap_or_else(|e| panic!("scan: {e}")))
+        .collect()
+}
+
+/// The record stores under identity's and the packages' typed trees:
+/// get, insert, remove, compare-and-swap, ordered scans both ways, atomic
+/// batches — and the typed tree over them (insert_new, update, prefixes).
+pub fn record_store(open: &dyn Fn() -> Arc<dyn RecordStore>) {
+    let store = open();
+    assert_eq!(ok(store.get("a/1"), "get"), None);
+    assert!(keys(store.scan_prefix("", false)).is_empty());
+    for k in ["a/2", "b/1", "a/1"] {
+        ok(store.insert(k, k.as_bytes().to_vec()), "insert");
+    }
+    assert_eq!(ok(store.get("a/1"), "get"), Some(b"a/1".to_vec()));
+    assert_eq!(
+        keys(store.scan_prefix("a/", false)),
+        ["a/1", "a/2"],
+        "key order"
+    );
+    assert_eq!(
+        keys(store.scan_prefix("a/", true)),
+        ["a/2", "a/1"],
+        "reversed"
+    );
+    assert_eq!(keys(store.scan_prefix("", false)), ["a/1", "a/2", "b/1"]);
+    assert_eq!(ok(store.remove("b/1"), "remove"), Some(b"b/1".to_vec()));
+    assert_eq!(ok(store.remove("b/1"), "remove"), None);
+
+    // Compare-and-swap.
+    assert!(
+        ok(
+            store.compare_and_swap("c", None, Some(b"1".to_vec())),
+            "cas"
+        ),
+        "create if absent"
+    );
+    assert!(
+        !ok(
+            store.compare_and_swap("c", None, Some(b"2".to_vec())),
+            "cas"
+        ),
+        "not if present"
+    );
+    assert!(
+        !ok(
+            store.compare_and_swap("c", Some(b"9"), Some(b"2".to_vec())),
+            "cas"
+        ),
+        "not if different"
+    );
+    assert!(ok(
+        store.compare_and_swap("c", Some(b"1"), Some(b"2".to_vec())),
+        "cas"
+    ));
+    assert_eq!(ok(store.get("c"), "get"), Some(b"2".to_vec()));
+    assert!(
+        ok(store.compare_and_swap("c", Some(b"2"), None), "cas"),
+        "remove by swap"
+    );
+    assert_eq!(ok(store.get("c"), "get"), None);
+
+    // A batch lands whole.
+    ok(
+        store.apply(
+            vec![("d/1".into(), b"x".to_vec()), ("d/2".into(), b"y".to_vec())],
+            vec!["a/2".into()],
+        ),
+        "apply",
+    );
+    assert_eq!(keys(store.scan_prefix("", false)), ["a/1", "d/1", "d/2"]);
+
+    // The typed tree on top.
+    let tree: Tree<u64> = Tree::new("conformance", store.clone());
+    assert!(ok(tree.insert_new("n/1", &1), "insert_new"));
+    assert!(
+        !ok(tree.insert_new("n/1", &5), "insert_new"),
+        "insert_new keeps what is there"
+    );
+    let seen = ok(tree.update("n/1", |v| (v.map(|n| n + 1), v)), "update");
+    assert_eq!((seen, ok(tree.get("n/1"), "get")), (Some(1), Some(2)));
+    ok(
+        tree.update("n/2", |v| (Some(v.unwrap_or(0) + 10), ())),
+        "update",
+    );
+    ok(
+        tree.insert_all(&[("n/3".into(), 3), ("n/4".into(), 4)]),
+        "insert_all",
+    );
+    let odd = ok(tree.scan_prefix("n/", true, 10, |v| v % 2 == 0), "scan");
+    assert_eq!(
+        odd.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+        ["n/4", "n/2", "n/1"]
+    );
+    assert_eq!(
+        ok(tree.scan_prefix("n/", false, 1, |_| true), "scan").len(),
+        1,
+        "limit"
+    );
+    assert_eq!(ok(tree.remove_prefix("n/"), "remove_prefix"), 4);
+    assert!(ok(tree.scan_prefix("n/", false, 10, |_| true), "scan").is_empty());
+
+    drop(tree);
+    drop(store);
+    let store = open();
+    assert_eq!(
+        keys(store.scan_prefix("", false)),
+        ["a/1", "d/1", "d/2"],
+        "after reopening"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use crate::store::Db;
+
+    #[test]
+    fn the_sled_record_store_conforms() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let path = dir.path().to_path_buf();
+        super::record_store(&|| {
+            Db::open(&path)
+                .and_then(|db| db.records("conformance"))
+                .unwrap_or_else(|e| panic!("open sled: {e}"))
+        });
+    }
 
     #[tokio::test]
     async fn the_sled_messaging_store_conforms() {

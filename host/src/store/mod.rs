@@ -16,6 +16,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// What went wrong in the store. Codes are stable.
 #[derive(Debug, thiserror::Error)]
@@ -117,11 +118,14 @@ impl Db {
 
     /// A typed tree of records.
     pub fn tree<V>(&self, name: &'static str) -> Result<Tree<V>, StoreError> {
-        Ok(Tree {
-            name,
+        Ok(Tree::new(name, self.records(name)?))
+    }
+
+    /// The record store named `name`, untyped.
+    pub fn records(&self, name: &'static str) -> Result<Arc<dyn RecordStore>, StoreError> {
+        Ok(Arc::new(SledRecords {
             tree: self.db.open_tree(name)?,
-            _v: PhantomData,
-        })
+        }))
     }
 
     /// The trees behind per-app key-value storage.
@@ -136,11 +140,89 @@ impl Db {
     }
 }
 
+/// A named map from string keys to bytes: what a backend provides under
+/// the services' typed record trees (identity, packages). [`Tree`] adds
+/// the encoding on top, so a backend never sees a record type.
+pub trait RecordStore: Send + Sync {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    fn insert(&self, key: &str, value: Vec<u8>) -> Result<(), StoreError>;
+    /// Removes the value under `key`, returning it.
+    fn remove(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Writes `new` (`None` removes) only if the value is `expected` now
+    /// (`None`: absent); says whether it did.
+    fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Option<Vec<u8>>,
+    ) -> Result<bool, StoreError>;
+    /// Entries whose key starts with `prefix`, in key order (`rev`: from
+    /// the end), read lazily.
+    fn scan_prefix<'a>(&'a self, prefix: &str, rev: bool) -> Entries<'a>;
+    /// Writes `puts` and removes `removes` all at once, or none of them.
+    fn apply(&self, puts: Vec<(String, Vec<u8>)>, removes: Vec<String>) -> Result<(), StoreError>;
+}
+
+/// What [`RecordStore::scan_prefix`] yields.
+pub type Entries<'a> = Box<dyn Iterator<Item = Result<(String, Vec<u8>), StoreError>> + 'a>;
+
+/// The sled backend of a record tree.
+struct SledRecords {
+    tree: sled::Tree,
+}
+
+impl RecordStore for SledRecords {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.tree.get(key.as_bytes())?.map(|v| v.to_vec()))
+    }
+    fn insert(&self, key: &str, value: Vec<u8>) -> Result<(), StoreError> {
+        self.tree.insert(key.as_bytes(), value)?;
+        Ok(())
+    }
+    fn remove(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.tree.remove(key.as_bytes())?.map(|v| v.to_vec()))
+    }
+    fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Option<Vec<u8>>,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .tree
+            .compare_and_swap(key.as_bytes(), expected, new)?
+            .is_ok())
+    }
+    fn scan_prefix<'a>(&'a self, prefix: &str, rev: bool) -> Entries<'a> {
+        let iter = self.tree.scan_prefix(prefix.as_bytes());
+        let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = if rev {
+            Box::new(iter.rev())
+        } else {
+            Box::new(iter)
+        };
+        Box::new(iter.map(|item| {
+            let (k, v) = item?;
+            Ok((String::from_utf8_lossy(&k).into_owned(), v.to_vec()))
+        }))
+    }
+    fn apply(&self, puts: Vec<(String, Vec<u8>)>, removes: Vec<String>) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for (k, v) in puts {
+            batch.insert(k.as_bytes(), v);
+        }
+        for k in removes {
+            batch.remove(k.as_bytes());
+        }
+        self.tree.apply_batch(batch)?;
+        Ok(())
+    }
+}
+
 /// A tree whose values are `V`, encoded with rmp-serde (named fields, so
-/// records can gain optional fields later).
+/// records can gain optional fields later), over any [`RecordStore`].
 pub struct Tree<V> {
     name: &'static str,
-    tree: sled::Tree,
+    store: Arc<dyn RecordStore>,
     _v: PhantomData<fn() -> V>,
 }
 
@@ -148,17 +230,28 @@ impl<V> Clone for Tree<V> {
     fn clone(&self) -> Self {
         Tree {
             name: self.name,
-            tree: self.tree.clone(),
+            store: self.store.clone(),
+            _v: PhantomData,
+        }
+    }
+}
+
+impl<V> Tree<V> {
+    /// The tree `name` over `store`.
+    pub fn new(name: &'static str, store: Arc<dyn RecordStore>) -> Tree<V> {
+        Tree {
+            name,
+            store,
             _v: PhantomData,
         }
     }
 }
 
 impl<V: Serialize + DeserializeOwned> Tree<V> {
-    fn decode(&self, key: &[u8], bytes: &[u8]) -> Result<V, StoreError> {
+    fn decode(&self, key: &str, bytes: &[u8]) -> Result<V, StoreError> {
         rmp_serde::from_slice(bytes).map_err(|e| StoreError::Corrupt {
             tree: self.name,
-            key: String::from_utf8_lossy(key).into_owned(),
+            key: key.to_string(),
             detail: e.to_string(),
         })
     }
@@ -169,50 +262,43 @@ impl<V: Serialize + DeserializeOwned> Tree<V> {
 
     /// The record under `key`.
     pub fn get(&self, key: &str) -> Result<Option<V>, StoreError> {
-        match self.tree.get(key.as_bytes())? {
-            Some(bytes) => self.decode(key.as_bytes(), &bytes).map(Some),
+        match self.store.get(key)? {
+            Some(bytes) => self.decode(key, &bytes).map(Some),
             None => Ok(None),
         }
     }
 
     /// Writes the record under `key`.
     pub fn insert(&self, key: &str, value: &V) -> Result<(), StoreError> {
-        self.tree.insert(key.as_bytes(), Self::encode(value)?)?;
-        Ok(())
+        self.store.insert(key, Self::encode(value)?)
     }
 
     /// Writes the record only if `key` is absent; returns false if it existed.
     pub fn insert_new(&self, key: &str, value: &V) -> Result<bool, StoreError> {
-        let swapped = self.tree.compare_and_swap(
-            key.as_bytes(),
-            None as Option<&[u8]>,
-            Some(Self::encode(value)?),
-        )?;
-        Ok(swapped.is_ok())
+        self.store
+            .compare_and_swap(key, None, Some(Self::encode(value)?))
     }
 
     /// Removes the record under `key`, returning it.
     pub fn remove(&self, key: &str) -> Result<Option<V>, StoreError> {
-        match self.tree.remove(key.as_bytes())? {
-            Some(bytes) => self.decode(key.as_bytes(), &bytes).map(Some),
+        match self.store.remove(key)? {
+            Some(bytes) => self.decode(key, &bytes).map(Some),
             None => Ok(None),
         }
     }
 
     /// Every record, in key order.
     pub fn all(&self) -> Result<Vec<(String, V)>, StoreError> {
-        self.tree
-            .iter()
+        self.store
+            .scan_prefix("", false)
             .map(|item| {
                 let (k, v) = item?;
                 let value = self.decode(&k, &v)?;
-                Ok((String::from_utf8_lossy(&k).into_owned(), value))
+                Ok((k, value))
             })
             .collect()
     }
-}
 
-impl<V: Serialize + DeserializeOwned> Tree<V> {
     /// Records whose key starts with `prefix`, in key order (newest last
     /// for time-ordered keys); `rev` walks from the end. Stops after `limit`
     /// records that pass `keep`.
@@ -223,21 +309,15 @@ impl<V: Serialize + DeserializeOwned> Tree<V> {
         limit: usize,
         mut keep: impl FnMut(&V) -> bool,
     ) -> Result<Vec<(String, V)>, StoreError> {
-        let iter = self.tree.scan_prefix(prefix.as_bytes());
-        let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = if rev {
-            Box::new(iter.rev())
-        } else {
-            Box::new(iter)
-        };
         let mut out = Vec::new();
-        for item in iter {
+        for item in self.store.scan_prefix(prefix, rev) {
             if out.len() >= limit {
                 break;
             }
             let (k, v) = item?;
             let value = self.decode(&k, &v)?;
             if keep(&value) {
-                out.push((String::from_utf8_lossy(&k).into_owned(), value));
+                out.push((k, value));
             }
         }
         Ok(out)
@@ -245,24 +325,23 @@ impl<V: Serialize + DeserializeOwned> Tree<V> {
 
     /// Removes every record whose key starts with `prefix`; returns how many.
     pub fn remove_prefix(&self, prefix: &str) -> Result<usize, StoreError> {
-        let mut batch = sled::Batch::default();
-        let mut n = 0;
-        for item in self.tree.scan_prefix(prefix.as_bytes()).keys() {
-            batch.remove(item?);
-            n += 1;
-        }
-        self.tree.apply_batch(batch)?;
+        let keys = self
+            .store
+            .scan_prefix(prefix, false)
+            .map(|item| item.map(|(k, _)| k))
+            .collect::<Result<Vec<_>, _>>()?;
+        let n = keys.len();
+        self.store.apply(Vec::new(), keys)?;
         Ok(n)
     }
 
     /// Writes several records at once (all or none).
     pub fn insert_all(&self, records: &[(String, V)]) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
-        for (k, v) in records {
-            batch.insert(k.as_bytes(), Self::encode(v)?);
-        }
-        self.tree.apply_batch(batch)?;
-        Ok(())
+        let puts = records
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), Self::encode(v)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.store.apply(puts, Vec::new())
     }
 
     /// Replaces the record under `key` with `f(current)` atomically (retried
@@ -273,9 +352,9 @@ impl<V: Serialize + DeserializeOwned> Tree<V> {
         mut f: impl FnMut(Option<V>) -> (Option<V>, T),
     ) -> Result<T, StoreError> {
         loop {
-            let old = self.tree.get(key.as_bytes())?;
+            let old = self.store.get(key)?;
             let current = match &old {
-                Some(bytes) => Some(self.decode(key.as_bytes(), bytes)?),
+                Some(bytes) => Some(self.decode(key, bytes)?),
                 None => None,
             };
             let (new, out) = f(current);
@@ -283,11 +362,7 @@ impl<V: Serialize + DeserializeOwned> Tree<V> {
                 Some(v) => Some(Self::encode(&v)?),
                 None => None,
             };
-            if self
-                .tree
-                .compare_and_swap(key.as_bytes(), old, new)?
-                .is_ok()
-            {
+            if self.store.compare_and_swap(key, old.as_deref(), new)? {
                 return Ok(out);
             }
         }

@@ -68,46 +68,6 @@ impl KvTrees {
         })
     }
 
-    /// The value under `key` in the given scope.
-    pub fn get(
-        &self,
-        app: &str,
-        user: Option<&str>,
-        key: &str,
-    ) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.data.get(full_key(app, user, key))?.map(|v| v.to_vec()))
-    }
-
-    /// Writes `value` under `key`, atomically with the app's usage counter.
-    /// Refused if the app's total would exceed `quota` (a write that shrinks
-    /// usage is always allowed, so an app over a lowered quota can clean up).
-    pub fn set(
-        &self,
-        app: &str,
-        user: Option<&str>,
-        key: &str,
-        value: &[u8],
-        quota: u64,
-    ) -> Result<(), KvWriteError> {
-        self.write(app, user, key, None, Some(value), quota)
-            .map(|_| ())
-    }
-
-    /// Writes `new` under `key` (deletes it when `None`) only if the key
-    /// holds `expected` now (`None`: absent), atomically with the usage
-    /// counter. Returns whether it wrote; a quota refusal as in `set`.
-    pub fn swap(
-        &self,
-        app: &str,
-        user: Option<&str>,
-        key: &str,
-        expected: Option<&[u8]>,
-        new: Option<&[u8]>,
-        quota: u64,
-    ) -> Result<bool, KvWriteError> {
-        self.write(app, user, key, Some(expected), new, quota)
-    }
-
     /// `set` (no `condition`) and `swap` (write only over `condition`).
     fn write(
         &self,
@@ -147,9 +107,47 @@ impl KvTrees {
             Err(TransactionError::Storage(e)) => Err(KvWriteError::Store(e.into())),
         }
     }
+}
+
+/// The sled backend of per-app storage.
+impl crate::kv::KvStore for KvTrees {
+    /// The value under `key` in the given scope.
+    fn get(&self, app: &str, user: Option<&str>, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.data.get(full_key(app, user, key))?.map(|v| v.to_vec()))
+    }
+
+    /// Writes `value` under `key`, atomically with the app's usage counter.
+    /// Refused if the app's total would exceed `quota` (a write that shrinks
+    /// usage is always allowed, so an app over a lowered quota can clean up).
+    fn set(
+        &self,
+        app: &str,
+        user: Option<&str>,
+        key: &str,
+        value: &[u8],
+        quota: u64,
+    ) -> Result<(), KvWriteError> {
+        self.write(app, user, key, None, Some(value), quota)
+            .map(|_| ())
+    }
+
+    /// Writes `new` under `key` (deletes it when `None`) only if the key
+    /// holds `expected` now (`None`: absent), atomically with the usage
+    /// counter. Returns whether it wrote; a quota refusal as in `set`.
+    fn swap(
+        &self,
+        app: &str,
+        user: Option<&str>,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+        quota: u64,
+    ) -> Result<bool, KvWriteError> {
+        self.write(app, user, key, Some(expected), new, quota)
+    }
 
     /// Deletes `key`; returns whether it existed.
-    pub fn delete(&self, app: &str, user: Option<&str>, key: &str) -> Result<bool, StoreError> {
+    fn delete(&self, app: &str, user: Option<&str>, key: &str) -> Result<bool, StoreError> {
         let k = full_key(app, user, key);
         let result = (&self.data, &self.usage).transaction(|(data, usage)| {
             let Some(old) = data.remove(k.as_slice())? else {
@@ -168,7 +166,7 @@ impl KvTrees {
 
     /// Up to `limit` keys starting with `prefix`, strictly after `after`.
     /// The flag says whether more keys follow.
-    pub fn list(
+    fn list(
         &self,
         app: &str,
         user: Option<&str>,
@@ -203,11 +201,7 @@ impl KvTrees {
     }
 
     /// Every key and value `user` holds in the app's user scope, in key order.
-    pub fn user_entries(
-        &self,
-        app: &str,
-        user: &str,
-    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    fn user_entries(&self, app: &str, user: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let scope = scope_prefix(app, Some(user));
         self.data
             .scan_prefix(&scope)
@@ -222,13 +216,13 @@ impl KvTrees {
     }
 
     /// Bytes the app's storage uses (keys plus values, all scopes).
-    pub fn usage(&self, app: &str) -> Result<u64, StoreError> {
+    fn usage(&self, app: &str) -> Result<u64, StoreError> {
         Ok(read_u64(self.usage.get(app.as_bytes())?))
     }
 
     /// Every app in which `user` holds user-scoped keys. A full scan (there
     /// is no per-user index): meant for exports, not hot paths.
-    pub fn apps_with_user_data(
+    fn apps_with_user_data(
         &self,
         user: &str,
     ) -> Result<std::collections::BTreeSet<String>, StoreError> {
@@ -248,7 +242,7 @@ impl KvTrees {
     }
 
     /// Erases every key of the app, in both scopes.
-    pub fn purge_app(&self, app: &str) -> Result<(), StoreError> {
+    fn purge_app(&self, app: &str) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         for item in self.data.scan_prefix(app_prefix(app)) {
             batch.remove(item?.0);
@@ -256,61 +250,5 @@ impl KvTrees {
         self.data.apply_batch(batch)?;
         self.usage.remove(app.as_bytes())?;
         Ok(())
-    }
-}
-
-/// The sled backend of per-app storage.
-impl crate::kv::KvStore for KvTrees {
-    fn get(&self, app: &str, user: Option<&str>, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        KvTrees::get(self, app, user, key)
-    }
-    fn set(
-        &self,
-        app: &str,
-        user: Option<&str>,
-        key: &str,
-        value: &[u8],
-        quota: u64,
-    ) -> Result<(), KvWriteError> {
-        KvTrees::set(self, app, user, key, value, quota)
-    }
-    fn swap(
-        &self,
-        app: &str,
-        user: Option<&str>,
-        key: &str,
-        expected: Option<&[u8]>,
-        new: Option<&[u8]>,
-        quota: u64,
-    ) -> Result<bool, KvWriteError> {
-        KvTrees::swap(self, app, user, key, expected, new, quota)
-    }
-    fn delete(&self, app: &str, user: Option<&str>, key: &str) -> Result<bool, StoreError> {
-        KvTrees::delete(self, app, user, key)
-    }
-    fn list(
-        &self,
-        app: &str,
-        user: Option<&str>,
-        prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<(Vec<String>, bool), StoreError> {
-        KvTrees::list(self, app, user, prefix, after, limit)
-    }
-    fn user_entries(&self, app: &str, user: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        KvTrees::user_entries(self, app, user)
-    }
-    fn usage(&self, app: &str) -> Result<u64, StoreError> {
-        KvTrees::usage(self, app)
-    }
-    fn apps_with_user_data(
-        &self,
-        user: &str,
-    ) -> Result<std::collections::BTreeSet<String>, StoreError> {
-        KvTrees::apps_with_user_data(self, user)
-    }
-    fn purge_app(&self, app: &str) -> Result<(), StoreError> {
-        KvTrees::purge_app(self, app)
     }
 }

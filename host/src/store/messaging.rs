@@ -100,24 +100,28 @@ impl MessagingTree {
             None => Ok(None),
         }
     }
+}
 
+/// The sled backend of the messenger.
+#[async_trait::async_trait]
+impl crate::messaging::MessagingStore for MessagingTree {
     /// A fresh id, greater than every id handed out before (also across
     /// restarts). Callers serialise id-taking and `apply` so that ids are
     /// committed in order.
-    pub fn next_id(&self) -> Result<u64, StoreError> {
+    fn next_id(&self) -> Result<u64, StoreError> {
         Ok(self.db.generate_id()? + 1)
     }
 
-    pub fn conversation(&self, id: &str) -> Result<Option<Conversation>, StoreError> {
+    fn conversation(&self, id: &str) -> Result<Option<Conversation>, StoreError> {
         self.get(&conv_key(id))
     }
 
-    pub fn membership(&self, user: &str, conv: &str) -> Result<Option<Membership>, StoreError> {
+    fn membership(&self, user: &str, conv: &str) -> Result<Option<Membership>, StoreError> {
         self.get(&member_key(user, conv))
     }
 
     /// Every conversation the person belongs to, with their membership.
-    pub fn memberships(&self, user: &str) -> Result<Vec<(String, Membership)>, StoreError> {
+    fn memberships(&self, user: &str) -> Result<Vec<(String, Membership)>, StoreError> {
         let prefix = format!("u/{user}/");
         let mut out = Vec::new();
         for item in self.tree.scan_prefix(prefix.as_bytes()) {
@@ -128,13 +132,13 @@ impl MessagingTree {
         Ok(out)
     }
 
-    pub fn direct(&self, a: &str, b: &str) -> Result<Option<String>, StoreError> {
+    fn direct(&self, a: &str, b: &str) -> Result<Option<String>, StoreError> {
         self.get(&direct_key(a, b))
     }
 
     /// Up to `limit` messages of `conv` with ids in (`after`, `before`):
     /// the newest first when `newest_first`, else the oldest first.
-    pub fn messages(
+    fn messages(
         &self,
         conv: &str,
         after: u64,
@@ -169,7 +173,7 @@ impl MessagingTree {
     }
 
     /// How many messages of `conv` have an id above `after` (at most `cap`).
-    pub fn count_after(&self, conv: &str, after: u64, cap: usize) -> Result<usize, StoreError> {
+    fn count_after(&self, conv: &str, after: u64, cap: usize) -> Result<usize, StoreError> {
         let prefix = msg_prefix(conv);
         let lo = format!("{prefix}{}", id_text(after.saturating_add(1)));
         let hi = format!("{prefix}{}", id_text(u64::MAX));
@@ -181,7 +185,7 @@ impl MessagingTree {
     }
 
     /// The person's live events after `after`, oldest first.
-    pub fn stream_after(
+    fn stream_after(
         &self,
         user: &str,
         after: u64,
@@ -199,17 +203,17 @@ impl MessagingTree {
     }
 
     /// The person's conversation with an app, if they have one.
-    pub fn app_conversation(&self, user: &str, app: &str) -> Result<Option<String>, StoreError> {
+    fn app_conversation(&self, user: &str, app: &str) -> Result<Option<String>, StoreError> {
         self.get(&format!("a/{user}/{app}"))
     }
 
     /// How many one-time subscriptions to `topic` the person holds for `app`.
-    pub fn subscription(&self, user: &str, app: &str, topic: &str) -> Result<u32, StoreError> {
+    fn subscription(&self, user: &str, app: &str, topic: &str) -> Result<u32, StoreError> {
         Ok(self.get(&sub_key(user, app, topic))?.unwrap_or(0))
     }
 
     /// Every topic the person subscribed to for `app`, with what is left.
-    pub fn subscriptions(&self, user: &str, app: &str) -> Result<Vec<(String, u32)>, StoreError> {
+    fn subscriptions(&self, user: &str, app: &str) -> Result<Vec<(String, u32)>, StoreError> {
         let prefix = format!("n/{user}/{app}/");
         let mut out = Vec::new();
         for item in self.tree.scan_prefix(prefix.as_bytes()) {
@@ -221,12 +225,12 @@ impl MessagingTree {
     }
 
     /// How `app` may still answer the person.
-    pub fn window(&self, app: &str, user: &str) -> Result<Option<Window>, StoreError> {
+    fn window(&self, app: &str, user: &str) -> Result<Option<Window>, StoreError> {
         self.get(&format!("w/{app}/{user}"))
     }
 
     /// Up to `limit` messages due for delivery to apps by `now`.
-    pub fn due_deliveries(&self, now: i64, limit: usize) -> Result<Vec<AppDelivery>, StoreError> {
+    fn due_deliveries(&self, now: i64, limit: usize) -> Result<Vec<AppDelivery>, StoreError> {
         let mut out = Vec::new();
         for item in self.tree.scan_prefix(b"o/") {
             let (k, v) = item?;
@@ -242,7 +246,7 @@ impl MessagingTree {
     }
 
     /// Every delivery still held (due, waiting or given up).
-    pub fn deliveries(&self) -> Result<Vec<AppDelivery>, StoreError> {
+    fn deliveries(&self) -> Result<Vec<AppDelivery>, StoreError> {
         let mut out = Vec::new();
         for item in self.tree.scan_prefix(b"o/") {
             let (k, v) = item?;
@@ -252,12 +256,12 @@ impl MessagingTree {
     }
 
     /// The conversation a red packet was sent into, if any.
-    pub fn packet_conversation(&self, packet: &str) -> Result<Option<String>, StoreError> {
+    fn packet_conversation(&self, packet: &str) -> Result<Option<String>, StoreError> {
         self.get(&format!("p/{packet}"))
     }
 
     /// The id of the person's newest live event.
-    pub fn newest_event(&self, user: &str) -> Result<Option<u64>, StoreError> {
+    fn newest_event(&self, user: &str) -> Result<Option<u64>, StoreError> {
         match self
             .tree
             .scan_prefix(stream_prefix(user).as_bytes())
@@ -273,7 +277,7 @@ impl MessagingTree {
 
     /// Applies `w` atomically (visible to readers at once; durable after
     /// `flush`).
-    pub fn apply(&self, w: &MessagingWrite) -> Result<(), StoreError> {
+    fn apply(&self, w: &MessagingWrite) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         for c in &w.conversations {
             batch.insert(conv_key(&c.id).as_bytes(), encode(c)?);
@@ -323,7 +327,7 @@ impl MessagingTree {
     }
 
     /// Makes everything applied so far durable.
-    pub async fn flush(&self) -> Result<(), StoreError> {
+    async fn flush(&self) -> Result<(), StoreError> {
         // sled's `flush_async` stalled under many concurrent callers (the
         // messaging benchmark hung at 64); a blocking flush on the blocking
         // pool is what the wallet's writer does too, and concurrent flushes
@@ -333,76 +337,5 @@ impl MessagingTree {
             .await
             .map_err(|e| StoreError::Io(format!("flush task: {e}")))??;
         Ok(())
-    }
-}
-
-/// The sled backend of the messenger.
-#[async_trait::async_trait]
-impl crate::messaging::MessagingStore for MessagingTree {
-    fn next_id(&self) -> Result<u64, StoreError> {
-        MessagingTree::next_id(self)
-    }
-    fn conversation(&self, id: &str) -> Result<Option<Conversation>, StoreError> {
-        MessagingTree::conversation(self, id)
-    }
-    fn membership(&self, user: &str, conv: &str) -> Result<Option<Membership>, StoreError> {
-        MessagingTree::membership(self, user, conv)
-    }
-    fn memberships(&self, user: &str) -> Result<Vec<(String, Membership)>, StoreError> {
-        MessagingTree::memberships(self, user)
-    }
-    fn direct(&self, a: &str, b: &str) -> Result<Option<String>, StoreError> {
-        MessagingTree::direct(self, a, b)
-    }
-    fn messages(
-        &self,
-        conv: &str,
-        after: u64,
-        before: u64,
-        limit: usize,
-        newest_first: bool,
-    ) -> Result<Vec<Message>, StoreError> {
-        MessagingTree::messages(self, conv, after, before, limit, newest_first)
-    }
-    fn count_after(&self, conv: &str, after: u64, cap: usize) -> Result<usize, StoreError> {
-        MessagingTree::count_after(self, conv, after, cap)
-    }
-    fn stream_after(
-        &self,
-        user: &str,
-        after: u64,
-        limit: usize,
-    ) -> Result<Vec<LiveEvent>, StoreError> {
-        MessagingTree::stream_after(self, user, after, limit)
-    }
-    fn newest_event(&self, user: &str) -> Result<Option<u64>, StoreError> {
-        MessagingTree::newest_event(self, user)
-    }
-    fn app_conversation(&self, user: &str, app: &str) -> Result<Option<String>, StoreError> {
-        MessagingTree::app_conversation(self, user, app)
-    }
-    fn subscription(&self, user: &str, app: &str, topic: &str) -> Result<u32, StoreError> {
-        MessagingTree::subscription(self, user, app, topic)
-    }
-    fn subscriptions(&self, user: &str, app: &str) -> Result<Vec<(String, u32)>, StoreError> {
-        MessagingTree::subscriptions(self, user, app)
-    }
-    fn window(&self, app: &str, user: &str) -> Result<Option<Window>, StoreError> {
-        MessagingTree::window(self, app, user)
-    }
-    fn due_deliveries(&self, now: i64, limit: usize) -> Result<Vec<AppDelivery>, StoreError> {
-        MessagingTree::due_deliveries(self, now, limit)
-    }
-    fn deliveries(&self) -> Result<Vec<AppDelivery>, StoreError> {
-        MessagingTree::deliveries(self)
-    }
-    fn packet_conversation(&self, packet: &str) -> Result<Option<String>, StoreError> {
-        MessagingTree::packet_conversation(self, packet)
-    }
-    fn apply(&self, w: &MessagingWrite) -> Result<(), StoreError> {
-        MessagingTree::apply(self, w)
-    }
-    async fn flush(&self) -> Result<(), StoreError> {
-        MessagingTree::flush(self).await
     }
 }

@@ -320,19 +320,17 @@ impl Superapp {
     }
 
     /// A field of a person's account, or `(removed)` for one that is gone.
-    fn person_field(&self, user_id: &str, field: fn(crate::identity::User) -> String) -> String {
+    /// A person's display name and handle, read once; "(removed)" for both
+    /// when they are gone.
+    fn name_and_handle(&self, user_id: &str) -> (String, String) {
         match self.identity.user(user_id) {
-            Ok(Some(u)) => field(u),
-            _ => "(removed)".into(),
+            Ok(Some(u)) => (u.display_name, u.handle),
+            _ => ("(removed)".into(), "(removed)".into()),
         }
     }
 
     fn handle_of(&self, user_id: &str) -> String {
-        self.person_field(user_id, |u| u.handle)
-    }
-
-    fn display_name_of(&self, user_id: &str) -> String {
-        self.person_field(user_id, |u| u.display_name)
+        self.name_and_handle(user_id).1
     }
 
     fn wallet_view_of(&self, balance: Amount) -> WalletView {
@@ -406,11 +404,14 @@ impl Superapp {
         let claims: Vec<ClaimView> = r
             .claims
             .iter()
-            .map(|c| ClaimView {
-                name: self.display_name_of(&c.user),
-                handle: self.handle_of(&c.user),
-                amount: c.amount,
-                at: rfc3339(c.at),
+            .map(|c| {
+                let (name, handle) = self.name_and_handle(&c.user);
+                ClaimView {
+                    name,
+                    handle,
+                    amount: c.amount,
+                    at: rfc3339(c.at),
+                }
             })
             .collect();
         // The earliest of equal best shares wins; its name is already read.
@@ -419,9 +420,10 @@ impl Superapp {
             .enumerate()
             .max_by_key(|(i, c)| (c.amount, std::cmp::Reverse(*i)))
             .map(|(_, c)| c.name.clone());
+        let (sender, sender_handle) = self.name_and_handle(&r.sender);
         PacketView {
-            sender: self.display_name_of(&r.sender),
-            sender_handle: self.handle_of(&r.sender),
+            sender,
+            sender_handle,
             claims,
             id: r.id,
             app: r.app,

@@ -891,13 +891,16 @@ pub(crate) mod imports {
             Ok(())
         }
 
+        /// The host's rules for a memo or greeting: its length, and core's
+        /// shown-text rule (no control or bidi characters).
         fn check_text(field: &str, text: &str, max: usize) -> Result<(), Error> {
             if text.chars().count() > max {
                 return Err(Error::Invalid(format!(
                     "the {field} is at most {max} characters"
                 )));
             }
-            Ok(())
+            superapp_core::text::check_shown_text(text, false)
+                .map_err(|why| Error::Invalid(format!("the {field} {why}")))
         }
 
         /// Runs `f` once per key: a retry with the same arguments returns
@@ -942,7 +945,7 @@ pub(crate) mod imports {
             key: &str,
         ) -> Result<Payment, Error> {
             check_amount(amount)?;
-            check_text("memo", memo, 128)?;
+            check_text("memo", memo, superapp_core::wallet::MAX_MEMO_CHARS)?;
             let payer = user(s)?;
             let waiting = s
                 .payments
@@ -1134,7 +1137,11 @@ pub(crate) mod imports {
         ) -> Result<Payment, Error> {
             let args = format!("packet {total} {count} {split:?} {greeting}");
             once(key, args, |s| {
-                check_text("greeting", greeting, 64)?;
+                check_text(
+                    "greeting",
+                    greeting,
+                    superapp_core::wallet::MAX_GREETING_CHARS,
+                )?;
                 if count == 0 || count > MAX_PACKET_COUNT {
                     return Err(Error::Invalid(format!(
                         "a red packet has 1 to {MAX_PACKET_COUNT} shares, not {count}"
@@ -1275,7 +1282,7 @@ pub(crate) mod imports {
                     None => {}
                 }
                 check_amount(amount)?;
-                check_text("memo", memo, 128)?;
+                check_text("memo", memo, superapp_core::wallet::MAX_MEMO_CHARS)?;
                 if !s.people.contains_key(to) {
                     return Err(Error::NotFound(format!(
                         "no person with open id `{to}` in this app"
@@ -1443,5 +1450,43 @@ pub(crate) mod imports {
                 Ok(id)
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MockHost;
+    use crate::wallet::{self, PaymentMode};
+    use crate::{App, Error, Request, Response, Router};
+
+    struct Pay;
+    impl App for Pay {
+        fn handle(req: Request) -> Response {
+            fn pay(req: &Request) -> Result<Response, Error> {
+                let memo = String::from_utf8_lossy(req.body()).into_owned();
+                let p = wallet::request_payment(100, &memo, PaymentMode::Direct, "order-1")?;
+                Ok(Response::json(&p.id))
+            }
+            Router::new().post("/pay", pay).handle(req)
+        }
+    }
+
+    #[test]
+    fn memos_follow_the_hosts_text_rules() {
+        let host = MockHost::<Pay>::new("pay");
+        let ann = host.person("ann");
+        let call = |memo: &str| host.call(Some(&ann), Request::new("POST", "/pay", memo));
+        let reordered = call("gpj\u{202E}exe.tea");
+        assert_eq!(reordered.status, 400, "{}", reordered.body_text());
+        assert!(
+            reordered.body_text().contains("bidirectional"),
+            "{}",
+            reordered.body_text()
+        );
+        assert_eq!(
+            call(&"x".repeat(superapp_core::wallet::MAX_MEMO_CHARS + 1)).status,
+            400
+        );
+        assert_eq!(call("Longjing tea").status, 200);
     }
 }

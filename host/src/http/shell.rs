@@ -45,30 +45,15 @@ fn files() -> &'static HashMap<&'static str, File> {
     &FILES
 }
 
-/// The type a file is served as, by its extension (lower case).
+/// The type a file is served as: the UI file types' table (one list of
+/// what the host serves as what), and text for the rest (licences, notes).
 fn content_type(path: &str) -> &'static str {
-    let ext = path
-        .rsplit_once('.')
-        .map(|(_, e)| e.to_ascii_lowercase())
-        .unwrap_or_default();
-    match ext.as_str() {
-        "html" | "htm" => "text/html; charset=utf-8",
-        "js" | "mjs" => "text/javascript; charset=utf-8",
-        "css" => "text/css; charset=utf-8",
-        "json" => "application/json",
-        "svg" => "image/svg+xml",
-        "png" => "image/png",
-        "ico" => "image/x-icon",
-        "webp" => "image/webp",
-        "woff2" => "font/woff2",
-        "woff" => "font/woff",
-        // Licences and notes (`LICENSE-preact`, `README.md`) are text.
-        _ => "text/plain; charset=utf-8",
-    }
+    crate::packages::ui_content_type(path).unwrap_or("text/plain; charset=utf-8")
 }
 
-/// Whether the client's `If-None-Match` already names `etag`.
-fn fresh(headers: &HeaderMap, etag: &str) -> bool {
+/// Whether the client's `If-None-Match` already names `etag` (the weak
+/// comparison of RFC 9110: `W/` is ignored). Shared with the UI files.
+pub(super) fn fresh(headers: &HeaderMap, etag: &str) -> bool {
     headers
         .get_all(header::IF_NONE_MATCH)
         .iter()

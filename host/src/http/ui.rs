@@ -66,15 +66,7 @@ pub(super) async fn file(State(s): State<AppState>, req: Request) -> Response {
 /// cacheable for good either way (its address changes with its content),
 /// and loadable from the frame's opaque origin.
 fn asset_response(asset: UiAsset, request: &HeaderMap) -> Response {
-    let fresh = request
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|given| {
-            given
-                .split(',')
-                .any(|t| t.trim() == asset.etag || t.trim() == "*")
-        });
-    let mut r = if fresh {
+    let mut r = if super::shell::fresh(request, &asset.etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         let mut r = Response::new(Body::from(asset.bytes));

@@ -117,21 +117,23 @@ impl Superapp {
                     report.delivered += 1;
                 }
                 Err(why) => {
-                    let (app, what) = (item.app().to_string(), item.label());
-                    let retry = item.retry();
-                    *retry.attempts += 1;
-                    match next_try(*retry.attempts, now) {
+                    let attempts = {
+                        let retry = item.retry();
+                        *retry.attempts += 1;
+                        *retry.attempts
+                    };
+                    match next_try(attempts, now) {
                         Some(at) => {
-                            *retry.next_at = at;
+                            *item.retry().next_at = at;
                             report.failed += 1;
                         }
                         None => {
-                            *retry.gave_up = true;
-                            tracing::warn!(app = %app, what = %what, error = %why, "delivery given up");
+                            *item.retry().gave_up = true;
+                            tracing::warn!(app = %item.app(), what = %item.label(), error = %why, "delivery given up");
                             report.gave_up += 1;
                         }
                     }
-                    *retry.last_error = Some(why);
+                    *item.retry().last_error = Some(why);
                     queue.failed(item).await?;
                 }
             }

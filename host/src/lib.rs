@@ -19,6 +19,7 @@ pub mod packages;
 pub mod platform;
 pub mod remote;
 pub mod runtime;
+mod schemas;
 pub mod store;
 // Core's text rules, where the host's modules have always found them.
 pub use superapp_core::text;

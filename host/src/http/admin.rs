@@ -7,7 +7,7 @@
 //! (`max_package_bytes`), not axum's default body limit.
 
 use super::{AppState, JsonBody, Problem, QueryOf};
-use crate::identity::{IdentityError, UserView};
+use crate::identity::IdentityError;
 use crate::packages::{AppRecord, CommitMode, InstallError, KeyBinding, KeyError, TrustedKey};
 use crate::platform::Superapp;
 use axum::Router;
@@ -305,7 +305,7 @@ pub struct RekeyRequest {
     params(("id" = String, Path, description = "The app id")),
     request_body = RekeyRequest,
     responses(
-        (status = 200, description = "The app's binding, with the keys it had before", body = KeyBinding),
+        (status = 200, description = "The app's binding, with the keys it had before", body = crate::schemas::KeyBinding),
         (status = 400, description = "`bad-public-key`"),
         (status = 404, description = "`not-installed`: no such app, nor a binding kept after its removal"),
         (status = 422, description = "`untrusted-key`: trust the key first")))]
@@ -434,7 +434,7 @@ fn identity_result<T: Serialize>(status: StatusCode, r: Result<T, IdentityError>
 
 /// Every person, by handle.
 #[utoipa::path(get, path = "/admin/users", tag = "admin", security(("admin" = [])),
-    responses((status = 200, body = Vec<UserView>)))]
+    responses((status = 200, body = Vec<crate::schemas::UserView>)))]
 pub(super) async fn list_users(State(s): State<AppState>) -> Response {
     identity_result(
         StatusCode::OK,
@@ -448,7 +448,7 @@ pub(super) async fn list_users(State(s): State<AppState>) -> Response {
 /// Adds a person (password hashed with argon2).
 #[utoipa::path(post, path = "/admin/users", tag = "admin", security(("admin" = [])),
     request_body = NewUser,
-    responses((status = 201, body = UserView),
+    responses((status = 201, body = crate::schemas::UserView),
         (status = 409, description = "`handle-taken`"),
         (status = 422, description = "`invalid-handle`, `invalid-display-name`, `invalid-password`")))]
 pub(super) async fn add_user(
@@ -468,7 +468,7 @@ pub(super) async fn add_user(
 #[utoipa::path(post, path = "/admin/users/{handle}/verify", tag = "admin", security(("admin" = [])),
     params(("handle" = String, Path, description = "The person's handle", example = "ann")),
     request_body = VerifyRequest,
-    responses((status = 200, body = UserView),
+    responses((status = 200, body = crate::schemas::UserView),
         (status = 404, description = "`unknown-user`"),
         (status = 422, description = "`invalid-birth-date`")))]
 pub(super) async fn verify_user(

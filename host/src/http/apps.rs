@@ -166,6 +166,7 @@ pub(super) async fn launch(
 /// The key set.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JwkSet {
+    #[schema(value_type = Vec<crate::schemas::Jwk>)]
     pub keys: Vec<Jwk>,
 }
 

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 /// The signed-in person's account.
 #[utoipa::path(get, path = "/me", tag = "me", security(("bearer" = [])),
-    responses((status = 200, body = UserView)))]
+    responses((status = 200, body = crate::schemas::UserView)))]
 pub(super) async fn me(
     State(s): State<AppState>,
     who: Authed,
@@ -54,6 +54,7 @@ pub(super) async fn grants(
 pub struct DecideRequest {
     /// `grant`, `deny` (sticks: the app is told not to ask again) or
     /// `revoke` (back to undecided).
+    #[schema(value_type = crate::schemas::Decision)]
     pub decision: Decision,
 }
 

@@ -86,7 +86,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
         wallet::admin_capture,
         wallet::admin_void,
     ),
-    components(schemas(problem::ProblemBody, crate::identity::LaunchClaims)),
+    components(schemas(problem::ProblemBody, crate::schemas::LaunchClaims)),
     modifiers(&Security),
     tags(
         (name = "auth", description = "Sessions"),

@@ -50,7 +50,7 @@ pub struct HostKeyInfo {
 }
 
 /// One public key in the JWKS (RFC 8037: OKP, Ed25519).
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Jwk {
     pub kty: String,
     pub crv: String,
@@ -63,7 +63,7 @@ pub struct Jwk {
 }
 
 /// The claims of a launch token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LaunchClaims {
     /// The host's public URL.
     pub iss: String,

@@ -27,7 +27,7 @@ pub struct NewSession {
 }
 
 /// A session as its owner sees it in an export (never the token).
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SessionInfo {
     pub created_at: String,
     pub expires_at: String,

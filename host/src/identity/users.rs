@@ -44,7 +44,7 @@ pub struct Verification {
 }
 
 /// A user as operators and the person themselves see them (no hash).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserView {
     pub handle: String,
     pub display_name: String,

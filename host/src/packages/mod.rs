@@ -125,7 +125,7 @@ pub enum CommitMode {
 /// install and changed only by the operator (`apps rekey`); it outlives a
 /// removal that keeps the app's data (that data is the developer's users'),
 /// and is forgotten only with the data (`--purge-data`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyBinding {
     /// The key every signed package for this id must be signed with
     /// (`ed25519:…`).
@@ -138,7 +138,7 @@ pub struct KeyBinding {
 }
 
 /// A key an app was bound to before a rekey.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EarlierKey {
     pub key: String,
     /// Unix seconds: when the rekey replaced it.

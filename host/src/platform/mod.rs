@@ -567,6 +567,7 @@ pub struct AccessView {
     /// e.g. `identity.profile`, `storage.user`.
     pub capability: String,
     /// `allowed`, `denied` or `failed`.
+    #[schema(value_type = crate::schemas::AccessOutcome)]
     pub outcome: crate::identity::AccessOutcome,
     /// How many such uses one call made.
     pub count: u32,
@@ -589,7 +590,9 @@ impl From<AccessEntry> for AccessView {
 /// Everything the host holds about a person.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Export {
+    #[schema(value_type = crate::schemas::UserView)]
     pub user: UserView,
+    #[schema(value_type = Vec<crate::schemas::SessionInfo>)]
     pub sessions: Vec<SessionInfo>,
     pub apps: Vec<ExportedApp>,
     pub access_log: Vec<AccessView>,

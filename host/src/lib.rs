@@ -20,7 +20,9 @@ pub mod platform;
 pub mod remote;
 pub mod runtime;
 mod schemas;
-pub mod store;
+// The storage traits and the sled backend, where the host's modules have
+// always found them.
+pub use superapp_store as store;
 // Core's text rules, where the host's modules have always found them.
 pub use superapp_core::text;
 pub mod wallet;

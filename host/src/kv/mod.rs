@@ -1,8 +1,8 @@
 //! Per-app key-value state: scopes, key rules, value size and app quotas.
 //! The storage capability and (later) the HTTP API both come through here.
 
+pub use crate::store::KvStore;
 use crate::store::{KvWriteError, StoreError};
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 pub use superapp_core::kv::{DEFAULT_LIST_LIMIT, MAX_KEY_BYTES, MAX_LIST_LIMIT};
@@ -60,53 +60,6 @@ impl KvError {
 pub struct KeyPage {
     pub keys: Vec<String>,
     pub next_cursor: Option<String>,
-}
-
-/// Where per-app storage persists: the store module implements it on sled.
-/// Keys arrive checked; `user` is `None` for the app scope. Usage is the
-/// sum of key and value lengths of the app's keys, kept exact by every write.
-pub trait KvStore: Send + Sync {
-    fn get(&self, app: &str, user: Option<&str>, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
-    /// Writes `value` unless the app's usage would pass `quota`.
-    fn set(
-        &self,
-        app: &str,
-        user: Option<&str>,
-        key: &str,
-        value: &[u8],
-        quota: u64,
-    ) -> Result<(), KvWriteError>;
-    /// Compare-and-swap: writes `new` (`None` deletes) only if the stored
-    /// value is `expected` (`None`: absent); says whether it did.
-    fn swap(
-        &self,
-        app: &str,
-        user: Option<&str>,
-        key: &str,
-        expected: Option<&[u8]>,
-        new: Option<&[u8]>,
-        quota: u64,
-    ) -> Result<bool, KvWriteError>;
-    /// Whether there was a value to delete.
-    fn delete(&self, app: &str, user: Option<&str>, key: &str) -> Result<bool, StoreError>;
-    /// Keys starting with `prefix`, in order, after `after`, at most
-    /// `limit`; and whether more follow.
-    fn list(
-        &self,
-        app: &str,
-        user: Option<&str>,
-        prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<(Vec<String>, bool), StoreError>;
-    /// Every key and value of `user` in `app`.
-    fn user_entries(&self, app: &str, user: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
-    /// Bytes the app uses.
-    fn usage(&self, app: &str) -> Result<u64, StoreError>;
-    /// Every app in which `user` holds keys.
-    fn apps_with_user_data(&self, user: &str) -> Result<BTreeSet<String>, StoreError>;
-    /// Removes every key of `app` and its usage.
-    fn purge_app(&self, app: &str) -> Result<(), StoreError>;
 }
 
 /// The storage service.

@@ -3,12 +3,15 @@
 //! each person's live-event stream. People appear here by internal user id;
 //! the edges resolve handles and show names.
 
+pub use crate::store::MessagingStore;
 use crate::store::{MessagingWrite, StoreError};
-use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use superapp_core::rate::TokenBucket;
 use tokio::sync::watch;
+
+// The records are core's (the stores persist them); the rules are here.
+pub use superapp_core::messaging::*;
 
 /// Most members a group may have (creator included).
 pub const MAX_GROUP_MEMBERS: usize = 500;
@@ -84,125 +87,40 @@ impl MessagingError {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ConversationKind {
-    /// Between two people; one per pair.
-    Direct,
-    /// Created by a person, who may invite others; members may leave.
-    Group,
-    /// A person and a mini-app: the app's notifications and answers, and
-    /// what the person writes to the app.
-    App,
-}
-
-/// A conversation and who is in it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Conversation {
-    pub id: String,
-    pub kind: ConversationKind,
-    /// Groups only.
-    pub title: Option<String>,
-    pub created_by: String,
-    pub created_at: i64,
-    /// User ids, in the order they joined.
-    pub members: Vec<String>,
-    /// `App` conversations: the app.
-    #[serde(default)]
-    pub app: Option<String>,
-}
-
-/// One person's place in a conversation.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Membership {
-    pub joined_at: i64,
-    /// The newest message id the person has read.
-    pub last_read: u64,
-}
-
-/// A person as the messenger records them on what they send.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Person {
-    pub user: String,
-    pub handle: String,
-    pub name: String,
-}
-
-/// Who sent a message.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum Sender {
-    /// A person; handle and name as they were when sent.
-    Person(Person),
-    /// The host (joins, leaves).
-    System,
-    /// A mini-app (notifications and answers in its conversation).
-    App(String),
-}
-
-/// What a message says.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Body {
-    Text {
-        text: String,
-    },
-    /// Opening it launches `app` at `path`.
-    AppCard {
-        app: String,
-        path: String,
-        title: String,
-    },
-    /// A red packet to open from the chat.
-    RedPacket {
-        packet: String,
-        greeting: String,
-    },
-    /// A notice by the host.
-    System {
-        text: String,
-    },
-    /// A mini-app's notification on a topic the person subscribed to.
-    Notification {
-        topic: String,
-        text: String,
-    },
-}
-
-impl Body {
-    /// Checks sizes and shapes of what a person or app may send.
-    pub fn check(&self) -> Result<(), MessagingError> {
-        match self {
-            Body::Text { text } => {
-                if text.trim().is_empty() {
-                    return Err(MessagingError::Invalid("`text` is empty".into()));
-                }
-                check_len("text", text, MAX_TEXT_CHARS)
+/// Checks sizes and shapes of what a person or app may send.
+pub fn check_body(body: &Body) -> Result<(), MessagingError> {
+    match body {
+        Body::Text { text } => {
+            if text.trim().is_empty() {
+                return Err(MessagingError::Invalid("`text` is empty".into()));
             }
-            Body::AppCard { app, path, title } => {
-                if app.is_empty() {
-                    return Err(MessagingError::Invalid("a card needs an `app`".into()));
-                }
-                if !path.starts_with('/') || path.len() > MAX_PATH_BYTES {
-                    return Err(MessagingError::Invalid(format!(
-                        "a card's `path` starts with `/` and has at most {MAX_PATH_BYTES} bytes"
-                    )));
-                }
-                if title.trim().is_empty() {
-                    return Err(MessagingError::Invalid("a card needs a `title`".into()));
-                }
-                check_len("title", title, MAX_TITLE_CHARS)
-            }
-            Body::RedPacket { packet, .. } if packet.is_empty() => Err(MessagingError::Invalid(
-                "a red-packet card needs a `packet`".into(),
-            )),
-            Body::Notification { topic, text } => {
-                check_topic(topic)?;
-                if text.trim().is_empty() {
-                    return Err(MessagingError::Invalid("the notification is empty".into()));
-                }
-                check_len("body", text, MAX_TEXT_CHARS)
-            }
-            Body::RedPacket { .. } | Body::System { .. } => Ok(()),
+            check_len("text", text, MAX_TEXT_CHARS)
         }
+        Body::AppCard { app, path, title } => {
+            if app.is_empty() {
+                return Err(MessagingError::Invalid("a card needs an `app`".into()));
+            }
+            if !path.starts_with('/') || path.len() > MAX_PATH_BYTES {
+                return Err(MessagingError::Invalid(format!(
+                    "a card's `path` starts with `/` and has at most {MAX_PATH_BYTES} bytes"
+                )));
+            }
+            if title.trim().is_empty() {
+                return Err(MessagingError::Invalid("a card needs a `title`".into()));
+            }
+            check_len("title", title, MAX_TITLE_CHARS)
+        }
+        Body::RedPacket { packet, .. } if packet.is_empty() => Err(MessagingError::Invalid(
+            "a red-packet card needs a `packet`".into(),
+        )),
+        Body::Notification { topic, text } => {
+            check_topic(topic)?;
+            if text.trim().is_empty() {
+                return Err(MessagingError::Invalid("the notification is empty".into()));
+            }
+            check_len("body", text, MAX_TEXT_CHARS)
+        }
+        Body::RedPacket { .. } | Body::System { .. } => Ok(()),
     }
 }
 
@@ -237,67 +155,6 @@ fn check_len(field: &str, text: &str, max: usize) -> Result<(), MessagingError> 
         .map_err(|why| MessagingError::Invalid(format!("`{field}` {why}")))
 }
 
-/// A message, ordered in its conversation by `id`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Message {
-    pub id: u64,
-    pub conversation: String,
-    pub sender: Sender,
-    pub body: Body,
-    pub at: i64,
-}
-
-/// Something a person's clients are told about live.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct LiveEvent {
-    /// Increasing per person; the SSE `id` a reconnecting client sends back.
-    pub id: u64,
-    pub at: i64,
-    pub body: LiveBody,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum LiveBody {
-    /// A new message in one of the person's conversations.
-    Message(Message),
-    /// A mini-app asks the person to confirm a payment.
-    PaymentPrompt {
-        payment: String,
-        app: String,
-        amount: u64,
-        memo: String,
-    },
-    /// Someone opened the person's red packet.
-    PacketClaimed {
-        packet: String,
-        by: Person,
-        amount: u64,
-    },
-}
-
-/// How an app may still answer a person who wrote to it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Window {
-    /// Unix seconds; answers after this are refused.
-    pub until: i64,
-    pub replies_left: u32,
-}
-
-/// A person's message on its way to the app, at least once.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AppDelivery {
-    /// The message id.
-    pub id: u64,
-    pub app: String,
-    pub user: String,
-    pub text: String,
-    pub at: i64,
-    pub attempts: u32,
-    pub next_at: i64,
-    pub last_error: Option<String>,
-    pub gave_up: bool,
-}
-
 /// A conversation as one member sees it in their list.
 #[derive(Debug, Clone)]
 pub struct ConversationSummary {
@@ -312,54 +169,6 @@ pub struct HistoryPage {
     pub messages: Vec<Message>,
     /// Pass as `before` for the next (older) page; none at the start.
     pub next_before: Option<u64>,
-}
-
-/// Where the messenger persists: the store module implements it on sled.
-/// Ids come from `next_id`, greater than every id handed out before (also
-/// across restarts). `apply` is atomic and visible to readers at once;
-/// `flush` makes everything applied so far durable.
-#[async_trait::async_trait]
-pub trait MessagingStore: Send + Sync {
-    fn next_id(&self) -> Result<u64, StoreError>;
-    fn conversation(&self, id: &str) -> Result<Option<Conversation>, StoreError>;
-    fn membership(&self, user: &str, conv: &str) -> Result<Option<Membership>, StoreError>;
-    /// Every conversation the person belongs to, with their membership.
-    fn memberships(&self, user: &str) -> Result<Vec<(String, Membership)>, StoreError>;
-    /// The direct conversation of a pair (either order).
-    fn direct(&self, a: &str, b: &str) -> Result<Option<String>, StoreError>;
-    /// Up to `limit` messages of `conv` with ids in (`after`, `before`):
-    /// the newest first when `newest_first`, else the oldest first.
-    fn messages(
-        &self,
-        conv: &str,
-        after: u64,
-        before: u64,
-        limit: usize,
-        newest_first: bool,
-    ) -> Result<Vec<Message>, StoreError>;
-    /// How many messages of `conv` have an id above `after` (at most `cap`).
-    fn count_after(&self, conv: &str, after: u64, cap: usize) -> Result<usize, StoreError>;
-    /// The person's live events after `after`, oldest first.
-    fn stream_after(
-        &self,
-        user: &str,
-        after: u64,
-        limit: usize,
-    ) -> Result<Vec<LiveEvent>, StoreError>;
-    /// The id of the person's newest live event.
-    fn newest_event(&self, user: &str) -> Result<Option<u64>, StoreError>;
-    fn app_conversation(&self, user: &str, app: &str) -> Result<Option<String>, StoreError>;
-    /// One-time subscriptions left (0: none).
-    fn subscription(&self, user: &str, app: &str, topic: &str) -> Result<u32, StoreError>;
-    fn subscriptions(&self, user: &str, app: &str) -> Result<Vec<(String, u32)>, StoreError>;
-    fn window(&self, app: &str, user: &str) -> Result<Option<Window>, StoreError>;
-    /// Up to `limit` messages due for delivery to apps by `now` (not given up).
-    fn due_deliveries(&self, now: i64, limit: usize) -> Result<Vec<AppDelivery>, StoreError>;
-    /// Every delivery still held (due, waiting or given up).
-    fn deliveries(&self) -> Result<Vec<AppDelivery>, StoreError>;
-    fn packet_conversation(&self, packet: &str) -> Result<Option<String>, StoreError>;
-    fn apply(&self, w: &MessagingWrite) -> Result<(), StoreError>;
-    async fn flush(&self) -> Result<(), StoreError>;
 }
 
 /// The messenger service. Cheap to clone.
@@ -708,7 +517,7 @@ impl Messaging {
                 "system notices come from the host only".into(),
             ));
         }
-        body.check()?;
+        check_body(&body)?;
         let w = self
             .commit(|next| {
                 let mut w = MessagingWrite::default();
@@ -836,7 +645,7 @@ impl Messaging {
         now: i64,
     ) -> Result<Message, MessagingError> {
         let body = Body::Text { text };
-        body.check()?;
+        check_body(&body)?;
         let w = self
             .commit(|next| {
                 let mut w = MessagingWrite::default();
@@ -861,7 +670,7 @@ impl Messaging {
             topic: topic.to_string(),
             text,
         };
-        body.check()?;
+        check_body(&body)?;
         self.take_budget(app, now)?;
         let w = self
             .commit(|next| {
@@ -891,7 +700,7 @@ impl Messaging {
         now: i64,
     ) -> Result<Message, MessagingError> {
         let body = Body::Text { text };
-        body.check()?;
+        check_body(&body)?;
         self.take_budget(app, now)?;
         let w = self
             .commit(|next| {

@@ -9,82 +9,13 @@ pub use superapp_core::wallet::model;
 pub use superapp_core::wallet::*;
 
 use crate::store::StoreError;
+// The journal's records and the trait a backend implements are the store's.
+pub use crate::store::{BatchRecord, Delivery, Entry, LedgerStore, digest};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::mpsc;
 use std::sync::{Arc, RwLock};
 use tokio::sync::{Notify, oneshot};
-
-/// The store's failures, as the wallet reports them (`storage-io`).
-impl From<StoreError> for WalletError {
-    fn from(e: StoreError) -> Self {
-        WalletError::Storage(e.to_string())
-    }
-}
-
-/// One journaled command with everything its replay needs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Entry {
-    pub cmd: Command,
-    /// Empty for commands that create nothing.
-    #[serde(default, skip_serializing_if = "Fresh::is_none")]
-    pub fresh: Fresh,
-    pub now: i64,
-}
-
-/// One group commit: the commands that changed the ledger, in order, and a
-/// digest of what they appended. Replaying `entries` must append transfers
-/// and events with exactly this digest; a journal that does not is refused.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BatchRecord {
-    pub seq: u64,
-    pub rules: Rules,
-    pub entries: Vec<Entry>,
-    /// SHA-256 of the transfers and events the batch appended.
-    pub digest: [u8; 32],
-}
-
-/// The digest a batch record keeps of what it appended.
-pub fn digest(appended: &Appended) -> [u8; 32] {
-    use sha2::{Digest, Sha256};
-    let bytes = rmp_serde::to_vec(&(&appended.transfers, &appended.events)).unwrap_or_default();
-    Sha256::digest(&bytes).into()
-}
-
-/// An event waiting in the outbox.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Delivery {
-    pub event: WalletEvent,
-    pub attempts: u32,
-    /// Unix seconds of the next try.
-    pub next_at: i64,
-    pub last_error: Option<String>,
-    /// Every retry failed; kept for the operator, not tried again.
-    pub gave_up: bool,
-}
-
-/// Where the ledger persists. The store module implements it on sled; the
-/// ledger logic never sees how.
-pub trait LedgerStore: Send + Sync {
-    /// Feeds every committed batch to `f`, oldest first.
-    fn replay(
-        &self,
-        f: &mut dyn FnMut(BatchRecord) -> Result<(), WalletError>,
-    ) -> Result<(), WalletError>;
-    /// Writes one batch (journal, history index, outbox) atomically and
-    /// durably: when this returns Ok it survives a crash.
-    fn commit(&self, batch: &BatchRecord, appended: &Appended) -> Result<(), StoreError>;
-    /// The transfers batch `seq` appended, in order.
-    fn batch_transfers(&self, seq: u64) -> Result<Vec<Transfer>, StoreError>;
-    /// Outbox entries due by `now` (not given up), oldest first.
-    fn due_events(&self, now: i64, limit: usize) -> Result<Vec<Delivery>, StoreError>;
-    /// Every outbox entry, for operators and tests.
-    fn all_events(&self) -> Result<Vec<Delivery>, StoreError>;
-    /// Removes a delivered event.
-    fn event_delivered(&self, seq: u64) -> Result<(), StoreError>;
-    /// Records a failed try (the caller sets attempts, next_at, gave_up).
-    fn event_failed(&self, delivery: &Delivery) -> Result<(), StoreError>;
-}
 
 /// Largest number of jobs one group commit takes.
 const MAX_BATCH: usize = 4096;

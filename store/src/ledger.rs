@@ -4,9 +4,10 @@
 //! all-or-nothing.
 
 use super::{Db, StoreError};
-use crate::wallet::{Appended, BatchRecord, Delivery, LedgerStore, Transfer, WalletError};
+use crate::{BatchRecord, Delivery, LedgerStore};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use superapp_core::wallet::{Appended, Transfer, WalletError};
 
 const TREE: &str = "ledger";
 /// `j` + batch seq: the journal.

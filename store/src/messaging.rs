@@ -4,9 +4,9 @@
 //! reader never sees half of it.
 
 use super::{Db, StoreError};
-use crate::messaging::{AppDelivery, Conversation, LiveEvent, Membership, Message, Window};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use superapp_core::messaging::{AppDelivery, Conversation, LiveEvent, Membership, Message, Window};
 
 const TREE: &str = "messaging";
 
@@ -104,7 +104,7 @@ impl MessagingTree {
 
 /// The sled backend of the messenger.
 #[async_trait::async_trait]
-impl crate::messaging::MessagingStore for MessagingTree {
+impl crate::MessagingStore for MessagingTree {
     /// A fresh id, greater than every id handed out before (also across
     /// restarts). Callers serialise id-taking and `apply` so that ids are
     /// committed in order.

@@ -1,12 +1,16 @@
-//! The embedded store: the only module that knows sled exists. It owns the
-//! tree names, the key layout and the rmp-serde codec; services see typed
-//! trees and a few atomic operations, never sled itself.
+//! superapp-store: the storage traits every service persists through, and
+//! the embedded backend on sled — the only crate that knows sled exists. It
+//! owns the tree names, the key layout and the rmp-serde codec; services
+//! see the traits and typed trees, never sled itself.
 
 #[cfg(test)]
 pub mod conformance;
 mod kv;
 mod ledger;
 mod messaging;
+mod traits;
+
+pub use traits::*;
 
 pub use kv::{KvTrees, KvWriteError};
 pub use ledger::LedgerTree;

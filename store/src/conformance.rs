@@ -9,17 +9,18 @@
 
 #![allow(clippy::panic)]
 
-use crate::kv::KvStore;
-use crate::messaging::{
-    AppDelivery, Body, Conversation, ConversationKind, LiveBody, LiveEvent, Membership, Message,
-    MessagingStore, Sender, Window,
-};
-use crate::store::{MessagingWrite, RecordStore, Tree};
-use crate::wallet::{
-    Account, Appended, BatchRecord, Delivery, EventKind, LedgerStore, Rules, Transfer,
-    TransferKind, WalletError, WalletEvent, digest,
+use crate::{
+    BatchRecord, Delivery, KvStore, LedgerStore, MessagingStore, MessagingWrite, RecordStore, Tree,
+    digest,
 };
 use std::sync::Arc;
+use superapp_core::messaging::{
+    AppDelivery, Body, Conversation, ConversationKind, LiveBody, LiveEvent, Membership, Message,
+    Sender, Window,
+};
+use superapp_core::wallet::{
+    Account, Appended, EventKind, Rules, Transfer, TransferKind, WalletError, WalletEvent,
+};
 
 fn transfer(seq: u64) -> Transfer {
     Transfer {
@@ -69,14 +70,14 @@ fn replayed(store: &dyn LedgerStore) -> Vec<BatchRecord> {
     out
 }
 
-fn seqs(ds: Result<Vec<Delivery>, crate::store::StoreError>) -> Vec<u64> {
+fn seqs(ds: Result<Vec<Delivery>, crate::StoreError>) -> Vec<u64> {
     match ds {
         Ok(ds) => ds.iter().map(|d| d.event.seq).collect(),
         Err(e) => panic!("outbox read failed: {e}"),
     }
 }
 
-fn ok<T>(r: Result<T, crate::store::StoreError>, what: &str) -> T {
+fn ok<T>(r: Result<T, crate::StoreError>, what: &str) -> T {
     r.unwrap_or_else(|e| panic!("{what}: {e}"))
 }
 
@@ -171,7 +172,7 @@ pub fn ledger_store<S: LedgerStore>(open: &dyn Fn() -> S) {
     assert!(seqs(store.due_events(i64::MAX, 10)).contains(&4));
 }
 
-fn kv<T>(r: Result<T, crate::store::KvWriteError>, what: &str) -> T {
+fn kv<T>(r: Result<T, crate::KvWriteError>, what: &str) -> T {
     r.unwrap_or_else(|e| panic!("{what}: {e}"))
 }
 
@@ -215,7 +216,7 @@ pub fn kv_store<S: KvStore>(open: &dyn Fn() -> S) {
     // The quota refuses growth past it and changes nothing; shrinking is fine.
     let big = vec![b'x'; 995]; // 7 + 3 + 995 > 1000
     match store.set("a", None, "big", &big, Q) {
-        Err(crate::store::KvWriteError::Quota { quota, .. }) => assert_eq!(quota, Q),
+        Err(crate::KvWriteError::Quota { quota, .. }) => assert_eq!(quota, Q),
         other => panic!("over the quota: {:?}", other.map(|_| ())),
     }
     assert_eq!(
@@ -552,7 +553,7 @@ pub async fn messaging_store<S: MessagingStore>(open: &dyn Fn() -> S) {
     assert_eq!(ok(store.deliveries(), "deliveries").len(), 2);
 }
 
-fn keys(entries: crate::store::Entries<'_>) -> Vec<String> {
+fn keys(entries: crate::Entries<'_>) -> Vec<String> {
     entries
         .map(|e| e.map(|(k, _)| k).unwrap_or_else(|e| panic!("scan: {e}")))
         .collect()
@@ -668,7 +669,7 @@ pub fn record_store(open: &dyn Fn() -> Arc<dyn RecordStore>) {
 
 #[cfg(test)]
 mod tests {
-    use crate::store::Db;
+    use crate::Db;
 
     #[test]
     fn the_sled_record_store_conforms() {

@@ -110,7 +110,7 @@ impl KvTrees {
 }
 
 /// The sled backend of per-app storage.
-impl crate::kv::KvStore for KvTrees {
+impl crate::KvStore for KvTrees {
     /// The value under `key` in the given scope.
     fn get(&self, app: &str, user: Option<&str>, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.data.get(full_key(app, user, key))?.map(|v| v.to_vec()))

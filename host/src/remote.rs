@@ -4,9 +4,15 @@
 //! the CLI sends installs, upgrades, rollbacks, removals and trust changes
 //! to its `/admin` routes instead, and the server swaps apps live.
 
+use crate::cli::{CliError, Operator};
 use crate::http::admin::{AdminApp, NewUser, RekeyRequest, TrustRequest, VerifyRequest};
+use crate::http::wallet::OperatorMove;
 use crate::identity::{HostKeyInfo, UserView};
-use crate::packages::{KeyBinding, Removal, TrustedKey};
+use crate::packages::{
+    AppRecord, CommitMode, DevApp, KeyBinding, Removal, TrustedKey, Ui, encode_package_with_ui,
+};
+use crate::platform::{HolderRef, MerchantBalance, TransactionView, WalletView};
+use crate::wallet::Audit;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -51,7 +57,8 @@ impl ServeInfo {
     }
 }
 
-/// A client for a running server's admin routes.
+/// A client for a running server's admin routes: the CLI's operator while
+/// `superapp serve` holds the data folder.
 pub struct Remote {
     base: String,
     token: String,
@@ -89,7 +96,7 @@ impl Remote {
         method: &str,
         path: &str,
         body: Option<(Vec<u8>, &str)>,
-    ) -> Result<T, String> {
+    ) -> Result<T, CliError> {
         self.send_keyed(method, path, body, None)
     }
 
@@ -100,7 +107,7 @@ impl Remote {
         path: &str,
         body: Option<(Vec<u8>, &str)>,
         key: Option<&str>,
-    ) -> Result<T, String> {
+    ) -> Result<T, CliError> {
         let url = format!("{}{path}", self.base);
         let mut builder = ureq::http::Request::builder()
             .method(method)
@@ -114,68 +121,144 @@ impl Remote {
                 builder
                     .header("content-type", content_type)
                     .body(bytes)
-                    .map_err(|e| e.to_string())?,
+                    .map_err(CliError::plain)?,
             ),
-            None => self.agent.run(builder.body(()).map_err(|e| e.to_string())?),
+            None => self.agent.run(builder.body(()).map_err(CliError::plain)?),
         };
-        let mut resp =
-            result.map_err(|e| format!("the server at {} did not answer: {e}", self.base))?;
+        let mut resp = result.map_err(|e| {
+            CliError::plain(format!("the server at {} did not answer: {e}", self.base))
+        })?;
         let status = resp.status();
         let text = resp
             .body_mut()
             .with_config()
             .limit(64 << 20)
             .read_to_string()
-            .map_err(|e| e.to_string())?;
+            .map_err(CliError::plain)?;
         if status.is_success() {
             serde_json::from_str(&text)
-                .map_err(|e| format!("unexpected answer from the server: {e}"))
+                .map_err(|e| CliError::plain(format!("unexpected answer from the server: {e}")))
         } else {
-            let p: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-            Err(format!(
-                "[{}] {}",
-                p["title"].as_str().unwrap_or("error"),
-                p["detail"].as_str().unwrap_or(&text)
-            ))
+            Err(problem(&text))
         }
     }
 
-    /// Installs package bytes; `mode` is install, upgrade, dev, dev-replace
-    /// or dev-replace-signed.
-    pub fn install(&self, package: Vec<u8>, mode: &str) -> Result<AdminApp, String> {
-        self.send(
+    /// Posts package bytes; `mode` is install, upgrade, dev, dev-replace or
+    /// dev-replace-signed.
+    fn install(&self, package: Vec<u8>, mode: &str) -> Result<AppRecord, CliError> {
+        let app: AdminApp = self.send(
             "POST",
             &format!("/admin/apps?mode={mode}"),
             Some((package, "application/octet-stream")),
-        )
+        )?;
+        Ok(app.record)
     }
 
-    pub fn apps(&self) -> Result<Vec<AdminApp>, String> {
-        self.send("GET", "/admin/apps", None)
+    fn send_json<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: &impl Serialize,
+        key: Option<&str>,
+    ) -> Result<T, CliError> {
+        let body = serde_json::to_vec(body).map_err(CliError::plain)?;
+        self.send_keyed(method, path, Some((body, "application/json")), key)
     }
 
-    pub fn app(&self, id: &str) -> Result<AdminApp, String> {
-        self.send("GET", &format!("/admin/apps/{id}"), None)
+    /// Tops up (`withdraw` false) or withdraws money.
+    fn move_money(
+        &self,
+        withdraw: bool,
+        holder: HolderRef,
+        amount: u64,
+        key: &str,
+    ) -> Result<TransactionView, CliError> {
+        let (handle, app) = match holder {
+            HolderRef::Person(h) => (Some(h), None),
+            HolderRef::App(a) => (None, Some(a)),
+        };
+        let path = if withdraw {
+            "/admin/wallet/withdraw"
+        } else {
+            "/admin/wallet/topup"
+        };
+        let body = OperatorMove {
+            handle,
+            app,
+            amount,
+        };
+        self.send_json("POST", path, &body, Some(key))
+    }
+}
+
+/// A problem+json answer as the CLI's error: its `title` is the code, its
+/// `detail` the message (the raw body if it is not a problem).
+fn problem(body: &str) -> CliError {
+    let p: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+    CliError::new(
+        p["title"].as_str().unwrap_or("error").to_string(),
+        p["detail"].as_str().unwrap_or(body),
+    )
+}
+
+impl Operator for Remote {
+    fn install_package(&self, package: Vec<u8>, mode: CommitMode) -> Result<AppRecord, CliError> {
+        let mode = if mode == CommitMode::Upgrade {
+            "upgrade"
+        } else {
+            "install"
+        };
+        self.install(package, mode)
     }
 
-    pub fn rollback(&self, id: &str) -> Result<AdminApp, String> {
-        self.send("POST", &format!("/admin/apps/{id}/rollback"), None)
+    fn install_dev(&self, app: DevApp, mode: CommitMode) -> Result<AppRecord, CliError> {
+        // The admin route takes packages: the dev app goes as an unsigned one.
+        let ui = app.ui.as_ref().map(Ui::body);
+        let package = encode_package_with_ui(&app.manifest_toml, &app.component, ui, None)?;
+        let mode = match mode {
+            CommitMode::ReplaceSigned => "dev-replace-signed",
+            CommitMode::Replace => "dev-replace",
+            CommitMode::Install | CommitMode::Upgrade => "dev",
+        };
+        self.install(package, mode)
     }
 
-    /// Binds `id` to the developer key `public_key` for its next upgrade.
-    pub fn rekey(&self, id: &str, public_key: &str) -> Result<KeyBinding, String> {
-        let body = serde_json::to_vec(&RekeyRequest {
+    fn apps(&self) -> Result<Vec<(AppRecord, u64)>, CliError> {
+        let apps: Vec<AdminApp> = self.send("GET", "/admin/apps", None)?;
+        Ok(apps
+            .into_iter()
+            .map(|a| (a.record, a.storage_used))
+            .collect())
+    }
+
+    fn app(&self, id: &str) -> Result<(AppRecord, u64), CliError> {
+        let a: AdminApp = self.send("GET", &format!("/admin/apps/{id}"), None)?;
+        Ok((a.record, a.storage_used))
+    }
+
+    fn developer_key(&self, id: &str) -> Result<Option<KeyBinding>, CliError> {
+        let a: AdminApp = self.send("GET", &format!("/admin/apps/{id}"), None)?;
+        Ok(a.developer_key)
+    }
+
+    fn rollback(&self, id: &str) -> Result<AppRecord, CliError> {
+        let a: AdminApp = self.send("POST", &format!("/admin/apps/{id}/rollback"), None)?;
+        Ok(a.record)
+    }
+
+    fn rekey(&self, id: &str, public_key: &str) -> Result<KeyBinding, CliError> {
+        let body = RekeyRequest {
             public_key: public_key.to_string(),
-        })
-        .map_err(|e| e.to_string())?;
-        self.send(
+        };
+        self.send_json(
             "PUT",
             &format!("/admin/apps/{id}/developer-key"),
-            Some((body, "application/json")),
+            &body,
+            None,
         )
     }
 
-    pub fn remove(&self, id: &str, purge_data: bool) -> Result<Removal, String> {
+    fn remove(&self, id: &str, purge_data: bool) -> Result<Removal, CliError> {
         self.send(
             "DELETE",
             &format!("/admin/apps/{id}?purge_data={purge_data}"),
@@ -183,98 +266,100 @@ impl Remote {
         )
     }
 
-    pub fn trust_list(&self) -> Result<Vec<TrustedKey>, String> {
+    fn trusted_keys(&self) -> Result<Vec<TrustedKey>, CliError> {
         self.send("GET", "/admin/trust", None)
     }
 
-    pub fn trust_add(&self, public_key: &str, name: Option<String>) -> Result<TrustedKey, String> {
-        let body = serde_json::to_vec(&TrustRequest {
+    fn trust(&self, public_key: &str, name: Option<String>) -> Result<TrustedKey, CliError> {
+        let body = TrustRequest {
             public_key: public_key.to_string(),
             name,
-        })
-        .map_err(|e| e.to_string())?;
-        self.send("POST", "/admin/trust", Some((body, "application/json")))
+        };
+        self.send_json("POST", "/admin/trust", &body, None)
     }
 
-    pub fn trust_remove(&self, public_key: &str) -> Result<TrustedKey, String> {
+    fn distrust(&self, public_key: &str) -> Result<TrustedKey, CliError> {
         self.send("DELETE", &format!("/admin/trust/{public_key}"), None)
     }
 
-    pub fn add_user(
+    fn add_user(
         &self,
         handle: &str,
         display_name: Option<String>,
         password: &str,
-    ) -> Result<UserView, String> {
-        let body = serde_json::to_vec(&NewUser {
+    ) -> Result<UserView, CliError> {
+        let body = NewUser {
             handle: handle.to_string(),
             display_name,
             password: Some(password.to_string()),
-        })
-        .map_err(|e| e.to_string())?;
-        self.send("POST", "/admin/users", Some((body, "application/json")))
+        };
+        self.send_json("POST", "/admin/users", &body, None)
     }
 
-    pub fn users(&self) -> Result<Vec<UserView>, String> {
+    fn users(&self) -> Result<Vec<UserView>, CliError> {
         self.send("GET", "/admin/users", None)
     }
 
-    pub fn verify_user(&self, handle: &str, birth_date: &str) -> Result<UserView, String> {
-        let body = serde_json::to_vec(&VerifyRequest {
+    fn verify_user(&self, handle: &str, birth_date: &str) -> Result<UserView, CliError> {
+        let body = VerifyRequest {
             birth_date: birth_date.to_string(),
-        })
-        .map_err(|e| e.to_string())?;
-        self.send(
+        };
+        self.send_json(
             "POST",
             &format!("/admin/users/{handle}/verify"),
-            Some((body, "application/json")),
+            &body,
+            None,
         )
     }
 
-    /// Lists the launch-token keys, rotating first if `rotate`.
-    pub fn host_keys(&self, rotate: bool) -> Result<Vec<HostKeyInfo>, String> {
-        match rotate {
-            true => self.send("POST", "/admin/host-keys/rotate", None),
-            false => self.send("GET", "/admin/host-keys", None),
-        }
+    fn host_keys(&self) -> Result<Vec<HostKeyInfo>, CliError> {
+        self.send("GET", "/admin/host-keys", None)
     }
 
-    /// Tops up (`withdraw` false) or withdraws money.
-    pub fn move_money(
+    fn rotate_host_key(&self) -> Result<Vec<HostKeyInfo>, CliError> {
+        self.send("POST", "/admin/host-keys/rotate", None)
+    }
+
+    fn top_up(&self, handle: &str, amount: u64, key: &str) -> Result<TransactionView, CliError> {
+        self.move_money(false, HolderRef::Person(handle.to_string()), amount, key)
+    }
+
+    fn withdraw(
         &self,
-        withdraw: bool,
-        holder: &crate::platform::HolderRef,
+        from: HolderRef,
         amount: u64,
         key: &str,
-    ) -> Result<crate::platform::TransactionView, String> {
-        use crate::platform::HolderRef;
-        let (handle, app) = match holder {
-            HolderRef::Person(h) => (Some(h.clone()), None),
-            HolderRef::App(a) => (None, Some(a.clone())),
-        };
-        let body = serde_json::to_vec(&crate::http::wallet::OperatorMove {
-            handle,
-            app,
-            amount,
-        })
-        .map_err(|e| e.to_string())?;
-        let path = if withdraw {
-            "/admin/wallet/withdraw"
-        } else {
-            "/admin/wallet/topup"
-        };
-        self.send_keyed("POST", path, Some((body, "application/json")), Some(key))
+    ) -> Result<TransactionView, CliError> {
+        self.move_money(true, from, amount, key)
     }
 
-    pub fn balance(&self, handle: &str) -> Result<crate::platform::WalletView, String> {
+    fn balance(&self, handle: &str) -> Result<WalletView, CliError> {
         self.send("GET", &format!("/admin/wallet/users/{handle}"), None)
     }
 
-    pub fn merchants(&self) -> Result<Vec<crate::platform::MerchantBalance>, String> {
+    fn merchants(&self) -> Result<Vec<MerchantBalance>, CliError> {
         self.send("GET", "/admin/wallet/merchants", None)
     }
 
-    pub fn audit(&self) -> Result<crate::wallet::Audit, String> {
+    fn audit(&self) -> Result<Audit, CliError> {
         self.send("GET", "/admin/wallet/audit", None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::problem;
+
+    #[test]
+    fn a_problem_answer_becomes_the_same_error_the_local_host_gives() {
+        let body = r#"{"type":"urn:superapp:problem:not-installed","title":"not-installed","status":404,"detail":"no app with id `x` is installed"}"#;
+        let e = problem(body);
+        assert_eq!(e.code(), Some("not-installed"));
+        assert_eq!(
+            e.to_string(),
+            "[not-installed] no app with id `x` is installed"
+        );
+        // Not a problem (a proxy's page, say): the body is the message.
+        assert_eq!(problem("Bad Gateway").to_string(), "[error] Bad Gateway");
     }
 }

@@ -1,0 +1,237 @@
+//! The `superapp` command line: parses arguments with clap, calls the
+//! library, prints. Lives in the library so tests drive it as a user would;
+//! `main.rs` only sets up logging and the exit code. This file holds the
+//! parser, the global settings and the dispatch; each command family has
+//! its own file with its subcommands and handler.
+
+use clap::{Parser, Subcommand};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// `writeln!` whose I/O error ends the command (a closed pipe, say).
+macro_rules! w {
+    ($out:expr, $($arg:tt)*) => {
+        writeln!($out, $($arg)*)
+            .map_err(|e| $crate::cli::CliError::plain(format!("cannot write output: {e}")))?
+    };
+}
+
+mod apps;
+mod call;
+mod error;
+mod keys;
+mod operator;
+mod package;
+mod serve;
+mod users;
+mod wallet;
+
+pub use error::CliError;
+pub use operator::Operator;
+
+use crate::config::ConfigFile;
+use crate::fsutil::read_bounded;
+use crate::{HostConfig, Superapp};
+
+/// Run and manage a Superapp host: sandboxed mini-apps with one identity,
+/// one wallet and one messenger.
+#[derive(Parser)]
+#[command(name = "superapp", version, about)]
+struct Cli {
+    /// Data folder: the sled database and compiled components.
+    #[arg(
+        long,
+        global = true,
+        env = "SUPERAPP_DATA",
+        default_value = "./superapp-data"
+    )]
+    data: PathBuf,
+    /// Largest component an install accepts, in KiB.
+    #[arg(
+        long,
+        global = true,
+        env = "SUPERAPP_MAX_COMPONENT_KIB",
+        default_value_t = 2048
+    )]
+    max_component_kib: u64,
+    /// Largest package file an install accepts, in KiB.
+    #[arg(
+        long,
+        global = true,
+        env = "SUPERAPP_MAX_PACKAGE_KIB",
+        default_value_t = 30720
+    )]
+    max_package_kib: u64,
+    /// Largest app UI an install accepts (its files added up), in KiB.
+    /// Default: the config file's `max_ui_kib`, else 8192.
+    #[arg(long, global = true, env = "SUPERAPP_MAX_UI_KIB")]
+    max_ui_kib: Option<u64>,
+    /// Config file (TOML): listen, public_url, admin_token, session_ttl_hours,
+    /// request_timeout_secs, max_ui_kib, [wallet]. See the README.
+    #[arg(long, global = true, env = "SUPERAPP_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Install a signed package (.sapp) from a trusted developer, or with
+    /// --dev an unsigned app straight from its manifest and built component.
+    Install(apps::InstallArgs),
+    /// List, show, upgrade, roll back and remove installed mini-apps.
+    Apps {
+        #[command(subcommand)]
+        command: apps::AppsCommand,
+    },
+    /// Call a mini-app's handler once and print the status and body.
+    Call(call::CallArgs),
+    /// Serve the HTTP API.
+    Serve(serve::ServeArgs),
+    /// People: add, list, and record real-name verification.
+    Users {
+        #[command(subcommand)]
+        command: users::UsersCommand,
+    },
+    /// The wallet: operator top-ups and withdrawals (the only ways money
+    /// enters or leaves), balances and the ledger audit.
+    Wallet {
+        #[command(subcommand)]
+        command: wallet::WalletCommand,
+    },
+    /// The keys that sign launch tokens.
+    HostKeys {
+        #[command(subcommand)]
+        command: keys::HostKeysCommand,
+    },
+    /// Developer signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: keys::KeysCommand,
+    },
+    /// Build a signed package from a manifest, its built component and its
+    /// UI folder (`[ui] dir`).
+    Pack(package::PackArgs),
+    /// Check a package's format and signature, and whether this host trusts its signer.
+    Verify(package::VerifyArgs),
+    /// The developer keys this host trusts to sign packages.
+    Trust {
+        #[command(subcommand)]
+        command: keys::TrustCommand,
+    },
+}
+
+/// Runs the command line `args` (the first item is the program name),
+/// writing results to `out` and errors to `err`.
+pub fn run<I, T>(args: I, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    run_with_input(args, &mut std::io::stdin().lock(), out, err)
+}
+
+/// `run`, reading standard input (`--password-stdin`) from `input`.
+pub fn run_with_input<I, T>(
+    args: I,
+    input: &mut dyn std::io::BufRead,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            return match e.use_stderr() {
+                true => {
+                    let _ = write!(err, "{}", e.render());
+                    ExitCode::from(2)
+                }
+                false => {
+                    let _ = write!(out, "{}", e.render());
+                    ExitCode::SUCCESS
+                }
+            };
+        }
+    };
+    match dispatch(cli, input, out) {
+        Ok(code) => code,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The host configuration the command line describes.
+#[derive(Clone)]
+struct Settings {
+    data: PathBuf,
+    max_component_kib: u64,
+    max_package_kib: u64,
+    max_ui_kib: Option<u64>,
+    file: ConfigFile,
+}
+
+impl Settings {
+    fn config(&self) -> HostConfig {
+        let mut c = HostConfig::new(&self.data);
+        c.max_component_bytes = self.max_component_kib.saturating_mul(1024);
+        c.max_package_bytes = self.max_package_kib.saturating_mul(1024);
+        self.file.apply(&mut c);
+        if let Some(k) = self.max_ui_kib {
+            c.max_ui_bytes = k.saturating_mul(1024);
+        }
+        c
+    }
+}
+
+/// Opens the data folder in this process (and so locks it).
+fn open(settings: &Settings) -> Result<Superapp, CliError> {
+    Superapp::open(settings.config()).map_err(CliError::plain)
+}
+
+fn dispatch(
+    cli: Cli,
+    input: &mut dyn std::io::BufRead,
+    out: &mut dyn Write,
+) -> Result<ExitCode, CliError> {
+    let file = match &cli.config {
+        Some(path) => ConfigFile::load(path).map_err(|e| CliError::new("invalid-config", e))?,
+        None => ConfigFile::default(),
+    };
+    let settings = Settings {
+        data: cli.data.clone(),
+        max_component_kib: cli.max_component_kib,
+        max_package_kib: cli.max_package_kib,
+        max_ui_kib: cli.max_ui_kib,
+        file,
+    };
+    // Operator commands reach the host through `connect`; the CLI's own
+    // limits and wallet rules come from its settings either way.
+    let config = settings.config();
+    let connect = || operator::connect(&settings);
+    match cli.command {
+        Command::Install(args) => apps::install(&settings, args, out)?,
+        Command::Apps { command } => apps::run(&*connect()?, &config, command, out)?,
+        Command::Call(args) => return call::run(&settings, args, out),
+        Command::Serve(args) => serve::run(&settings, args, out)?,
+        Command::Users { command } => users::run(&*connect()?, command, input, out)?,
+        Command::Wallet { command } => wallet::run(&*connect()?, &config, command, out)?,
+        Command::HostKeys { command } => keys::host_keys(&*connect()?, command, out)?,
+        Command::Keys { command } => keys::keys(command, out)?,
+        Command::Pack(args) => package::pack(&config, args, out)?,
+        Command::Verify(args) => return package::verify(&settings, args, out),
+        Command::Trust { command } => keys::trust(&*connect()?, command, out)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads a package file: a regular file of at most the host's package cap.
+fn read_package(path: &Path, config: &HostConfig) -> Result<Vec<u8>, CliError> {
+    Ok(read_bounded(path, "package", config.max_package_bytes)?)
+}

@@ -1,32 +1,24 @@
 //! superapp-host: runs third-party mini-apps as sandboxed WebAssembly
-//! components and gives them a typed capability API. Services (identity,
-//! kv, packages, wallet) in the middle; adapters (capabilities, http, the CLI) at
-//! the edges; `store` is the only module that knows sled; `runtime` the
-//! only one that drives wasmtime.
+//! components and gives them a typed capability API. This crate is the
+//! orchestration (`platform`) and the edges (HTTP, the CLI, the web shell);
+//! the services, the store and the runtime are crates below it (see
+//! docs/architecture.md), re-exported here under the paths they always had.
 
 pub mod capabilities;
 pub mod cli;
-pub mod config;
-mod fsutil;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod http;
-pub mod identity;
-pub mod kv;
-pub mod links;
-pub mod messaging;
-pub mod packages;
 pub mod platform;
 pub mod remote;
 pub mod runtime;
 mod schemas;
-// The storage traits and the sled backend, where the host's modules have
-// always found them.
-pub use superapp_store as store;
-// Core's text rules, where the host's modules have always found them.
-pub use superapp_core::text;
-pub mod wallet;
 
-pub use config::HostConfig;
+pub use superapp_core::text;
+pub use superapp_services::{
+    HostConfig, config, fsutil, identity, kv, links, messaging, packages, wallet,
+};
+pub use superapp_store as store;
+
 pub use platform::{Caller, Superapp};
 pub use runtime::{CallError, CallRequest, CallResponse};

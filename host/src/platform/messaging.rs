@@ -4,7 +4,7 @@
 
 use super::Superapp;
 use super::delivery::Retry;
-use crate::identity::{IdentityError, rfc3339};
+use crate::identity::rfc3339;
 use crate::links::{person_of, red_packet_card};
 use crate::messaging::{
     AppDelivery, Body, Conversation, ConversationKind, HistoryPage, LiveBody, LiveEvent, Message,
@@ -113,15 +113,6 @@ pub enum NewMessage {
     RedPacket {
         packet: String,
     },
-}
-
-impl From<IdentityError> for MessagingError {
-    fn from(e: IdentityError) -> Self {
-        match e {
-            IdentityError::UnknownUser(h) => MessagingError::UnknownPerson(h),
-            other => MessagingError::Invalid(other.to_string()),
-        }
-    }
 }
 
 impl Superapp {

@@ -134,20 +134,10 @@ impl Queue for WalletEvents<'_> {
 
 // ---- people's and operators' wallet operations, shared by HTTP and CLI ----
 
-use crate::identity::{IdentityError, rfc3339};
+use crate::identity::rfc3339;
 use crate::wallet::{
     Account, Amount, Holder, Outcome, PacketSpec, Payment, PaymentKind, RedPacket, Transfer,
 };
-
-impl From<IdentityError> for WalletError {
-    fn from(e: IdentityError) -> Self {
-        match e {
-            IdentityError::UnknownUser(h) => WalletError::UnknownUser(h),
-            IdentityError::Store(s) => s.into(),
-            other => WalletError::Internal(other.to_string()),
-        }
-    }
-}
 
 /// A person's balance.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]

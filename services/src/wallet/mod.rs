@@ -4,7 +4,7 @@
 //! through [`LedgerStore`] and must never acknowledge what is not durable.
 
 // The rules (ledger, types, split, errors) are core's; this module runs them.
-#[cfg(any(test, feature = "fuzzing"))]
+#[cfg(any(test, feature = "model"))]
 pub use superapp_core::wallet::model;
 pub use superapp_core::wallet::*;
 
@@ -16,6 +16,17 @@ use std::collections::HashMap;
 use std::sync::mpsc;
 use std::sync::{Arc, RwLock};
 use tokio::sync::{Notify, oneshot};
+
+/// The identity's refusals as the wallet reports them.
+impl From<crate::identity::IdentityError> for WalletError {
+    fn from(e: crate::identity::IdentityError) -> Self {
+        match e {
+            crate::identity::IdentityError::UnknownUser(h) => WalletError::UnknownUser(h),
+            crate::identity::IdentityError::Store(s) => s.into(),
+            other => WalletError::Internal(other.to_string()),
+        }
+    }
+}
 
 /// Largest number of jobs one group commit takes.
 const MAX_BATCH: usize = 4096;
@@ -436,24 +447,27 @@ mod commit_failure_tests {
 
     #[test]
     fn a_failed_commit_is_answered_as_failed_and_applies_nothing() -> Result<(), WalletError> {
-        use crate::platform::block_on;
+        // The wallet answers through tokio channels; a test thread waits.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .map_err(|e| WalletError::Internal(e.to_string()))?;
         let store = Arc::new(FlakyStore::default());
         let wallet = Wallet::open(store.clone(), Rules::default())?;
         let balance = |w: &Wallet| {
             let a = Account::User("u_a".into());
-            block_on(w.read(move |l| l.balance(&a)))
+            rt.block_on(w.read(move |l| l.balance(&a)))
         };
-        block_on(wallet.execute(top_up("u_a", 100, "key-001")))?;
+        rt.block_on(wallet.execute(top_up("u_a", 100, "key-001")))?;
         store.fail.store(true, Ordering::SeqCst);
-        let failed = block_on(wallet.execute(top_up("u_a", 50, "key-002")));
+        let failed = rt.block_on(wallet.execute(top_up("u_a", 50, "key-002")));
         assert_eq!(failed.map_err(|e| e.code()).err(), Some("storage-io"));
         store.fail.store(false, Ordering::SeqCst);
         // The failed top-up is gone, its key is free again, and the ledger
         // agrees with its journal.
         assert_eq!(balance(&wallet)?, 100);
-        block_on(wallet.execute(top_up("u_a", 50, "key-002")))?;
+        rt.block_on(wallet.execute(top_up("u_a", 50, "key-002")))?;
         assert_eq!(balance(&wallet)?, 150);
-        let audit = block_on(wallet.audit())?;
+        let audit = rt.block_on(wallet.audit())?;
         assert_eq!(audit.totals.issued, 150);
         assert_eq!(audit.batches, 2);
         Ok(())

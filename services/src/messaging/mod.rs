@@ -65,6 +65,17 @@ pub enum MessagingError {
     Storage(#[from] StoreError),
 }
 
+/// An unknown handle is an unknown person here; anything else the
+/// identity refuses is an invalid message.
+impl From<crate::identity::IdentityError> for MessagingError {
+    fn from(e: crate::identity::IdentityError) -> Self {
+        match e {
+            crate::identity::IdentityError::UnknownUser(h) => MessagingError::UnknownPerson(h),
+            other => MessagingError::Invalid(other.to_string()),
+        }
+    }
+}
+
 impl MessagingError {
     /// A stable machine-readable code.
     pub fn code(&self) -> &'static str {

@@ -4,17 +4,16 @@
 //! the services, the store and the runtime are crates below it (see
 //! docs/architecture.md), re-exported here under the paths they always had.
 
-pub mod capabilities;
 pub mod cli;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod http;
 pub mod platform;
 pub mod remote;
-pub mod runtime;
 mod schemas;
 
 pub use superapp_core::text;
+pub use superapp_runtime::{capabilities, runtime};
 pub use superapp_services::{
     HostConfig, config, fsutil, identity, kv, links, messaging, packages, wallet,
 };

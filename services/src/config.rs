@@ -74,7 +74,7 @@ pub struct HostConfig {
     /// of launch tokens. None: `http://<listen address>`.
     pub public_url: Option<String>,
     /// The wallet's currency, limits and periods.
-    pub wallet: crate::wallet::Rules,
+    pub wallet: superapp_core::wallet::Rules,
 }
 
 /// Epoch ticks drive deadlines; this is their period.
@@ -113,7 +113,7 @@ impl HostConfig {
             request_timeout: Duration::from_secs(30),
             max_json_body_bytes: 64 << 10,
             public_url: None,
-            wallet: crate::wallet::Rules::default(),
+            wallet: superapp_core::wallet::Rules::default(),
         }
     }
 }

@@ -23,6 +23,7 @@ mod error;
 mod keys;
 mod operator;
 mod package;
+pub mod remote;
 mod serve;
 mod users;
 mod wallet;

@@ -1,6 +1,7 @@
 //! The operator interface the commands drive, and its local implementation
 //! (the data folder opened in this process); `remote::Remote` is the other.
 
+use super::remote::Remote;
 use super::{CliError, Settings, open};
 use crate::Superapp;
 use crate::identity::{HostKeyInfo, UserView};
@@ -8,7 +9,6 @@ use crate::packages::{
     AppRecord, CommitMode, DevApp, InstallError, KeyBinding, Removal, TrustedKey,
 };
 use crate::platform::{HolderRef, MerchantBalance, TransactionView, WalletView, block_on};
-use crate::remote::Remote;
 use crate::wallet::Audit;
 
 /// What operator commands can do to a host. Both implementations answer

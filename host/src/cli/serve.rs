@@ -1,10 +1,10 @@
 //! `serve`: the HTTP API on this data folder, and the serve-info file
 //! through which other CLI runs reach its admin routes meanwhile.
 
+use super::remote::ServeInfo;
 use super::{CliError, Settings, open};
 use crate::Superapp;
 use crate::config::check_admin_token;
-use crate::remote::ServeInfo;
 use clap::Args;
 use std::io::Write;
 use std::sync::Arc;

@@ -6,6 +6,7 @@ mod failures;
 mod http;
 mod identity;
 mod install;
+mod layers;
 mod live;
 mod messaging;
 mod openapi;

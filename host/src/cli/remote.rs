@@ -4,7 +4,7 @@
 //! the CLI sends installs, upgrades, rollbacks, removals and trust changes
 //! to its `/admin` routes instead, and the server swaps apps live.
 
-use crate::cli::{CliError, Operator};
+use super::{CliError, Operator};
 use crate::http::admin::{AdminApp, NewUser, RekeyRequest, TrustRequest, VerifyRequest};
 use crate::http::wallet::OperatorMove;
 use crate::identity::{HostKeyInfo, UserView};

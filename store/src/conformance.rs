@@ -10,8 +10,8 @@
 #![allow(clippy::panic)]
 
 use crate::{
-    BatchRecord, Delivery, KvStore, LedgerStore, MessagingStore, MessagingWrite, RecordStore, Tree,
-    digest,
+    BatchRecord, BlobStore, Delivery, KvStore, LedgerStore, MessagingStore, MessagingWrite,
+    RecordStore, Tree, digest,
 };
 use std::sync::Arc;
 use superapp_core::messaging::{
@@ -667,9 +667,59 @@ pub fn record_store(open: &dyn Fn() -> Arc<dyn RecordStore>) {
     );
 }
 
+/// Installed apps' files: absent until put, whole and by range, replaced
+/// whole, removed once, names with folders, names that are not plain
+/// relative paths refused, and everything kept across reopening.
+pub fn blob_store(open: &dyn Fn() -> Arc<dyn BlobStore>) {
+    let store = open();
+    let name = "components/shop/1.0.0-ab.wasm";
+    assert_eq!(ok(store.get(name), "get absent"), None);
+    assert_eq!(ok(store.read_at(name, 0, 1), "read_at absent"), None);
+    assert!(!ok(store.remove(name), "remove absent"));
+    ok(store.put(name, b"hello, world"), "put");
+    assert_eq!(ok(store.get(name), "get"), Some(b"hello, world".to_vec()));
+    assert_eq!(
+        ok(store.read_at(name, 7, 5), "read_at"),
+        Some(b"world".to_vec())
+    );
+    assert!(
+        store.read_at(name, 7, 50).is_err(),
+        "a range past the end is an error, not short bytes"
+    );
+    ok(store.put(name, b"v2"), "put again");
+    assert_eq!(ok(store.get(name), "get v2"), Some(b"v2".to_vec()));
+    let other = "components/ride/2.0.0-cd.ui";
+    ok(store.put(other, &[0u8; 70_000]), "put a larger blob");
+    for bad in ["", "../escape", "/abs/path", "components/../x", "a/./b"] {
+        assert!(store.put(bad, b"x").is_err(), "`{bad}` was accepted");
+        assert!(store.get(bad).is_err(), "`{bad}` was read");
+    }
+    drop(store);
+    let store = open();
+    assert_eq!(ok(store.get(name), "after reopening"), Some(b"v2".to_vec()));
+    assert_eq!(
+        ok(store.get(other), "after reopening").map(|b| b.len()),
+        Some(70_000)
+    );
+    assert!(ok(store.remove(name), "remove"));
+    assert!(!ok(store.remove(name), "remove twice"));
+    assert_eq!(ok(store.get(name), "get removed"), None);
+}
+
 #[cfg(test)]
 mod tests {
     use crate::Db;
+
+    #[test]
+    fn the_file_blob_store_conforms() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let path = dir.path().to_path_buf();
+        super::blob_store(&|| {
+            Db::open(&path)
+                .map(|db| db.blobs())
+                .unwrap_or_else(|e| panic!("open: {e}"))
+        });
+    }
 
     #[test]
     fn the_sled_record_store_conforms() {

@@ -3,6 +3,7 @@
 //! owns the tree names, the key layout and the rmp-serde codec; services
 //! see the traits and typed trees, never sled itself.
 
+mod blobs;
 #[cfg(test)]
 pub mod conformance;
 mod kv;
@@ -10,6 +11,7 @@ mod ledger;
 mod messaging;
 mod traits;
 
+pub use blobs::FileBlobs;
 pub use traits::*;
 
 pub use kv::{KvTrees, KvWriteError};
@@ -118,6 +120,11 @@ impl Db {
     /// The data folder this database lives in.
     pub fn data_dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Installed apps' files, in the data folder beside the database.
+    pub fn blobs(&self) -> Arc<dyn BlobStore> {
+        Arc::new(FileBlobs::new(&self.dir))
     }
 
     /// A typed tree of records.

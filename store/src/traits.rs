@@ -173,3 +173,18 @@ pub trait MessagingStore: Send + Sync {
     fn apply(&self, w: &MessagingWrite) -> Result<(), StoreError>;
     async fn flush(&self) -> Result<(), StoreError>;
 }
+
+/// Where installed apps' files live — components and UI sections — by name
+/// (a relative path such as `components/shop/1.0.0-ab12….wasm`). `put` is
+/// atomic and durable when it returns; a name is written once per content
+/// (names carry the content's digest), so readers never race a rewrite.
+pub trait BlobStore: Send + Sync {
+    fn put(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError>;
+    /// The whole blob; none if there is no such name.
+    fn get(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// `len` bytes from `offset`; none if there is no such name, an error if
+    /// the blob is shorter.
+    fn read_at(&self, name: &str, offset: u64, len: usize) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Whether there was a blob to remove.
+    fn remove(&self, name: &str) -> Result<bool, StoreError>;
+}

@@ -411,7 +411,7 @@ impl Superapp {
             .runtime
             .load(
                 &self.packages.path(&record.artifact_file),
-                &self.packages.path(&record.wasm_file),
+                &|| self.packages.component(&record).map_err(|e| e.to_string()),
                 grants,
                 limits,
             )

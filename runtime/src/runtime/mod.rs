@@ -359,13 +359,15 @@ impl Runtime {
             .map_err(|e| CompileError::Invalid(format!("serializing: {e:#}")))
     }
 
-    /// Loads an app from its precompiled artifact, recompiling from `wasm`
-    /// (and rewriting the artifact) if the artifact is missing or was made by
-    /// another engine configuration or wasmtime version.
+    /// Loads an app from its precompiled artifact, recompiling from the
+    /// component `wasm` gives (and rewriting the artifact) if the artifact
+    /// is missing or was made by another engine configuration or wasmtime
+    /// version. The artifact is this host's cache; the component comes from
+    /// wherever the packages keep it.
     pub fn load(
         &self,
         artifact: &Path,
-        wasm: &Path,
+        wasm: &dyn Fn() -> Result<Vec<u8>, String>,
         grants: Arc<capabilities::AppGrants>,
         limits: CallLimits,
     ) -> Result<LoadedApp, CompileError> {
@@ -378,9 +380,9 @@ impl Runtime {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(artifact = %artifact.display(), error = %e, "recompiling component");
-                let bytes = std::fs::read(wasm).map_err(|e| CompileError::Io {
-                    path: wasm.display().to_string(),
-                    detail: e.to_string(),
+                let bytes = wasm().map_err(|detail| CompileError::Io {
+                    path: artifact.with_extension("wasm").display().to_string(),
+                    detail,
                 })?;
                 let (component, _) = self.compile(&bytes)?;
                 let serialized = self.serialize(&component)?;

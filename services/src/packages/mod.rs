@@ -32,7 +32,7 @@ pub use ui::{
 };
 
 use crate::fsutil::write_atomic;
-use crate::store::{Db, StoreError, Tree};
+use crate::store::{BlobStore, Db, StoreError, Tree};
 use crate::text::hex;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -265,11 +265,25 @@ impl InstallError {
 #[derive(Clone)]
 pub struct Packages {
     db: Db,
+    /// The components and UI sections; compiled artifacts are this host's
+    /// own cache, files in the data folder.
+    blobs: Arc<dyn BlobStore>,
     apps: Tree<AppRecord>,
     /// App id → its developer key; outlives the app's record (see [`KeyBinding`]).
     keys: Tree<KeyBinding>,
     /// App id → the index of the UI it last served.
     ui_cache: Arc<Mutex<HashMap<String, Arc<UiIndex>>>>,
+}
+
+/// Whether `file` is a compiled artifact: this host's own cache, a file in
+/// its data folder, not one of the app's blobs.
+fn is_artifact(file: &Path) -> bool {
+    file.extension().is_some_and(|e| e == "cwasm")
+}
+
+/// A file named in a record as a blob name (records keep relative paths).
+fn blob_name(file: &Path) -> String {
+    file.to_string_lossy().replace('\\', "/")
 }
 
 pub(crate) fn now_secs() -> u64 {
@@ -283,6 +297,7 @@ impl Packages {
     pub fn open(db: &Db) -> Result<Packages, StoreError> {
         Ok(Packages {
             db: db.clone(),
+            blobs: db.blobs(),
             apps: db.tree("apps")?,
             keys: db.tree("app-keys")?,
             ui_cache: Arc::default(),
@@ -299,9 +314,43 @@ impl Packages {
         Ok(self.apps.all()?.into_iter().map(|(_, r)| r).collect())
     }
 
-    /// Absolute path of a file named in a record.
+    /// Absolute path of a file named in a record (the compiled artifact).
     pub fn path(&self, relative: &Path) -> PathBuf {
         self.db.data_dir().join(relative)
+    }
+
+    /// The component of `version`, from the blob store.
+    pub fn component(&self, version: &AppVersion) -> Result<Vec<u8>, StoreError> {
+        let name = blob_name(&version.wasm_file);
+        self.blobs
+            .get(&name)?
+            .ok_or_else(|| StoreError::Io(format!("component `{name}` is missing")))
+    }
+
+    /// Writes a version's file: the artifact into this host's folder, the
+    /// rest into the blob store.
+    fn put_file(&self, file: &Path, bytes: &[u8]) -> Result<(), String> {
+        if is_artifact(file) {
+            write_atomic(&self.path(file), bytes).map_err(|e| e.to_string())
+        } else {
+            self.blobs
+                .put(&blob_name(file), bytes)
+                .map_err(|e| e.to_string())
+        }
+    }
+
+    fn discard_file(&self, file: &Path) -> Result<(), String> {
+        if is_artifact(file) {
+            match std::fs::remove_file(self.path(file)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.to_string()),
+                _ => Ok(()),
+            }
+        } else {
+            self.blobs
+                .remove(&blob_name(file))
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }
     }
 
     /// Deny by default: every import must be a host interface, and every
@@ -463,8 +512,8 @@ impl Packages {
         }
         let written = writes
             .iter()
-            .try_for_each(|(file, bytes)| write_atomic(&self.path(file), bytes))
-            .map_err(|e| InstallError::Io(e.to_string()));
+            .try_for_each(|(file, bytes)| self.put_file(file, bytes))
+            .map_err(InstallError::Io);
         let mut bound_now = false;
         let stored = written.and_then(|()| {
             if let Some(b) = &new_binding {
@@ -497,7 +546,7 @@ impl Packages {
             // of the same bytes) stay.
             for (file, _) in &writes {
                 if !existing.as_ref().is_some_and(|r| r.uses(file)) {
-                    let _ = std::fs::remove_file(self.path(file));
+                    let _ = self.discard_file(file);
                 }
             }
             return Err(e);
@@ -620,7 +669,7 @@ impl Packages {
     }
 
     fn remove_file(&self, f: &Path) {
-        if let Err(e) = std::fs::remove_file(self.path(f)) {
+        if let Err(e) = self.discard_file(f) {
             tracing::warn!(file = %f.display(), error = %e, "could not remove an old app file");
         }
     }
@@ -650,14 +699,14 @@ impl Packages {
         let index = match cached {
             Some(index) => index,
             None => {
-                let index = Arc::new(UiIndex::build(app, installed, &self.path(&installed.file))?);
+                let index = Arc::new(UiIndex::build(app, installed, self.blobs.as_ref())?);
                 if let Ok(mut cache) = self.ui_cache.lock() {
                     cache.insert(app.to_string(), index.clone());
                 }
                 index
             }
         };
-        match index.read(app, path) {
+        match index.read(app, path, self.blobs.as_ref()) {
             // Switched away meanwhile (a rollback removes the old file).
             Err(UiLookupError::Io { .. })
                 if self
@@ -716,7 +765,8 @@ impl UiLookupError {
 #[derive(Debug)]
 struct UiIndex {
     tag: String,
-    file: PathBuf,
+    /// The UI section's blob.
+    name: String,
     /// Path → (offset, length, entity tag).
     entries: HashMap<String, (u64, usize, String)>,
 }
@@ -724,16 +774,23 @@ struct UiIndex {
 impl UiIndex {
     /// Reads the UI's file once, checks it is the UI the record names (its
     /// tag is its hash), and notes where each file lies.
-    fn build(app: &str, installed: &InstalledUi, file: &Path) -> Result<UiIndex, UiLookupError> {
+    fn build(
+        app: &str,
+        installed: &InstalledUi,
+        blobs: &dyn BlobStore,
+    ) -> Result<UiIndex, UiLookupError> {
         let io = |detail: String| UiLookupError::Io {
             app: app.to_string(),
             detail,
         };
-        let body = std::fs::read(file).map_err(|e| io(format!("{}: {e}", file.display())))?;
+        let name = blob_name(&installed.file);
+        let body = blobs
+            .get(&name)
+            .map_err(|e| io(e.to_string()))?
+            .ok_or_else(|| io(format!("{name}: the UI is missing")))?;
         if tag_of(&body) != installed.tag {
             return Err(io(format!(
-                "{} does not hold UI {} (the file was changed or damaged)",
-                file.display(),
+                "{name} does not hold UI {} (the file was changed or damaged)",
                 installed.tag
             )));
         }
@@ -748,13 +805,12 @@ impl UiIndex {
             .collect();
         Ok(UiIndex {
             tag: installed.tag.clone(),
-            file: file.to_path_buf(),
+            name,
             entries,
         })
     }
 
-    fn read(&self, app: &str, path: &str) -> Result<UiAsset, UiLookupError> {
-        use std::io::{Read, Seek};
+    fn read(&self, app: &str, path: &str, blobs: &dyn BlobStore) -> Result<UiAsset, UiLookupError> {
         let (offset, len, etag) =
             self.entries
                 .get(path)
@@ -766,14 +822,14 @@ impl UiIndex {
             app: app.to_string(),
             path: path.to_string(),
         })?;
-        let io = |e: std::io::Error| UiLookupError::Io {
+        let io = |detail: String| UiLookupError::Io {
             app: app.to_string(),
-            detail: format!("{}: {e}", self.file.display()),
+            detail,
         };
-        let mut f = std::fs::File::open(&self.file).map_err(io)?;
-        f.seek(std::io::SeekFrom::Start(*offset)).map_err(io)?;
-        let mut bytes = vec![0; *len];
-        f.read_exact(&mut bytes).map_err(io)?;
+        let bytes = blobs
+            .read_at(&self.name, *offset, *len)
+            .map_err(|e| io(e.to_string()))?
+            .ok_or_else(|| io(format!("{}: the UI is missing", self.name)))?;
         Ok(UiAsset {
             bytes,
             content_type,

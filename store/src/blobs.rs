@@ -1,0 +1,80 @@
+//! Installed apps' files (components and UI sections) by name, in the data
+//! folder: the embedded backend of [`BlobStore`]. Writes go through a
+//! temporary file, an fsync and a rename, so a reader never sees half a file
+//! and a write that returned survives a crash.
+
+use crate::{BlobStore, StoreError};
+use std::io::{Read, Seek, Write};
+use std::path::PathBuf;
+
+/// Files under one folder.
+#[derive(Debug, Clone)]
+pub struct FileBlobs {
+    root: PathBuf,
+}
+
+impl FileBlobs {
+    pub fn new(root: impl Into<PathBuf>) -> FileBlobs {
+        FileBlobs { root: root.into() }
+    }
+
+    /// The file of `name`: a relative path of plain segments only.
+    fn file(&self, name: &str) -> Result<PathBuf, StoreError> {
+        // Checked segment by segment: `Path::components` would drop a `.`.
+        let plain = name
+            .split('/')
+            .all(|seg| !matches!(seg, "" | "." | "..") && !seg.contains(['\\', '\0']));
+        if !plain {
+            return Err(StoreError::Io(format!(
+                "blob name `{name}` is not a relative path of plain segments"
+            )));
+        }
+        Ok(self.root.join(name))
+    }
+}
+
+fn io(name: &str, e: std::io::Error) -> StoreError {
+    StoreError::Io(format!("{name}: {e}"))
+}
+
+impl BlobStore for FileBlobs {
+    fn put(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        let path = self.file(name)?;
+        let dir = path.parent().unwrap_or(&self.root);
+        std::fs::create_dir_all(dir).map_err(|e| io(name, e))?;
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| io(name, e))?;
+        tmp.write_all(bytes).map_err(|e| io(name, e))?;
+        tmp.as_file().sync_all().map_err(|e| io(name, e))?;
+        tmp.persist(&path).map_err(|e| io(name, e.error))?;
+        Ok(())
+    }
+
+    fn get(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        match std::fs::read(self.file(name)?) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io(name, e)),
+        }
+    }
+
+    fn read_at(&self, name: &str, offset: u64, len: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut f = match std::fs::File::open(self.file(name)?) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(name, e)),
+        };
+        f.seek(std::io::SeekFrom::Start(offset))
+            .map_err(|e| io(name, e))?;
+        let mut bytes = vec![0; len];
+        f.read_exact(&mut bytes).map_err(|e| io(name, e))?;
+        Ok(Some(bytes))
+    }
+
+    fn remove(&self, name: &str) -> Result<bool, StoreError> {
+        match std::fs::remove_file(self.file(name)?) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(io(name, e)),
+        }
+    }
+}

@@ -8,6 +8,7 @@ mod identity;
 mod install;
 mod live;
 mod messaging;
+mod mock_vs_host;
 mod openapi;
 mod package_mutations;
 mod packages;

@@ -36,32 +36,28 @@
 //! # }
 //! ```
 //!
-//! Money follows the host's rules: a request creates a pending intent that
-//! only [`MockHost::confirm`] moves; escrow waits for
-//! [`MockHost::confirm_receipt`]; refunds, captures and payouts check the
-//! balances they take from; idempotency keys return the first result.
-//! Events (`payment-confirmed`, `refund-done`, `message`…) are delivered to
-//! the app's `on_event` right away, with the person as the call's user;
-//! [`MockHost::redeliver_all`] delivers them all again, as the host's
-//! at-least-once delivery may.
+//! The wallet is the host's own: core's [`Ledger`] under the default
+//! [`Rules`], sent the same commands the host's wallet adapter and its
+//! person-facing actions send, with the same idempotency scopes, and
+//! answered in the same WIT values and errors. A request creates a pending
+//! intent that only [`MockHost::confirm`] moves; escrow waits for
+//! [`MockHost::confirm_receipt`] or [`MockHost::advance`]; idempotency keys
+//! return the first result. People are in the ledger by their open id (the
+//! mock runs one app). Fresh ids and red-packet seeds come from a
+//! deterministic source, so a test sees the same shares every run. Events
+//! (`payment-confirmed`, `refund-done`, `message`…) are delivered to the
+//! app's `on_event` after the call or action that raised them returns,
+//! with the person as the call's user; [`MockHost::redeliver_all`] delivers
+//! them all again, as the host's at-least-once delivery may.
 
-use crate::bindings::superapp::platform::events::{
-    AppMessage, Event, EventBody, WalletEvent, WalletEventKind,
-};
+use crate::bindings::superapp::platform::events::{AppMessage, Event, EventBody};
 use crate::{App, Request, Response};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
+use superapp_core::wallet::{Account, Command, Fresh, Ledger, Outcome, Rules, WalletError};
 
-// The host's default rules, from core: the mock cannot drift from them.
-use superapp_core::wallet::defaults::{
-    ESCROW_RELEASE_SECS as ESCROW_RELEASE, HOLD_TTL_SECS as HOLD_TTL,
-    INTENT_TTL_SECS as INTENT_TTL, MAX_AMOUNT, MAX_RED_PACKET_AMOUNT as MAX_PACKET_AMOUNT,
-    MAX_RED_PACKET_COUNT as MAX_PACKET_COUNT, RED_PACKET_TTL_SECS as PACKET_TTL,
-};
-const MAX_REFUNDS: usize = superapp_core::wallet::defaults::MAX_REFUNDS as usize;
-const MAX_PENDING_PER_PERSON: usize =
-    superapp_core::wallet::defaults::MAX_PENDING_PER_PERSON as usize;
+// Messaging's answer window (the wallet's rules are all core's).
 const REPLY_WINDOW: i64 = 48 * 3600;
 const REPLIES_PER_MESSAGE: u32 = 5;
 
@@ -92,7 +88,6 @@ struct Person {
     verified: bool,
     minor: Option<bool>,
     consent: Consent,
-    balance: u64,
     subscriptions: BTreeMap<String, u32>,
     /// Where the app's notifications and replies land.
     inbox: Vec<Posted>,
@@ -100,36 +95,25 @@ struct Person {
     wrote: Option<(i64, u32)>,
 }
 
-enum Remembered {
-    Payment(String, raw_wallet::Payment),
-    Payout(String, raw_wallet::Payout),
-}
-
-struct Packet {
-    packet: raw_wallet::RedPacket,
-    conversation: Option<String>,
-}
-
 struct State {
     app_id: String,
     now: i64,
     next_id: u64,
+    /// The deterministic source of the ledger's fresh ids and seeds.
+    fresh_state: u64,
     user: Option<String>,
     people: BTreeMap<String, Person>,
     app_store: BTreeMap<String, Vec<u8>>,
     user_store: BTreeMap<(String, String), Vec<u8>>,
-    merchant: u64,
-    payments: BTreeMap<String, raw_wallet::Payment>,
-    /// Where a transfer intent's money goes.
-    transfer_to: BTreeMap<String, String>,
-    packets: BTreeMap<String, Packet>,
-    remembered: BTreeMap<String, Remembered>,
+    /// The host's ledger; people are in it by their open id.
+    ledger: Ledger,
+    /// The conversation each red packet was posted into, if any.
+    packet_conversations: BTreeMap<String, String>,
     conversations: BTreeMap<String, Vec<String>>,
     posts: Vec<(String, Posted)>,
-    issued: u64,
     logs: Vec<(raw_log::Level, String)>,
     events: Vec<Event>,
-    /// Events raised during a call, delivered when it returns.
+    /// Events raised during a call or action, delivered when it returns.
     pending_events: Vec<Event>,
     event_errors: Vec<(String, String)>,
 }
@@ -158,18 +142,15 @@ impl<A: App> MockHost<A> {
                 app_id: app_id.to_string(),
                 now: 1_800_000_000,
                 next_id: 1,
+                fresh_state: 0,
                 user: None,
                 people: BTreeMap::new(),
                 app_store: BTreeMap::new(),
                 user_store: BTreeMap::new(),
-                merchant: 0,
-                payments: BTreeMap::new(),
-                transfer_to: BTreeMap::new(),
-                packets: BTreeMap::new(),
-                remembered: BTreeMap::new(),
+                ledger: Ledger::new(Rules::default()),
+                packet_conversations: BTreeMap::new(),
                 conversations: BTreeMap::new(),
                 posts: Vec::new(),
-                issued: 0,
                 logs: Vec::new(),
                 events: Vec::new(),
                 pending_events: Vec::new(),
@@ -191,7 +172,6 @@ impl<A: App> MockHost<A> {
                     verified: false,
                     minor: None,
                     consent: Consent::Undecided,
-                    balance: 0,
                     subscriptions: BTreeMap::new(),
                     inbox: Vec::new(),
                     wrote: None,
@@ -220,70 +200,72 @@ impl<A: App> MockHost<A> {
         });
     }
 
-    /// The operator tops the person's wallet up.
+    /// The operator tops the person's wallet up: the host's `TopUp`, under
+    /// a key of its own. More than the largest amount of one operation is
+    /// topped up in several, as an operator would have to.
     pub fn top_up(&self, open_id: &str, amount: u64) {
         with(|s| {
-            if let Some(p) = s.people.get_mut(open_id) {
-                p.balance += amount;
-                s.issued += amount;
+            if !s.people.contains_key(open_id) {
+                return;
+            }
+            let most = s.ledger.rules().max_amount;
+            let mut left = amount;
+            while left > 0 {
+                let part = left.min(most);
+                let key = format!("mock-top-up-{}", s.fresh());
+                let cmd = Command::TopUp {
+                    user: open_id.to_string(),
+                    amount: part,
+                    key,
+                };
+                // Only total issuance past u64::MAX could be refused.
+                if s.execute(cmd).is_err() {
+                    break;
+                }
+                left -= part;
             }
         });
     }
 
     /// The person's wallet balance.
     pub fn balance(&self, open_id: &str) -> u64 {
-        with(|s| s.people.get(open_id).map_or(0, |p| p.balance)).unwrap_or(0)
+        with(|s| s.ledger.balance(&Account::User(open_id.to_string()))).unwrap_or(0)
     }
 
     /// The app's merchant balance.
     pub fn merchant_balance(&self) -> u64 {
-        with(|s| s.merchant).unwrap_or(0)
+        with(|s| s.ledger.balance(&Account::Merchant(s.app_id.clone()))).unwrap_or(0)
     }
 
     /// A payment as the host keeps it.
     pub fn payment(&self, id: &str) -> Option<raw_wallet::Payment> {
-        with(|s| s.payments.get(id).cloned()).flatten()
+        with(|s| {
+            let p = s.ledger.payment(id)?.clone();
+            Some(wit::payment(s, p))
+        })
+        .flatten()
     }
 
-    /// The person's pending payment intents, oldest first.
+    /// The person's payment intents still waiting for them, oldest first
+    /// (the host's list: expired ones are not shown even before a sweep).
     pub fn pending(&self, open_id: &str) -> Vec<raw_wallet::Payment> {
         with(|s| {
-            s.payments
-                .values()
-                .filter(|p| p.payer == open_id && p.status == raw_wallet::PaymentStatus::Pending)
-                .cloned()
+            s.ledger
+                .pending_for(open_id, s.now)
+                .into_iter()
+                .filter(|p| p.app == s.app_id)
+                .map(|p| wit::payment(s, p))
                 .collect()
         })
         .unwrap_or_default()
     }
 
-    /// Checks that no money appeared or vanished: what the operator topped
-    /// up equals wallets + merchant + escrow + holds + unclaimed packets.
+    /// Checks the ledger's invariants, as the host's audit does: what the
+    /// operator topped up is exactly what the wallets, the merchant, escrow,
+    /// holds and unclaimed packets hold, and each escrow, hold and packet
+    /// account matches its payment or packet.
     pub fn check_ledger(&self) -> Result<(), String> {
-        with(|s| {
-            use raw_wallet::PaymentStatus as S;
-            let wallets: u64 = s.people.values().map(|p| p.balance).sum();
-            let parked: u64 = s
-                .payments
-                .values()
-                .map(|p| match p.status {
-                    S::Escrowed => p.amount - p.refunded,
-                    S::Held => p.amount,
-                    _ => 0,
-                })
-                .sum();
-            let packets: u64 = s.packets.values().map(|p| p.packet.remaining).sum();
-            let total = wallets + s.merchant + parked + packets;
-            if total == s.issued {
-                Ok(())
-            } else {
-                Err(format!(
-                    "{} was topped up but {total} is accounted for (wallets {wallets}, merchant {}, escrow and holds {parked}, packets {packets})",
-                    s.issued, s.merchant
-                ))
-            }
-        })
-        .unwrap_or_else(|| Err("no mock host".into()))
+        with(|s| s.ledger.check_invariants()).unwrap_or_else(|| Err("no mock host".into()))
     }
 
     /// Calls the app's handler as `user` (None: no signed-in person).
@@ -326,64 +308,50 @@ impl<A: App> MockHost<A> {
     }
 
     /// The payer confirms a pending intent in the host: money moves and the
-    /// app hears `payment-confirmed`.
+    /// app hears `payment-confirmed`. Confirming again is a no-op, as in
+    /// the host. An error reads `<the host's code>: <its message>`.
     pub fn confirm(&self, open_id: &str, payment: &str) -> Result<(), String> {
-        let event = with(|s| s.confirm(open_id, payment)).unwrap_or_else(no_host)?;
-        self.deliver(event);
-        Ok(())
+        self.decide(Command::Confirm {
+            user: open_id.to_string(),
+            payment: payment.to_string(),
+        })
     }
 
-    /// The payer declines a pending intent.
+    /// The payer declines a pending intent (declining again is a no-op).
     pub fn decline(&self, open_id: &str, payment: &str) -> Result<(), String> {
-        let event = with(|s| {
-            let p = s.own_payment(open_id, payment)?;
-            if p.status != raw_wallet::PaymentStatus::Pending {
-                return Err(format!("payment {payment} is not pending"));
-            }
-            p.status = raw_wallet::PaymentStatus::Declined;
-            let amount = p.amount;
-            if let Some(packet) = p.red_packet.clone()
-                && let Some(r) = s.packets.get_mut(&packet)
-            {
-                r.packet.status = raw_wallet::PacketStatus::Cancelled;
-            }
-            Ok(s.wallet_event(open_id, WalletEventKind::PaymentDeclined, payment, amount))
+        self.decide(Command::Decline {
+            user: open_id.to_string(),
+            payment: payment.to_string(),
         })
-        .unwrap_or_else(no_host)?;
-        self.deliver(event);
-        Ok(())
     }
 
     /// The buyer confirms receipt of an escrow payment in the host: the
     /// money (less refunds) goes to the merchant and the app hears
     /// `receipt-confirmed`.
     pub fn confirm_receipt(&self, open_id: &str, payment: &str) -> Result<(), String> {
-        let event = with(|s| {
-            let p = s.own_payment(open_id, payment)?;
-            if p.status != raw_wallet::PaymentStatus::Escrowed {
-                return Err(format!("payment {payment} is not in escrow"));
-            }
-            Ok(s.release(payment))
+        self.decide(Command::ConfirmReceipt {
+            user: open_id.to_string(),
+            payment: payment.to_string(),
         })
-        .unwrap_or_else(no_host)?;
-        if let Some(e) = event {
-            self.deliver(e);
-        }
-        Ok(())
     }
 
-    /// Lets time pass: pending intents expire, escrow is released, stale
-    /// holds are voided and unclaimed red packets return, as the host's
-    /// sweep does; the app hears each.
+    /// A person's decision, run as the host's `decide_payment` runs it.
+    fn decide(&self, cmd: Command) -> Result<(), String> {
+        let done = with(|s| s.execute(cmd).map(|_| ())).unwrap_or_else(no_host);
+        self.deliver_pending();
+        done.map_err(|e| format!("{}: {e}", e.code()))
+    }
+
+    /// Lets time pass: the host's sweep at the new time expires pending
+    /// intents, releases escrow, voids stale holds and returns unclaimed
+    /// red packets; the app hears each.
     pub fn advance(&self, secs: i64) {
-        let events = with(|s| {
+        with(|s| {
             s.now += secs;
-            s.sweep()
-        })
-        .unwrap_or_default();
-        for e in events {
-            self.deliver(e);
-        }
+            // A sweep refuses nothing.
+            let _ = s.execute(Command::Sweep);
+        });
+        self.deliver_pending();
     }
 
     /// Now, in the mock's Unix seconds.
@@ -401,7 +369,8 @@ impl<A: App> MockHost<A> {
     }
 
     /// The person writes to the app (customer service); the app hears a
-    /// `message` event and may answer within 48 hours, 5 times.
+    /// `message` event (its id `msg-<message id>`, as the host names it)
+    /// and may answer within 48 hours, 5 times.
     pub fn write_to_app(&self, open_id: &str, text: &str) {
         let event = with(|s| {
             let id = s.fresh();
@@ -410,7 +379,7 @@ impl<A: App> MockHost<A> {
                 p.wrote = Some((now, 0));
             }
             Event {
-                id: format!("ev_{id}"),
+                id: format!("msg-{id}"),
                 at: now,
                 open_id: Some(open_id.to_string()),
                 body: EventBody::Message(AppMessage {
@@ -523,8 +492,8 @@ fn json_request(method: &str, path: &str, body: &serde_json::Value) -> Request {
     Request::new(method, path, serde_json::to_vec(body).unwrap_or_default())
 }
 
-fn no_host<T>() -> Result<T, String> {
-    Err("no MockHost on this thread".into())
+fn no_host<T>() -> Result<T, WalletError> {
+    Err(WalletError::Internal("no MockHost on this thread".into()))
 }
 
 impl State {
@@ -533,161 +502,193 @@ impl State {
         self.next_id - 1
     }
 
-    fn wallet_event(
-        &mut self,
-        open_id: &str,
-        kind: WalletEventKind,
-        subject: &str,
-        amount: u64,
-    ) -> Event {
+    /// Runs `cmd` as the host's wallet does, at the mock's time: the
+    /// shown-text rule first, then fresh values (from the mock's source,
+    /// where the host draws the OS's randomness) and core's ledger. The
+    /// wallet events it raised wait for delivery.
+    fn execute(&mut self, cmd: Command) -> Result<Outcome, WalletError> {
+        cmd.check_shown_texts()?;
+        let fresh = Fresh::for_command(&cmd, |b| self.fill(b));
+        let result = self.ledger.apply(&cmd, &fresh, self.now);
+        for e in self.ledger.take_appended().events {
+            if e.app == self.app_id {
+                self.pending_events.push(wit::event(e));
+            }
+        }
+        result
+    }
+
+    /// Deterministic bytes (splitmix64): distinct ids and seeds, the same
+    /// every run.
+    fn fill(&mut self, out: &mut [u8]) {
+        for chunk in out.chunks_mut(8) {
+            self.fresh_state = self.fresh_state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.fresh_state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            chunk.copy_from_slice(&z.to_be_bytes()[..chunk.len()]);
+        }
+    }
+}
+
+/// Core's wallet values as the WIT types a mini-app sees, mapped as the
+/// host's wallet adapter maps them (people by open id, which is how the
+/// mock's ledger already knows them).
+mod wit {
+    use super::State;
+    use crate::bindings::superapp::platform::events::{
+        Event, EventBody, WalletEvent, WalletEventKind,
+    };
+    use crate::bindings::superapp::platform::wallet as raw;
+    use superapp_core::wallet::{
+        self as core, AppErrorCase, EventKind, PacketStatus, PaymentKind, PaymentMode,
+        PaymentStatus, Split, WalletError,
+    };
+
+    pub(super) fn error(e: WalletError) -> raw::Error {
+        let message = e.app_message();
+        match e.app_case() {
+            AppErrorCase::Invalid => raw::Error::Invalid(message),
+            AppErrorCase::IdempotencyConflict => raw::Error::IdempotencyConflict(message),
+            AppErrorCase::NotFound => raw::Error::NotFound(message),
+            AppErrorCase::InvalidState => raw::Error::InvalidState(message),
+            AppErrorCase::InsufficientFunds => raw::Error::InsufficientFunds(message),
+            AppErrorCase::LimitReached => raw::Error::LimitReached(message),
+            AppErrorCase::Denied => raw::Error::Denied(message),
+            AppErrorCase::Internal => raw::Error::Internal(message),
+        }
+    }
+
+    pub(super) fn mode_from(m: raw::PaymentMode) -> PaymentMode {
+        match m {
+            raw::PaymentMode::Direct => PaymentMode::Direct,
+            raw::PaymentMode::Escrow => PaymentMode::Escrow,
+            raw::PaymentMode::Hold => PaymentMode::Hold,
+        }
+    }
+
+    fn mode(m: PaymentMode) -> raw::PaymentMode {
+        match m {
+            PaymentMode::Direct => raw::PaymentMode::Direct,
+            PaymentMode::Escrow => raw::PaymentMode::Escrow,
+            PaymentMode::Hold => raw::PaymentMode::Hold,
+        }
+    }
+
+    pub(super) fn split_from(s: raw::Split) -> Split {
+        match s {
+            raw::Split::Random => Split::Random,
+            raw::Split::Equal => Split::Equal,
+        }
+    }
+
+    fn status(s: PaymentStatus) -> raw::PaymentStatus {
+        match s {
+            PaymentStatus::Pending => raw::PaymentStatus::Pending,
+            PaymentStatus::Declined => raw::PaymentStatus::Declined,
+            PaymentStatus::Expired => raw::PaymentStatus::Expired,
+            PaymentStatus::Paid => raw::PaymentStatus::Paid,
+            PaymentStatus::Escrowed => raw::PaymentStatus::Escrowed,
+            PaymentStatus::Released => raw::PaymentStatus::Released,
+            PaymentStatus::Held => raw::PaymentStatus::Held,
+            PaymentStatus::Captured => raw::PaymentStatus::Captured,
+            PaymentStatus::Voided => raw::PaymentStatus::Voided,
+            PaymentStatus::Refunded => raw::PaymentStatus::Refunded,
+        }
+    }
+
+    pub(super) fn packet_status(s: PacketStatus) -> raw::PacketStatus {
+        match s {
+            PacketStatus::Unfunded => raw::PacketStatus::Unfunded,
+            PacketStatus::Open => raw::PacketStatus::Open,
+            PacketStatus::Empty => raw::PacketStatus::Empty,
+            PacketStatus::Expired => raw::PacketStatus::Expired,
+            PacketStatus::Cancelled => raw::PacketStatus::Cancelled,
+        }
+    }
+
+    pub(super) fn payment(s: &State, p: core::Payment) -> raw::Payment {
+        let (mode, red_packet) = match p.kind {
+            PaymentKind::Purchase { mode: m } => (Some(mode(m)), None),
+            PaymentKind::Transfer { .. } => (None, None),
+            PaymentKind::RedPacket { packet } => (None, Some(packet)),
+        };
+        raw::Payment {
+            payer: p.payer,
+            id: p.id,
+            amount: p.amount,
+            currency: s.ledger.rules().currency.clone(),
+            memo: p.memo,
+            key: p.key,
+            mode,
+            red_packet,
+            status: status(p.status),
+            expires_at: p.expires_at,
+            captured: p.captured,
+            refunded: p.refunded,
+            refunds: p
+                .refunds
+                .into_iter()
+                .map(|r| raw::PaymentRefund {
+                    id: r.id,
+                    amount: r.amount,
+                    key: r.key,
+                    at: r.at,
+                })
+                .collect(),
+        }
+    }
+
+    pub(super) fn packet(r: core::RedPacket) -> raw::RedPacket {
+        raw::RedPacket {
+            sender: r.sender,
+            id: r.id,
+            total: r.spec.total,
+            count: r.spec.count,
+            split: match r.spec.split {
+                Split::Random => raw::Split::Random,
+                Split::Equal => raw::Split::Equal,
+            },
+            greeting: r.spec.greeting,
+            status: packet_status(r.status),
+            claims: r
+                .claims
+                .into_iter()
+                .map(|c| raw::Claim {
+                    open_id: c.user,
+                    amount: c.amount,
+                    at: c.at,
+                })
+                .collect(),
+            remaining: r.remaining,
+            returned: r.returned,
+            expires_at: r.expires_at,
+        }
+    }
+
+    /// A ledger event as the host's delivery engine hands it to the app.
+    pub(super) fn event(e: core::WalletEvent) -> Event {
+        let kind = match e.kind {
+            EventKind::PaymentConfirmed => WalletEventKind::PaymentConfirmed,
+            EventKind::PaymentDeclined => WalletEventKind::PaymentDeclined,
+            EventKind::PaymentExpired => WalletEventKind::PaymentExpired,
+            EventKind::RefundDone => WalletEventKind::RefundDone,
+            EventKind::ReceiptConfirmed => WalletEventKind::ReceiptConfirmed,
+            EventKind::HoldExpired => WalletEventKind::HoldExpired,
+            EventKind::RedPacketClaimed => WalletEventKind::RedPacketClaimed,
+            EventKind::RedPacketExpired => WalletEventKind::RedPacketExpired,
+        };
         Event {
-            id: format!("ev_{}", self.fresh()),
-            at: self.now,
-            open_id: Some(open_id.to_string()),
+            id: e.id(),
+            at: e.at,
+            open_id: Some(e.user),
             body: EventBody::Wallet(WalletEvent {
                 kind,
-                subject: subject.to_string(),
-                amount,
+                subject: e.subject,
+                amount: e.amount,
             }),
         }
-    }
-
-    fn own_payment(&mut self, open_id: &str, id: &str) -> Result<&mut raw_wallet::Payment, String> {
-        match self.payments.get_mut(id) {
-            Some(p) if p.payer == open_id => Ok(p),
-            _ => Err(format!("{open_id} has no payment {id}")),
-        }
-    }
-
-    fn confirm(&mut self, open_id: &str, id: &str) -> Result<Event, String> {
-        use raw_wallet::{PaymentMode as M, PaymentStatus as S};
-        let now = self.now;
-        let p = self.own_payment(open_id, id)?.clone();
-        if p.status != S::Pending {
-            return Err(format!("payment {id} is {:?}, not pending", p.status));
-        }
-        if p.expires_at <= now {
-            return Err(format!("payment {id} has expired"));
-        }
-        let payer = self.people.get_mut(open_id).ok_or("no such person")?;
-        if payer.balance < p.amount {
-            return Err(format!(
-                "insufficient funds: {} needed, {} available",
-                p.amount, payer.balance
-            ));
-        }
-        payer.balance -= p.amount;
-        let status = match (p.mode, &p.red_packet) {
-            (Some(M::Direct), _) => {
-                self.merchant += p.amount;
-                S::Paid
-            }
-            (Some(M::Escrow), _) => S::Escrowed,
-            (Some(M::Hold), _) => S::Held,
-            (None, Some(packet)) => {
-                if let Some(r) = self.packets.get_mut(packet) {
-                    r.packet.status = raw_wallet::PacketStatus::Open;
-                    r.packet.remaining = p.amount;
-                    r.packet.expires_at = Some(now + PACKET_TTL);
-                }
-                S::Paid
-            }
-            (None, None) => {
-                let to = self.transfer_to.get(id).cloned().unwrap_or_default();
-                if let Some(t) = self.people.get_mut(&to) {
-                    t.balance += p.amount;
-                }
-                S::Paid
-            }
-        };
-        let due = match status {
-            S::Escrowed => now + ESCROW_RELEASE,
-            S::Held => now + HOLD_TTL,
-            _ => p.expires_at,
-        };
-        if let Some(m) = self.payments.get_mut(id) {
-            m.status = status;
-            m.expires_at = due;
-        }
-        Ok(self.wallet_event(open_id, WalletEventKind::PaymentConfirmed, id, p.amount))
-    }
-
-    fn release(&mut self, id: &str) -> Option<Event> {
-        let p = self.payments.get_mut(id)?;
-        p.status = raw_wallet::PaymentStatus::Released;
-        let (payer, amount) = (p.payer.clone(), p.amount - p.refunded);
-        self.merchant += amount;
-        Some(self.wallet_event(&payer, WalletEventKind::ReceiptConfirmed, id, amount))
-    }
-
-    fn sweep(&mut self) -> Vec<Event> {
-        use raw_wallet::PaymentStatus as S;
-        let now = self.now;
-        let mut events = Vec::new();
-        let due: Vec<(String, S)> = self
-            .payments
-            .values()
-            .filter(|p| p.expires_at <= now)
-            .map(|p| (p.id.clone(), p.status))
-            .collect();
-        for (id, status) in due {
-            match status {
-                S::Pending => {
-                    let Some(p) = self.payments.get_mut(&id) else {
-                        continue;
-                    };
-                    p.status = S::Expired;
-                    let (payer, amount) = (p.payer.clone(), p.amount);
-                    events.push(self.wallet_event(
-                        &payer,
-                        WalletEventKind::PaymentExpired,
-                        &id,
-                        amount,
-                    ));
-                }
-                S::Escrowed => events.extend(self.release(&id)),
-                S::Held => {
-                    let Some(p) = self.payments.get_mut(&id) else {
-                        continue;
-                    };
-                    p.status = S::Voided;
-                    let (payer, amount) = (p.payer.clone(), p.amount);
-                    if let Some(person) = self.people.get_mut(&payer) {
-                        person.balance += amount;
-                    }
-                    events.push(self.wallet_event(
-                        &payer,
-                        WalletEventKind::HoldExpired,
-                        &id,
-                        amount,
-                    ));
-                }
-                _ => {}
-            }
-        }
-        let expired: Vec<String> = self
-            .packets
-            .values()
-            .filter(|r| {
-                r.packet.status == raw_wallet::PacketStatus::Open
-                    && r.packet.expires_at.is_some_and(|t| t <= now)
-            })
-            .map(|r| r.packet.id.clone())
-            .collect();
-        for id in expired {
-            let Some(r) = self.packets.get_mut(&id) else {
-                continue;
-            };
-            let (sender, back) = (r.packet.sender.clone(), r.packet.remaining);
-            r.packet.status = raw_wallet::PacketStatus::Expired;
-            r.packet.returned = back;
-            r.packet.remaining = 0;
-            if let Some(p) = self.people.get_mut(&sender) {
-                p.balance += back;
-            }
-            events.push(self.wallet_event(&sender, WalletEventKind::RedPacketExpired, &id, back));
-        }
-        events
     }
 }
 
@@ -868,126 +869,47 @@ pub(crate) mod imports {
     }
 
     pub(crate) mod wallet {
-        use super::super::*;
-        use raw_wallet::{
-            ClaimResult, Error, PacketStatus, Payment, PaymentMode, PaymentRefund, PaymentStatus,
-            Payout, RedPacket, Split,
+        //! The WIT wallet calls as the host's adapter makes them: who acts
+        //! comes from the call, the same core command goes to the ledger,
+        //! and its answer or error comes back as the same WIT value.
+        use super::super::{State, wit, with};
+        use crate::bindings::superapp::platform::wallet::Payment;
+        use crate::bindings::superapp::platform::wallet::{
+            ClaimResult, Error, PaymentMode, Payout, RedPacket, Split,
         };
+        use superapp_core::wallet::{Command, Outcome, PacketSpec, WalletError};
 
         fn run<R>(f: impl FnOnce(&mut State) -> Result<R, Error>) -> Result<R, Error> {
             with(f).unwrap_or_else(|| Err(Error::Internal("no MockHost on this thread".into())))
         }
 
-        fn check_key(key: &str) -> Result<(), Error> {
-            superapp_core::wallet::check_key(key).map_err(|e| Error::Invalid(e.to_string()))
-        }
-
-        fn check_amount(amount: u64) -> Result<(), Error> {
-            if amount == 0 || amount > MAX_AMOUNT {
-                return Err(Error::Invalid(format!(
-                    "the amount must be between 1 and {MAX_AMOUNT} minor units, not {amount}"
-                )));
-            }
-            Ok(())
-        }
-
-        /// The host's rules for a memo or greeting: its length, and core's
-        /// shown-text rule (no control or bidi characters).
-        fn check_text(field: &str, text: &str, max: usize) -> Result<(), Error> {
-            if text.chars().count() > max {
-                return Err(Error::Invalid(format!(
-                    "the {field} is at most {max} characters"
-                )));
-            }
-            superapp_core::text::check_shown_text(text, false)
-                .map_err(|why| Error::Invalid(format!("the {field} {why}")))
-        }
-
-        /// Runs `f` once per key: a retry with the same arguments returns
-        /// the first payment, other arguments are a conflict.
-        fn once(
-            key: &str,
-            args: String,
-            f: impl FnOnce(&mut State) -> Result<Payment, Error>,
-        ) -> Result<Payment, Error> {
-            check_key(key)?;
-            run(|s| {
-                if let Some(Remembered::Payment(a, p)) = s.remembered.get(key) {
-                    return if *a == args {
-                        Ok(p.clone())
-                    } else {
-                        Err(Error::IdempotencyConflict(format!(
-                            "the key `{key}` was used with other arguments"
-                        )))
-                    };
-                }
-                if s.remembered.contains_key(key) {
-                    return Err(Error::IdempotencyConflict(format!(
-                        "the key `{key}` was used with other arguments"
-                    )));
-                }
-                let p = f(s)?;
-                s.remembered
-                    .insert(key.to_string(), Remembered::Payment(args, p.clone()));
-                Ok(p)
-            })
-        }
-
+        /// The person of the call: requests and claims need one.
         fn user(s: &State) -> Result<String, Error> {
             s.user.clone().ok_or(Error::NoUser)
         }
 
-        fn intent(
-            s: &mut State,
-            amount: u64,
-            memo: &str,
-            mode: Option<PaymentMode>,
-            key: &str,
-        ) -> Result<Payment, Error> {
-            check_amount(amount)?;
-            check_text("memo", memo, superapp_core::wallet::MAX_MEMO_CHARS)?;
-            let payer = user(s)?;
-            let waiting = s
-                .payments
-                .values()
-                .filter(|p| p.payer == payer && p.status == PaymentStatus::Pending)
-                .count();
-            if waiting >= MAX_PENDING_PER_PERSON {
-                return Err(Error::LimitReached(format!(
-                    "this person already has {waiting} payment requests from this app waiting (the limit is {MAX_PENDING_PER_PERSON})"
-                )));
+        /// The person this app knows as `open_id` (the ledger knows them
+        /// by it too), answered as the host's adapter answers.
+        fn person(s: &State, open_id: &str) -> Result<String, Error> {
+            if s.people.contains_key(open_id) {
+                Ok(open_id.to_string())
+            } else {
+                Err(Error::NotFound(format!(
+                    "no person with open id `{open_id}` in this app"
+                )))
             }
-            let p = Payment {
-                id: format!("pay_{}", s.fresh()),
-                payer,
-                amount,
-                currency: "CNY".into(),
-                memo: memo.to_string(),
-                key: key.to_string(),
-                mode,
-                red_packet: None,
-                status: PaymentStatus::Pending,
-                expires_at: s.now + INTENT_TTL,
-                captured: 0,
-                refunded: 0,
-                refunds: Vec::new(),
-            };
-            s.payments.insert(p.id.clone(), p.clone());
-            Ok(p)
         }
 
-        fn app_payment<'a>(s: &'a mut State, id: &str) -> Result<&'a mut Payment, Error> {
-            s.payments
-                .get_mut(id)
-                .ok_or_else(|| Error::NotFound(format!("no payment `{id}` for this app")))
+        /// What the host's adapter answers for an outcome it did not ask for.
+        fn unexpected() -> Error {
+            Error::Internal("internal".into())
         }
 
-        fn state_error(p: &Payment, action: &str) -> Error {
-            Error::InvalidState(format!(
-                "cannot {action} payment {}: it is {}",
-                p.id,
-                p.status.name()
-            ))
+        fn payment_command(s: &mut State, cmd: Command) -> Result<Payment, Error> {
+            match s.execute(cmd).map_err(wit::error)? {
+                Outcome::Payment(p) => Ok(wit::payment(s, p)),
+                _ => Err(unexpected()),
+            }
         }
 
         pub fn request_payment(
@@ -996,8 +918,17 @@ pub(crate) mod imports {
             mode: PaymentMode,
             key: &str,
         ) -> Result<Payment, Error> {
-            let args = format!("pay {amount} {memo} {}", mode.name());
-            once(key, args, |s| intent(s, amount, memo, Some(mode), key))
+            run(|s| {
+                let cmd = Command::RequestPayment {
+                    app: s.app_id.clone(),
+                    user: user(s)?,
+                    amount,
+                    memo: memo.to_string(),
+                    mode: wit::mode_from(mode),
+                    key: key.to_string(),
+                };
+                payment_command(s, cmd)
+            })
         }
 
         pub fn request_transfer(
@@ -1006,125 +937,61 @@ pub(crate) mod imports {
             memo: &str,
             key: &str,
         ) -> Result<Payment, Error> {
-            let args = format!("transfer {to} {amount} {memo}");
-            once(key, args, |s| {
-                if !s.people.contains_key(to) {
-                    return Err(Error::NotFound(format!(
-                        "no person with open id `{to}` in this app"
-                    )));
-                }
-                if s.user.as_deref() == Some(to) {
-                    return Err(Error::Invalid("a transfer to oneself".into()));
-                }
-                let p = intent(s, amount, memo, None, key)?;
-                s.transfer_to.insert(p.id.clone(), to.to_string());
-                Ok(p)
+            run(|s| {
+                let from = user(s)?;
+                let cmd = Command::RequestTransfer {
+                    app: s.app_id.clone(),
+                    from,
+                    to: person(s, to)?,
+                    amount,
+                    memo: memo.to_string(),
+                    key: key.to_string(),
+                };
+                payment_command(s, cmd)
             })
         }
 
         pub fn get_payment(id: &str) -> Result<Payment, Error> {
-            run(|s| app_payment(s, id).map(|p| p.clone()))
+            run(|s| {
+                let found = s.ledger.payment(id).filter(|p| p.app == s.app_id).cloned();
+                found
+                    .map(|p| wit::payment(s, p))
+                    .ok_or_else(|| wit::error(WalletError::PaymentNotFound(id.to_string())))
+            })
         }
 
         pub fn refund(payment: &str, amount: u64, key: &str) -> Result<Payment, Error> {
-            let args = format!("refund {payment} {amount}");
-            let mut event = None;
-            let out = once(key, args, |s| {
-                let now = s.now;
-                let rf = format!("rf_{}", s.fresh());
-                let p = app_payment(s, payment)?;
-                let settled = match p.status {
-                    PaymentStatus::Paid | PaymentStatus::Escrowed | PaymentStatus::Released
-                        if p.red_packet.is_none() && p.mode.is_some() =>
-                    {
-                        p.amount
-                    }
-                    PaymentStatus::Captured => p.captured,
-                    _ => return Err(state_error(p, "refund")),
-                };
-                if amount == 0 || amount > settled - p.refunded {
-                    return Err(Error::Invalid(format!(
-                        "a refund must be between 1 and the {} not yet refunded, not {amount}",
-                        settled - p.refunded
-                    )));
-                }
-                if p.refunds.len() >= MAX_REFUNDS {
-                    return Err(Error::Invalid(format!(
-                        "a payment takes at most {MAX_REFUNDS} refunds"
-                    )));
-                }
-                let from_escrow = p.status == PaymentStatus::Escrowed;
-                let payer = p.payer.clone();
-                if !from_escrow {
-                    if s.merchant < amount {
-                        return Err(Error::InsufficientFunds(format!(
-                            "merchant:{} has {}, {amount} needed",
-                            s.app_id, s.merchant
-                        )));
-                    }
-                    s.merchant -= amount;
-                }
-                let p = app_payment(s, payment)?;
-                p.refunded += amount;
-                p.refunds.push(PaymentRefund {
-                    id: rf,
+            run(|s| {
+                let cmd = Command::Refund {
+                    app: s.app_id.clone(),
+                    payment: payment.to_string(),
                     amount,
                     key: key.to_string(),
-                    at: now,
-                });
-                if p.refunded == settled {
-                    p.status = PaymentStatus::Refunded;
-                }
-                let p = p.clone();
-                if let Some(person) = s.people.get_mut(&payer) {
-                    person.balance += amount;
-                }
-                event = Some(s.wallet_event(&payer, WalletEventKind::RefundDone, payment, amount));
-                Ok(p)
-            });
-            deliver_later(event);
-            out
+                };
+                payment_command(s, cmd)
+            })
         }
 
         pub fn capture(payment: &str, amount: u64, key: &str) -> Result<Payment, Error> {
-            let args = format!("capture {payment} {amount}");
-            once(key, args, |s| {
-                let p = app_payment(s, payment)?;
-                if p.status != PaymentStatus::Held {
-                    return Err(state_error(p, "capture"));
-                }
-                if amount == 0 || amount > p.amount {
-                    return Err(Error::Invalid(format!(
-                        "a capture must be between 1 and the held {}, not {amount}",
-                        p.amount
-                    )));
-                }
-                p.status = PaymentStatus::Captured;
-                p.captured = amount;
-                let (payer, rest) = (p.payer.clone(), p.amount - amount);
-                let p = p.clone();
-                s.merchant += amount;
-                if let Some(person) = s.people.get_mut(&payer) {
-                    person.balance += rest;
-                }
-                Ok(p)
+            run(|s| {
+                let cmd = Command::Capture {
+                    app: s.app_id.clone(),
+                    payment: payment.to_string(),
+                    amount,
+                    key: key.to_string(),
+                };
+                payment_command(s, cmd)
             })
         }
 
         pub fn void(payment: &str, key: &str) -> Result<Payment, Error> {
-            let args = format!("void {payment}");
-            once(key, args, |s| {
-                let p = app_payment(s, payment)?;
-                if p.status != PaymentStatus::Held {
-                    return Err(state_error(p, "void"));
-                }
-                p.status = PaymentStatus::Voided;
-                let (payer, amount) = (p.payer.clone(), p.amount);
-                let p = p.clone();
-                if let Some(person) = s.people.get_mut(&payer) {
-                    person.balance += amount;
-                }
-                Ok(p)
+            run(|s| {
+                let cmd = Command::Void {
+                    app: s.app_id.clone(),
+                    payment: payment.to_string(),
+                    key: key.to_string(),
+                };
+                payment_command(s, cmd)
             })
         }
 
@@ -1135,188 +1002,78 @@ pub(crate) mod imports {
             greeting: &str,
             key: &str,
         ) -> Result<Payment, Error> {
-            let args = format!("packet {total} {count} {split:?} {greeting}");
-            once(key, args, |s| {
-                check_text(
-                    "greeting",
-                    greeting,
-                    superapp_core::wallet::MAX_GREETING_CHARS,
-                )?;
-                if count == 0 || count > MAX_PACKET_COUNT {
-                    return Err(Error::Invalid(format!(
-                        "a red packet has 1 to {MAX_PACKET_COUNT} shares, not {count}"
-                    )));
-                }
-                if total > MAX_PACKET_AMOUNT {
-                    return Err(Error::Invalid(format!(
-                        "a red packet holds at most {MAX_PACKET_AMOUNT}, not {total}"
-                    )));
-                }
-                if total < u64::from(count) {
-                    return Err(Error::Invalid(format!(
-                        "{count} shares need at least {count} minor units (one each), not {total}"
-                    )));
-                }
-                let mut p = intent(s, total, greeting, None, key)?;
-                let id = format!("rp_{}", s.fresh());
-                p.red_packet = Some(id.clone());
-                s.payments.insert(p.id.clone(), p.clone());
-                s.packets.insert(
-                    id.clone(),
-                    Packet {
-                        packet: RedPacket {
-                            id,
-                            sender: p.payer.clone(),
-                            total,
-                            count,
-                            split,
-                            greeting: greeting.to_string(),
-                            status: PacketStatus::Unfunded,
-                            claims: Vec::new(),
-                            remaining: 0,
-                            returned: 0,
-                            expires_at: None,
-                        },
-                        conversation: None,
+            run(|s| {
+                let cmd = Command::RequestRedPacket {
+                    app: s.app_id.clone(),
+                    user: user(s)?,
+                    spec: PacketSpec {
+                        total,
+                        count,
+                        split: wit::split_from(split),
+                        greeting: greeting.to_string(),
                     },
-                );
-                Ok(p)
+                    key: key.to_string(),
+                };
+                payment_command(s, cmd)
             })
         }
 
         pub fn claim_red_packet(id: &str) -> Result<ClaimResult, Error> {
             run(|s| {
                 let me = user(s)?;
-                let now = s.now;
-                let seed = s.next_id;
-                let r = s
-                    .packets
-                    .get(id)
-                    .ok_or_else(|| Error::NotFound(format!("no red packet `{id}`")))?;
-                if let Some(c) = &r.conversation
+                // The messenger's fence first, as the host checks it.
+                if let Some(c) = s.packet_conversations.get(id)
                     && !s.conversations.get(c).is_some_and(|m| m.contains(&me))
                 {
-                    return Err(Error::Denied(format!(
-                        "red packet `{id}` is for the members of its conversation"
-                    )));
+                    return Err(wit::error(WalletError::NotInConversation(id.to_string())));
                 }
-                let Some(r) = s.packets.get_mut(id) else {
-                    return Err(Error::NotFound(format!("no red packet `{id}`")));
+                let cmd = Command::Claim {
+                    user: me,
+                    packet: id.to_string(),
+                    via_app: Some(s.app_id.clone()),
                 };
-                let rp = &mut r.packet;
-                if let Some(c) = rp.claims.iter().find(|c| c.open_id == me) {
-                    return Ok(ClaimResult {
+                match s.execute(cmd).map_err(wit::error)? {
+                    Outcome::Claim(c) => Ok(ClaimResult {
                         amount: c.amount,
-                        first_claim: false,
-                        status: rp.status,
-                    });
+                        first_claim: c.new,
+                        status: wit::packet_status(c.packet_status),
+                    }),
+                    _ => Err(unexpected()),
                 }
-                if rp.status != PacketStatus::Open {
-                    return Err(Error::InvalidState(format!(
-                        "red packet `{id}` is {}",
-                        rp.status.name()
-                    )));
-                }
-                let left = rp.count - rp.claims.len() as u32;
-                // The host's split; a seed from the mock's counter, so tests
-                // see the same shares every run.
-                let mut seed_bytes = [0u8; 32];
-                seed_bytes[..8].copy_from_slice(&seed.to_be_bytes());
-                let split = match rp.split {
-                    Split::Equal => superapp_core::wallet::Split::Equal,
-                    Split::Random => superapp_core::wallet::Split::Random,
-                };
-                let share = superapp_core::wallet::next_share(
-                    split,
-                    &seed_bytes,
-                    rp.claims.len() as u32,
-                    rp.total,
-                    rp.count,
-                    rp.remaining,
-                    left,
-                );
-                rp.remaining -= share;
-                rp.claims.push(raw_wallet::Claim {
-                    open_id: me.clone(),
-                    amount: share,
-                    at: now,
-                });
-                if rp.remaining == 0 {
-                    rp.status = PacketStatus::Empty;
-                }
-                let status = rp.status;
-                s.next_id += 1;
-                if let Some(p) = s.people.get_mut(&me) {
-                    p.balance += share;
-                }
-                let event = s.wallet_event(&me, WalletEventKind::RedPacketClaimed, id, share);
-                s.pending_events.push(event);
-                Ok(ClaimResult {
-                    amount: share,
-                    first_claim: true,
-                    status,
-                })
             })
         }
 
         pub fn get_red_packet(id: &str) -> Result<RedPacket, Error> {
             run(|s| {
-                s.packets
-                    .get(id)
-                    .map(|r| r.packet.clone())
-                    .ok_or_else(|| Error::NotFound(format!("no red packet `{id}`")))
+                s.ledger
+                    .packet(id)
+                    .filter(|r| r.app.as_deref() == Some(s.app_id.as_str()))
+                    .cloned()
+                    .map(wit::packet)
+                    .ok_or_else(|| wit::error(WalletError::PacketNotFound(id.to_string())))
             })
         }
 
         pub fn pay_out(to: &str, amount: u64, memo: &str, key: &str) -> Result<Payout, Error> {
-            check_key(key)?;
-            let args = format!("payout {to} {amount} {memo}");
             run(|s| {
-                match s.remembered.get(key) {
-                    Some(Remembered::Payout(a, p)) if *a == args => return Ok(p.clone()),
-                    Some(_) => {
-                        return Err(Error::IdempotencyConflict(format!(
-                            "the key `{key}` was used with other arguments"
-                        )));
-                    }
-                    None => {}
-                }
-                check_amount(amount)?;
-                check_text("memo", memo, superapp_core::wallet::MAX_MEMO_CHARS)?;
-                if !s.people.contains_key(to) {
-                    return Err(Error::NotFound(format!(
-                        "no person with open id `{to}` in this app"
-                    )));
-                }
-                if s.merchant < amount {
-                    return Err(Error::InsufficientFunds(format!(
-                        "merchant:{} has {}, {amount} needed",
-                        s.app_id, s.merchant
-                    )));
-                }
-                s.merchant -= amount;
-                if let Some(p) = s.people.get_mut(to) {
-                    p.balance += amount;
-                }
-                let out = Payout {
-                    transfer: s.fresh(),
-                    to: to.to_string(),
+                let cmd = Command::Payout {
+                    app: s.app_id.clone(),
+                    to: person(s, to)?,
                     amount,
                     memo: memo.to_string(),
-                    at: s.now,
+                    key: key.to_string(),
                 };
-                s.remembered
-                    .insert(key.to_string(), Remembered::Payout(args, out.clone()));
-                Ok(out)
+                match s.execute(cmd).map_err(wit::error)? {
+                    Outcome::Transfer(t) => Ok(Payout {
+                        transfer: t.seq,
+                        to: to.to_string(),
+                        amount: t.amount,
+                        memo: t.memo,
+                        at: t.at,
+                    }),
+                    _ => Err(unexpected()),
+                }
             })
-        }
-
-        /// A refund's event reaches the app after the call returns, as the
-        /// host's background delivery does.
-        fn deliver_later(event: Option<Event>) {
-            if let Some(e) = event {
-                with(|s| s.pending_events.push(e));
-            }
         }
     }
 
@@ -1398,22 +1155,25 @@ pub(crate) mod imports {
             run(|s| {
                 member(s, conversation)?;
                 let me = s.user.clone().unwrap_or_default();
-                let r = s
-                    .packets
-                    .get_mut(packet)
-                    .filter(|r| r.packet.sender == me)
+                // Only the caller's own packet, sent through this app.
+                let opened = s
+                    .ledger
+                    .packet(packet)
+                    .filter(|r| r.sender == me && r.app.as_deref() == Some(s.app_id.as_str()))
+                    .map(|r| !r.claims.is_empty())
                     .ok_or_else(|| Error::NotFound(format!("you sent no red packet `{packet}`")))?;
-                if r.conversation.is_some() {
+                if s.packet_conversations.contains_key(packet) {
                     return Err(Error::Invalid(format!(
                         "red packet `{packet}` was already sent into a conversation"
                     )));
                 }
-                if !r.packet.claims.is_empty() {
+                if opened {
                     return Err(Error::Invalid(format!(
                         "red packet `{packet}` has been opened already; share it before anyone claims it"
                     )));
                 }
-                r.conversation = Some(conversation.to_string());
+                s.packet_conversations
+                    .insert(packet.to_string(), conversation.to_string());
                 s.posts.push((
                     conversation.to_string(),
                     Posted::RedPacket {
@@ -1488,5 +1248,83 @@ mod tests {
             400
         );
         assert_eq!(call("Longjing tea").status, 200);
+    }
+
+    fn paid(host: &MockHost<Pay>, who: &str) -> String {
+        let r = host.call(Some(who), Request::new("POST", "/pay", "tea"));
+        serde_json::from_slice(&r.body).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_second_confirmation_is_a_no_op_as_in_the_host() {
+        let host = MockHost::<Pay>::new("pay");
+        let ann = host.person("ann");
+        host.top_up(&ann, 1_000);
+        let payment = paid(&host, &ann);
+        assert_eq!(host.confirm(&ann, &payment), Ok(()));
+        assert_eq!(host.confirm(&ann, &payment), Ok(()));
+        assert_eq!((host.balance(&ann), host.merchant_balance()), (900, 100));
+        assert_eq!(host.events().len(), 1, "one payment-confirmed");
+        let declined = host.decline(&ann, &payment);
+        assert!(
+            declined
+                .as_ref()
+                .is_err_and(|e| e.starts_with("invalid-state: ")),
+            "{declined:?}"
+        );
+        assert_eq!(host.check_ledger(), Ok(()));
+    }
+
+    #[test]
+    fn a_key_another_person_used_is_a_conflict_not_their_payment() {
+        let host = MockHost::<Pay>::new("pay");
+        let (ann, bob) = (host.person("ann"), host.person("bob"));
+        assert!(paid(&host, &ann).starts_with("pay_"));
+        let r = host.call(Some(&bob), Request::new("POST", "/pay", "tea"));
+        assert_eq!(r.status, 409, "{}", r.body_text());
+        assert!(r.body_text().contains("idempotency"), "{}", r.body_text());
+        assert!(host.pending(&bob).is_empty());
+    }
+
+    struct Packets;
+    impl App for Packets {
+        fn handle(req: Request) -> Response {
+            fn send(_: &Request) -> Result<Response, Error> {
+                let p = wallet::create_red_packet(300, 3, wallet::Split::Equal, "hi", "pk-0001")?;
+                Ok(Response::json(&(p.id, p.red_packet)))
+            }
+            fn claim(req: &Request) -> Result<Response, Error> {
+                let c = wallet::claim_red_packet(req.param("id").unwrap_or_default())?;
+                Ok(Response::json(&c.amount))
+            }
+            Router::new()
+                .post("/packets", send)
+                .post("/packets/{id}/claim", claim)
+                .handle(req)
+        }
+    }
+
+    #[test]
+    fn a_packet_is_not_found_until_its_sender_funds_it_as_in_the_host() {
+        let host = MockHost::<Packets>::new("packets");
+        let (amy, bo) = (host.person("amy"), host.person("bo"));
+        host.top_up(&amy, 1_000);
+        let sent = host.call(Some(&amy), Request::new("POST", "/packets", ""));
+        let (payment, packet): (String, Option<String>) =
+            serde_json::from_slice(&sent.body).unwrap_or_default();
+        let claim = || {
+            let path = format!("/packets/{}/claim", packet.as_deref().unwrap_or_default());
+            host.call(Some(&bo), Request::new("POST", &path, ""))
+        };
+        assert_eq!(claim().status, 404, "unfunded");
+        assert_eq!(host.confirm(&amy, &payment), Ok(()));
+        assert_eq!(claim().body_text(), "100");
+        host.advance(superapp_core::wallet::defaults::RED_PACKET_TTL_SECS);
+        assert_eq!(host.balance(&amy), 1_000 - 100, "the rest came back");
+        assert_eq!(
+            claim().body_text(),
+            "100",
+            "a claim again shows the first share"
+        );
     }
 }

@@ -70,7 +70,63 @@ pub enum WalletError {
     Internal(String),
 }
 
+/// The case of the WIT `wallet.error` variant a wallet error reaches a
+/// mini-app as. The host's capability adapter and the SDK's mock host both
+/// sort errors through [`WalletError::app_case`], so an app sees the same
+/// case from either.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppErrorCase {
+    Invalid,
+    IdempotencyConflict,
+    NotFound,
+    InvalidState,
+    InsufficientFunds,
+    LimitReached,
+    Denied,
+    /// The host's own failure; the app is told only the code.
+    Internal,
+}
+
 impl WalletError {
+    /// The case a mini-app is told this error as. Every variant is named,
+    /// so a new one must be sorted here.
+    pub fn app_case(&self) -> AppErrorCase {
+        match self {
+            WalletError::InvalidAmount(_)
+            | WalletError::InvalidKey(_)
+            | WalletError::InvalidText(_)
+            | WalletError::InvalidPacket(_)
+            | WalletError::LimitExceeded(_)
+            | WalletError::SelfTransfer => AppErrorCase::Invalid,
+            WalletError::IdempotencyConflict { .. } => AppErrorCase::IdempotencyConflict,
+            WalletError::PaymentNotFound(_)
+            | WalletError::PacketNotFound(_)
+            | WalletError::UnknownUser(_)
+            | WalletError::UnknownApp(_) => AppErrorCase::NotFound,
+            WalletError::InvalidState(_)
+            | WalletError::PaymentExpired(_)
+            | WalletError::PacketExpired(_)
+            | WalletError::PacketEmpty(_) => AppErrorCase::InvalidState,
+            WalletError::InsufficientFunds { .. } => AppErrorCase::InsufficientFunds,
+            WalletError::TooManyPending(_) => AppErrorCase::LimitReached,
+            WalletError::NotInConversation(_) => AppErrorCase::Denied,
+            WalletError::Storage(_)
+            | WalletError::Corrupt(_)
+            | WalletError::Unavailable
+            | WalletError::Internal(_) => AppErrorCase::Internal,
+        }
+    }
+
+    /// The text a mini-app is told with it: the message (the ledger's
+    /// messages name accounts by kind, never by internal id), or only the
+    /// code for the host's own failures, whose text is the operator's.
+    pub fn app_message(&self) -> String {
+        match self.app_case() {
+            AppErrorCase::Internal => self.code().to_string(),
+            _ => self.to_string(),
+        }
+    }
+
     /// A stable machine-readable code.
     pub fn code(&self) -> &'static str {
         match self {
@@ -97,5 +153,38 @@ impl WalletError {
             WalletError::Unavailable => "wallet-unavailable",
             WalletError::Internal(_) => "internal",
         }
+    }
+}
+
+#[cfg(test)]
+mod app_error_tests {
+    use super::*;
+
+    #[test]
+    fn an_app_is_told_the_hosts_own_failures_by_code_only() {
+        let e = WalletError::Storage("/data/ledger: disk full".into());
+        assert_eq!(e.app_case(), AppErrorCase::Internal);
+        assert_eq!(e.app_message(), "storage-io");
+        let e = WalletError::PaymentNotFound("pay_1".into());
+        assert_eq!(e.app_case(), AppErrorCase::NotFound);
+        assert_eq!(e.app_message(), "no payment `pay_1`");
+    }
+
+    #[test]
+    fn a_bidi_memo_is_refused_before_the_ledger_sees_it() {
+        let cmd = |memo: &str| Command::RequestPayment {
+            app: "shop".into(),
+            user: "u_1".into(),
+            amount: 1,
+            memo: memo.into(),
+            mode: PaymentMode::Direct,
+            key: "order-1".into(),
+        };
+        let refused = cmd("gpj\u{202E}exe.tea").check_shown_texts();
+        assert!(
+            matches!(&refused, Err(WalletError::InvalidText(m)) if m.starts_with("the memo ")),
+            "{refused:?}"
+        );
+        assert!(cmd("Longjing tea").check_shown_texts().is_ok());
     }
 }

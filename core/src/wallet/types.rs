@@ -2,6 +2,7 @@
 //! events, the commands that change them and the rules that bound them.
 //! Plain data with serde; no logic beyond naming and validation helpers.
 
+use super::WalletError;
 use serde::{Deserialize, Serialize};
 
 /// Money in the host currency's minor units (cents for CNY).
@@ -452,6 +453,18 @@ impl Command {
             }
             _ => Vec::new(),
         }
+    }
+
+    /// The host's rule for the texts a person is shown: no control or bidi
+    /// characters (core's `text::check_shown_text`). Checked on a new
+    /// command before the ledger runs it, not inside `Ledger::apply`, so
+    /// journals written before the rule still replay as they were decided.
+    pub fn check_shown_texts(&self) -> Result<(), WalletError> {
+        for (field, text) in self.shown_texts() {
+            crate::text::check_shown_text(text, false)
+                .map_err(|why| WalletError::InvalidText(format!("the {field} {why}")))?;
+        }
+        Ok(())
     }
 
     /// The idempotency scope and key, for commands that move money.

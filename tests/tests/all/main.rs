@@ -9,6 +9,7 @@ mod install;
 mod layers;
 mod live;
 mod messaging;
+mod mock_vs_host;
 mod openapi;
 mod package_mutations;
 mod packages;

@@ -11,39 +11,26 @@ use super::superapp::platform::wallet::{
 };
 use crate::packages::Capability;
 use crate::wallet::{
-    Command, Outcome, PacketSpec, PacketStatus, Payment, PaymentKind, PaymentMode, PaymentStatus,
-    RedPacket, Split, WalletError,
+    AppErrorCase, Command, Outcome, PacketSpec, PacketStatus, Payment, PaymentKind, PaymentMode,
+    PaymentStatus, RedPacket, Split, WalletError,
 };
 
 /// A wallet error as the app sees it (never with internal ids: the
-/// ledger's messages name accounts by kind or by this app's ids).
+/// ledger's messages name accounts by kind or by this app's ids). Core
+/// sorts it into its case and picks the text (the SDK's mock does the same).
 fn to_wit(e: WalletError) -> Error {
-    let msg = e.to_string();
-    match e {
-        WalletError::InvalidAmount(_)
-        | WalletError::InvalidKey(_)
-        | WalletError::InvalidText(_)
-        | WalletError::InvalidPacket(_)
-        | WalletError::LimitExceeded(_)
-        | WalletError::SelfTransfer => Error::Invalid(msg),
-        WalletError::IdempotencyConflict { .. } => Error::IdempotencyConflict(msg),
-        WalletError::PaymentNotFound(_)
-        | WalletError::PacketNotFound(_)
-        | WalletError::UnknownUser(_)
-        | WalletError::UnknownApp(_) => Error::NotFound(msg),
-        WalletError::InvalidState(_)
-        | WalletError::PaymentExpired(_)
-        | WalletError::PacketExpired(_)
-        | WalletError::PacketEmpty(_) => Error::InvalidState(msg),
-        WalletError::InsufficientFunds { .. } => Error::InsufficientFunds(msg),
-        WalletError::TooManyPending(_) => Error::LimitReached(msg),
-        WalletError::NotInConversation(_) => Error::Denied(msg),
-        WalletError::Storage(_)
-        | WalletError::Corrupt(_)
-        | WalletError::Unavailable
-        | WalletError::Internal(_) => {
-            tracing::error!(error = %msg, "wallet capability failed");
-            Error::Internal(e.code().to_string())
+    let msg = e.app_message();
+    match e.app_case() {
+        AppErrorCase::Invalid => Error::Invalid(msg),
+        AppErrorCase::IdempotencyConflict => Error::IdempotencyConflict(msg),
+        AppErrorCase::NotFound => Error::NotFound(msg),
+        AppErrorCase::InvalidState => Error::InvalidState(msg),
+        AppErrorCase::InsufficientFunds => Error::InsufficientFunds(msg),
+        AppErrorCase::LimitReached => Error::LimitReached(msg),
+        AppErrorCase::Denied => Error::Denied(msg),
+        AppErrorCase::Internal => {
+            tracing::error!(error = %e, "wallet capability failed");
+            Error::Internal(msg)
         }
     }
 }

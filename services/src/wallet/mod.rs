@@ -142,10 +142,7 @@ impl Wallet {
     pub async fn execute_at(&self, cmd: Command, now: i64) -> Result<Outcome, WalletError> {
         // Checked here, not in the ledger: journals written before this rule
         // must still replay as they were decided.
-        for (field, text) in cmd.shown_texts() {
-            crate::text::check_shown_text(text, false)
-                .map_err(|why| WalletError::InvalidText(format!("the {field} {why}")))?;
-        }
+        cmd.check_shown_texts()?;
         let fresh = Fresh::for_command(&cmd, |b| rand::RngCore::fill_bytes(&mut rand::rng(), b));
         let (reply, rx) = oneshot::channel();
         self.send(Job::Command {

@@ -5,8 +5,8 @@ use super::operator::{self, Operator};
 use super::{CliError, Settings, read_package};
 use crate::HostConfig;
 use crate::packages::{
-    AppRecord, CommitMode, ComponentFile, DevApp, KeyBinding, Manifest, UiFolder, decode_package,
-    fingerprint, key_fingerprint, parse_public_key,
+    AppRecord, CommitMode, DevApp, KeyBinding, Manifest, decode_package, fingerprint,
+    key_fingerprint, parse_public_key,
 };
 use clap::{Args, Subcommand};
 use std::io::Write;
@@ -95,20 +95,17 @@ pub(super) fn install(
     let host_config = settings.config();
     let input = match args.dev {
         true => {
-            let which = match &args.component {
-                Some(p) => ComponentFile::Given(p),
-                None => ComponentFile::Confined,
-            };
-            let ui = match &args.ui {
-                Some(dir) => UiFolder::Given(dir),
-                None => UiFolder::Confined,
-            };
             let mode = match (args.replace, args.replace_signed) {
                 (_, true) => CommitMode::ReplaceSigned,
                 (true, false) => CommitMode::Replace,
                 (false, false) => CommitMode::Install,
             };
-            let app = DevApp::read(&args.file, which, ui, &host_config)?;
+            let app = super::read_dev_app(
+                &args.file,
+                args.component.as_ref(),
+                args.ui.as_ref(),
+                &host_config,
+            )?;
             InstallInput::Dev(Box::new(app), mode)
         }
         false => InstallInput::Package(read_package(&args.file, &host_config)?),

@@ -233,6 +233,27 @@ fn dispatch(
 }
 
 /// Reads a package file: a regular file of at most the host's package cap.
+/// Reads a developer app (`install --dev`, `pack`): its manifest, and the
+/// component and UI the flags name, or else the ones the manifest names
+/// inside its own folder.
+fn read_dev_app(
+    manifest: &Path,
+    component: Option<&PathBuf>,
+    ui: Option<&PathBuf>,
+    config: &HostConfig,
+) -> Result<crate::packages::DevApp, CliError> {
+    use crate::packages::{ComponentFile, DevApp, UiFolder};
+    let which = match component {
+        Some(p) => ComponentFile::Given(p),
+        None => ComponentFile::Confined,
+    };
+    let ui = match ui {
+        Some(dir) => UiFolder::Given(dir),
+        None => UiFolder::Confined,
+    };
+    Ok(DevApp::read(manifest, which, ui, config)?)
+}
+
 fn read_package(path: &Path, config: &HostConfig) -> Result<Vec<u8>, CliError> {
     Ok(read_bounded(path, "package", config.max_package_bytes)?)
 }

@@ -5,8 +5,8 @@ use super::operator;
 use super::{CliError, Settings, read_package};
 use crate::HostConfig;
 use crate::packages::{
-    ComponentFile, DevApp, Manifest, PackageError, Ui, UiFolder, check_ui, decode_package,
-    encode_package_with_ui, fingerprint, load_signing_key, public_key_text,
+    Manifest, PackageError, Ui, check_ui, decode_package, encode_package_with_ui, fingerprint,
+    load_signing_key, public_key_text,
 };
 use clap::Args;
 use sha2::Digest;
@@ -48,15 +48,12 @@ pub(super) fn pack(
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
     let key = load_signing_key(&args.key)?;
-    let which = match &args.component {
-        Some(p) => ComponentFile::Given(p),
-        None => ComponentFile::Confined,
-    };
-    let ui = match &args.ui {
-        Some(dir) => UiFolder::Given(dir),
-        None => UiFolder::Confined,
-    };
-    let app = DevApp::read(&args.manifest, which, ui, config)?;
+    let app = super::read_dev_app(
+        &args.manifest,
+        args.component.as_ref(),
+        args.ui.as_ref(),
+        config,
+    )?;
     let parsed = &app.manifest;
     let bytes = encode_package_with_ui(
         &app.manifest_toml,

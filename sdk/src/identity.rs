@@ -24,7 +24,7 @@ pub enum ProfileError {
     Refused,
     /// The call has no user.
     NoUser,
-    /// The host failed; says why.
+    /// The host failed; its stable code (`storage-io`…).
     Internal(String),
 }
 
@@ -66,7 +66,7 @@ pub fn profile() -> Result<Profile, ProfileError> {
         Err(raw::Error::Denied(raw::Denial::NotGranted)) => Err(ProfileError::NotGranted),
         Err(raw::Error::Denied(raw::Denial::Refused)) => Err(ProfileError::Refused),
         Err(raw::Error::NoUser) => Err(ProfileError::NoUser),
-        Err(raw::Error::Internal(m)) => Err(ProfileError::Internal(m)),
+        Err(raw::Error::Internal(p)) => Err(ProfileError::Internal(p.code)),
     }
 }
 

@@ -54,7 +54,24 @@ pub mod wallet;
 pub use bindings::superapp::platform::events::{
     AppMessage, Event, EventBody, WalletEvent, WalletEventKind,
 };
+pub use bindings::superapp::platform::types::Problem;
 pub use http::{Error, Request, Response};
+
+impl Problem {
+    /// A problem with a stable `code` and a `message` for people.
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Problem {
+        Problem {
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.message, self.code)
+    }
+}
 pub use router::{Handler, Router};
 
 /// Raw bindings generated from `sdk/wit/`. Prefer the typed modules of this

@@ -30,18 +30,36 @@ pub fn reply(open_id: &str, text: &str) -> Result<u64, MessagingError> {
     host::reply(open_id, text)
 }
 
+impl MessagingError {
+    /// The host's stable code and message (`packet-already-shared`,
+    /// `unknown-person`…), finer than the case; none for `no-user`.
+    pub fn problem(&self) -> Option<&crate::Problem> {
+        match self {
+            MessagingError::NoUser => None,
+            MessagingError::Denied(p)
+            | MessagingError::Invalid(p)
+            | MessagingError::NotFound(p)
+            | MessagingError::NotMember(p)
+            | MessagingError::NoSubscription(p)
+            | MessagingError::OutsideWindow(p)
+            | MessagingError::RateLimited(p)
+            | MessagingError::Internal(p) => Some(p),
+        }
+    }
+}
+
 impl From<MessagingError> for crate::Error {
     fn from(e: MessagingError) -> Self {
         let (status, code, message) = match e {
-            MessagingError::Denied(m) => (403, "messaging-denied", m),
+            MessagingError::Denied(p) => (403, "messaging-denied", p.message),
             MessagingError::NoUser => (401, "no-user", "this needs a signed-in user".into()),
-            MessagingError::Invalid(m) => (400, "invalid", m),
-            MessagingError::NotFound(m) => (404, "not-found", m),
-            MessagingError::NotMember(m) => (403, "not-a-member", m),
-            MessagingError::NoSubscription(m) => (409, "no-subscription", m),
-            MessagingError::OutsideWindow(m) => (409, "outside-window", m),
-            MessagingError::RateLimited(m) => (429, "rate-limited", m),
-            MessagingError::Internal(m) => (500, "internal", m),
+            MessagingError::Invalid(p) => (400, "invalid", p.message),
+            MessagingError::NotFound(p) => (404, "not-found", p.message),
+            MessagingError::NotMember(p) => (403, "not-a-member", p.message),
+            MessagingError::NoSubscription(p) => (409, "no-subscription", p.message),
+            MessagingError::OutsideWindow(p) => (409, "outside-window", p.message),
+            MessagingError::RateLimited(p) => (429, "rate-limited", p.message),
+            MessagingError::Internal(p) => (500, "internal", p.message),
         };
         crate::Error::new(status, code, message)
     }

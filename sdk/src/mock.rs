@@ -547,7 +547,7 @@ mod wit {
     };
 
     pub(super) fn error(e: WalletError) -> raw::Error {
-        let message = e.app_message();
+        let message = crate::Problem::new(e.code(), e.app_message());
         match e.app_case() {
             AppErrorCase::Invalid => raw::Error::Invalid(message),
             AppErrorCase::IdempotencyConflict => raw::Error::IdempotencyConflict(message),
@@ -743,7 +743,12 @@ pub(crate) mod imports {
                     Consent::Undecided => Err(Error::Denied(Denial::NotGranted)),
                 }
             })
-            .unwrap_or_else(|| Err(Error::Internal("no MockHost on this thread".into())))
+            .unwrap_or_else(|| {
+                Err(Error::Internal(crate::Problem::new(
+                    "no-mock-host",
+                    "no MockHost on this thread",
+                )))
+            })
         }
     }
 
@@ -752,11 +757,17 @@ pub(crate) mod imports {
         use crate::bindings::superapp::platform::storage::{Error, KeyPage, Scope};
 
         fn check(key: &str) -> Result<(), Error> {
-            superapp_core::kv::check_key(key).map_err(Error::InvalidKey)
+            superapp_core::kv::check_key(key)
+                .map_err(|why| Error::InvalidKey(crate::Problem::new("invalid-key", why)))
         }
 
         fn run<R>(f: impl FnOnce(&mut State) -> Result<R, Error>) -> Result<R, Error> {
-            with(f).unwrap_or_else(|| Err(Error::Internal("no MockHost on this thread".into())))
+            with(f).unwrap_or_else(|| {
+                Err(Error::Internal(crate::Problem::new(
+                    "no-mock-host",
+                    "no MockHost on this thread",
+                )))
+            })
         }
 
         fn user(s: &State, scope: Scope) -> Result<Option<String>, Error> {
@@ -880,7 +891,12 @@ pub(crate) mod imports {
         use superapp_core::wallet::{Command, Outcome, PacketSpec, WalletError};
 
         fn run<R>(f: impl FnOnce(&mut State) -> Result<R, Error>) -> Result<R, Error> {
-            with(f).unwrap_or_else(|| Err(Error::Internal("no MockHost on this thread".into())))
+            with(f).unwrap_or_else(|| {
+                Err(Error::Internal(crate::Problem::new(
+                    "no-mock-host",
+                    "no MockHost on this thread",
+                )))
+            })
         }
 
         /// The person of the call: requests and claims need one.
@@ -894,15 +910,16 @@ pub(crate) mod imports {
             if s.people.contains_key(open_id) {
                 Ok(open_id.to_string())
             } else {
-                Err(Error::NotFound(format!(
-                    "no person with open id `{open_id}` in this app"
+                Err(Error::NotFound(crate::Problem::new(
+                    "unknown-person",
+                    format!("no person with open id `{open_id}` in this app"),
                 )))
             }
         }
 
         /// What the host's adapter answers for an outcome it did not ask for.
         fn unexpected() -> Error {
-            Error::Internal("internal".into())
+            Error::Internal(crate::Problem::new("internal", "internal"))
         }
 
         fn payment_command(s: &mut State, cmd: Command) -> Result<Payment, Error> {
@@ -1082,13 +1099,19 @@ pub(crate) mod imports {
         use crate::bindings::superapp::platform::messaging::MessagingError as Error;
 
         fn run<R>(f: impl FnOnce(&mut State) -> Result<R, Error>) -> Result<R, Error> {
-            with(f).unwrap_or_else(|| Err(Error::Internal("no MockHost on this thread".into())))
+            with(f).unwrap_or_else(|| {
+                Err(Error::Internal(crate::Problem::new(
+                    "no-mock-host",
+                    "no MockHost on this thread",
+                )))
+            })
         }
 
         fn text(field: &str, value: &str, max: usize) -> Result<(), Error> {
             if value.trim().is_empty() || value.chars().count() > max {
-                return Err(Error::Invalid(format!(
-                    "the {field} must be 1 to {max} characters"
+                return Err(Error::Invalid(crate::Problem::new(
+                    "invalid-message",
+                    format!("the {field} must be 1 to {max} characters"),
                 )));
             }
             Ok(())
@@ -1096,15 +1119,18 @@ pub(crate) mod imports {
 
         fn member(s: &State, conversation: &str) -> Result<(), Error> {
             let me = s.user.as_ref().ok_or(Error::NoUser)?;
-            let members = s
-                .conversations
-                .get(conversation)
-                .ok_or_else(|| Error::NotFound(format!("no conversation `{conversation}`")))?;
+            let members = s.conversations.get(conversation).ok_or_else(|| {
+                Error::NotFound(crate::Problem::new(
+                    "conversation-not-found",
+                    format!("no conversation `{conversation}`"),
+                ))
+            })?;
             if members.contains(me) {
                 Ok(())
             } else {
-                Err(Error::NotMember(format!(
-                    "you are not in conversation `{conversation}`"
+                Err(Error::NotMember(crate::Problem::new(
+                    "not-a-member",
+                    format!("you are not in conversation `{conversation}`"),
                 )))
             }
         }
@@ -1115,13 +1141,17 @@ pub(crate) mod imports {
             run(|s| {
                 let id = s.fresh();
                 let p = s.people.get_mut(open_id).ok_or_else(|| {
-                    Error::NotFound(format!("no person with open id `{open_id}` in this app"))
+                    Error::NotFound(crate::Problem::new(
+                        "unknown-person",
+                        format!("no person with open id `{open_id}` in this app"),
+                    ))
                 })?;
                 match p.subscriptions.get_mut(topic) {
                     Some(n) if *n > 0 => *n -= 1,
                     _ => {
-                        return Err(Error::NoSubscription(format!(
-                            "{open_id} holds no subscription to `{topic}`"
+                        return Err(Error::NoSubscription(crate::Problem::new(
+                            "no-subscription",
+                            format!("{open_id} holds no subscription to `{topic}`"),
                         )));
                     }
                 }
@@ -1136,7 +1166,10 @@ pub(crate) mod imports {
         pub fn share_card(conversation: &str, path: &str, title: &str) -> Result<u64, Error> {
             text("title", title, 64)?;
             if !path.starts_with('/') {
-                return Err(Error::Invalid("a card's path starts with `/`".into()));
+                return Err(Error::Invalid(crate::Problem::new(
+                    "invalid-message",
+                    "a card's path starts with `/`",
+                )));
             }
             run(|s| {
                 member(s, conversation)?;
@@ -1156,20 +1189,31 @@ pub(crate) mod imports {
                 member(s, conversation)?;
                 let me = s.user.clone().unwrap_or_default();
                 // Only the caller's own packet, sent through this app.
-                let opened = s
-                    .ledger
-                    .packet(packet)
-                    .filter(|r| r.sender == me && r.app.as_deref() == Some(s.app_id.as_str()))
-                    .map(|r| !r.claims.is_empty())
-                    .ok_or_else(|| Error::NotFound(format!("you sent no red packet `{packet}`")))?;
+                let found = s.ledger.packet(packet).ok_or_else(|| {
+                    Error::NotFound(crate::Problem::new(
+                        "packet-not-found",
+                        format!("no red packet `{packet}`"),
+                    ))
+                })?;
+                if found.sender != me || found.app.as_deref() != Some(s.app_id.as_str()) {
+                    return Err(Error::NotFound(crate::Problem::new(
+                        "not-your-packet",
+                        format!("red packet `{packet}` was not sent by you"),
+                    )));
+                }
+                let opened = !found.claims.is_empty();
                 if s.packet_conversations.contains_key(packet) {
-                    return Err(Error::Invalid(format!(
-                        "red packet `{packet}` was already sent into a conversation"
+                    return Err(Error::Invalid(crate::Problem::new(
+                        "packet-already-shared",
+                        format!("red packet `{packet}` was already sent into a conversation"),
                     )));
                 }
                 if opened {
-                    return Err(Error::Invalid(format!(
-                        "red packet `{packet}` has been opened already; share it before anyone claims it"
+                    return Err(Error::Invalid(crate::Problem::new(
+                        "invalid-message",
+                        format!(
+                            "red packet `{packet}` has been opened already; share it before anyone claims it"
+                        ),
                     )));
                 }
                 s.packet_conversations
@@ -1190,7 +1234,10 @@ pub(crate) mod imports {
                 let now = s.now;
                 let id = s.fresh();
                 let p = s.people.get_mut(open_id).ok_or_else(|| {
-                    Error::NotFound(format!("no person with open id `{open_id}` in this app"))
+                    Error::NotFound(crate::Problem::new(
+                        "unknown-person",
+                        format!("no person with open id `{open_id}` in this app"),
+                    ))
                 })?;
                 match &mut p.wrote {
                     Some((at, used))
@@ -1199,8 +1246,11 @@ pub(crate) mod imports {
                         *used += 1
                     }
                     _ => {
-                        return Err(Error::OutsideWindow(format!(
-                            "{open_id} has not written in the last 48 hours, or the 5 answers are used"
+                        return Err(Error::OutsideWindow(crate::Problem::new(
+                            "outside-window",
+                            format!(
+                                "{open_id} has not written in the last 48 hours, or the 5 answers are used"
+                            ),
                         )));
                     }
                 }

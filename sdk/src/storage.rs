@@ -127,6 +127,18 @@ fn encode<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<Vec<u8>, Error>
 }
 
 impl StorageError {
+    /// The host's stable code and message (`invalid-key`, `quota-exceeded`,
+    /// `capability-not-declared`…); none for `no-user`.
+    pub fn problem(&self) -> Option<&crate::Problem> {
+        match self {
+            StorageError::NoUser => None,
+            StorageError::Denied(p)
+            | StorageError::InvalidKey(p)
+            | StorageError::QuotaExceeded(p)
+            | StorageError::Internal(p) => Some(p),
+        }
+    }
+
     /// A stable code for this error, as used in JSON error bodies.
     pub fn code(&self) -> &'static str {
         match self {
@@ -150,10 +162,10 @@ impl From<StorageError> for Error {
         };
         let message = match &e {
             StorageError::NoUser => "this needs a signed-in user".to_string(),
-            StorageError::Denied(m)
-            | StorageError::InvalidKey(m)
-            | StorageError::QuotaExceeded(m)
-            | StorageError::Internal(m) => m.clone(),
+            StorageError::Denied(p)
+            | StorageError::InvalidKey(p)
+            | StorageError::QuotaExceeded(p)
+            | StorageError::Internal(p) => p.message.clone(),
         };
         Error::new(status, e.code(), message)
     }

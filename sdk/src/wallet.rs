@@ -87,6 +87,25 @@ pub fn pay_out(
     host::pay_out(to_open_id, amount, memo, idempotency_key)
 }
 
+impl WalletError {
+    /// The host's stable code and message (`insufficient-funds`,
+    /// `packet-expired`, `idempotency-conflict`…), finer than the case;
+    /// none for `no-user`.
+    pub fn problem(&self) -> Option<&crate::Problem> {
+        match self {
+            WalletError::NoUser => None,
+            WalletError::Denied(p)
+            | WalletError::Invalid(p)
+            | WalletError::IdempotencyConflict(p)
+            | WalletError::NotFound(p)
+            | WalletError::InvalidState(p)
+            | WalletError::InsufficientFunds(p)
+            | WalletError::LimitReached(p)
+            | WalletError::Internal(p) => Some(p),
+        }
+    }
+}
+
 impl From<WalletError> for crate::Error {
     fn from(e: WalletError) -> Self {
         let (status, code) = match &e {
@@ -108,7 +127,7 @@ impl From<WalletError> for crate::Error {
             | WalletError::InvalidState(m)
             | WalletError::InsufficientFunds(m)
             | WalletError::LimitReached(m)
-            | WalletError::Internal(m) => m,
+            | WalletError::Internal(m) => m.message,
             WalletError::NoUser => "this needs a signed-in user".to_string(),
         };
         crate::Error::new(status, code, message)

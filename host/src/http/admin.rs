@@ -98,6 +98,7 @@ impl From<InstallError> for Problem {
             | InstallError::Component { .. }
             | InstallError::UndeclaredImport { .. }
             | InstallError::UnknownImport(_)
+            | InstallError::PlatformVersion { .. }
             | InstallError::Package(_)
             | InstallError::UntrustedKey { .. }
             | InstallError::ComponentOutside { .. }

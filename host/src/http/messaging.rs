@@ -29,9 +29,11 @@ impl From<MessagingError> for Problem {
             | M::UnknownApp(_)
             | M::PacketNotFound(_) => StatusCode::NOT_FOUND,
             M::NotAMember(_) | M::NotYourPacket(_) => StatusCode::FORBIDDEN,
-            M::NotAGroup(..) | M::GroupFull(_) | M::NoSubscription(_) | M::OutsideWindow(_) => {
-                StatusCode::CONFLICT
-            }
+            M::NotAGroup(..)
+            | M::GroupFull(_)
+            | M::NoSubscription(_)
+            | M::OutsideWindow(_)
+            | M::PacketAlreadyShared(_) => StatusCode::CONFLICT,
             M::RateLimited(..) => StatusCode::TOO_MANY_REQUESTS,
             M::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             M::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

@@ -148,7 +148,7 @@ fn send(req: &Request) -> Result<Response, Error> {
     let message = match &r.conversation {
         Some(conversation) => match messaging::share_red_packet(conversation, &packet) {
             Ok(id) => Some(id),
-            Err(MessagingError::Invalid(m)) if m.contains("already sent into") => None,
+            Err(MessagingError::Invalid(p)) if p.code == "packet-already-shared" => None,
             Err(e) => return Err(e.into()),
         },
         None => None,

@@ -2,8 +2,8 @@
 //! their grant of the `profile` scope. Every call is noted for the person's
 //! access log, allowed or not.
 
-use super::CallCaps;
 use super::superapp::platform::identity::{Denial, Error, Host, UserProfile};
+use super::{CallCaps, internal_problem};
 use crate::identity::{AccessOutcome, GrantState};
 use crate::packages::Capability;
 
@@ -17,7 +17,7 @@ impl CallCaps {
         }
         let internal = |e: crate::identity::IdentityError| {
             tracing::error!(error = %e, "identity capability failed");
-            Error::Internal(e.code().to_string())
+            Error::Internal(internal_problem(e.code()))
         };
         let grant = self
             .identity
@@ -32,7 +32,7 @@ impl CallCaps {
             .identity
             .user(&user.user_id)
             .map_err(internal)?
-            .ok_or_else(|| Error::Internal("unknown-user".into()))?;
+            .ok_or_else(|| Error::Internal(internal_problem("unknown-user")))?;
         Ok(UserProfile {
             verified: person.verification.is_some(),
             is_minor: person.is_minor(),

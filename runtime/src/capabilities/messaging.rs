@@ -3,16 +3,18 @@
 //! people who wrote to the app. People are named by this app's open ids;
 //! nothing here reads a chat.
 
-use super::CallCaps;
 use super::superapp::platform::messaging::{Host, MessagingError as Error};
+use super::{CallCaps, NOT_DECLARED, internal_problem, problem};
 use crate::identity::now;
 use crate::messaging::{Body, MessagingError, Person};
 use crate::packages::Capability;
 
 fn to_wit(e: MessagingError) -> Error {
-    let msg = e.to_string();
-    match e {
-        MessagingError::Invalid(_) | MessagingError::TooLarge(_) => Error::Invalid(msg),
+    let msg = problem(e.code(), e.to_string());
+    match &e {
+        MessagingError::Invalid(_)
+        | MessagingError::TooLarge(_)
+        | MessagingError::PacketAlreadyShared(_) => Error::Invalid(msg),
         MessagingError::ConversationNotFound(_)
         | MessagingError::NotYourPacket(_)
         | MessagingError::UnknownPerson(_)
@@ -25,8 +27,8 @@ fn to_wit(e: MessagingError) -> Error {
         MessagingError::OutsideWindow(_) => Error::OutsideWindow(msg),
         MessagingError::RateLimited(..) => Error::RateLimited(msg),
         MessagingError::Storage(_) => {
-            tracing::error!(error = %msg, "messaging capability failed");
-            Error::Internal(e.code().to_string())
+            tracing::error!(error = %e, "messaging capability failed");
+            Error::Internal(internal_problem(e.code()))
         }
     }
 }
@@ -34,9 +36,10 @@ fn to_wit(e: MessagingError) -> Error {
 impl CallCaps {
     fn messaging_app(&self) -> Result<String, Error> {
         if !self.grants.declared.contains(&Capability::Notify) {
-            return Err(Error::Denied(
-                "the app's manifest does not declare the `notify` capability".into(),
-            ));
+            return Err(Error::Denied(problem(
+                NOT_DECLARED,
+                "the app's manifest does not declare the `notify` capability",
+            )));
         }
         Ok(self.grants.app_id.clone())
     }

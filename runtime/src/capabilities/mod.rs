@@ -32,7 +32,26 @@ pub use superapp::platform::events::{
     AppMessage as GuestAppMessage, Event as GuestEvent, EventBody as GuestEventBody,
     WalletEvent as GuestWalletEvent, WalletEventKind as GuestWalletEventKind,
 };
+use superapp::platform::types::Problem;
 pub use superapp::platform::types::{Request as GuestRequest, Response as GuestResponse};
+
+/// What a capability tells the app went wrong: the host's stable `code`
+/// (the one its HTTP API uses for the same refusal) and the message.
+fn problem(code: &str, message: impl Into<String>) -> Problem {
+    Problem {
+        code: code.to_string(),
+        message: message.into(),
+    }
+}
+
+/// The host's own failure as the app is told it: the code, and no more
+/// (the details are the operator's, in the host's log).
+fn internal_problem(code: &str) -> Problem {
+    problem(code, code)
+}
+
+/// The code an undeclared capability is refused with.
+const NOT_DECLARED: &str = "capability-not-declared";
 
 /// What one installed app may do, fixed at install.
 #[derive(Debug, Clone)]
@@ -79,13 +98,18 @@ impl CallCaps {
         &self,
         app: &str,
         open_id: &str,
-        not_found: fn(String) -> E,
-        internal: fn(String) -> E,
+        not_found: fn(Problem) -> E,
+        internal: fn(Problem) -> E,
     ) -> Result<String, E> {
         self.identity
             .user_by_open_id(app, open_id)
-            .map_err(|e| internal(e.code().to_string()))?
-            .ok_or_else(|| not_found(format!("no person with open id `{open_id}` in this app")))
+            .map_err(|e| internal(internal_problem(e.code())))?
+            .ok_or_else(|| {
+                not_found(problem(
+                    "unknown-person",
+                    format!("no person with open id `{open_id}` in this app"),
+                ))
+            })
     }
 
     /// Notes one use of the user's data for their access log.

@@ -1,7 +1,7 @@
 //! `superapp:platform/storage`: per-app key-value state through the kv service.
 
-use super::CallCaps;
 use super::superapp::platform::storage::{Error, Host, KeyPage, Scope};
+use super::{CallCaps, NOT_DECLARED, internal_problem, problem};
 use crate::identity::AccessOutcome;
 use crate::kv::{self, KvError, Owner};
 use crate::packages::Capability;
@@ -9,9 +9,10 @@ use crate::packages::Capability;
 impl CallCaps {
     fn storage_owner(&self) -> Result<Owner<'_>, Error> {
         if !self.grants.declared.contains(&Capability::Storage) {
-            return Err(Error::Denied(
-                "the app's manifest does not declare the storage capability".into(),
-            ));
+            return Err(Error::Denied(problem(
+                NOT_DECLARED,
+                "the app's manifest does not declare the storage capability",
+            )));
         }
         Ok(Owner {
             app: &self.grants.app_id,
@@ -46,13 +47,13 @@ fn scope(s: Scope) -> kv::Scope {
 }
 
 fn to_wit(e: KvError) -> Error {
-    match e {
+    match &e {
         KvError::NoUser => Error::NoUser,
-        KvError::InvalidKey(m) => Error::InvalidKey(m),
-        KvError::QuotaExceeded(m) => Error::QuotaExceeded(m),
+        KvError::InvalidKey(m) => Error::InvalidKey(problem(e.code(), m.clone())),
+        KvError::QuotaExceeded(m) => Error::QuotaExceeded(problem(e.code(), m.clone())),
         KvError::Store(s) => {
             tracing::error!(error = %s, "storage capability failed");
-            Error::Internal(s.code().to_string())
+            Error::Internal(internal_problem(s.code()))
         }
     }
 }

@@ -3,12 +3,12 @@
 //! never from arguments; people appear to the app only as its open ids. No
 //! call here moves the person's money without their confirmation in the host.
 
-use super::CallCaps;
 use super::superapp::platform::wallet::{
     Claim, ClaimResult, Error, Host, PacketStatus as WitPacketStatus, Payment as WitPayment,
     PaymentMode as WitMode, PaymentRefund as WitRefund, PaymentStatus as WitStatus, Payout,
     RedPacket as WitPacket, Split as WitSplit,
 };
+use super::{CallCaps, NOT_DECLARED, internal_problem, problem};
 use crate::packages::Capability;
 use crate::wallet::{
     AppErrorCase, Command, Outcome, PacketSpec, PacketStatus, Payment, PaymentKind, PaymentMode,
@@ -19,7 +19,7 @@ use crate::wallet::{
 /// ledger's messages name accounts by kind or by this app's ids). Core
 /// sorts it into its case and picks the text (the SDK's mock does the same).
 fn to_wit(e: WalletError) -> Error {
-    let msg = e.app_message();
+    let msg = problem(e.code(), e.app_message());
     match e.app_case() {
         AppErrorCase::Invalid => Error::Invalid(msg),
         AppErrorCase::IdempotencyConflict => Error::IdempotencyConflict(msg),
@@ -71,9 +71,10 @@ fn packet_status_to_wit(s: PacketStatus) -> WitPacketStatus {
 impl CallCaps {
     fn wallet_user(&self) -> Result<String, Error> {
         if !self.grants.declared.contains(&Capability::Wallet) {
-            return Err(Error::Denied(
-                "the app's manifest does not declare the `wallet` capability".into(),
-            ));
+            return Err(Error::Denied(problem(
+                NOT_DECLARED,
+                "the app's manifest does not declare the `wallet` capability",
+            )));
         }
         self.user
             .as_ref()
@@ -83,9 +84,10 @@ impl CallCaps {
 
     fn wallet_app(&self) -> Result<String, Error> {
         if !self.grants.declared.contains(&Capability::Wallet) {
-            return Err(Error::Denied(
-                "the app's manifest does not declare the `wallet` capability".into(),
-            ));
+            return Err(Error::Denied(problem(
+                NOT_DECLARED,
+                "the app's manifest does not declare the `wallet` capability",
+            )));
         }
         Ok(self.grants.app_id.clone())
     }
@@ -173,7 +175,7 @@ impl CallCaps {
 
 fn unexpected(o: Outcome) -> Error {
     tracing::error!(outcome = ?o, "the wallet answered with an unexpected outcome");
-    Error::Internal("internal".into())
+    Error::Internal(internal_problem("internal"))
 }
 
 impl Host for CallCaps {

@@ -51,6 +51,8 @@ pub enum MessagingError {
     PacketNotFound(String),
     #[error("red packet `{0}` was not sent by you")]
     NotYourPacket(String),
+    #[error("red packet `{0}` was already sent into a conversation")]
+    PacketAlreadyShared(String),
     #[error("{0}")]
     Invalid(String),
     #[error("{0}")]
@@ -88,6 +90,7 @@ impl MessagingError {
             MessagingError::UnknownApp(_) => "app-not-found",
             MessagingError::PacketNotFound(_) => "packet-not-found",
             MessagingError::NotYourPacket(_) => "not-your-packet",
+            MessagingError::PacketAlreadyShared(_) => "packet-already-shared",
             MessagingError::Invalid(_) => "invalid-message",
             MessagingError::TooLarge(_) => "message-too-large",
             MessagingError::NoSubscription(_) => "no-subscription",
@@ -535,9 +538,7 @@ impl Messaging {
                 if let Body::RedPacket { packet, .. } = &body {
                     // One card per packet: it belongs to one conversation.
                     if self.tree.packet_conversation(packet)?.is_some() {
-                        return Err(MessagingError::Invalid(format!(
-                            "red packet `{packet}` was already sent into a conversation"
-                        )));
+                        return Err(MessagingError::PacketAlreadyShared(packet.clone()));
                     }
                     w.packets.push((packet.clone(), id.to_string()));
                 }

@@ -58,9 +58,12 @@ impl Capability {
         )
     }
 
-    /// What importing the interface `name` (e.g. `superapp:platform/storage@0.1.0`) requires.
+    /// What importing the interface `name` (e.g. `superapp:platform/storage@0.2.0`) requires.
     pub fn for_import(name: &str) -> ImportNeed {
-        let unversioned = name.split('@').next().unwrap_or(name);
+        let (unversioned, version) = name.split_once('@').unwrap_or((name, ""));
+        if unversioned.starts_with("superapp:platform/") && version != PLATFORM_VERSION {
+            return ImportNeed::OtherVersion(version.to_string());
+        }
         match unversioned {
             "superapp:platform/context"
             | "superapp:platform/log"
@@ -95,7 +98,7 @@ impl Capability {
 }
 
 /// What a component import requires of the manifest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImportNeed {
     /// Every app may import it.
     Nothing,
@@ -103,7 +106,14 @@ pub enum ImportNeed {
     Capability(Capability),
     /// Not an interface this host offers.
     Unknown,
+    /// One of the host's interfaces, in a version of the contract (given)
+    /// other than the one this host speaks.
+    OtherVersion(String),
 }
+
+/// The version of `superapp:platform` (sdk/wit) this host links: a
+/// component built against another one cannot be instantiated here.
+pub const PLATFORM_VERSION: &str = "0.2.0";
 
 impl std::fmt::Display for Capability {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -391,6 +401,55 @@ impl Manifest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_platform_version_is_the_one_in_the_sdk_s_wit() {
+        let wit = include_str!("../../../sdk/wit/platform.wit");
+        let declared = wit
+            .lines()
+            .find_map(|l| l.strip_prefix("package superapp:platform@"))
+            .map(|v| v.trim_end_matches(';'));
+        assert_eq!(declared, Some(PLATFORM_VERSION));
+    }
+
+    #[test]
+    fn an_import_of_another_platform_version_is_told_apart_from_an_unknown_one() {
+        let now = format!("superapp:platform/wallet@{PLATFORM_VERSION}");
+        assert_eq!(
+            Capability::for_import(&now),
+            ImportNeed::Capability(Capability::Wallet)
+        );
+        assert_eq!(
+            Capability::for_import("superapp:platform/wallet@0.1.0"),
+            ImportNeed::OtherVersion("0.1.0".into())
+        );
+        assert_eq!(
+            Capability::for_import("superapp:platform/log"),
+            ImportNeed::OtherVersion(String::new())
+        );
+        assert_eq!(
+            Capability::for_import("acme:other/x@1.0.0"),
+            ImportNeed::Unknown
+        );
+    }
+
+    #[test]
+    fn an_install_built_against_another_platform_version_is_refused_by_name()
+    -> Result<(), ManifestError> {
+        let m = Manifest::parse(GOOD, "shop.toml")?;
+        let old = "superapp:platform/context@0.1.0".to_string();
+        let err = crate::packages::Packages::check_imports(&m, &[old])
+            .err()
+            .map(|e| (e.code(), e.to_string()));
+        let (code, text) = err.unwrap_or_default();
+        assert_eq!(code, "unsupported-platform-version");
+        assert!(text.contains("superapp:platform/context@0.1.0"), "{text}");
+        assert!(
+            text.contains(&format!("superapp:platform@{PLATFORM_VERSION}")),
+            "{text}"
+        );
+        Ok(())
+    }
 
     const GOOD: &str = r#"
 id = "shop"

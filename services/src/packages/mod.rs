@@ -24,7 +24,7 @@ pub use keys::{
 };
 pub use manifest::{
     Capability, CapabilityRequest, ImportNeed, MAX_MANIFEST_BYTES, Manifest, ManifestError,
-    ManifestLimits, UiManifest, check_app_id,
+    ManifestLimits, PLATFORM_VERSION, UiManifest, check_app_id,
 };
 pub use ui::{
     MAX_UI_FILES, Ui, UiError, check_path as check_ui_path, check_ui,
@@ -179,6 +179,14 @@ pub enum InstallError {
     #[error("the component imports `{0}`, which this host does not provide")]
     UnknownImport(String),
     #[error(
+        "the component imports `{import}`, from version {found} of the platform contract; this host speaks superapp:platform@{supported}: rebuild the app with the SDK of that version"
+    )]
+    PlatformVersion {
+        import: String,
+        found: String,
+        supported: &'static str,
+    },
+    #[error(
         "an app with id `{0}` is already installed (use `superapp apps upgrade` for a new version)"
     )]
     AlreadyInstalled(String),
@@ -243,6 +251,7 @@ impl InstallError {
             InstallError::Component { .. } => "invalid-component",
             InstallError::UndeclaredImport { .. } => "undeclared-import",
             InstallError::UnknownImport(_) => "unknown-import",
+            InstallError::PlatformVersion { .. } => "unsupported-platform-version",
             InstallError::AlreadyInstalled(_) => "already-installed",
             InstallError::NotNewer { .. } => "not-newer",
             InstallError::NoPreviousVersion(_) => "no-previous-version",
@@ -367,6 +376,17 @@ impl Packages {
                     });
                 }
                 ImportNeed::Unknown => return Err(InstallError::UnknownImport(import.clone())),
+                ImportNeed::OtherVersion(found) => {
+                    return Err(InstallError::PlatformVersion {
+                        import: import.clone(),
+                        found: if found.is_empty() {
+                            "(none)".into()
+                        } else {
+                            found
+                        },
+                        supported: PLATFORM_VERSION,
+                    });
+                }
             }
         }
         Ok(())

@@ -135,7 +135,11 @@ fn an_undeclared_import_refuses_the_install_and_names_it() -> anyhow::Result<()>
     ]);
     assert!(!ok);
     assert!(err.contains("[undeclared-import]"), "{err}");
-    assert!(err.contains("superapp:platform/storage@0.1.0"), "{err}");
+    let import = format!(
+        "superapp:platform/storage@{}",
+        superapp_host::packages::PLATFORM_VERSION
+    );
+    assert!(err.contains(&import), "{err}");
     let (_, out, _) = cli(&["--data", &data, "apps", "list"]);
     assert!(out.contains("no apps installed"), "{out}");
     assert_eq!(component_files(&dir), 0);

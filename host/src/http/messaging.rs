@@ -29,13 +29,12 @@ impl From<MessagingError> for Problem {
             | M::UnknownApp(_)
             | M::PacketNotFound(_) => StatusCode::NOT_FOUND,
             M::NotAMember(_) | M::NotYourPacket(_) => StatusCode::FORBIDDEN,
-            M::NotAGroup(..)
-            | M::GroupFull(_)
-            | M::NoSubscription(_)
-            | M::OutsideWindow(_)
-            | M::PacketAlreadyShared(_) => StatusCode::CONFLICT,
+            M::NotAGroup(..) | M::GroupFull(_) | M::NoSubscription(_) | M::OutsideWindow(_) => {
+                StatusCode::CONFLICT
+            }
             M::RateLimited(..) => StatusCode::TOO_MANY_REQUESTS,
-            M::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            // 422 as before it had its own code.
+            M::Invalid(_) | M::PacketAlreadyShared(_) => StatusCode::UNPROCESSABLE_ENTITY,
             M::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             M::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -161,7 +160,7 @@ pub(super) async fn leave(
         (status = 403, description = "`not-a-member`, `not-your-packet`"),
         (status = 404, description = "`conversation-not-found`, `app-not-found`, `packet-not-found`"),
         (status = 413, description = "`message-too-large`"),
-        (status = 422, description = "`invalid-message`")))]
+        (status = 422, description = "`invalid-message`, `packet-already-shared`")))]
 pub(super) async fn send(
     State(s): State<AppState>,
     who: Authed,

@@ -115,6 +115,13 @@ pub enum CompileError {
         "the component's imports do not match this host's interfaces (was it built against another SDK version?): {0}"
     )]
     ImportMismatch(String),
+    #[error(
+        "the component was built against another version of the platform contract (it imports `{import}`); this host speaks superapp:platform@{supported}: reinstall the app rebuilt with the SDK of that version"
+    )]
+    PlatformVersion {
+        import: String,
+        supported: &'static str,
+    },
     #[error("cannot read or write {path}: {detail}")]
     Io { path: String, detail: String },
 }
@@ -402,10 +409,27 @@ impl Runtime {
         grants: Arc<capabilities::AppGrants>,
         limits: CallLimits,
     ) -> Result<LoadedApp, CompileError> {
-        let pre = self
-            .linker
-            .instantiate_pre(component)
-            .map_err(|e| CompileError::ImportMismatch(format!("{e:#}")))?;
+        let pre = self.linker.instantiate_pre(component).map_err(|e| {
+            // An app installed under an earlier contract: say so, by name.
+            let engine = component.engine();
+            let other = component
+                .component_type()
+                .imports(engine)
+                .map(|(name, _)| name.to_string())
+                .find(|name| {
+                    matches!(
+                        crate::packages::Capability::for_import(name),
+                        crate::packages::ImportNeed::OtherVersion(_)
+                    )
+                });
+            match other {
+                Some(import) => CompileError::PlatformVersion {
+                    import,
+                    supported: crate::packages::PLATFORM_VERSION,
+                },
+                None => CompileError::ImportMismatch(format!("{e:#}")),
+            }
+        })?;
         let pre = MiniappPre::new(pre).map_err(|e| CompileError::Invalid(format!("{e:#}")))?;
         Ok(LoadedApp {
             grants,
@@ -651,6 +675,59 @@ impl Runtime {
                     CallError::Trap(text)
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_component_built_against_another_platform_version_is_named_when_it_loads() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let mut config = HostConfig::new(dir.path());
+        config.pooling = false;
+        let runtime = Runtime::new(&config).unwrap_or_else(|e| panic!("runtime: {e}"));
+        // What an app built with the 0.1 SDK imports: the log interface of 0.1.0.
+        let wasm = wat::parse_str(
+            r#"(component
+                (import "superapp:platform/log@0.1.0" (instance
+                    (export "log" (func (param "message" string)))))
+            )"#,
+        )
+        .unwrap_or_else(|e| panic!("wat: {e}"));
+        let (component, _) = runtime
+            .compile(&wasm)
+            .unwrap_or_else(|e| panic!("compile: {e}"));
+        let grants = Arc::new(capabilities::AppGrants {
+            app_id: "old".into(),
+            declared: Default::default(),
+            storage: crate::kv::StorageLimits {
+                quota_bytes: 0,
+                value_bytes: 0,
+            },
+            signer: None,
+        });
+        let limits = CallLimits {
+            memory_bytes: 1 << 20,
+            deadline: Duration::from_secs(1),
+        };
+        match runtime.prepare(&component, grants, limits) {
+            Err(e @ CompileError::PlatformVersion { .. }) => {
+                let text = e.to_string();
+                assert!(text.contains("superapp:platform/log@0.1.0"), "{text}");
+                assert!(
+                    text.contains(&format!(
+                        "superapp:platform@{}",
+                        crate::packages::PLATFORM_VERSION
+                    )),
+                    "{text}"
+                );
+            }
+            Err(other) => panic!("another error: {other}"),
+            Ok(_) => panic!("an old component was linked"),
         }
     }
 }

@@ -2,20 +2,11 @@
 //! atomic writes, and bounded reads of files the operator points at (which
 //! may be huge, growing, or not files at all).
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::Path;
 
-/// Writes `bytes` to `path` through a temporary file and a rename, so a
-/// reader never sees a half-written file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
-}
+// Atomic writes are the store's (its blobs use them too).
+pub use superapp_store::write_atomic;
 
 /// Why a file could not be read. Codes are stable. No variant carries any
 /// of the file's bytes: a file given by mistake may be a secret.

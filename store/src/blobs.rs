@@ -5,7 +5,21 @@
 
 use crate::{BlobStore, StoreError};
 use std::io::{Read, Seek, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// Writes `bytes` to `path` through a temporary file in the same folder, an
+/// fsync and a rename, so a reader never sees a half-written file and a
+/// write that returned survives a crash. The blobs' writes, and the other
+/// files the host keeps (compiled artifacts, packed packages).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
 
 /// Files under one folder.
 #[derive(Debug, Clone)]
@@ -39,14 +53,7 @@ fn io(name: &str, e: std::io::Error) -> StoreError {
 
 impl BlobStore for FileBlobs {
     fn put(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
-        let path = self.file(name)?;
-        let dir = path.parent().unwrap_or(&self.root);
-        std::fs::create_dir_all(dir).map_err(|e| io(name, e))?;
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| io(name, e))?;
-        tmp.write_all(bytes).map_err(|e| io(name, e))?;
-        tmp.as_file().sync_all().map_err(|e| io(name, e))?;
-        tmp.persist(&path).map_err(|e| io(name, e.error))?;
-        Ok(())
+        write_atomic(&self.file(name)?, bytes).map_err(|e| io(name, e))
     }
 
     fn get(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {

@@ -11,7 +11,7 @@ mod ledger;
 mod messaging;
 mod traits;
 
-pub use blobs::FileBlobs;
+pub use blobs::{FileBlobs, write_atomic};
 pub use traits::*;
 
 pub use kv::{KvTrees, KvWriteError};

@@ -32,19 +32,26 @@ impl FileBlobs {
         FileBlobs { root: root.into() }
     }
 
-    /// The file of `name`: a relative path of plain segments only.
+    /// The file of `name`.
     fn file(&self, name: &str) -> Result<PathBuf, StoreError> {
-        // Checked segment by segment: `Path::components` would drop a `.`.
-        let plain = name
-            .split('/')
-            .all(|seg| !matches!(seg, "" | "." | "..") && !seg.contains(['\\', '\0']));
-        if !plain {
-            return Err(StoreError::Io(format!(
-                "blob name `{name}` is not a relative path of plain segments"
-            )));
-        }
+        check_name(name)?;
         Ok(self.root.join(name))
     }
+}
+
+/// A blob's name must be a relative path of plain segments, on every
+/// backend (so a folder backend can never be steered outside its folder).
+pub(crate) fn check_name(name: &str) -> Result<(), StoreError> {
+    // Checked segment by segment: `Path::components` would drop a `.`.
+    let plain = name
+        .split('/')
+        .all(|seg| !matches!(seg, "" | "." | "..") && !seg.contains(['\\', '\0']));
+    if !plain {
+        return Err(StoreError::Io(format!(
+            "blob name `{name}` is not a relative path of plain segments"
+        )));
+    }
+    Ok(())
 }
 
 fn io(name: &str, e: std::io::Error) -> StoreError {

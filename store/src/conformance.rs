@@ -81,10 +81,13 @@ fn ok<T>(r: Result<T, crate::StoreError>, what: &str) -> T {
     r.unwrap_or_else(|e| panic!("{what}: {e}"))
 }
 
-/// The ledger store: journal, per-batch history and the outbox.
-pub fn ledger_store<S: LedgerStore>(open: &dyn Fn() -> S) {
+/// The ledger store: journal, per-batch history and the outbox. `shared`:
+/// the backend is one several hosts share, so an event handed out for
+/// delivery is claimed (not handed out again until its claim of 120 s of
+/// the delivery clock runs out, or a failure is recorded).
+pub fn ledger_store(open: &dyn Fn() -> Arc<dyn LedgerStore>, shared: bool) {
     let store = open();
-    assert!(replayed(&store).is_empty(), "a new store replays nothing");
+    assert!(replayed(store.as_ref()).is_empty(), "a new store replays nothing");
     assert!(
         seqs(store.all_events()).is_empty(),
         "a new store has no events"
@@ -99,7 +102,7 @@ pub fn ledger_store<S: LedgerStore>(open: &dyn Fn() -> S) {
     }
     let journal = [b1.0.clone(), b2.0.clone(), b3.0.clone()];
     assert_eq!(
-        replayed(&store),
+        replayed(store.as_ref()),
         journal,
         "replay gives every batch, in order"
     );
@@ -116,6 +119,12 @@ pub fn ledger_store<S: LedgerStore>(open: &dyn Fn() -> S) {
         seqs(store.due_events(0, 2)),
         [1, 2],
         "at most `limit`, oldest first"
+    );
+    let again: &[u64] = if shared { &[3] } else { &[1, 2, 3] };
+    assert_eq!(
+        seqs(store.due_events(1, 10)),
+        again,
+        "claimed events are not handed out twice at once"
     );
     let fresh = ok(store.all_events(), "outbox");
     assert!(
@@ -136,13 +145,13 @@ pub fn ledger_store<S: LedgerStore>(open: &dyn Fn() -> S) {
         [2, 3],
         "not due before its next try"
     );
-    assert_eq!(seqs(store.due_events(500, 10)), [1, 2, 3], "due at it");
+    assert_eq!(seqs(store.due_events(1_000, 10)), [1, 2, 3], "due at it");
     let kept = ok(store.all_events(), "outbox");
     assert_eq!(kept[0], first, "the failure is kept as written");
 
     ok(store.event_delivered(2), "event_delivered");
     assert_eq!(
-        seqs(store.due_events(500, 10)),
+        seqs(store.due_events(2_000, 10)),
         [1, 3],
         "a delivered event is gone"
     );
@@ -164,11 +173,11 @@ pub fn ledger_store<S: LedgerStore>(open: &dyn Fn() -> S) {
     // What a commit wrote survives the store being dropped and opened again.
     drop(store);
     let store = open();
-    assert_eq!(replayed(&store), journal, "the journal after reopening");
+    assert_eq!(replayed(store.as_ref()), journal, "the journal after reopening");
     assert_eq!(ok(store.batch_transfers(1), "history"), b1.1.transfers);
     let b4 = batch(4, vec![transfer(4)], vec![event(4)]);
     ok(store.commit(&b4.0, &b4.1), "commit after reopening");
-    assert_eq!(replayed(&store).len(), 4);
+    assert_eq!(replayed(store.as_ref()).len(), 4);
     assert!(seqs(store.due_events(i64::MAX, 10)).contains(&4));
 }
 
@@ -178,7 +187,7 @@ fn kv<T>(r: Result<T, crate::KvWriteError>, what: &str) -> T {
 
 /// Per-app storage: both scopes, exact usage, the quota, compare-and-swap,
 /// paging, a person's data across apps, purging an app.
-pub fn kv_store<S: KvStore>(open: &dyn Fn() -> S) {
+pub fn kv_store(open: &dyn Fn() -> Arc<dyn KvStore>) {
     const Q: u64 = 1_000;
     let store = open();
     assert_eq!(ok(store.get("a", None, "k"), "get"), None);
@@ -333,9 +342,9 @@ fn texts(ms: Vec<Message>) -> Vec<String> {
 
 /// The messenger: ids that only grow, every record `apply` writes and the
 /// readers that page them, the outbox to apps, and durability on `flush`.
-pub async fn messaging_store<S: MessagingStore>(open: &dyn Fn() -> S) {
+pub async fn messaging_store(open: &dyn Fn() -> Arc<dyn MessagingStore>) {
     let store = open();
-    let ids: Vec<u64> = (0..5).map(|_| ok(store.next_id(), "next_id")).collect();
+    let ids = fresh_ids(store.as_ref(), 5);
     assert!(
         ids.windows(2).all(|w| w[0] < w[1]),
         "ids only grow: {ids:?}"
@@ -538,12 +547,17 @@ pub async fn messaging_store<S: MessagingStore>(open: &dyn Fn() -> S) {
 
     // What was flushed survives reopening, and ids keep growing.
     ok(store.flush().await, "flush");
-    let last = ok(store.next_id(), "next_id");
+    let last = fresh_ids(store.as_ref(), 1)[0];
     drop(store);
     let store = open();
+    assert!(fresh_ids(store.as_ref(), 1)[0] > last, "ids grow across restarts");
+    let nothing = store.write_ordered(&mut |next| {
+        let _ = next();
+        None
+    });
     assert!(
-        ok(store.next_id(), "next_id") > last,
-        "ids grow across restarts"
+        ok(nothing, "write_ordered").is_none(),
+        "a build that gives up writes nothing"
     );
     assert_eq!(
         texts(ok(store.messages("c1", 0, u64::MAX, 10, false), "messages")).len(),
@@ -551,6 +565,20 @@ pub async fn messaging_store<S: MessagingStore>(open: &dyn Fn() -> S) {
     );
     assert_eq!(ok(store.newest_event("u2"), "newest"), Some(50));
     assert_eq!(ok(store.deliveries(), "deliveries").len(), 2);
+}
+
+/// `n` ids from an ordered write that writes nothing else.
+fn fresh_ids(store: &dyn MessagingStore, n: usize) -> Vec<u64> {
+    let mut ids = Vec::new();
+    let w = store.write_ordered(&mut |next| {
+        for _ in 0..n {
+            ids.push(next().ok()?);
+        }
+        Some(MessagingWrite::default())
+    });
+    ok(w, "write_ordered");
+    assert_eq!(ids.len(), n, "every id taken");
+    ids
 }
 
 fn keys(entries: crate::Entries<'_>) -> Vec<String> {
@@ -709,6 +737,7 @@ pub fn blob_store(open: &dyn Fn() -> Arc<dyn BlobStore>) {
 #[cfg(test)]
 mod tests {
     use crate::Db;
+    use std::sync::Arc;
 
     #[test]
     fn the_file_blob_store_conforms() {
@@ -737,9 +766,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let path = dir.path().to_path_buf();
         super::messaging_store(&|| {
-            Db::open(&path)
-                .and_then(|db| db.messaging())
-                .unwrap_or_else(|e| panic!("open sled: {e}"))
+            Arc::new(
+                Db::open(&path)
+                    .and_then(|db| db.messaging())
+                    .unwrap_or_else(|e| panic!("open sled: {e}")),
+            )
         })
         .await;
     }
@@ -749,9 +780,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let path = dir.path().to_path_buf();
         super::kv_store(&|| {
-            Db::open(&path)
-                .and_then(|db| db.kv())
-                .unwrap_or_else(|e| panic!("open sled: {e}"))
+            Arc::new(
+                Db::open(&path)
+                    .and_then(|db| db.kv())
+                    .unwrap_or_else(|e| panic!("open sled: {e}")),
+            )
         });
     }
 
@@ -759,10 +792,70 @@ mod tests {
     fn the_sled_ledger_store_conforms() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let path = dir.path().to_path_buf();
-        super::ledger_store(&|| {
-            Db::open(&path)
-                .and_then(|db| db.ledger())
-                .unwrap_or_else(|e| panic!("open sled: {e}"))
+        super::ledger_store(
+            &|| {
+                Arc::new(
+                    Db::open(&path)
+                        .and_then(|db| db.ledger())
+                        .unwrap_or_else(|e| panic!("open sled: {e}")),
+                )
+            },
+            false,
+        );
+    }
+}
+
+/// The same cases on PostgreSQL, each on a fresh database of the test
+/// server (see `pg::testing`); "reopening" connects again.
+#[cfg(test)]
+mod postgres {
+    use crate::pg::{Postgres, testing};
+    use crate::{Backend, MessagingStore};
+    use std::sync::Arc;
+
+    fn connect(url: &str) -> Postgres {
+        Postgres::connect(url).unwrap_or_else(|e| panic!("connect: {e}"))
+    }
+
+    #[test]
+    fn the_postgres_record_store_conforms() {
+        let url = testing::fresh_database();
+        super::record_store(&|| {
+            connect(&url)
+                .record_store("conformance")
+                .unwrap_or_else(|e| panic!("{e}"))
         });
+    }
+
+    #[test]
+    fn the_postgres_blob_store_conforms() {
+        let url = testing::fresh_database();
+        super::blob_store(&|| connect(&url).blob_store());
+    }
+
+    #[test]
+    fn the_postgres_kv_store_conforms() {
+        let url = testing::fresh_database();
+        super::kv_store(&|| connect(&url).kv_store().unwrap_or_else(|e| panic!("{e}")));
+    }
+
+    #[test]
+    fn the_postgres_ledger_store_conforms() {
+        let url = testing::fresh_database();
+        super::ledger_store(
+            &|| connect(&url).ledger_store().unwrap_or_else(|e| panic!("{e}")),
+            true,
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_postgres_messaging_store_conforms() {
+        let url = testing::fresh_database();
+        let open = || -> Arc<dyn MessagingStore> {
+            connect(&url)
+                .messaging_store()
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
+        super::messaging_store(&open).await;
     }
 }

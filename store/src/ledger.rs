@@ -4,7 +4,7 @@
 //! all-or-nothing.
 
 use super::{Db, StoreError};
-use crate::{BatchRecord, Delivery, LedgerStore};
+use crate::{BatchRecord, Decide, Delivery, LedgerStore};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use superapp_core::wallet::{Appended, Transfer, WalletError};
@@ -41,15 +41,15 @@ fn key(prefix: u8, seq: u64) -> [u8; 9] {
     k
 }
 
-fn encode<V: Serialize>(v: &V) -> Result<Vec<u8>, StoreError> {
+pub(crate) fn encode<V: Serialize>(v: &V) -> Result<Vec<u8>, StoreError> {
     rmp_serde::to_vec_named(v).map_err(|e| StoreError::Io(format!("encode: {e}")))
 }
 
-fn encode_compact<V: Serialize>(v: &V) -> Result<Vec<u8>, StoreError> {
+pub(crate) fn encode_compact<V: Serialize>(v: &V) -> Result<Vec<u8>, StoreError> {
     rmp_serde::to_vec(v).map_err(|e| StoreError::Io(format!("encode: {e}")))
 }
 
-fn decode<V: DeserializeOwned>(k: &[u8], bytes: &[u8]) -> Result<V, StoreError> {
+pub(crate) fn decode<V: DeserializeOwned>(k: &[u8], bytes: &[u8]) -> Result<V, StoreError> {
     rmp_serde::from_slice(bytes).map_err(|e| StoreError::Corrupt {
         tree: TREE,
         key: String::from_utf8_lossy(k).into_owned(),
@@ -57,19 +57,8 @@ fn decode<V: DeserializeOwned>(k: &[u8], bytes: &[u8]) -> Result<V, StoreError> 
     })
 }
 
-impl LedgerStore for LedgerTree {
-    fn replay(
-        &self,
-        f: &mut dyn FnMut(BatchRecord) -> Result<(), WalletError>,
-    ) -> Result<(), WalletError> {
-        for item in self.tree.scan_prefix([JOURNAL]) {
-            let (k, v) = item.map_err(StoreError::from)?;
-            f(decode(&k, &v)?)?;
-        }
-        Ok(())
-    }
-
-    fn commit(&self, batch: &BatchRecord, appended: &Appended) -> Result<(), StoreError> {
+impl LedgerTree {
+    fn write(&self, batch: &BatchRecord, appended: &Appended) -> Result<(), StoreError> {
         let mut b = sled::Batch::default();
         b.insert(&key(JOURNAL, batch.seq), encode(batch)?);
         if !appended.transfers.is_empty() {
@@ -93,6 +82,42 @@ impl LedgerStore for LedgerTree {
         self.tree.apply_batch(b)?;
         self.db.flush()?;
         Ok(())
+    }
+}
+
+impl LedgerStore for LedgerTree {
+    fn replay(
+        &self,
+        f: &mut dyn FnMut(BatchRecord) -> Result<(), WalletError>,
+    ) -> Result<(), WalletError> {
+        for item in self.tree.scan_prefix([JOURNAL]) {
+            let (k, v) = item.map_err(StoreError::from)?;
+            f(decode(&k, &v)?)?;
+        }
+        Ok(())
+    }
+
+    fn batches_after(&self, after: u64) -> Result<Vec<BatchRecord>, StoreError> {
+        let from = key(JOURNAL, after.saturating_add(1));
+        let to = key(JOURNAL, u64::MAX);
+        self.tree
+            .range(from..to)
+            .map(|item| {
+                let (k, v) = item?;
+                decode(&k, &v)
+            })
+            .collect()
+    }
+
+    fn commit_next(&self, after: u64, decide: Decide<'_>) -> Result<bool, WalletError> {
+        // One process owns the folder and its one writer is the caller, so
+        // the batches after `after` are only ever ones it has seen.
+        let others = self.batches_after(after)?;
+        let Some((batch, appended)) = decide(others)? else {
+            return Ok(false);
+        };
+        self.write(&batch, &appended)?;
+        Ok(true)
     }
 
     fn batch_transfers(&self, seq: u64) -> Result<Vec<Transfer>, StoreError> {

@@ -3,20 +3,24 @@
 //! owns the tree names, the key layout and the rmp-serde codec; services
 //! see the traits and typed trees, never sled itself.
 
+mod backend;
 mod blobs;
-#[cfg(test)]
+#[cfg(any(test, feature = "test-support"))]
 pub mod conformance;
 mod kv;
 mod ledger;
 mod messaging;
+pub mod pg;
 mod traits;
+
+pub use backend::{Backend, StoreSpec, open};
 
 pub use blobs::{FileBlobs, write_atomic};
 pub use traits::*;
 
 pub use kv::{KvTrees, KvWriteError};
 pub use ledger::LedgerTree;
-pub use messaging::{MessagingTree, MessagingWrite};
+pub use messaging::{MessagingTree, MessagingWrite, OrderedWrites};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -39,6 +43,14 @@ pub enum StoreError {
         key: String,
         detail: String,
     },
+    #[error("invalid store: {0}")]
+    InvalidStore(String),
+    #[error(
+        "the database's schema is version {found}, newer than this host knows ({known}): upgrade superapp first"
+    )]
+    SchemaTooNew { found: i32, known: i32 },
+    #[error("{0}")]
+    NotEmpty(String),
 }
 
 impl StoreError {
@@ -48,6 +60,9 @@ impl StoreError {
             StoreError::Locked { .. } => "data-dir-locked",
             StoreError::Io(_) => "storage-io",
             StoreError::Corrupt { .. } => "storage-corrupt",
+            StoreError::InvalidStore(_) => "invalid-store",
+            StoreError::SchemaTooNew { .. } => "schema-too-new",
+            StoreError::NotEmpty(_) => "store-not-empty",
         }
     }
 }
@@ -170,12 +185,27 @@ pub trait RecordStore: Send + Sync {
     /// Entries whose key starts with `prefix`, in key order (`rev`: from
     /// the end), read lazily.
     fn scan_prefix<'a>(&'a self, prefix: &str, rev: bool) -> Entries<'a>;
+    /// Entries with keys in [`lo`, `hi`), in key order (`rev`: from the
+    /// end), read lazily.
+    fn range<'a>(&'a self, lo: &str, hi: &str, rev: bool) -> Entries<'a>;
     /// Writes `puts` and removes `removes` all at once, or none of them.
     fn apply(&self, puts: Vec<(String, Vec<u8>)>, removes: Vec<String>) -> Result<(), StoreError>;
 }
 
 /// What [`RecordStore::scan_prefix`] yields.
 pub type Entries<'a> = Box<dyn Iterator<Item = Result<(String, Vec<u8>), StoreError>> + 'a>;
+
+fn sled_entries<'a>(iter: sled::Iter, rev: bool) -> Entries<'a> {
+    let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = if rev {
+        Box::new(iter.rev())
+    } else {
+        Box::new(iter)
+    };
+    Box::new(iter.map(|item| {
+        let (k, v) = item?;
+        Ok((String::from_utf8_lossy(&k).into_owned(), v.to_vec()))
+    }))
+}
 
 /// The sled backend of a record tree.
 struct SledRecords {
@@ -205,16 +235,10 @@ impl RecordStore for SledRecords {
             .is_ok())
     }
     fn scan_prefix<'a>(&'a self, prefix: &str, rev: bool) -> Entries<'a> {
-        let iter = self.tree.scan_prefix(prefix.as_bytes());
-        let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = if rev {
-            Box::new(iter.rev())
-        } else {
-            Box::new(iter)
-        };
-        Box::new(iter.map(|item| {
-            let (k, v) = item?;
-            Ok((String::from_utf8_lossy(&k).into_owned(), v.to_vec()))
-        }))
+        sled_entries(self.tree.scan_prefix(prefix.as_bytes()), rev)
+    }
+    fn range<'a>(&'a self, lo: &str, hi: &str, rev: bool) -> Entries<'a> {
+        sled_entries(self.tree.range(lo.as_bytes()..hi.as_bytes()), rev)
     }
     fn apply(&self, puts: Vec<(String, Vec<u8>)>, removes: Vec<String>) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();

@@ -1,9 +1,12 @@
-//! The messenger's persistence on sled: one tree holding conversations,
-//! memberships, messages and each person's live-event stream. A send is one
-//! atomic sled batch (the message and every member's stream entry), so a
-//! reader never sees half of it.
+//! The messenger's records over any [`RecordStore`]: one key space holding
+//! conversations, memberships, messages and each person's live-event
+//! stream. A send is one atomic write (the message and every member's stream
+//! entry), so a reader never sees half of it. Each backend brings how
+//! writes are ordered ([`OrderedWrites`]); the key layout and the readers
+//! are this module's, shared by every backend.
 
-use super::{Db, StoreError};
+use super::{Db, RecordStore, StoreError};
+use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use superapp_core::messaging::{AppDelivery, Conversation, LiveEvent, Membership, Message, Window};
@@ -76,40 +79,177 @@ pub struct MessagingWrite {
     pub delivered: Vec<u64>,
 }
 
-/// The sled side of the messenger.
+
+impl MessagingWrite {
+    /// The records this write puts and removes, in the shared key layout.
+    pub fn records(&self) -> Result<(Vec<(String, Vec<u8>)>, Vec<String>), StoreError> {
+        let mut puts = Vec::new();
+        let mut removes = Vec::new();
+        for c in &self.conversations {
+            puts.push((conv_key(&c.id), encode(c)?));
+        }
+        for (user, conv, m) in &self.memberships {
+            let k = member_key(user, conv);
+            match m {
+                Some(m) => puts.push((k, encode(m)?)),
+                None => removes.push(k),
+            }
+        }
+        if let Some((a, b, conv)) = &self.direct {
+            puts.push((direct_key(a, b), encode(conv)?));
+        }
+        for m in &self.messages {
+            let k = format!("{}{}", msg_prefix(&m.conversation), id_text(m.id));
+            puts.push((k, encode(m)?));
+        }
+        for (user, e) in &self.stream {
+            puts.push((format!("{}{}", stream_prefix(user), id_text(e.id)), encode(e)?));
+        }
+        for (packet, conv) in &self.packets {
+            puts.push((format!("p/{packet}"), encode(conv)?));
+        }
+        if let Some((user, app, conv)) = &self.app_conversation {
+            puts.push((format!("a/{user}/{app}"), encode(conv)?));
+        }
+        for (user, app, topic, left) in &self.subscriptions {
+            let k = sub_key(user, app, topic);
+            match left {
+                0 => removes.push(k),
+                n => puts.push((k, encode(n)?)),
+            }
+        }
+        for (app, user, window) in &self.windows {
+            puts.push((format!("w/{app}/{user}"), encode(window)?));
+        }
+        for d in &self.outbox {
+            puts.push((outbox_key(d.id), encode(d)?));
+        }
+        for id in &self.delivered {
+            removes.push(outbox_key(*id));
+        }
+        Ok((puts, removes))
+    }
+}
+
+fn outbox_key(id: u64) -> String {
+    format!("o/{}", id_text(id))
+}
+
+/// How a backend makes ordered writes: it hands `build` fresh ids and
+/// applies what it returns so that writes become visible in id order (a
+/// reader that has seen id N never later finds a smaller one appear), on
+/// one host or many.
+pub trait OrderedWrites: Send + Sync {
+    fn write_ordered(
+        &self,
+        build: crate::BuildWrite<'_>,
+    ) -> Result<Option<MessagingWrite>, StoreError>;
+    /// Makes everything applied so far durable (a no-op where each write
+    /// is durable when it returns).
+    fn flush(&self) -> Result<(), StoreError>;
+}
+
+/// The messenger over a record store and a backend's ordered writes.
 #[derive(Clone)]
 pub struct MessagingTree {
+    records: Arc<dyn RecordStore>,
+    order: Arc<dyn OrderedWrites>,
+}
+
+/// The embedded backend's ordered writes: one process owns the folder, so
+/// a lock around id-taking and applying orders them; sled hands out ids
+/// that only grow, also across restarts.
+struct SledOrder {
     db: sled::Db,
+    records: Arc<dyn RecordStore>,
     tree: sled::Tree,
+    lock: Mutex<()>,
+}
+
+impl OrderedWrites for SledOrder {
+    fn write_ordered(
+        &self,
+        build: crate::BuildWrite<'_>,
+    ) -> Result<Option<MessagingWrite>, StoreError> {
+        let _order = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let db = &self.db;
+        let mut next = || -> Result<u64, StoreError> { Ok(db.generate_id()? + 1) };
+        let Some(write) = build(&mut next) else {
+            return Ok(None);
+        };
+        let (puts, removes) = write.records()?;
+        self.records.apply(puts, removes)?;
+        Ok(Some(write))
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.tree.flush()?;
+        Ok(())
+    }
 }
 
 impl Db {
     /// The messenger's tree.
     pub fn messaging(&self) -> Result<MessagingTree, StoreError> {
-        Ok(MessagingTree {
+        let records = self.records(TREE)?;
+        let order = SledOrder {
             db: self.db.clone(),
+            records: records.clone(),
             tree: self.db.open_tree(TREE)?,
-        })
+            lock: Mutex::new(()),
+        };
+        Ok(MessagingTree::new(records, Arc::new(order)))
     }
 }
 
 impl MessagingTree {
+    /// The messenger over `records` (the tree `messaging`), ordered by `order`.
+    pub fn new(records: Arc<dyn RecordStore>, order: Arc<dyn OrderedWrites>) -> MessagingTree {
+        MessagingTree { records, order }
+    }
+
     fn get<V: DeserializeOwned>(&self, key: &str) -> Result<Option<V>, StoreError> {
-        match self.tree.get(key.as_bytes())? {
+        match self.records.get(key)? {
             Some(bytes) => decode(key.as_bytes(), &bytes).map(Some),
             None => Ok(None),
         }
     }
+
+    /// Records under `prefix` decoded, each with the key's rest.
+    fn under<V: DeserializeOwned>(&self, prefix: &str) -> Result<Vec<(String, V)>, StoreError> {
+        self.records
+            .scan_prefix(prefix, false)
+            .map(|item| {
+                let (k, v) = item?;
+                let rest = k[prefix.len()..].to_string();
+                Ok((rest, decode(k.as_bytes(), &v)?))
+            })
+            .collect()
+    }
+
+    /// Values with keys `prefix + id` for ids in (`after`, `before`).
+    fn ids_between(&self, prefix: &str, after: u64, before: u64, rev: bool) -> crate::Entries<'_> {
+        let lo = format!("{prefix}{}", id_text(after.saturating_add(1)));
+        let hi = format!("{prefix}{}", id_text(before));
+        self.records.range(&lo, &hi, rev)
+    }
+
+    fn outbox(&self) -> impl Iterator<Item = Result<AppDelivery, StoreError>> + '_ {
+        self.records.scan_prefix("o/", false).map(|item| {
+            let (k, v) = item?;
+            decode(k.as_bytes(), &v)
+        })
+    }
 }
 
-/// The sled backend of the messenger.
+/// The messenger on any backend.
 #[async_trait::async_trait]
 impl crate::MessagingStore for MessagingTree {
-    /// A fresh id, greater than every id handed out before (also across
-    /// restarts). Callers serialise id-taking and `apply` so that ids are
-    /// committed in order.
-    fn next_id(&self) -> Result<u64, StoreError> {
-        Ok(self.db.generate_id()? + 1)
+    fn write_ordered(
+        &self,
+        build: crate::BuildWrite<'_>,
+    ) -> Result<Option<MessagingWrite>, StoreError> {
+        self.order.write_ordered(build)
     }
 
     fn conversation(&self, id: &str) -> Result<Option<Conversation>, StoreError> {
@@ -120,24 +260,14 @@ impl crate::MessagingStore for MessagingTree {
         self.get(&member_key(user, conv))
     }
 
-    /// Every conversation the person belongs to, with their membership.
     fn memberships(&self, user: &str) -> Result<Vec<(String, Membership)>, StoreError> {
-        let prefix = format!("u/{user}/");
-        let mut out = Vec::new();
-        for item in self.tree.scan_prefix(prefix.as_bytes()) {
-            let (k, v) = item?;
-            let conv = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
-            out.push((conv, decode(&k, &v)?));
-        }
-        Ok(out)
+        self.under(&format!("u/{user}/"))
     }
 
     fn direct(&self, a: &str, b: &str) -> Result<Option<String>, StoreError> {
         self.get(&direct_key(a, b))
     }
 
-    /// Up to `limit` messages of `conv` with ids in (`after`, `before`):
-    /// the newest first when `newest_first`, else the oldest first.
     fn messages(
         &self,
         conv: &str,
@@ -146,95 +276,62 @@ impl crate::MessagingStore for MessagingTree {
         limit: usize,
         newest_first: bool,
     ) -> Result<Vec<Message>, StoreError> {
-        let prefix = msg_prefix(conv);
-        let lo = format!("{prefix}{}", id_text(after.saturating_add(1)));
-        let hi = format!("{prefix}{}", id_text(before));
-        let range = self.tree.range(lo.as_bytes()..hi.as_bytes());
-        let mut out = Vec::new();
-        let mut push = |item: sled::Result<(sled::IVec, sled::IVec)>| -> Result<bool, StoreError> {
-            let (k, v) = item?;
-            out.push(decode(&k, &v)?);
-            Ok(out.len() < limit)
-        };
-        if newest_first {
-            for item in range.rev() {
-                if !push(item)? {
-                    break;
-                }
-            }
-        } else {
-            for item in range {
-                if !push(item)? {
-                    break;
-                }
-            }
-        }
-        Ok(out)
+        self.ids_between(&msg_prefix(conv), after, before, newest_first)
+            .take(limit)
+            .map(|item| {
+                let (k, v) = item?;
+                decode(k.as_bytes(), &v)
+            })
+            .collect()
     }
 
-    /// How many messages of `conv` have an id above `after` (at most `cap`).
     fn count_after(&self, conv: &str, after: u64, cap: usize) -> Result<usize, StoreError> {
-        let prefix = msg_prefix(conv);
-        let lo = format!("{prefix}{}", id_text(after.saturating_add(1)));
-        let hi = format!("{prefix}{}", id_text(u64::MAX));
-        Ok(self
-            .tree
-            .range(lo.as_bytes()..hi.as_bytes())
+        let mut n = 0;
+        for item in self
+            .ids_between(&msg_prefix(conv), after, u64::MAX, false)
             .take(cap)
-            .count())
+        {
+            item?;
+            n += 1;
+        }
+        Ok(n)
     }
 
-    /// The person's live events after `after`, oldest first.
     fn stream_after(
         &self,
         user: &str,
         after: u64,
         limit: usize,
     ) -> Result<Vec<LiveEvent>, StoreError> {
-        let prefix = stream_prefix(user);
-        let lo = format!("{prefix}{}", id_text(after.saturating_add(1)));
-        let hi = format!("{prefix}{}", id_text(u64::MAX));
-        let mut out = Vec::new();
-        for item in self.tree.range(lo.as_bytes()..hi.as_bytes()).take(limit) {
-            let (k, v) = item?;
-            out.push(decode(&k, &v)?);
-        }
-        Ok(out)
+        self.ids_between(&stream_prefix(user), after, u64::MAX, false)
+            .take(limit)
+            .map(|item| {
+                let (k, v) = item?;
+                decode(k.as_bytes(), &v)
+            })
+            .collect()
     }
 
-    /// The person's conversation with an app, if they have one.
     fn app_conversation(&self, user: &str, app: &str) -> Result<Option<String>, StoreError> {
         self.get(&format!("a/{user}/{app}"))
     }
 
-    /// How many one-time subscriptions to `topic` the person holds for `app`.
     fn subscription(&self, user: &str, app: &str, topic: &str) -> Result<u32, StoreError> {
         Ok(self.get(&sub_key(user, app, topic))?.unwrap_or(0))
     }
 
-    /// Every topic the person subscribed to for `app`, with what is left.
     fn subscriptions(&self, user: &str, app: &str) -> Result<Vec<(String, u32)>, StoreError> {
-        let prefix = format!("n/{user}/{app}/");
-        let mut out = Vec::new();
-        for item in self.tree.scan_prefix(prefix.as_bytes()) {
-            let (k, v) = item?;
-            let topic = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
-            out.push((topic, decode(&k, &v)?));
-        }
-        Ok(out)
+        self.under(&format!("n/{user}/{app}/"))
     }
 
-    /// How `app` may still answer the person.
     fn window(&self, app: &str, user: &str) -> Result<Option<Window>, StoreError> {
         self.get(&format!("w/{app}/{user}"))
     }
 
-    /// Up to `limit` messages due for delivery to apps by `now`.
     fn due_deliveries(&self, now: i64, limit: usize) -> Result<Vec<AppDelivery>, StoreError> {
         let mut out = Vec::new();
-        for item in self.tree.scan_prefix(b"o/") {
-            let (k, v) = item?;
-            let d: AppDelivery = decode(&k, &v)?;
+        for d in self.outbox() {
+            let d = d?;
             if !d.gave_up && d.next_at <= now {
                 out.push(d);
                 if out.len() == limit {
@@ -245,95 +342,36 @@ impl crate::MessagingStore for MessagingTree {
         Ok(out)
     }
 
-    /// Every delivery still held (due, waiting or given up).
     fn deliveries(&self) -> Result<Vec<AppDelivery>, StoreError> {
-        let mut out = Vec::new();
-        for item in self.tree.scan_prefix(b"o/") {
-            let (k, v) = item?;
-            out.push(decode(&k, &v)?);
-        }
-        Ok(out)
+        self.outbox().collect()
     }
 
-    /// The conversation a red packet was sent into, if any.
     fn packet_conversation(&self, packet: &str) -> Result<Option<String>, StoreError> {
         self.get(&format!("p/{packet}"))
     }
 
-    /// The id of the person's newest live event.
     fn newest_event(&self, user: &str) -> Result<Option<u64>, StoreError> {
-        match self
-            .tree
-            .scan_prefix(stream_prefix(user).as_bytes())
-            .next_back()
-        {
+        match self.records.scan_prefix(&stream_prefix(user), true).next() {
             Some(item) => {
                 let (k, v) = item?;
-                decode::<LiveEvent>(&k, &v).map(|e| Some(e.id))
+                decode::<LiveEvent>(k.as_bytes(), &v).map(|e| Some(e.id))
             }
             None => Ok(None),
         }
     }
 
-    /// Applies `w` atomically (visible to readers at once; durable after
-    /// `flush`).
     fn apply(&self, w: &MessagingWrite) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
-        for c in &w.conversations {
-            batch.insert(conv_key(&c.id).as_bytes(), encode(c)?);
-        }
-        for (user, conv, m) in &w.memberships {
-            let k = member_key(user, conv);
-            match m {
-                Some(m) => batch.insert(k.as_bytes(), encode(m)?),
-                None => batch.remove(k.as_bytes()),
-            }
-        }
-        if let Some((a, b, conv)) = &w.direct {
-            batch.insert(direct_key(a, b).as_bytes(), encode(conv)?);
-        }
-        for m in &w.messages {
-            let k = format!("{}{}", msg_prefix(&m.conversation), id_text(m.id));
-            batch.insert(k.as_bytes(), encode(m)?);
-        }
-        for (user, e) in &w.stream {
-            let k = format!("{}{}", stream_prefix(user), id_text(e.id));
-            batch.insert(k.as_bytes(), encode(e)?);
-        }
-        for (packet, conv) in &w.packets {
-            batch.insert(format!("p/{packet}").as_bytes(), encode(conv)?);
-        }
-        if let Some((user, app, conv)) = &w.app_conversation {
-            batch.insert(format!("a/{user}/{app}").as_bytes(), encode(conv)?);
-        }
-        for (user, app, topic, left) in &w.subscriptions {
-            let k = sub_key(user, app, topic);
-            match left {
-                0 => batch.remove(k.as_bytes()),
-                n => batch.insert(k.as_bytes(), encode(n)?),
-            }
-        }
-        for (app, user, window) in &w.windows {
-            batch.insert(format!("w/{app}/{user}").as_bytes(), encode(window)?);
-        }
-        for d in &w.outbox {
-            batch.insert(format!("o/{}", id_text(d.id)).as_bytes(), encode(d)?);
-        }
-        for id in &w.delivered {
-            batch.remove(format!("o/{}", id_text(*id)).as_bytes());
-        }
-        self.tree.apply_batch(batch)?;
-        Ok(())
+        let (puts, removes) = w.records()?;
+        self.records.apply(puts, removes)
     }
 
-    /// Makes everything applied so far durable.
     async fn flush(&self) -> Result<(), StoreError> {
         // sled's `flush_async` stalled under many concurrent callers (the
         // messaging benchmark hung at 64); a blocking flush on the blocking
         // pool is what the wallet's writer does too, and concurrent flushes
         // share the work.
-        let tree = self.tree.clone();
-        tokio::task::spawn_blocking(move || tree.flush())
+        let order = self.order.clone();
+        tokio::task::spawn_blocking(move || order.flush())
             .await
             .map_err(|e| StoreError::Io(format!("flush task: {e}")))??;
         Ok(())

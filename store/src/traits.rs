@@ -56,20 +56,69 @@ pub struct Delivery {
     pub gave_up: bool,
 }
 
-/// Where the ledger persists. The store module implements it on sled; the
-/// ledger logic never sees how.
+/// What a ledger writer decides once it has seen every batch committed
+/// before its own: given the batches other writers committed since it last
+/// looked (oldest first), the batch to write next and what it appended, or
+/// none when its commands changed nothing.
+pub type Decide<'a> = &'a mut dyn FnMut(
+    Vec<BatchRecord>,
+) -> Result<Option<(BatchRecord, Appended)>, WalletError>;
+
+/// What a backend that keeps the ledger in tables of its own finds when it
+/// checks them (the embedded backend keeps only the journal, so it has
+/// nothing to add to the replay).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableAudit {
+    pub batches: u64,
+    pub transfers: u64,
+    /// Every account that is not a system account, by `Account::key`.
+    pub balances: Vec<(String, u64)>,
+    pub issued: u64,
+    pub redeemed: u64,
+}
+
+/// Where the ledger persists. The ledger logic never sees how.
 pub trait LedgerStore: Send + Sync {
     /// Feeds every committed batch to `f`, oldest first.
     fn replay(
         &self,
         f: &mut dyn FnMut(BatchRecord) -> Result<(), WalletError>,
     ) -> Result<(), WalletError>;
-    /// Writes one batch (journal, history index, outbox) atomically and
-    /// durably: when this returns Ok it survives a crash.
-    fn commit(&self, batch: &BatchRecord, appended: &Appended) -> Result<(), StoreError>;
+    /// The batches committed after batch `after`, oldest first: what other
+    /// hosts wrote, on a backend several hosts share.
+    fn batches_after(&self, after: u64) -> Result<Vec<BatchRecord>, StoreError>;
+    /// Writes the next batch: hands `decide` every batch committed after
+    /// `after` and writes the one it returns (journal, history, outbox)
+    /// atomically and durably, with no other writer's batch landing in
+    /// between. Says whether it wrote one. When this returns Ok the batch
+    /// survives a crash; when it fails, `decide` may have run and its batch
+    /// is not written.
+    fn commit_next(&self, after: u64, decide: Decide<'_>) -> Result<bool, WalletError>;
+    /// Writes one batch that must follow the last one directly.
+    fn commit(&self, batch: &BatchRecord, appended: &Appended) -> Result<(), StoreError> {
+        let mut decide = |others: Vec<BatchRecord>| {
+            if let Some(b) = others.first() {
+                return Err(WalletError::Corrupt(format!(
+                    "batch {} is already written",
+                    b.seq
+                )));
+            }
+            Ok(Some((batch.clone(), appended.clone())))
+        };
+        self.commit_next(batch.seq.saturating_sub(1), &mut decide)
+            .map(|_| ())
+            .map_err(|e| StoreError::Io(e.to_string()))
+    }
+    /// The backend's own check of its ledger tables, if it keeps any.
+    fn audit_tables(&self) -> Result<Option<TableAudit>, StoreError> {
+        Ok(None)
+    }
     /// The transfers batch `seq` appended, in order.
     fn batch_transfers(&self, seq: u64) -> Result<Vec<Transfer>, StoreError>;
-    /// Outbox entries due by `now` (not given up), oldest first.
+    /// Outbox entries due by `now` (not given up), oldest first. On a
+    /// shared backend each is claimed for a while, so another host does not
+    /// deliver it at the same time (a host that dies leaves it to be
+    /// claimed again once the claim runs out).
     fn due_events(&self, now: i64, limit: usize) -> Result<Vec<Delivery>, StoreError>;
     /// Every outbox entry, for operators and tests.
     fn all_events(&self) -> Result<Vec<Delivery>, StoreError>;
@@ -126,13 +175,21 @@ pub trait KvStore: Send + Sync {
     fn purge_app(&self, app: &str) -> Result<(), StoreError>;
 }
 
-/// Where the messenger persists: the store module implements it on sled.
-/// Ids come from `next_id`, greater than every id handed out before (also
-/// across restarts). `apply` is atomic and visible to readers at once;
-/// `flush` makes everything applied so far durable.
+/// What an ordered messaging write is built by: given a source of fresh
+/// ids, the write to apply (none: nothing to write, the caller keeps why).
+pub type BuildWrite<'a> =
+    &'a mut dyn FnMut(&mut dyn FnMut() -> Result<u64, StoreError>) -> Option<MessagingWrite>;
+
+/// Where the messenger persists. Ids come from `write_ordered`, each
+/// greater than every id handed out before (also across restarts and
+/// hosts), and writes become visible in id order. `apply` is atomic and
+/// visible to readers at once; `flush` makes everything applied so far
+/// durable.
 #[async_trait::async_trait]
 pub trait MessagingStore: Send + Sync {
-    fn next_id(&self) -> Result<u64, StoreError>;
+    /// Hands `build` fresh ids and applies what it returns, ordered so that
+    /// a reader that has seen id N never later finds a smaller id appear.
+    fn write_ordered(&self, build: BuildWrite<'_>) -> Result<Option<MessagingWrite>, StoreError>;
     fn conversation(&self, id: &str) -> Result<Option<Conversation>, StoreError>;
     fn membership(&self, user: &str, conv: &str) -> Result<Option<Membership>, StoreError>;
     /// Every conversation the person belongs to, with their membership.

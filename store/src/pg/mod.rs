@@ -1,0 +1,386 @@
+//! The database backend: every store trait on a PostgreSQL-protocol engine
+//! (PostgreSQL; CockroachDB and YugabyteDB speak the same protocol), so
+//! several stateless hosts can share one database. It owns the schema and
+//! its migrations, the pool, and the bridge from the services' synchronous
+//! store calls to the async driver.
+//!
+//! The store traits are synchronous (the embedded backend answers from
+//! memory-mapped pages in microseconds). This backend runs the driver
+//! (tokio-postgres, pooled by deadpool-postgres) on a small runtime of its
+//! own; a call hands its query there and waits, inside `block_in_place`
+//! when it is made from a worker of the host's runtime, so the host's other
+//! tasks keep running meanwhile.
+
+mod blobs;
+mod kv;
+mod ledger;
+mod messaging;
+mod records;
+mod schema;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
+
+use crate::{Backend, BlobStore, KvStore, LedgerStore, MessagingStore, RecordStore, StoreError};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use std::future::Future;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_postgres::NoTls;
+use tokio_postgres::error::SqlState;
+
+pub use schema::SCHEMA_VERSION;
+
+/// Connections each host keeps to the database at most.
+const POOL_SIZE: usize = 16;
+/// Tries of a transaction the database asked to retry (serialization
+/// failures, deadlocks) before the error is reported.
+const MAX_TRIES: u32 = 12;
+
+/// `url` with its password replaced, for messages and logs.
+pub fn redact(url: &str) -> String {
+    // postgres://user:password@host/db → postgres://user:***@host/db
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.split_once('@') {
+        Some((auth, host)) => match auth.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+/// A database error as the store reports it: the server's own message when
+/// there is one (with its SQLSTATE), else the driver's.
+pub(crate) fn db_error(e: tokio_postgres::Error) -> StoreError {
+    match e.as_db_error() {
+        Some(db) => StoreError::Io(format!(
+            "database: {} (SQLSTATE {})",
+            db.message(),
+            db.code().code()
+        )),
+        None => StoreError::Io(format!("database: {e}")),
+    }
+}
+
+/// Whether the database asks for the transaction to be tried again.
+pub(crate) fn retryable(e: &tokio_postgres::Error) -> bool {
+    matches!(
+        e.code(),
+        Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED
+    )
+}
+
+/// Capped, jittered back-off before try `attempt` (from 1).
+pub(crate) async fn back_off(attempt: u32) {
+    let cap_ms = (2u64 << attempt.min(7)).min(200);
+    let ms = rand::random_range(1..=cap_ms);
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+}
+
+struct Inner {
+    pool: Pool,
+    runtime: Option<tokio::runtime::Runtime>,
+    handle: tokio::runtime::Handle,
+    url: String,
+}
+
+impl Drop for Inner {
+    // Dropped maybe from inside the host's runtime, where a blocking
+    // shutdown would panic; the driver's tasks just stop.
+    fn drop(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// An open database backend. Cheap to clone.
+#[derive(Clone)]
+pub struct Postgres {
+    inner: Arc<Inner>,
+}
+
+impl Postgres {
+    /// Connects to `url`, checks the server and brings the schema up to
+    /// date (refusing a schema newer than this host knows).
+    pub fn connect(url: &str) -> Result<Postgres, StoreError> {
+        let shown = redact(url);
+        let config = tokio_postgres::Config::from_str(url)
+            .map_err(|e| StoreError::InvalidStore(format!("{shown}: {e}")))?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("superapp-db")
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Io(format!("cannot start the database runtime: {e}")))?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .build()
+            .map_err(|e| StoreError::Io(format!("{shown}: {e}")))?;
+        let pg = Postgres {
+            inner: Arc::new(Inner {
+                pool,
+                handle: runtime.handle().clone(),
+                runtime: Some(runtime),
+                url: shown.clone(),
+            }),
+        };
+        pg.run(schema::migrate(pg.pool().clone())).map_err(|e| match e {
+            StoreError::Io(m) => StoreError::Io(format!("{shown}: {m}")),
+            other => other,
+        })?;
+        Ok(pg)
+    }
+
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.inner.pool
+    }
+
+    /// Runs `f` on the backend's runtime and waits for it.
+    pub(crate) fn run<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: Future<Output = Result<T, StoreError>> + Send + 'static,
+    {
+        self.wait(f)?
+    }
+
+    fn wait<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: Future<Output = T> + Send + 'static,
+    {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.inner.handle.spawn(async move {
+            let _ = tx.send(f.await);
+        });
+        let wait = || {
+            rx.recv()
+                .map_err(|_| StoreError::Io("the database task ended unexpectedly".into()))
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(wait)
+            }
+            _ => wait(),
+        }
+    }
+
+    /// A pooled connection, for a transaction whose steps run between the
+    /// caller's own work (see [`Txn`]).
+    fn client(&self) -> Result<Object, StoreError> {
+        let pool = self.pool().clone();
+        self.run(async move { pool.get().await.map_err(pool_error) })
+    }
+}
+
+pub(crate) fn pool_error(e: deadpool_postgres::PoolError) -> StoreError {
+    match e {
+        deadpool_postgres::PoolError::Backend(e) => db_error(e),
+        other => StoreError::Io(format!("database pool: {other}")),
+    }
+}
+
+/// A transaction whose steps run on the backend's runtime while the
+/// caller's thread decides between them (the ledger's writer applies its
+/// commands after it has seen every batch before its own; the messenger
+/// builds a write from the ids it was given). A failed step closes the
+/// connection instead of returning it to the pool mid-transaction.
+pub(crate) struct Txn {
+    pg: Postgres,
+    client: Option<Object>,
+}
+
+/// Why a transaction step failed: whether the database asks for a retry.
+pub(crate) enum StepError {
+    Retry(StoreError),
+    Fail(StoreError),
+}
+
+impl From<StepError> for StoreError {
+    fn from(e: StepError) -> Self {
+        match e {
+            StepError::Retry(e) | StepError::Fail(e) => e,
+        }
+    }
+}
+
+impl Txn {
+    /// Begins a transaction (`SERIALIZABLE` when `serializable`, else the
+    /// engine's default, READ COMMITTED on PostgreSQL).
+    pub(crate) fn begin(pg: &Postgres, serializable: bool) -> Result<Txn, StepError> {
+        let mut t = Txn {
+            pg: pg.clone(),
+            client: Some(pg.client().map_err(StepError::Fail)?),
+        };
+        let sql = if serializable {
+            "BEGIN ISOLATION LEVEL SERIALIZABLE"
+        } else {
+            "BEGIN"
+        };
+        t.step(move |c| Box::pin(async move { c.batch_execute(sql).await }))?;
+        Ok(t)
+    }
+
+    /// Runs one step on the transaction's connection.
+    pub(crate) fn step<T, F>(&mut self, f: F) -> Result<T, StepError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(
+                &'c tokio_postgres::Client,
+            ) -> std::pin::Pin<
+                Box<dyn Future<Output = Result<T, tokio_postgres::Error>> + Send + 'c>,
+            > + Send
+            + 'static,
+    {
+        let client = self
+            .client
+            .take()
+            .ok_or_else(|| StepError::Fail(StoreError::Io("transaction already ended".into())))?;
+        let (client, result) = self
+            .pg
+            .wait(async move {
+                let r = f(&client).await;
+                (client, r)
+            })
+            .map_err(StepError::Fail)?;
+        match result {
+            Ok(v) => {
+                self.client = Some(client);
+                Ok(v)
+            }
+            Err(e) => {
+                // Not back into the pool with a transaction open.
+                drop(Object::take(client));
+                Err(if retryable(&e) {
+                    StepError::Retry(db_error(e))
+                } else {
+                    StepError::Fail(db_error(e))
+                })
+            }
+        }
+    }
+
+    pub(crate) fn commit(mut self) -> Result<(), StepError> {
+        self.step(|c| Box::pin(async move { c.batch_execute("COMMIT").await }))
+    }
+
+    pub(crate) fn rollback(mut self) -> Result<(), StepError> {
+        self.step(|c| Box::pin(async move { c.batch_execute("ROLLBACK").await }))
+    }
+}
+
+impl Drop for Txn {
+    fn drop(&mut self) {
+        // Ended without commit or rollback (the caller returned early):
+        // close the connection, which rolls the transaction back.
+        if let Some(c) = self.client.take() {
+            drop(Object::take(c));
+        }
+    }
+}
+
+/// Runs a transaction, trying it again (with back-off) while the database
+/// asks for that, up to [`MAX_TRIES`].
+pub(crate) fn retrying<T>(
+    pg: &Postgres,
+    mut attempt: impl FnMut() -> Result<T, StepError>,
+) -> Result<T, StoreError> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match attempt() {
+            Ok(v) => return Ok(v),
+            Err(StepError::Retry(e)) if tries < MAX_TRIES => {
+                tracing::debug!(error = %e, tries, "database asked for a retry");
+                pg.wait(back_off(tries))?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+impl Backend for Postgres {
+    fn record_store(&self, name: &'static str) -> Result<Arc<dyn RecordStore>, StoreError> {
+        Ok(Arc::new(records::PgRecords::new(self.clone(), name)))
+    }
+    fn kv_store(&self) -> Result<Arc<dyn KvStore>, StoreError> {
+        Ok(Arc::new(kv::PgKv::new(self.clone())))
+    }
+    fn ledger_store(&self) -> Result<Arc<dyn LedgerStore>, StoreError> {
+        Ok(Arc::new(ledger::PgLedger::new(self.clone())))
+    }
+    fn messaging_store(&self) -> Result<Arc<dyn MessagingStore>, StoreError> {
+        Ok(Arc::new(messaging::open(self.clone())))
+    }
+    fn blob_store(&self) -> Arc<dyn BlobStore> {
+        Arc::new(blobs::PgBlobs::new(self.clone()))
+    }
+    fn flush_all(&self) -> Result<(), StoreError> {
+        // Every write here is a committed transaction already.
+        Ok(())
+    }
+    fn shared(&self) -> bool {
+        true
+    }
+    fn lease(&self, name: &str, holder: &str, now: i64, ttl: i64) -> Result<bool, StoreError> {
+        let pool = self.pool().clone();
+        let (name, holder) = (name.to_string(), holder.to_string());
+        let until = now.saturating_add(ttl);
+        self.run(async move {
+            let c = pool.get().await.map_err(pool_error)?;
+            // Taken when free or run out, renewed by its holder; one
+            // statement, so two hosts never both get it.
+            let n = c
+                .execute(
+                    "INSERT INTO leases (name, holder, until) VALUES ($1, $2, $3)
+                     ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
+                     WHERE leases.until <= $4 OR leases.holder = excluded.holder",
+                    &[&name, &holder, &until, &now],
+                )
+                .await
+                .map_err(db_error)?;
+            Ok(n == 1)
+        })
+    }
+    fn apps_version(&self) -> Result<u64, StoreError> {
+        let pool = self.pool().clone();
+        self.run(async move {
+            let c = pool.get().await.map_err(pool_error)?;
+            let row = c
+                .query_opt("SELECT version FROM changes WHERE name = 'apps'", &[])
+                .await
+                .map_err(db_error)?;
+            Ok(row.map_or(0, |r| r.get::<_, i64>(0) as u64))
+        })
+    }
+    fn bump_apps_version(&self) -> Result<(), StoreError> {
+        let pool = self.pool().clone();
+        self.run(async move {
+            let c = pool.get().await.map_err(pool_error)?;
+            c.execute(
+                "INSERT INTO changes (name, version) VALUES ('apps', 1)
+                 ON CONFLICT (name) DO UPDATE SET version = changes.version + 1",
+                &[],
+            )
+            .await
+            .map_err(db_error)?;
+            // Wakes hosts listening, so they reload at once (others poll).
+            c.batch_execute("NOTIFY superapp_apps").await.ok();
+            Ok(())
+        })
+    }
+    fn describe(&self) -> String {
+        self.inner.url.clone()
+    }
+}

@@ -7,8 +7,13 @@ use std::time::Duration;
 /// limits, never raise them above the `max_*` values here.
 #[derive(Debug, Clone)]
 pub struct HostConfig {
-    /// Where the sled database and compiled components live.
+    /// Where the sled database (with the embedded store) and this host's
+    /// compiled components live.
     pub data_dir: PathBuf,
+    /// Which backend holds the data: the embedded sled database in
+    /// `data_dir` (default) or a PostgreSQL-protocol database several
+    /// hosts share.
+    pub store: superapp_store::StoreSpec,
     /// Linear memory a mini-app gets per call unless its manifest lowers it.
     pub default_memory_bytes: u64,
     /// The most memory any manifest may ask for.
@@ -85,6 +90,7 @@ impl HostConfig {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         HostConfig {
             data_dir: data_dir.into(),
+            store: superapp_store::StoreSpec::Embedded,
             default_memory_bytes: 64 << 20,
             max_memory_bytes: 256 << 20,
             default_deadline: Duration::from_secs(1),
@@ -123,6 +129,11 @@ impl HostConfig {
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
+    /// Where the data is kept: `embedded` (sled in the data folder, the
+    /// default) or `postgres://user:password@host:port/database` for a
+    /// PostgreSQL-protocol database several hosts share. `--store` and
+    /// `SUPERAPP_STORE` win.
+    pub store: Option<String>,
     /// Address `serve` listens on. Default `127.0.0.1:8080`.
     pub listen: Option<String>,
     /// The URL people and mini-app backends reach the host at (the `iss` of
@@ -298,6 +309,10 @@ impl ConfigFile {
                 }
             }
         }
+        if let Some(store) = &config.store {
+            superapp_store::StoreSpec::parse(store)
+                .map_err(|e| format!("{file}: field `store`: {e}"))?;
+        }
         if let Some(url) = &config.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
@@ -310,6 +325,13 @@ impl ConfigFile {
 
     /// Applies the file's settings to `config`.
     pub fn apply(&self, config: &mut HostConfig) {
+        if let Some(spec) = self
+            .store
+            .as_deref()
+            .and_then(|s| superapp_store::StoreSpec::parse(s).ok())
+        {
+            config.store = spec;
+        }
         if let Some(h) = self.session_ttl_hours {
             config.session_ttl = Duration::from_secs(h.saturating_mul(3600));
         }

@@ -72,9 +72,19 @@ pub trait Backend: Send + Sync {
     fn bump_apps_version(&self) -> Result<(), StoreError>;
     /// What this backend is, for people: never a password.
     fn describe(&self) -> String;
+    /// (person, event id) of every live event with an id above `after`,
+    /// oldest first, whichever host wrote it (at most 10,000 at a time):
+    /// how a host wakes its streams for other hosts' events. Empty where
+    /// one process owns the backend (it wakes its streams itself).
+    fn live_events_after(&self, after: u64) -> Result<Vec<(String, u64)>, StoreError>;
+    /// The newest live event's id, where following starts.
+    fn newest_live_event(&self) -> Result<u64, StoreError>;
+    /// Woken when another host changed something (LISTEN/NOTIFY); none
+    /// when the engine cannot notify and changes must be polled for.
+    fn changes(&self) -> Option<Arc<tokio::sync::Notify>>;
 }
 
-impl dyn Backend {
+impl dyn Backend + '_ {
     /// A typed tree of records.
     pub fn tree<V>(&self, name: &'static str) -> Result<Tree<V>, StoreError> {
         Ok(Tree::new(name, self.record_store(name)?))
@@ -125,5 +135,14 @@ impl Backend for Db {
     }
     fn describe(&self) -> String {
         format!("embedded (sled in {})", self.data_dir().display())
+    }
+    fn live_events_after(&self, _: u64) -> Result<Vec<(String, u64)>, StoreError> {
+        Ok(Vec::new())
+    }
+    fn newest_live_event(&self) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+    fn changes(&self) -> Option<Arc<tokio::sync::Notify>> {
+        None
     }
 }

@@ -58,11 +58,43 @@ pub const STORAGE: &str = "[capabilities.storage]\npurpose = \"tests\"\n";
 /// What the tutorial app (`hello`) imports: storage and the profile scope.
 pub const HELLO_CAPS: &str = "[capabilities.storage]\npurpose = \"tests\"\n[capabilities.profile]\npurpose = \"greet by name\"\n";
 
+/// Whether the end-to-end tests run on the database backend:
+/// `SUPERAPP_TEST_STORE=postgres` (CI runs the suite both ways) puts each
+/// data folder's data on a fresh database of the test server
+/// (`SUPERAPP_TEST_POSTGRES`, or a throwaway cluster the tests start).
+pub fn on_postgres() -> bool {
+    std::env::var("SUPERAPP_TEST_STORE").is_ok_and(|v| v == "postgres")
+}
+
+/// The database a data folder's data lives in when the tests run on
+/// PostgreSQL (the same one each time the folder is opened again); none on
+/// the embedded backend.
+pub fn store_for(data: &Path) -> Option<String> {
+    static STORES: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<PathBuf, String>>> =
+        std::sync::OnceLock::new();
+    if !on_postgres() {
+        return None;
+    }
+    let mut stores = STORES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    Some(
+        stores
+            .entry(data.to_path_buf())
+            .or_insert_with(superapp_store::pg::testing::fresh_database)
+            .clone(),
+    )
+}
+
 /// A host config for tests: a small instance pool so many hosts can exist
-/// in one test process.
+/// in one test process; on the backend the run asks for.
 pub fn test_config(data: &Path) -> HostConfig {
     let mut c = HostConfig::new(data);
     c.max_concurrent_calls = 16;
+    if let Some(url) = store_for(data) {
+        c.store = superapp_store::StoreSpec::Postgres(url);
+    }
     c
 }
 
@@ -178,8 +210,20 @@ pub fn cli(args: &[&str]) -> (bool, String, String) {
 pub fn cli_with_input(args: &[&str], input: &str) -> (bool, String, String) {
     let mut out = Vec::new();
     let mut err = Vec::new();
+    // On the database backend, the folder's database goes along.
+    let store = args
+        .iter()
+        .position(|a| *a == "--data")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|d| store_for(Path::new(d)));
+    let store_args: Vec<&str> = match &store {
+        Some(url) if !args.contains(&"--store") => vec!["--store", url.as_str()],
+        _ => Vec::new(),
+    };
     let code = superapp_host::cli::run_with_input(
-        std::iter::once("superapp").chain(args.iter().copied()),
+        std::iter::once("superapp")
+            .chain(store_args.iter().copied())
+            .chain(args.iter().copied()),
         &mut input.as_bytes(),
         &mut out,
         &mut err,

@@ -68,7 +68,12 @@ struct Cli {
     /// Default: the config file's `max_ui_kib`, else 8192.
     #[arg(long, global = true, env = "SUPERAPP_MAX_UI_KIB")]
     max_ui_kib: Option<u64>,
-    /// Config file (TOML): listen, public_url, admin_token, session_ttl_hours,
+    /// Where the data is kept: `embedded` (sled in the data folder, the
+    /// default) or a `postgres://user:password@host:port/database` URL of a
+    /// database several hosts share. Default: the config file's `store`.
+    #[arg(long, global = true, env = "SUPERAPP_STORE")]
+    store: Option<String>,
+    /// Config file (TOML): store, listen, public_url, admin_token, session_ttl_hours,
     /// request_timeout_secs, max_ui_kib, [wallet]. See the README.
     #[arg(long, global = true, env = "SUPERAPP_CONFIG")]
     config: Option<PathBuf>,
@@ -175,6 +180,8 @@ struct Settings {
     max_component_kib: u64,
     max_package_kib: u64,
     max_ui_kib: Option<u64>,
+    /// `--store`, checked.
+    store: Option<crate::store::StoreSpec>,
     file: ConfigFile,
 }
 
@@ -186,6 +193,9 @@ impl Settings {
         self.file.apply(&mut c);
         if let Some(k) = self.max_ui_kib {
             c.max_ui_bytes = k.saturating_mul(1024);
+        }
+        if let Some(spec) = &self.store {
+            c.store = spec.clone();
         }
         c
     }
@@ -205,7 +215,15 @@ fn dispatch(
         Some(path) => ConfigFile::load(path).map_err(|e| CliError::new("invalid-config", e))?,
         None => ConfigFile::default(),
     };
+    let store = match &cli.store {
+        Some(s) => Some(
+            crate::store::StoreSpec::parse(s)
+                .map_err(|e| CliError::new("invalid-store", format!("--store: {e}")))?,
+        ),
+        None => None,
+    };
     let settings = Settings {
+        store,
         data: cli.data.clone(),
         max_component_kib: cli.max_component_kib,
         max_package_kib: cli.max_package_kib,

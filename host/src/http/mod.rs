@@ -182,6 +182,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     // Expiries and event delivery run while the API serves.
     let background = tokio::spawn(host.clone().run_wallet_background());
+    let others = tokio::spawn(host.clone().follow_other_hosts());
     let config = host.config().clone();
     let app = router(host, options);
     // hyper directly rather than `axum::serve`, which sets no time limit on
@@ -231,6 +232,7 @@ pub async fn serve(
     // Requests in flight finish; live streams never would, so not forever.
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
     background.abort();
+    others.abort();
     Ok(())
 }
 

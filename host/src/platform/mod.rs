@@ -15,11 +15,12 @@ use crate::packages::{
     check_component_header, check_ui, decode_package, parse_public_key, public_key_text,
 };
 use crate::runtime::{CallError, CallRequest, CallResponse, CompileError, LoadedApp, Runtime};
-use crate::store::{Db, StoreError};
+use crate::store::{Backend, StoreError};
 use crate::wallet::{Wallet, WalletError};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 /// Why the host could not start.
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +78,8 @@ pub struct Caller {
 /// The running host.
 pub struct Superapp {
     config: HostConfig,
+    /// The backend every service persists through.
+    store: Arc<dyn Backend>,
     packages: Packages,
     trust: TrustStore,
     storage: AppStorage,
@@ -84,26 +87,43 @@ pub struct Superapp {
     wallet: Wallet,
     messaging: crate::messaging::Messaging,
     runtime: Runtime,
-    loaded: RwLock<HashMap<String, Arc<LoadedApp>>>,
+    /// Loaded apps by id, each with the compiled artifact it was loaded
+    /// from (which names its version).
+    loaded: RwLock<HashMap<String, (std::path::PathBuf, Arc<LoadedApp>)>>,
+    /// The store's apps counter when this host last reconciled its loaded
+    /// apps with the installed ones (other hosts install too).
+    apps_seen: std::sync::atomic::AtomicU64,
+    /// This process, as a holder of the store's leases.
+    instance: String,
 }
 
 impl Superapp {
     /// Opens the data folder named in `config` and starts the runtime.
     pub fn open(config: HostConfig) -> Result<Superapp, OpenError> {
-        let db = Db::open(&config.data_dir)?;
+        let db = crate::store::open(&config.store, &config.data_dir)?;
         Ok(Superapp {
-            packages: Packages::open(&db)?,
+            packages: Packages::open(&db, &config.data_dir)?,
             trust: TrustStore::open(&db)?,
-            storage: AppStorage::new(db.kv()?),
-            identity: Identity::open(&db)?,
-            wallet: Wallet::open(Arc::new(db.ledger()?), config.wallet.clone())?,
+            storage: AppStorage::new(db.kv_store()?),
+            identity: Identity::open(db.as_ref())?,
+            wallet: Wallet::open(db.ledger_store()?, config.wallet.clone())?,
             messaging: crate::messaging::Messaging::new(
-                db.messaging()?,
+                db.messaging_store()?,
                 config.app_messages_per_minute,
             ),
+            store: db,
             runtime: Runtime::new(&config)?,
             config,
             loaded: RwLock::new(HashMap::new()),
+            apps_seen: std::sync::atomic::AtomicU64::new(0),
+            instance: format!(
+                "{}-{}",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos())
+                    .unwrap_or(0)
+            ),
         })
     }
 
@@ -387,7 +407,7 @@ impl Superapp {
     }
 
     fn loaded_app(&self, id: &str) -> Result<Arc<LoadedApp>, CallError> {
-        if let Some(app) = self.loaded.read().ok().and_then(|m| m.get(id).cloned()) {
+        if let Some((_, app)) = self.loaded.read().ok().and_then(|m| m.get(id).cloned()) {
             return Ok(app);
         }
         let record = self
@@ -418,9 +438,97 @@ impl Superapp {
             .map_err(|e| CallError::Internal(format!("loading `{id}`: {e}")))?;
         let app = Arc::new(app);
         if let Ok(mut loaded) = self.loaded.write() {
-            loaded.insert(id.to_string(), app.clone());
+            loaded.insert(id.to_string(), (record.artifact_file.clone(), app.clone()));
         }
         Ok(app)
+    }
+
+    /// The backend the host's data is in.
+    pub fn store(&self) -> &Arc<dyn Backend> {
+        &self.store
+    }
+
+    /// On a store other hosts share: forgets every loaded app whose
+    /// installed version changed there (or that was removed), so the next
+    /// call loads what is installed now. Cheap when nothing changed.
+    pub fn sync_apps(&self) -> Result<(), StoreError> {
+        use std::sync::atomic::Ordering;
+        let version = self.store.apps_version()?;
+        if self.apps_seen.swap(version, Ordering::SeqCst) == version {
+            return Ok(());
+        }
+        let loaded: Vec<(String, std::path::PathBuf)> = match self.loaded.read() {
+            Ok(m) => m.iter().map(|(id, (f, _))| (id.clone(), f.clone())).collect(),
+            Err(_) => return Ok(()),
+        };
+        for (id, artifact) in loaded {
+            let now = self.packages.get(&id)?.map(|r| r.current.artifact_file);
+            if now.as_ref() != Some(&artifact) {
+                tracing::info!(app = %id, "changed on another host; reloading");
+                self.forget(&id);
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the background work only one host of those sharing a store may
+    /// do at a time (expiry sweeps, delivery to apps): whether this host
+    /// holds that lease now. Always true on the embedded store.
+    pub fn leads(&self, now: i64) -> bool {
+        match self.store.lease("background", &self.instance, now, 15) {
+            Ok(held) => held,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot take the background lease");
+                false
+            }
+        }
+    }
+
+    /// What only matters when hosts share a store: waking this host's live
+    /// streams for events other hosts wrote, and reloading apps other hosts
+    /// changed. Waits on the database's notifications where it has them,
+    /// else polls; returns at once on the embedded store.
+    pub async fn follow_other_hosts(self: Arc<Self>) {
+        if !self.store.shared() {
+            return;
+        }
+        let changes = self.store.changes();
+        tracing::info!(
+            how = if changes.is_some() { "LISTEN/NOTIFY" } else { "polling" },
+            "following other hosts' changes"
+        );
+        let mut seen = loop {
+            match self.store.newest_live_event() {
+                Ok(n) => break n,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the live events");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        };
+        loop {
+            match self.store.live_events_after(seen) {
+                Ok(events) => {
+                    if let Some((_, last)) = events.last() {
+                        seen = *last;
+                    }
+                    self.messaging
+                        .wake_streams(events.iter().map(|(u, id)| (u.as_str(), *id)));
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot read other hosts' live events"),
+            }
+            if let Err(e) = self.sync_apps() {
+                tracing::warn!(error = %e, "cannot check other hosts' installs");
+            }
+            match &changes {
+                // Notified at once; the timeout covers a listener that
+                // reconnects (and so may have missed a notification).
+                Some(n) => {
+                    let _ = tokio::time::timeout(Duration::from_secs(1), n.notified()).await;
+                }
+                None => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        }
     }
 
     /// Calls `app_id`'s `handle` with `req`, for `caller`, blocking the

@@ -58,13 +58,17 @@ impl Superapp {
         let to_apps = self.messaging.to_apps_notify();
         loop {
             let now = crate::identity::now();
-            if let Err(e) = self.sweep_wallet(now).await {
+            // Hosts sharing a store take turns: one sweeps and hands
+            // people's messages to apps while its lease runs; wallet events
+            // are claimed one by one, so every host delivers some.
+            let leads = self.leads(now);
+            if leads && let Err(e) = self.sweep_wallet(now).await {
                 tracing::error!(error = %e, "wallet sweep failed");
             }
             if let Err(e) = self.deliver_events(now).await {
                 tracing::error!(error = %e, "event delivery failed");
             }
-            if let Err(e) = self.deliver_app_messages(now).await {
+            if leads && let Err(e) = self.deliver_app_messages(now).await {
                 tracing::error!(error = %e, "message delivery to apps failed");
             }
             let woken = async {

@@ -17,7 +17,7 @@ pub use launch::{HostKeyInfo, Jwk, LAUNCH_TOKEN_TTL_SECS, LaunchClaims, check_sc
 pub use sessions::{NewSession, Session, SessionInfo};
 pub use users::{User, UserView, Verification};
 
-use crate::store::{Db, StoreError, Tree};
+use crate::store::{Backend, StoreError, Tree};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
@@ -159,7 +159,7 @@ pub struct Identity {
 impl Identity {
     /// Opens the service, creating the host secret and a first launch-token
     /// signing key on first start.
-    pub fn open(db: &Db) -> Result<Identity, IdentityError> {
+    pub fn open(db: &dyn Backend) -> Result<Identity, IdentityError> {
         let meta: Tree<Vec<u8>> = db.tree("meta")?;
         let secret = match meta.get("open-id-secret")? {
             Some(s) if s.len() == 32 => s,
@@ -168,7 +168,7 @@ impl Identity {
                 rand::rng().fill_bytes(&mut s);
                 // Only one writer wins; everyone uses what is stored.
                 meta.insert_new("open-id-secret", &s)?;
-                db.flush()?;
+                db.flush_all()?;
                 meta.get("open-id-secret")?.unwrap_or(s)
             }
         };
@@ -253,6 +253,7 @@ fn unreachable_key() -> ! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Db;
 
     #[test]
     fn open_ids_are_stable_per_app_and_differ_across_apps() -> anyhow::Result<()> {

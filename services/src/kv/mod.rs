@@ -91,10 +91,8 @@ fn write_error(e: KvWriteError) -> KvError {
 }
 
 impl AppStorage {
-    pub fn new(trees: impl KvStore + 'static) -> Self {
-        AppStorage {
-            trees: Arc::new(trees),
-        }
+    pub fn new(trees: Arc<dyn KvStore>) -> Self {
+        AppStorage { trees }
     }
 
     fn user<'a>(owner: Owner<'a>, scope: Scope) -> Result<Option<&'a str>, KvError> {
@@ -232,7 +230,7 @@ mod tests {
     #[test]
     fn quota_counts_keys_and_values_and_rewrites_replace_old_sizes() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
-        let kv = AppStorage::new(Db::open(dir.path())?.kv()?);
+        let kv = AppStorage::new(Arc::new(Db::open(dir.path())?.kv()?));
         let o = owner("a");
         kv.set(o, Scope::App, "k1", &[0; 38], LIMITS)?; // 40
         kv.set(o, Scope::User, "k2", &[0; 38], LIMITS)?; // 80
@@ -252,7 +250,7 @@ mod tests {
     fn compare_and_swap_writes_only_over_the_expected_value_and_keeps_usage_exact()
     -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
-        let kv = AppStorage::new(Db::open(dir.path())?.kv()?);
+        let kv = AppStorage::new(Arc::new(Db::open(dir.path())?.kv()?));
         let o = owner("a");
         // Create only if absent, once.
         assert!(kv.swap(o, Scope::App, "stock", None, Some(b"5"), LIMITS)?);
@@ -295,7 +293,7 @@ mod tests {
     #[test]
     fn paging_walks_every_key_once_in_order() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
-        let kv = AppStorage::new(Db::open(dir.path())?.kv()?);
+        let kv = AppStorage::new(Arc::new(Db::open(dir.path())?.kv()?));
         let big = StorageLimits {
             quota_bytes: 1 << 20,
             value_bytes: 1 << 10,
@@ -324,7 +322,7 @@ mod tests {
     #[test]
     fn user_scope_without_a_user_is_refused_and_bad_keys_are_named() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
-        let kv = AppStorage::new(Db::open(dir.path())?.kv()?);
+        let kv = AppStorage::new(Arc::new(Db::open(dir.path())?.kv()?));
         let anon = Owner {
             app: "a",
             user: None,

@@ -188,10 +188,9 @@ pub struct HistoryPage {
 /// The messenger service. Cheap to clone.
 #[derive(Clone)]
 pub struct Messaging {
+    /// Its ordered writes make every reader see ids appear in order (a
+    /// client resuming after id N can never miss a smaller one).
     tree: Arc<dyn MessagingStore>,
-    /// Serialises id-taking and applying, so every reader sees ids appear in
-    /// order (a client resuming after id N can never miss a smaller one).
-    writer: Arc<Mutex<()>>,
     /// Each connected person's newest event id, for their live streams.
     hub: Arc<Mutex<HashMap<String, watch::Sender<u64>>>>,
     /// Wakes the delivery of people's messages to apps.
@@ -204,10 +203,9 @@ pub struct Messaging {
 impl Messaging {
     /// `per_minute`: how many notifications and answers each app may send
     /// per minute (a token bucket: bursts up to that, refilled evenly).
-    pub fn new(tree: impl MessagingStore + 'static, per_minute: u32) -> Messaging {
+    pub fn new(tree: Arc<dyn MessagingStore>, per_minute: u32) -> Messaging {
         Messaging {
-            tree: Arc::new(tree),
-            writer: Arc::new(Mutex::new(())),
+            tree,
             hub: Arc::new(Mutex::new(HashMap::new())),
             to_apps: Arc::new(tokio::sync::Notify::new()),
             rate: Arc::new(Mutex::new(HashMap::new())),
@@ -243,13 +241,26 @@ impl Messaging {
             &mut dyn FnMut() -> Result<u64, StoreError>,
         ) -> Result<MessagingWrite, MessagingError>,
     ) -> Result<MessagingWrite, MessagingError> {
-        let write = {
-            let _order = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-            let tree = &self.tree;
-            let mut next = || tree.next_id();
-            let write = build(&mut next)?;
-            self.tree.apply(&write)?;
-            write
+        let mut build = Some(build);
+        let mut refused = None;
+        let written = self.tree.write_ordered(&mut |next| {
+            let f = build.take()?;
+            match f(next) {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    refused = Some(e);
+                    None
+                }
+            }
+        })?;
+        let write = match (written, refused) {
+            (Some(w), _) => w,
+            (None, Some(e)) => return Err(e),
+            (None, None) => {
+                return Err(MessagingError::Storage(StoreError::Io(
+                    "the write was not built".into(),
+                )));
+            }
         };
         self.tree.flush().await?;
         self.wake(&write.stream);
@@ -260,16 +271,22 @@ impl Messaging {
     }
 
     fn wake(&self, events: &[(String, LiveEvent)]) {
+        self.wake_streams(events.iter().map(|(user, e)| (user.as_str(), e.id)));
+    }
+
+    /// Wakes the live streams of each (person, event id): for events this
+    /// host wrote, and for those other hosts sharing the store wrote.
+    pub fn wake_streams<'a>(&self, events: impl IntoIterator<Item = (&'a str, u64)>) {
         let mut hub = self.hub.lock().unwrap_or_else(|p| p.into_inner());
-        for (user, e) in events {
+        for (user, id) in events {
             if let Some(tx) = hub.get(user) {
                 if tx.receiver_count() == 0 {
                     hub.remove(user);
                 } else {
                     tx.send_if_modified(|last| {
-                        let newer = e.id > *last;
+                        let newer = id > *last;
                         if newer {
-                            *last = e.id;
+                            *last = id;
                         }
                         newer
                     });

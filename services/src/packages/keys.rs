@@ -10,8 +10,9 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::Path;
+use std::sync::Arc;
 
-use crate::store::{Db, StoreError, Tree};
+use crate::store::{Backend, StoreError, Tree};
 
 /// Why a key could not be made, read or trusted. Codes are stable.
 #[derive(Debug, thiserror::Error)]
@@ -130,11 +131,11 @@ pub struct TrustedKey {
 #[derive(Clone)]
 pub struct TrustStore {
     keys: Tree<TrustedKey>,
-    db: Db,
+    db: Arc<dyn Backend>,
 }
 
 impl TrustStore {
-    pub fn open(db: &Db) -> Result<TrustStore, StoreError> {
+    pub fn open(db: &Arc<dyn Backend>) -> Result<TrustStore, StoreError> {
         Ok(TrustStore {
             keys: db.tree("trust")?,
             db: db.clone(),
@@ -151,7 +152,7 @@ impl TrustStore {
             added_at: super::now_secs(),
         };
         self.keys.insert(&text, &entry)?;
-        self.db.flush()?;
+        self.db.flush_all()?;
         Ok(entry)
     }
 
@@ -163,7 +164,7 @@ impl TrustStore {
             .keys
             .remove(&text)?
             .ok_or_else(|| KeyError::NotTrusted(text.clone()))?;
-        self.db.flush()?;
+        self.db.flush_all()?;
         Ok(removed)
     }
 

@@ -32,7 +32,7 @@ pub use ui::{
 };
 
 use crate::fsutil::write_atomic;
-use crate::store::{BlobStore, Db, StoreError, Tree};
+use crate::store::{Backend, BlobStore, StoreError, Tree};
 use crate::text::hex;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -273,7 +273,9 @@ impl InstallError {
 /// The packages service.
 #[derive(Clone)]
 pub struct Packages {
-    db: Db,
+    db: Arc<dyn Backend>,
+    /// This host's own folder for compiled artifacts.
+    cache_dir: PathBuf,
     /// The components and UI sections; compiled artifacts are this host's
     /// own cache, files in the data folder.
     blobs: Arc<dyn BlobStore>,
@@ -303,10 +305,12 @@ pub(crate) fn now_secs() -> u64 {
 }
 
 impl Packages {
-    pub fn open(db: &Db) -> Result<Packages, StoreError> {
+    /// The packages kept in `db`; compiled artifacts go under `cache_dir`.
+    pub fn open(db: &Arc<dyn Backend>, cache_dir: &Path) -> Result<Packages, StoreError> {
         Ok(Packages {
             db: db.clone(),
-            blobs: db.blobs(),
+            cache_dir: cache_dir.to_path_buf(),
+            blobs: db.blob_store(),
             apps: db.tree("apps")?,
             keys: db.tree("app-keys")?,
             ui_cache: Arc::default(),
@@ -325,7 +329,7 @@ impl Packages {
 
     /// Absolute path of a file named in a record (the compiled artifact).
     pub fn path(&self, relative: &Path) -> PathBuf {
-        self.db.data_dir().join(relative)
+        self.cache_dir.join(relative)
     }
 
     /// The component of `version`, from the blob store.
@@ -555,7 +559,9 @@ impl Packages {
             if !ok {
                 return Err(InstallError::AlreadyInstalled(id.clone()));
             }
-            self.db.flush()?;
+            self.db.flush_all()?;
+            // Other hosts sharing the store reload the app from this.
+            self.db.bump_apps_version()?;
             Ok(())
         });
         if let Err(e) = stored {
@@ -593,7 +599,9 @@ impl Packages {
         let back = record.previous.remove(0);
         let discarded = std::mem::replace(&mut record.current, back);
         self.apps.insert(id, &record)?;
-        self.db.flush()?;
+        self.db.flush_all()?;
+        // Other hosts sharing the store reload the app from this.
+        self.db.bump_apps_version()?;
         self.remove_unused(&discarded, &record);
         Ok(record)
     }
@@ -609,7 +617,9 @@ impl Packages {
             .apps
             .remove(id)?
             .ok_or_else(|| InstallError::NotInstalled(id.to_string()))?;
-        self.db.flush()?;
+        self.db.flush_all()?;
+        // Other hosts sharing the store reload the app from this.
+        self.db.bump_apps_version()?;
         if let Ok(mut cache) = self.ui_cache.lock() {
             cache.remove(id);
         }
@@ -632,7 +642,7 @@ impl Packages {
             return Err(InstallError::AlreadyInstalled(id.to_string()));
         }
         let forgotten = self.keys.remove(id)?.is_some();
-        self.db.flush()?;
+        self.db.flush_all()?;
         Ok(forgotten)
     }
 
@@ -666,7 +676,7 @@ impl Packages {
             },
         };
         self.keys.insert(id, &next)?;
-        self.db.flush()?;
+        self.db.flush_all()?;
         Ok(next)
     }
 

@@ -66,6 +66,8 @@ struct Inner {
     store: Arc<dyn LedgerStore>,
     rules: Rules,
     events: Arc<Notify>,
+    /// Batches the writer's ledger has applied (its own and other hosts').
+    applied: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Drop for Inner {
@@ -95,10 +97,11 @@ impl Wallet {
     /// Rebuilds the ledger by replaying the journal (checking every batch
     /// appends what it recorded) and starts the writer.
     pub fn open(store: Arc<dyn LedgerStore>, rules: Rules) -> Result<Wallet, WalletError> {
-        let (mut ledger, next_batch, index) = rebuild(store.as_ref(), &rules)?;
+        let (mut ledger, next_batch, index) = rebuild(store.as_ref(), &rules, None)?;
         ledger.set_rules(rules.clone());
         let index = Arc::new(RwLock::new(index));
         let events = Arc::new(Notify::new());
+        let applied = Arc::new(std::sync::atomic::AtomicU64::new(next_batch - 1));
         let (tx, rx) = mpsc::channel();
         let writer = {
             let store = store.clone();
@@ -109,6 +112,7 @@ impl Wallet {
                 ledger,
                 next_batch,
                 index,
+                applied: applied.clone(),
             };
             std::thread::Builder::new()
                 .name("ledger-writer".into())
@@ -125,6 +129,7 @@ impl Wallet {
                 store,
                 rules,
                 events,
+                applied,
             }),
         })
     }
@@ -202,28 +207,28 @@ impl Wallet {
     }
 
     /// Replays the whole journal into a fresh ledger and compares it with
-    /// the live one: balances, totals and every invariant.
+    /// the live one: balances, totals and every invariant; on a backend
+    /// that keeps ledger tables, also checks them (in SQL) against both.
     pub async fn audit(&self) -> Result<Audit, WalletError> {
-        let store = self.inner.store.clone();
-        let rules = self.inner.rules.clone();
-        // The replay runs on the writer thread so no batch lands halfway.
-        self.read(move |live| {
-            let (fresh, next, _) = rebuild(store.as_ref(), &rules)?;
-            fresh.check_invariants().map_err(WalletError::Corrupt)?;
-            live.check_invariants().map_err(WalletError::Corrupt)?;
-            if fresh.totals() != live.totals()
-                || fresh.balances_where(|_| true) != live.balances_where(|_| true)
-            {
-                return Err(WalletError::Corrupt(
-                    "the journal and the running ledger disagree".into(),
-                ));
+        // On a shared store other hosts may commit while this runs; the
+        // tables are compared only when they show exactly the batches the
+        // live ledger has, else the audit is tried again.
+        for _ in 0..20 {
+            let store = self.inner.store.clone();
+            let rules = self.inner.rules.clone();
+            let applied = self.inner.applied.clone();
+            // The replay runs on the writer thread so no batch lands halfway.
+            let found = self
+                .read(move |live| {
+                    let batches = applied.load(std::sync::atomic::Ordering::SeqCst);
+                    audit_against(store.as_ref(), &rules, live, batches)
+                })
+                .await??;
+            if let Some(audit) = found {
+                return Ok(audit);
             }
-            Ok(Audit {
-                totals: live.totals(),
-                batches: next - 1,
-            })
-        })
-        .await?
+        }
+        Err(WalletError::Unavailable)
     }
 
     /// Woken after each commit that queued events for mini-apps.
@@ -237,17 +242,100 @@ impl Wallet {
     }
 }
 
-/// Replays the journal into a new ledger; returns it and the next batch seq.
-/// Replays the journal into a new ledger; returns it, the next batch seq and
-/// the history index.
+/// The audit of `live` against a fresh replay of its journal and the
+/// backend's tables; none when the tables have moved past `live`.
+fn audit_against(
+    store: &dyn LedgerStore,
+    rules: &Rules,
+    live: &Ledger,
+    batches: u64,
+) -> Result<Option<Audit>, WalletError> {
+    let (fresh, next, _) = rebuild(store, rules, Some(batches))?;
+    fresh.check_invariants().map_err(WalletError::Corrupt)?;
+    live.check_invariants().map_err(WalletError::Corrupt)?;
+    if fresh.totals() != live.totals()
+        || fresh.balances_where(|_| true) != live.balances_where(|_| true)
+    {
+        return Err(WalletError::Corrupt(
+            "the journal and the running ledger disagree".into(),
+        ));
+    }
+    let totals = live.totals();
+    if let Some(tables) = store.audit_tables()? {
+        if tables.batches != next - 1 {
+            return Ok(None);
+        }
+        let mut balances: Vec<(String, u64)> = live
+            .balances_where(|_| true)
+            .into_iter()
+            .filter(|(_, b)| *b != 0)
+            .map(|(a, b)| (a.key(), b))
+            .collect();
+        balances.sort();
+        if tables.transfers != totals.transfers
+            || tables.issued != totals.issued
+            || tables.redeemed != totals.redeemed
+            || tables.balances != balances
+        {
+            return Err(WalletError::Corrupt(format!(
+                "the ledger tables disagree with the journal: {} transfers, {} issued, {} redeemed \
+                 in the tables; {} transfers, {} issued, {} redeemed replayed",
+                tables.transfers,
+                tables.issued,
+                tables.redeemed,
+                totals.transfers,
+                totals.issued,
+                totals.redeemed
+            )));
+        }
+    }
+    Ok(Some(Audit {
+        totals,
+        batches: next - 1,
+    }))
+}
+
+/// Applies one committed batch to `ledger`, checking it appends what it
+/// recorded; indexes its transfers.
+fn apply_batch(
+    ledger: &mut Ledger,
+    index: &mut HistoryIndex,
+    batch: &BatchRecord,
+) -> Result<Appended, WalletError> {
+    ledger.set_rules(batch.rules.clone());
+    for e in &batch.entries {
+        ledger.apply(&e.cmd, &e.fresh, e.now).map_err(|err| {
+            WalletError::Corrupt(format!(
+                "batch {}: a journaled command fails: {err}",
+                batch.seq
+            ))
+        })?;
+    }
+    let appended = ledger.take_appended();
+    if digest(&appended) != batch.digest {
+        return Err(WalletError::Corrupt(format!(
+            "batch {} replays to different transfers than it recorded",
+            batch.seq
+        )));
+    }
+    index_batch(index, batch.seq, &appended.transfers);
+    Ok(appended)
+}
+
+/// Replays the journal (up to batch `upto`, when given) into a new ledger;
+/// returns it, the next batch seq and the history index.
 fn rebuild(
     store: &dyn LedgerStore,
     rules: &Rules,
+    upto: Option<u64>,
 ) -> Result<(Ledger, u64, HistoryIndex), WalletError> {
     let mut ledger = Ledger::new(rules.clone());
     let mut next = 1;
     let mut index = HistoryIndex::new();
     store.replay(&mut |batch| {
+        if upto.is_some_and(|u| batch.seq > u) {
+            return Ok(());
+        }
         if batch.seq != next {
             return Err(WalletError::Corrupt(format!(
                 "batch {} follows batch {}",
@@ -255,23 +343,7 @@ fn rebuild(
                 next - 1
             )));
         }
-        ledger.set_rules(batch.rules.clone());
-        for e in &batch.entries {
-            ledger.apply(&e.cmd, &e.fresh, e.now).map_err(|err| {
-                WalletError::Corrupt(format!(
-                    "batch {}: a journaled command fails: {err}",
-                    batch.seq
-                ))
-            })?;
-        }
-        let appended = ledger.take_appended();
-        if digest(&appended) != batch.digest {
-            return Err(WalletError::Corrupt(format!(
-                "batch {} replays to different transfers than it recorded",
-                batch.seq
-            )));
-        }
-        index_batch(&mut index, batch.seq, &appended.transfers);
+        apply_batch(&mut ledger, &mut index, &batch)?;
         next += 1;
         Ok(())
     })?;
@@ -283,6 +355,7 @@ struct Start {
     ledger: Ledger,
     next_batch: u64,
     index: Arc<RwLock<HistoryIndex>>,
+    applied: Arc<std::sync::atomic::AtomicU64>,
 }
 
 fn write_loop(
@@ -296,6 +369,7 @@ fn write_loop(
         mut ledger,
         mut next_batch,
         index,
+        applied,
     } = start;
     let mut broken: Option<String> = None;
     while let Ok(first) = rx.recv() {
@@ -315,12 +389,50 @@ fn write_loop(
             continue;
         }
 
-        let mut entries = Vec::new();
-        let mut replies = Vec::new();
+        let mut commands = Vec::new();
         let mut reads = Vec::new();
         for job in jobs {
             match job {
-                Job::Command { entry, reply } => {
+                Job::Command { entry, reply } => commands.push((entry, reply)),
+                Job::Read(f) => reads.push(f),
+            }
+        }
+
+        let mut replies = Vec::new();
+        let mut committed: Option<(u64, Appended)> = None;
+        let mut others_had_events = false;
+        let has_commands = !commands.is_empty();
+        let mut pending = Some(commands);
+        let outcome = if !has_commands {
+            // Reads see what other hosts committed too (a no-op where one
+            // process owns the store).
+            store
+                .batches_after(next_batch - 1)
+                .map_err(WalletError::from)
+                .and_then(|others| {
+                    let mut i = index.write().map_err(|_| WalletError::Unavailable)?;
+                    for b in &others {
+                        let appended = apply_batch(&mut ledger, &mut i, b)?;
+                        others_had_events |= !appended.events.is_empty();
+                        next_batch = b.seq + 1;
+                    }
+                    ledger.set_rules(rules.clone());
+                    Ok(false)
+                })
+        } else {
+            let after = next_batch - 1;
+            let mut decide = |others: Vec<BatchRecord>| {
+                {
+                    let mut i = index.write().map_err(|_| WalletError::Unavailable)?;
+                    for b in &others {
+                        let appended = apply_batch(&mut ledger, &mut i, b)?;
+                        others_had_events |= !appended.events.is_empty();
+                        next_batch = b.seq + 1;
+                    }
+                }
+                ledger.set_rules(rules.clone());
+                let mut entries = Vec::new();
+                for (entry, reply) in pending.take().unwrap_or_default() {
                     let before = ledger.version();
                     let result = ledger.apply(&entry.cmd, &entry.fresh, entry.now);
                     if ledger.version() != before {
@@ -328,52 +440,65 @@ fn write_loop(
                     }
                     replies.push((reply, result));
                 }
-                Job::Read(f) => reads.push(f),
-            }
-        }
-
-        if !entries.is_empty() {
-            let appended = ledger.take_appended();
-            #[cfg(debug_assertions)]
-            if let Err(e) = ledger.check_invariants() {
-                tracing::error!(error = %e, "ledger invariant broken");
-                debug_assert!(false, "ledger invariant broken: {e}");
-            }
-            let batch = BatchRecord {
-                seq: next_batch,
-                rules: ledger.rules().clone(),
-                entries,
-                digest: digest(&appended),
+                if entries.is_empty() {
+                    return Ok(None);
+                }
+                let appended = ledger.take_appended();
+                #[cfg(debug_assertions)]
+                if let Err(e) = ledger.check_invariants() {
+                    tracing::error!(error = %e, "ledger invariant broken");
+                    debug_assert!(false, "ledger invariant broken: {e}");
+                }
+                let batch = BatchRecord {
+                    seq: next_batch,
+                    rules: ledger.rules().clone(),
+                    entries,
+                    digest: digest(&appended),
+                };
+                committed = Some((batch.seq, appended.clone()));
+                Ok(Some((batch, appended)))
             };
-            match store.commit(&batch, &appended) {
-                Ok(()) => {
+            store.commit_next(after, &mut decide)
+        };
+        match outcome {
+            Ok(true) => {
+                if let Some((seq, appended)) = committed.take() {
                     // Before answering, so a person sees their own transfer.
                     if let Ok(mut i) = index.write() {
-                        index_batch(&mut i, batch.seq, &appended.transfers);
+                        index_batch(&mut i, seq, &appended.transfers);
                     }
-                    next_batch += 1;
+                    next_batch = seq + 1;
                     if !appended.events.is_empty() {
                         events.notify_one();
                     }
                 }
-                Err(e) => {
-                    tracing::error!(error = %e, "ledger commit failed; reloading from the journal");
-                    for (_, result) in replies.iter_mut() {
-                        *result = Err(StoreError::Io(e.to_string()).into());
-                    }
-                    match rebuild(store.as_ref(), &rules) {
-                        Ok((l, n, i)) => {
-                            ledger = l;
-                            ledger.set_rules(rules.clone());
-                            next_batch = n;
-                            if let Ok(mut index) = index.write() {
-                                *index = i;
-                            }
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "ledger commit failed; reloading from the journal");
+                for (_, result) in replies.iter_mut() {
+                    *result = Err(StoreError::Io(e.to_string()).into());
+                }
+                // Commands the failure came before were never decided.
+                for (_, reply) in pending.take().unwrap_or_default() {
+                    let _ = reply.send(Err(StoreError::Io(e.to_string()).into()));
+                }
+                match rebuild(store.as_ref(), &rules, None) {
+                    Ok((l, n, i)) => {
+                        ledger = l;
+                        ledger.set_rules(rules.clone());
+                        next_batch = n;
+                        if let Ok(mut index) = index.write() {
+                            *index = i;
                         }
-                        Err(e) => broken = Some(e.to_string()),
                     }
+                    Err(e) => broken = Some(e.to_string()),
                 }
             }
+        }
+        applied.store(next_batch - 1, std::sync::atomic::Ordering::SeqCst);
+        if others_had_events {
+            events.notify_one();
         }
         for f in reads {
             f(&ledger);
@@ -408,14 +533,25 @@ mod commit_failure_tests {
             let batches = self.journal.lock().map(|j| j.clone()).unwrap_or_default();
             batches.into_iter().try_for_each(f)
         }
-        fn commit(&self, batch: &BatchRecord, _: &Appended) -> Result<(), StoreError> {
+        fn batches_after(&self, after: u64) -> Result<Vec<BatchRecord>, StoreError> {
+            let batches = self.journal.lock().map(|j| j.clone()).unwrap_or_default();
+            Ok(batches.into_iter().filter(|b| b.seq > after).collect())
+        }
+        fn commit_next(
+            &self,
+            after: u64,
+            decide: crate::store::Decide<'_>,
+        ) -> Result<bool, WalletError> {
+            let Some((batch, _)) = decide(self.batches_after(after)?)? else {
+                return Ok(false);
+            };
             if self.fail.load(Ordering::SeqCst) {
-                return Err(StoreError::Io("disk full".into()));
+                return Err(StoreError::Io("disk full".into()).into());
             }
             if let Ok(mut j) = self.journal.lock() {
-                j.push(batch.clone());
+                j.push(batch);
             }
-            Ok(())
+            Ok(true)
         }
         fn batch_transfers(&self, _: u64) -> Result<Vec<Transfer>, StoreError> {
             Ok(Vec::new())

@@ -52,6 +52,12 @@ impl OrderedWrites for PgOrder {
             };
             let after = next as i64;
             let (puts, removes) = write.records().map_err(StepError::Fail)?;
+            let (ids, uids): (Vec<i64>, Vec<String>) = write
+                .stream
+                .iter()
+                .map(|(user, e)| (e.id as i64, user.clone()))
+                .unzip();
+            let notify = self.pg.notifies();
             t.step(move |c| {
                 Box::pin(async move {
                     if let Err(e) = write_records(c, "messaging", puts, removes).await {
@@ -59,6 +65,18 @@ impl OrderedWrites for PgOrder {
                     }
                     c.execute("UPDATE msg_head SET next = $1 WHERE id = 1", &[&after])
                         .await?;
+                    if !ids.is_empty() {
+                        c.execute(
+                            "INSERT INTO msg_events (id, uid)
+                             SELECT i, u FROM unnest($1::bigint[], $2::text[]) AS x(i, u)",
+                            &[&ids, &uids],
+                        )
+                        .await?;
+                        if notify {
+                            // Delivered when (and only if) this commits.
+                            c.batch_execute("NOTIFY superapp_events").await?;
+                        }
+                    }
                     Ok(Ok(()))
                 })
             })

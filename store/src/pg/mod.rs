@@ -82,6 +82,9 @@ pub(crate) async fn back_off(attempt: u32) {
 
 struct Inner {
     pool: Pool,
+    /// Woken by the database's notifications (LISTEN/NOTIFY) when the
+    /// engine has them; none means other hosts' changes are polled for.
+    changes: Option<Arc<tokio::sync::Notify>>,
     runtime: Option<tokio::runtime::Runtime>,
     handle: tokio::runtime::Handle,
     url: String,
@@ -127,10 +130,12 @@ impl Postgres {
             .max_size(POOL_SIZE)
             .build()
             .map_err(|e| StoreError::Io(format!("{shown}: {e}")))?;
-        let pg = Postgres {
+        let handle = runtime.handle().clone();
+        let mut pg = Postgres {
             inner: Arc::new(Inner {
                 pool,
-                handle: runtime.handle().clone(),
+                changes: None,
+                handle: handle.clone(),
                 runtime: Some(runtime),
                 url: shown.clone(),
             }),
@@ -139,7 +144,20 @@ impl Postgres {
             StoreError::Io(m) => StoreError::Io(format!("{shown}: {m}")),
             other => other,
         })?;
+        if pg.run(listen(url.to_string()))? {
+            let changes = Arc::new(tokio::sync::Notify::new());
+            handle.spawn(follow(url.to_string(), changes.clone()));
+            if let Some(inner) = Arc::get_mut(&mut pg.inner) {
+                inner.changes = Some(changes);
+            }
+        }
         Ok(pg)
+    }
+
+    /// Whether writes announce themselves with NOTIFY (the engine has
+    /// LISTEN/NOTIFY); else other hosts poll.
+    pub fn notifies(&self) -> bool {
+        self.inner.changes.is_some()
     }
 
     pub(crate) fn pool(&self) -> &Pool {
@@ -181,6 +199,60 @@ impl Postgres {
     fn client(&self) -> Result<Object, StoreError> {
         let pool = self.pool().clone();
         self.run(async move { pool.get().await.map_err(pool_error) })
+    }
+}
+
+/// Whether the engine takes LISTEN (PostgreSQL does; CockroachDB does not).
+async fn listen(url: String) -> Result<bool, StoreError> {
+    let (client, conn) = tokio_postgres::connect(&url, NoTls)
+        .await
+        .map_err(db_error)?;
+    let task = tokio::spawn(conn);
+    let ok = client.batch_execute("LISTEN superapp_probe").await.is_ok();
+    drop(client);
+    let _ = task.await;
+    Ok(ok)
+}
+
+/// Keeps one connection listening for other hosts' changes and wakes
+/// `changes` on each notification, reconnecting when it drops (and waking
+/// then too, since notifications may have been missed meanwhile).
+async fn follow(url: String, changes: Arc<tokio::sync::Notify>) {
+    use futures_util::StreamExt;
+    loop {
+        match tokio_postgres::connect(&url, NoTls).await {
+            Ok((client, mut conn)) => {
+                let mut messages = futures_util::stream::poll_fn(move |cx| conn.poll_message(cx));
+                let listening = async {
+                    client
+                        .batch_execute("LISTEN superapp_events; LISTEN superapp_apps")
+                        .await
+                };
+                // The connection must be polled for the LISTEN to complete.
+                let mut listening = std::pin::pin!(listening);
+                let ready = loop {
+                    tokio::select! {
+                        r = &mut listening => break r.is_ok(),
+                        m = messages.next() => if m.is_none() { break false },
+                    }
+                };
+                if ready {
+                    changes.notify_one();
+                    while let Some(m) = messages.next().await {
+                        match m {
+                            Ok(tokio_postgres::AsyncMessage::Notification(_)) => {
+                                changes.notify_one()
+                            }
+                            Ok(_) => {}
+                            Err(_) => break,
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot listen for other hosts' changes"),
+        }
+        changes.notify_one();
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 
@@ -382,5 +454,37 @@ impl Backend for Postgres {
     }
     fn describe(&self) -> String {
         self.inner.url.clone()
+    }
+    fn live_events_after(&self, after: u64) -> Result<Vec<(String, u64)>, StoreError> {
+        let pool = self.pool().clone();
+        let after = after as i64;
+        self.run(async move {
+            let c = pool.get().await.map_err(pool_error)?;
+            let rows = c
+                .query(
+                    "SELECT uid, id FROM msg_events WHERE id > $1 ORDER BY id LIMIT 10000",
+                    &[&after],
+                )
+                .await
+                .map_err(db_error)?;
+            Ok(rows
+                .into_iter()
+                .map(|r| (r.get(0), r.get::<_, i64>(1) as u64))
+                .collect())
+        })
+    }
+    fn newest_live_event(&self) -> Result<u64, StoreError> {
+        let pool = self.pool().clone();
+        self.run(async move {
+            let c = pool.get().await.map_err(pool_error)?;
+            let row = c
+                .query_one("SELECT coalesce(max(id), 0)::bigint FROM msg_events", &[])
+                .await
+                .map_err(db_error)?;
+            Ok(row.get::<_, i64>(0) as u64)
+        })
+    }
+    fn changes(&self) -> Option<Arc<tokio::sync::Notify>> {
+        self.inner.changes.clone()
     }
 }

@@ -76,6 +76,12 @@ const MIGRATIONS: &[&str] = &[
         next bigint  NOT NULL
     );
     INSERT INTO msg_head (id, next) VALUES (1, 1);
+    -- Which person each live event is for, in id order: how hosts learn
+    -- of events other hosts wrote (after a NOTIFY, or by polling).
+    CREATE TABLE msg_events (
+        id  bigint PRIMARY KEY,
+        uid text   NOT NULL
+    );
     CREATE TABLE leases (
         name   text   PRIMARY KEY,
         holder text   NOT NULL,

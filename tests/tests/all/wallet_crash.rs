@@ -18,7 +18,11 @@ const TOPUP: u64 = 1_000_000;
 /// Starts `superapp serve` on `data` and returns it with its base URL, read
 /// from the line it prints once it listens.
 fn start(data: &std::path::Path) -> anyhow::Result<(Child, String)> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_superapp-under-test"))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_superapp-under-test"));
+    if let Some(url) = superapp_tests::store_for(data) {
+        cmd.args(["--store", &url]);
+    }
+    let mut child = cmd
         .args(["--data"])
         .arg(data)
         .args(["serve", "--listen", "127.0.0.1:0"])

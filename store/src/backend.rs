@@ -96,7 +96,17 @@ impl dyn Backend + '_ {
 pub fn open(spec: &StoreSpec, data_dir: &Path) -> Result<Arc<dyn Backend>, StoreError> {
     match spec {
         StoreSpec::Embedded => Ok(Arc::new(Db::open(data_dir)?)),
-        StoreSpec::Postgres(url) => Ok(Arc::new(crate::pg::Postgres::connect(url)?)),
+        StoreSpec::Postgres(url) => {
+            // The folder still holds this host's own files: compiled
+            // components, and `serve.json` for the CLI.
+            std::fs::create_dir_all(data_dir).map_err(|e| {
+                StoreError::Io(format!(
+                    "cannot create data folder {}: {e}",
+                    data_dir.display()
+                ))
+            })?;
+            Ok(Arc::new(crate::pg::Postgres::connect(url)?))
+        }
     }
 }
 

@@ -69,9 +69,18 @@ pub fn on_postgres() -> bool {
 /// The database a data folder's data lives in when the tests run on
 /// PostgreSQL (the same one each time the folder is opened again); none on
 /// the embedded backend.
+type Stores = std::sync::Mutex<std::collections::HashMap<PathBuf, String>>;
+static STORES: std::sync::OnceLock<Stores> = std::sync::OnceLock::new();
+
+fn register_store(data: &Path, url: String) {
+    STORES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(data.to_path_buf(), url);
+}
+
 pub fn store_for(data: &Path) -> Option<String> {
-    static STORES: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<PathBuf, String>>> =
-        std::sync::OnceLock::new();
     if !on_postgres() {
         return None;
     }
@@ -85,6 +94,108 @@ pub fn store_for(data: &Path) -> Option<String> {
             .or_insert_with(superapp_store::pg::testing::fresh_database)
             .clone(),
     )
+}
+
+/// The installed apps' blobs (components, UI sections) of a data folder,
+/// on whichever backend holds them: files in the folder, or rows in the
+/// folder's database.
+pub fn blobs(data: &Path) -> Arc<dyn superapp_store::BlobStore> {
+    use superapp_store::Backend;
+    match store_for(data) {
+        Some(url) => match superapp_store::pg::Postgres::connect(&url) {
+            Ok(pg) => pg.blob_store(),
+            Err(e) => panic!("cannot reach the test database: {e}"),
+        },
+        None => Arc::new(superapp_store::FileBlobs::new(data)),
+    }
+}
+
+/// Names of the blobs under `prefix` (`components/hello/`) in a data
+/// folder, on whichever backend holds them.
+pub fn blob_names(data: &Path, prefix: &str) -> Vec<String> {
+    match store_for(data) {
+        // Connecting first brings the schema up, for a folder never opened.
+        Some(url) => superapp_store::pg::Postgres::connect(&url)
+            .map_err(|e| e.to_string())
+            .and_then(|_| superapp_store::pg::testing::query_texts(
+            &url,
+            &format!("SELECT name FROM blobs WHERE starts_with(name, '{prefix}') ORDER BY name"),
+        ))
+        .unwrap_or_else(|e| panic!("cannot list blobs: {e}")),
+        None => {
+            let mut names: Vec<String> = std::fs::read_dir(data.join(prefix))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| format!("{prefix}{}", e.file_name().to_string_lossy()))
+                .filter(|n| !n.ends_with(".cwasm"))
+                .collect();
+            names.sort();
+            names
+        }
+    }
+}
+
+/// How many component files a data folder keeps: its apps' components
+/// (files or database rows) and this host's compiled artifacts.
+pub fn component_files(data: &Path) -> usize {
+    let local = count_files(&data.join("components"));
+    match store_for(data) {
+        Some(_) => local + blob_names(data, "components/").len(),
+        None => local,
+    }
+}
+
+/// Copies a data folder that no host has open, with its database when the
+/// tests run on PostgreSQL (a new database made from it).
+pub fn copy_data(from: &Path, to: &Path) -> anyhow::Result<()> {
+    copy_dir(from, to)?;
+    let Some(source) = store_for(from) else {
+        return Ok(());
+    };
+    let name = source.rsplit('/').next().unwrap_or_default().to_string();
+    let copy = format!("{name}_{:08x}", rand_u32());
+    let base = superapp_store::pg::testing::server_url();
+    let sql = format!("CREATE DATABASE {copy} TEMPLATE {name}");
+    // The closed host's connections end a moment after it is dropped; a
+    // template must have none.
+    let mut last = String::new();
+    wait_until(
+        "the source database to be free to copy",
+        std::time::Duration::from_secs(30),
+        || match superapp_store::pg::testing::run_sql(&format!("{base}/postgres"), &sql) {
+            Ok(()) => true,
+            Err(e) => {
+                last = e;
+                false
+            }
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("{e}: {last}"))?;
+    register_store(to, format!("{base}/{copy}"));
+    Ok(())
+}
+
+fn rand_u32() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() ^ (d.as_secs() as u32))
+        .unwrap_or(0)
+        ^ std::process::id()
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
 }
 
 /// A host config for tests: a small instance pool so many hosts can exist

@@ -93,6 +93,10 @@ impl Superapp {
         queue: &Q,
         now: i64,
     ) -> Result<DeliveryReport, Q::Error> {
+        // One pass at a time in this host: an operator's "deliver now"
+        // waits for the background pass in flight (whose items are claimed)
+        // instead of finding nothing and returning early.
+        let _pass = self.delivering.lock().await;
         let mut report = DeliveryReport::default();
         for mut item in queue.due(now, BATCH)? {
             let Ok(app) = self.loaded_app(item.app()) else {

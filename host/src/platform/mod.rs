@@ -95,6 +95,8 @@ pub struct Superapp {
     apps_seen: std::sync::atomic::AtomicU64,
     /// This process, as a holder of the store's leases.
     instance: String,
+    /// Held by each delivery pass (see `deliver`).
+    delivering: tokio::sync::Mutex<()>,
 }
 
 impl Superapp {
@@ -116,6 +118,7 @@ impl Superapp {
             config,
             loaded: RwLock::new(HashMap::new()),
             apps_seen: std::sync::atomic::AtomicU64::new(0),
+            delivering: tokio::sync::Mutex::new(()),
             instance: format!(
                 "{}-{}",
                 std::process::id(),

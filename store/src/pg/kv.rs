@@ -32,9 +32,8 @@ impl PgKv {
         let new = new.map(<[u8]>::to_vec);
         let mut refused = None;
         let done = retrying(&self.pg, || {
-            let mut t = Txn::begin(&self.pg, false)?;
             let (app2, uid2, k2) = (app.clone(), uid.clone(), k.clone());
-            let (used, current): (i64, Option<Vec<u8>>) = t.step(move |c| {
+            let (t, (used, current)): (Txn, (i64, Option<Vec<u8>>)) = Txn::begin(&self.pg, false, move |c| {
                 Box::pin(async move {
                     c.execute(
                         "INSERT INTO kv_usage (app, used) VALUES ($1, 0) ON CONFLICT DO NOTHING",
@@ -72,7 +71,7 @@ impl PgKv {
             }
             let (app2, uid2, k2, new2) = (app.clone(), uid.clone(), k.clone(), new.clone());
             let would = would_use as i64;
-            t.step(move |c| {
+            t.commit_with(move |c| {
                 Box::pin(async move {
                     match &new2 {
                         Some(v) => {
@@ -99,7 +98,6 @@ impl PgKv {
                     Ok(())
                 })
             })?;
-            t.commit()?;
             Ok(true)
         })?;
         match refused {
@@ -171,9 +169,8 @@ impl KvStore for PgKv {
     fn delete(&self, app: &str, user: Option<&str>, key: &str) -> Result<bool, StoreError> {
         let (app, uid, k) = (app.to_string(), scope(user), key.as_bytes().to_vec());
         retrying(&self.pg, || {
-            let mut t = Txn::begin(&self.pg, false)?;
             let (app, uid, k) = (app.clone(), uid.clone(), k.clone());
-            let gone = t.step(move |c| {
+            let (t, gone) = Txn::begin(&self.pg, false, move |c| {
                 Box::pin(async move {
                     c.execute(
                         "INSERT INTO kv_usage (app, used) VALUES ($1, 0) ON CONFLICT DO NOTHING",

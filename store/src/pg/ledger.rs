@@ -207,9 +207,8 @@ impl LedgerStore for PgLedger {
     fn commit_next(&self, after: u64, decide: Decide<'_>) -> Result<bool, WalletError> {
         let mut refused: Option<WalletError> = None;
         let written = retrying(&self.pg, || {
-            let mut t = Txn::begin(&self.pg, true)?;
             let from = after as i64;
-            let (head, others) = t.step(move |c| {
+            let (t, (head, others)) = Txn::begin(&self.pg, true, move |c| {
                 Box::pin(async move {
                     let head: i64 = c
                         .query_one("SELECT seq FROM ledger_head WHERE id = 1 FOR UPDATE", &[])
@@ -247,9 +246,8 @@ impl LedgerStore for PgLedger {
                 )));
             }
             let r = rows(&batch, &appended).map_err(StepError::Fail)?;
-            t.step(move |c| Box::pin(async move { write_rows(c, r).await }))
+            t.commit_with(move |c| Box::pin(async move { write_rows(c, r).await }))
                 .map_err(fail)?;
-            t.commit().map_err(fail)?;
             Ok(true)
         });
         match (written, refused) {

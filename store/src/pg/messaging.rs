@@ -32,8 +32,7 @@ impl OrderedWrites for PgOrder {
                     "the messaging write was not committed".into(),
                 )));
             }
-            let mut t = Txn::begin(&self.pg, false)?;
-            let first: i64 = t.step(|c| {
+            let (t, first): (Txn, i64) = Txn::begin(&self.pg, false, |c| {
                 Box::pin(async move {
                     Ok(c.query_one("SELECT next FROM msg_head WHERE id = 1 FOR UPDATE", &[])
                         .await?
@@ -58,7 +57,7 @@ impl OrderedWrites for PgOrder {
                 .map(|(user, e)| (e.id as i64, user.clone()))
                 .unzip();
             let notify = self.pg.notifies();
-            t.step(move |c| {
+            t.commit_with(move |c| {
                 Box::pin(async move {
                     if let Err(e) = write_records(c, "messaging", puts, removes).await {
                         return Ok(Err(e));
@@ -82,7 +81,6 @@ impl OrderedWrites for PgOrder {
             })
             .map_err(|e| StepError::Fail(e.into()))?
             .map_err(StepError::Fail)?;
-            t.commit().map_err(|e| StepError::Fail(e.into()))?;
             Ok(Some(write))
         })
     }

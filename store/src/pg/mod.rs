@@ -194,12 +194,6 @@ impl Postgres {
         }
     }
 
-    /// A pooled connection, for a transaction whose steps run between the
-    /// caller's own work (see [`Txn`]).
-    fn client(&self) -> Result<Object, StoreError> {
-        let pool = self.pool().clone();
-        self.run(async move { pool.get().await.map_err(pool_error) })
-    }
 }
 
 /// Whether the engine takes LISTEN (PostgreSQL does; CockroachDB does not).
@@ -289,19 +283,63 @@ impl From<StepError> for StoreError {
 
 impl Txn {
     /// Begins a transaction (`SERIALIZABLE` when `serializable`, else the
-    /// engine's default, READ COMMITTED on PostgreSQL).
-    pub(crate) fn begin(pg: &Postgres, serializable: bool) -> Result<Txn, StepError> {
-        let mut t = Txn {
-            pg: pg.clone(),
-            client: Some(pg.client().map_err(StepError::Fail)?),
-        };
+    /// engine's default, READ COMMITTED on PostgreSQL) and runs its first
+    /// step, in one trip to the backend's runtime.
+    pub(crate) fn begin<T, F>(pg: &Postgres, serializable: bool, first: F) -> Result<(Txn, T), StepError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(
+                &'c tokio_postgres::Client,
+            ) -> std::pin::Pin<
+                Box<dyn Future<Output = Result<T, tokio_postgres::Error>> + Send + 'c>,
+            > + Send
+            + 'static,
+    {
+        let pool = pg.pool().clone();
         let sql = if serializable {
             "BEGIN ISOLATION LEVEL SERIALIZABLE"
         } else {
             "BEGIN"
         };
-        t.step(move |c| Box::pin(async move { c.batch_execute(sql).await }))?;
-        Ok(t)
+        let (client, result) = pg
+            .wait(async move {
+                let client = match pool.get().await {
+                    Ok(c) => c,
+                    Err(e) => return (None, Err(Err(pool_error(e)))),
+                };
+                // Sent together: the driver pipelines them, one round trip.
+                let r = async {
+                    let (begun, v) = futures_util::future::join(client.batch_execute(sql), first(&client)).await;
+                    begun?;
+                    v
+                }
+                .await;
+                (Some(client), r.map_err(Ok))
+            })
+            .map_err(StepError::Fail)?;
+        let mut t = Txn {
+            pg: pg.clone(),
+            client,
+        };
+        match result {
+            Ok(v) => Ok((t, v)),
+            Err(Err(e)) => Err(StepError::Fail(e)),
+            Err(Ok(e)) => Err(t.failed(e)),
+        }
+    }
+
+    /// Closes the connection after a failed statement; says whether the
+    /// database asks for a retry.
+    fn failed(&mut self, e: tokio_postgres::Error) -> StepError {
+        if let Some(c) = self.client.take() {
+            // Not back into the pool with a transaction open.
+            drop(Object::take(c));
+        }
+        if retryable(&e) {
+            StepError::Retry(db_error(e))
+        } else {
+            StepError::Fail(db_error(e))
+        }
     }
 
     /// Runs one step on the transaction's connection.
@@ -326,20 +364,10 @@ impl Txn {
                 (client, r)
             })
             .map_err(StepError::Fail)?;
+        self.client = Some(client);
         match result {
-            Ok(v) => {
-                self.client = Some(client);
-                Ok(v)
-            }
-            Err(e) => {
-                // Not back into the pool with a transaction open.
-                drop(Object::take(client));
-                Err(if retryable(&e) {
-                    StepError::Retry(db_error(e))
-                } else {
-                    StepError::Fail(db_error(e))
-                })
-            }
+            Ok(v) => Ok(v),
+            Err(e) => Err(self.failed(e)),
         }
     }
 
@@ -347,8 +375,37 @@ impl Txn {
         self.step(|c| Box::pin(async move { c.batch_execute("COMMIT").await }))
     }
 
+    /// Runs a last step and commits, in one trip.
+    pub(crate) fn commit_with<T, F>(mut self, last: F) -> Result<T, StepError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(
+                &'c tokio_postgres::Client,
+            ) -> std::pin::Pin<
+                Box<dyn Future<Output = Result<T, tokio_postgres::Error>> + Send + 'c>,
+            > + Send
+            + 'static,
+    {
+        self.step(move |c| {
+            Box::pin(async move {
+                let v = last(c).await?;
+                c.batch_execute("COMMIT").await?;
+                Ok(v)
+            })
+        })
+    }
+
+    /// Ends the transaction without writing. Nobody waits for it: the
+    /// connection goes back to the pool once the ROLLBACK is through.
     pub(crate) fn rollback(mut self) -> Result<(), StepError> {
-        self.step(|c| Box::pin(async move { c.batch_execute("ROLLBACK").await }))
+        if let Some(client) = self.client.take() {
+            self.pg.inner.handle.spawn(async move {
+                if client.batch_execute("ROLLBACK").await.is_err() {
+                    drop(Object::take(client));
+                }
+            });
+        }
+        Ok(())
     }
 }
 

@@ -79,8 +79,9 @@ const MIGRATIONS: &[&str] = &[
     -- Which person each live event is for, in id order: how hosts learn
     -- of events other hosts wrote (after a NOTIFY, or by polling).
     CREATE TABLE msg_events (
-        id  bigint PRIMARY KEY,
-        uid text   NOT NULL
+        id  bigint NOT NULL,
+        uid text   NOT NULL,
+        PRIMARY KEY (id, uid)
     );
     CREATE TABLE leases (
         name   text   PRIMARY KEY,

@@ -84,6 +84,40 @@ pub fn run_sql(url: &str, sql: &str) -> Result<(), String> {
     .map_err(|_| "the SQL thread panicked".to_string())?
 }
 
+/// The first column of every row `sql` returns on `url`, as text.
+pub fn query_texts(url: &str, sql: &str) -> Result<Vec<String>, String> {
+    let (url, sql) = (url.to_string(), sql.to_string());
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        rt.block_on(async move {
+            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .map_err(|e| e.to_string())?;
+            let task = tokio::spawn(conn);
+            let rows = client
+                .simple_query(&sql)
+                .await
+                .map_err(|e| e.to_string())?;
+            drop(client);
+            let _ = task.await;
+            Ok(rows
+                .into_iter()
+                .filter_map(|m| match m {
+                    tokio_postgres::SimpleQueryMessage::Row(r) => {
+                        r.get(0).map(str::to_string)
+                    }
+                    _ => None,
+                })
+                .collect())
+        })
+    })
+    .join()
+    .map_err(|_| "the SQL thread panicked".to_string())?
+}
+
 fn start_or_find() -> Server {
     if let Ok(url) = std::env::var(ENV) {
         let base = url.trim_end_matches('/').to_string();

@@ -2,7 +2,7 @@
 //! command line, on real sled folders: bad input is refused with a message
 //! naming what was wrong, and leaves nothing behind.
 
-use superapp_tests::{HELLO_CAPS, STORAGE, cli, count_files, guest, manifest, root};
+use superapp_tests::{HELLO_CAPS, STORAGE, cli, guest, manifest, root};
 
 fn data_arg(dir: &tempfile::TempDir) -> String {
     dir.path().join("data").display().to_string()
@@ -35,7 +35,7 @@ fn hello_dev(data: &str, extra: &[&str]) -> (bool, String, String) {
 }
 
 fn component_files(dir: &tempfile::TempDir) -> usize {
-    count_files(&dir.path().join("data/components"))
+    superapp_tests::component_files(&dir.path().join("data"))
 }
 
 #[test]
@@ -271,25 +271,32 @@ fn a_restarted_host_runs_apps_from_their_precompiled_artifacts() -> anyhow::Resu
     let dir = tempfile::tempdir()?;
     let data = data_arg(&dir);
     hello_dev(&data, &[]);
-    let folder = dir.path().join("data/components/hello");
-    let mut wasm = None;
+    let data_dir = dir.path().join("data");
+    let folder = data_dir.join("components/hello");
     let mut artifact = None;
     for entry in std::fs::read_dir(&folder)? {
         let path = entry?.path();
-        match path.extension().and_then(|e| e.to_str()) {
-            Some("wasm") => wasm = Some(path),
-            Some("cwasm") => artifact = Some(path),
-            _ => {}
+        if path.extension().is_some_and(|e| e == "cwasm") {
+            artifact = Some(path);
         }
     }
-    let (wasm, artifact) = (wasm.unwrap_or_default(), artifact.unwrap_or_default());
+    let artifact = artifact.unwrap_or_default();
+    // The component is a blob of the store (a file, or a database row).
+    let blobs = superapp_tests::blobs(&data_dir);
+    let names = superapp_tests::blob_names(&data_dir, "components/hello/");
+    let wasm = names
+        .iter()
+        .find(|n| n.ends_with(".wasm"))
+        .ok_or_else(|| anyhow::anyhow!("no component among {names:?}"))?;
     // Without the source component, only the artifact can serve the call.
-    let saved = std::fs::read(&wasm)?;
-    std::fs::remove_file(&wasm)?;
+    let saved = blobs
+        .get(wasm)?
+        .ok_or_else(|| anyhow::anyhow!("no {wasm}"))?;
+    assert!(blobs.remove(wasm)?);
     let (ok, out, _) = cli(&["--data", &data, "call", "hello", "/"]);
     assert!(ok, "{out}");
     // A damaged artifact is rebuilt from the component.
-    std::fs::write(&wasm, saved)?;
+    blobs.put(wasm, &saved)?;
     std::fs::write(&artifact, b"garbage")?;
     let (ok, out, _) = cli(&["--data", &data, "call", "hello", "/"]);
     assert!(ok, "{out}");

@@ -13,7 +13,7 @@
 use fixture_wallet::Shop;
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use superapp_host::platform::{PaymentDecision, block_on};
 use superapp_host::wallet::{Account, WalletError};
 use superapp_host::{CallRequest, Caller, Superapp};
@@ -173,19 +173,6 @@ impl Template {
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &target)?;
-        } else {
-            std::fs::copy(entry.path(), target)?;
-        }
-    }
-    Ok(())
-}
 
 /// The real host, the fixture installed as a component, on its own sled
 /// folder. `offset` is how far the test has moved its clock; `trouble`
@@ -203,7 +190,7 @@ impl Real {
     fn new(t: &Template) -> anyhow::Result<Real> {
         let dir = tempfile::tempdir()?;
         let data = dir.path().join("data");
-        copy_dir(&t.data, &data)?;
+        superapp_tests::copy_data(&t.data, &data)?;
         let host = open_host(&data)?;
         let open_ids = t
             .users

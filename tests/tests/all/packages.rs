@@ -4,7 +4,7 @@
 //! unchanged.
 
 use std::path::{Path, PathBuf};
-use superapp_tests::{HELLO_CAPS, cli, count_files, guest, manifest};
+use superapp_tests::{HELLO_CAPS, cli, guest, manifest};
 
 struct Env {
     dir: tempfile::TempDir,
@@ -67,7 +67,7 @@ impl Env {
     }
 
     fn files(&self) -> usize {
-        count_files(&self.dir.path().join("data/components"))
+        superapp_tests::component_files(&self.dir.path().join("data"))
     }
 }
 

@@ -6,7 +6,7 @@
 //! naming the file, and leave nothing behind.
 
 use std::path::{Path, PathBuf};
-use superapp_tests::{HELLO_CAPS, cli, count_files, guest, manifest, open_host, root, send};
+use superapp_tests::{HELLO_CAPS, cli, guest, manifest, open_host, root, send};
 
 /// The files of `tests/ui-sample`, with their types.
 const SAMPLE: &[(&str, &str)] = &[
@@ -81,7 +81,7 @@ impl Env {
     }
 
     fn files(&self) -> usize {
-        count_files(&self.path("data/components"))
+        superapp_tests::component_files(&self.path("data"))
     }
 }
 

@@ -131,7 +131,8 @@ fn start_or_find() -> Server {
              where tests may create databases."
         );
     };
-    start_cluster(&bin).unwrap_or_else(|e| panic!("cannot start a throwaway PostgreSQL: {e}"))
+    start_cluster(&bin, "tests", false)
+        .unwrap_or_else(|e| panic!("cannot start a throwaway PostgreSQL: {e}"))
 }
 
 fn is_root() -> bool {
@@ -146,18 +147,27 @@ fn is_root() -> bool {
 /// but cannot remove their folder).
 fn sweep(root: &Path) {
     for entry in std::fs::read_dir(root).into_iter().flatten().flatten() {
-        let pid = entry.file_name().to_string_lossy().into_owned();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let pid = name.split('-').next().unwrap_or_default().to_string();
         if !Path::new("/proc").join(&pid).exists() {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }
 }
 
-fn start_cluster(bin: &Path) -> Result<Server, String> {
+/// A throwaway cluster of this process's own with PostgreSQL's durable
+/// defaults (fsync, synchronous commit): for benchmarks, which must pay
+/// what production pays. Returns its URL without a database.
+pub fn durable_cluster() -> Result<String, String> {
+    let bin = server_binaries().ok_or("no PostgreSQL server binaries on this machine")?;
+    start_cluster(&bin, "durable", true).map(|s| s.base)
+}
+
+fn start_cluster(bin: &Path, name: &str, durable: bool) -> Result<Server, String> {
     let root = std::env::temp_dir().join("superapp-test-postgres");
     std::fs::create_dir_all(&root).map_err(|e| e.to_string())?;
     sweep(&root);
-    let dir = root.join(std::process::id().to_string());
+    let dir = root.join(format!("{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let data = dir.join("data");
@@ -214,13 +224,12 @@ fn start_cluster(bin: &Path) -> Result<Server, String> {
             c.args(["-c", "listen_addresses=127.0.0.1"]);
             // A test server: durability across an OS crash is not tested
             // here, speed is wanted; kill -9 of a host is still real.
-            for setting in [
-                "fsync=off",
-                "synchronous_commit=off",
-                "full_page_writes=off",
-                "max_connections=500",
-                "shared_buffers=64MB",
-            ] {
+            let fast: &[&str] = if durable {
+                &[]
+            } else {
+                &["fsync=off", "synchronous_commit=off", "full_page_writes=off"]
+            };
+            for setting in fast.iter().chain(&["max_connections=500", "shared_buffers=128MB"]) {
                 c.args(["-c", setting]);
             }
             let log = std::fs::File::create(&log);

@@ -198,6 +198,65 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// A `superapp serve` process (the test binary), killed when dropped.
+pub struct HostProcess {
+    child: std::process::Child,
+    pub base: String,
+    pub data: PathBuf,
+}
+
+impl HostProcess {
+    /// Starts `bin --store store --data data serve` on a free port (with
+    /// the operator token `admin`, if given) and waits for the line it
+    /// prints once it listens.
+    pub fn start(
+        bin: &Path,
+        store: &str,
+        data: &Path,
+        admin: Option<&str>,
+    ) -> anyhow::Result<HostProcess> {
+        use std::io::BufRead;
+        let mut cmd = std::process::Command::new(bin);
+        cmd.args(["--store", store, "--data"])
+            .arg(data)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null());
+        if let Some(token) = admin {
+            cmd.env("SUPERAPP_ADMIN_TOKEN", token);
+        }
+        let mut child = cmd.spawn()?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+        let mut line = String::new();
+        std::io::BufReader::new(stdout).read_line(&mut line)?;
+        let Some(base) = line.split_whitespace().find(|w| w.starts_with("http://")) else {
+            let _ = child.kill();
+            anyhow::bail!("the host said: {line}");
+        };
+        Ok(HostProcess {
+            base: base.to_string(),
+            child,
+            data: data.to_path_buf(),
+        })
+    }
+
+    /// `kill -9`.
+    pub fn kill(&mut self) -> std::io::Result<()> {
+        self.child.kill()?;
+        self.child.wait().map(|_| ())
+    }
+}
+
+impl Drop for HostProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A host config for tests: a small instance pool so many hosts can exist
 /// in one test process; on the backend the run asks for.
 pub fn test_config(data: &Path) -> HostConfig {
@@ -354,6 +413,10 @@ pub struct TestServer {
     pub data: PathBuf,
     pub base: String,
     pub host: Arc<Superapp>,
+    /// More hosts on the same database (`start_many`): requests go to each
+    /// host in turn.
+    others: Vec<HostProcess>,
+    turn: std::sync::atomic::AtomicUsize,
     /// The operator token for `/admin` routes.
     pub admin: String,
     _rt: tokio::runtime::Runtime,
@@ -394,11 +457,44 @@ impl TestServer {
             host,
             admin,
             _rt: rt,
+            others: Vec::new(),
+            turn: Default::default(),
         })
     }
 
+    /// `start`, on PostgreSQL with `hosts` hosts on one database: this
+    /// process's and `hosts - 1` `superapp serve` processes of `bin` (the
+    /// test binary `superapp-under-test`). Each request goes to the next
+    /// host in turn. On the embedded backend there is one host.
+    pub fn start_many(
+        manifests: &[&str],
+        people: &[(&str, &str)],
+        hosts: usize,
+        bin: &Path,
+    ) -> anyhow::Result<TestServer> {
+        let mut t = Self::start(manifests, people)?;
+        if let Some(url) = store_for(&t.data) {
+            for i in 1..hosts {
+                let data = t._dir.path().join(format!("host{i}"));
+                t.others
+                    .push(HostProcess::start(bin, &url, &data, Some(&t.admin))?);
+            }
+        }
+        Ok(t)
+    }
+
+    /// How many hosts serve this test.
+    pub fn hosts(&self) -> usize {
+        1 + self.others.len()
+    }
+
+    /// The URL of `path` on the next host in turn.
     pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+        let n = self.turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.hosts();
+        match n {
+            0 => format!("{}{path}", self.base),
+            i => format!("{}{path}", self.others[i - 1].base),
+        }
     }
 
     /// The operator tops `handle`'s wallet up (`POST /admin/wallet/topup`).
@@ -471,6 +567,29 @@ impl TestServer {
         superapp_host::platform::block_on(
             self.host.deliver_events(superapp_host::identity::now()),
         )?;
+        if !self.others.is_empty() {
+            // Other hosts may hold some events, claimed: wait for them.
+            let mut trouble = None;
+            wait_until(
+                "every wallet event to reach its app",
+                std::time::Duration::from_secs(30),
+                || {
+                    let _ = superapp_host::platform::block_on(
+                        self.host.deliver_events(superapp_host::identity::now()),
+                    );
+                    match self.host.undelivered_events() {
+                        Ok(n) => n == 0,
+                        Err(e) => {
+                            trouble = Some(e.to_string());
+                            true
+                        }
+                    }
+                },
+            )?;
+            if let Some(e) = trouble {
+                anyhow::bail!("cannot read the outbox: {e}");
+            }
+        }
         Ok(())
     }
 }

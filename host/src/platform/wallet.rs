@@ -47,6 +47,18 @@ impl Superapp {
 
     /// One pass over the wallet's outbox: hands each event due by `now`
     /// to its app (the delivery engine's rules).
+    /// Wallet events still waiting for their app (not given up), whichever
+    /// host of those sharing the store is delivering them.
+    pub fn undelivered_events(&self) -> Result<usize, WalletError> {
+        Ok(self
+            .wallet
+            .outbox()
+            .all_events()?
+            .iter()
+            .filter(|d| !d.gave_up)
+            .count())
+    }
+
     pub async fn deliver_events(&self, now: i64) -> Result<DeliveryReport, WalletError> {
         self.deliver(&WalletEvents(self.wallet.outbox()), now).await
     }

@@ -22,16 +22,22 @@ impl std::ops::Deref for Server {
 
 impl Server {
     /// A host with the three mini-apps and these people (all with `PASSWORD`).
+    /// On PostgreSQL, three hosts on one database, each request going to
+    /// the next: every story runs across them.
     fn new(people: &[&str]) -> anyhow::Result<Server> {
         let people: Vec<(&str, &str)> = people.iter().map(|p| (*p, *p)).collect();
-        let t = TestServer::start(
+        let t = TestServer::start_many(
             &[
                 "manifests/shop.toml",
                 "manifests/ride-hailing.toml",
                 "manifests/red-packet.toml",
             ],
             &people,
+            3,
+            std::path::Path::new(env!("CARGO_BIN_EXE_superapp-under-test")),
         )?;
+        let want = if superapp_tests::on_postgres() { 3 } else { 1 };
+        anyhow::ensure!(t.hosts() == want, "{} hosts, not {want}", t.hosts());
         Ok(Server { t, issued: 0 })
     }
 

@@ -3,9 +3,7 @@
 //! share. Services open their stores through [`Backend`] and never learn
 //! which it is.
 
-use crate::{
-    BlobStore, Db, KvStore, LedgerStore, MessagingStore, RecordStore, StoreError, Tree,
-};
+use crate::{BlobStore, Db, KvStore, LedgerStore, MessagingStore, RecordStore, StoreError, Tree};
 use std::path::Path;
 use std::sync::Arc;
 

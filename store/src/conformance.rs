@@ -87,7 +87,10 @@ fn ok<T>(r: Result<T, crate::StoreError>, what: &str) -> T {
 /// the delivery clock runs out, or a failure is recorded).
 pub fn ledger_store(open: &dyn Fn() -> Arc<dyn LedgerStore>, shared: bool) {
     let store = open();
-    assert!(replayed(store.as_ref()).is_empty(), "a new store replays nothing");
+    assert!(
+        replayed(store.as_ref()).is_empty(),
+        "a new store replays nothing"
+    );
     assert!(
         seqs(store.all_events()).is_empty(),
         "a new store has no events"
@@ -173,7 +176,11 @@ pub fn ledger_store(open: &dyn Fn() -> Arc<dyn LedgerStore>, shared: bool) {
     // What a commit wrote survives the store being dropped and opened again.
     drop(store);
     let store = open();
-    assert_eq!(replayed(store.as_ref()), journal, "the journal after reopening");
+    assert_eq!(
+        replayed(store.as_ref()),
+        journal,
+        "the journal after reopening"
+    );
     assert_eq!(ok(store.batch_transfers(1), "history"), b1.1.transfers);
     let b4 = batch(4, vec![transfer(4)], vec![event(4)]);
     ok(store.commit(&b4.0, &b4.1), "commit after reopening");
@@ -550,7 +557,10 @@ pub async fn messaging_store(open: &dyn Fn() -> Arc<dyn MessagingStore>) {
     let last = fresh_ids(store.as_ref(), 1)[0];
     drop(store);
     let store = open();
-    assert!(fresh_ids(store.as_ref(), 1)[0] > last, "ids grow across restarts");
+    assert!(
+        fresh_ids(store.as_ref(), 1)[0] > last,
+        "ids grow across restarts"
+    );
     let nothing = store.write_ordered(&mut |next| {
         let _ = next();
         None
@@ -843,7 +853,11 @@ mod postgres {
     fn the_postgres_ledger_store_conforms() {
         let url = testing::fresh_database();
         super::ledger_store(
-            &|| connect(&url).ledger_store().unwrap_or_else(|e| panic!("{e}")),
+            &|| {
+                connect(&url)
+                    .ledger_store()
+                    .unwrap_or_else(|e| panic!("{e}"))
+            },
             true,
         );
     }

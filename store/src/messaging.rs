@@ -6,9 +6,9 @@
 //! are this module's, shared by every backend.
 
 use super::{Db, RecordStore, StoreError};
-use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::sync::{Arc, Mutex};
 use superapp_core::messaging::{AppDelivery, Conversation, LiveEvent, Membership, Message, Window};
 
 const TREE: &str = "messaging";
@@ -79,7 +79,6 @@ pub struct MessagingWrite {
     pub delivered: Vec<u64>,
 }
 
-
 impl MessagingWrite {
     /// The records this write puts and removes, in the shared key layout.
     pub fn records(&self) -> Result<(Vec<(String, Vec<u8>)>, Vec<String>), StoreError> {
@@ -103,7 +102,10 @@ impl MessagingWrite {
             puts.push((k, encode(m)?));
         }
         for (user, e) in &self.stream {
-            puts.push((format!("{}{}", stream_prefix(user), id_text(e.id)), encode(e)?));
+            puts.push((
+                format!("{}{}", stream_prefix(user), id_text(e.id)),
+                encode(e)?,
+            ));
         }
         for (packet, conv) in &self.packets {
             puts.push((format!("p/{packet}"), encode(conv)?));

@@ -60,9 +60,8 @@ pub struct Delivery {
 /// before its own: given the batches other writers committed since it last
 /// looked (oldest first), the batch to write next and what it appended, or
 /// none when its commands changed nothing.
-pub type Decide<'a> = &'a mut dyn FnMut(
-    Vec<BatchRecord>,
-) -> Result<Option<(BatchRecord, Appended)>, WalletError>;
+pub type Decide<'a> =
+    &'a mut dyn FnMut(Vec<BatchRecord>) -> Result<Option<(BatchRecord, Appended)>, WalletError>;
 
 /// What a backend that keeps the ledger in tables of its own finds when it
 /// checks them (the embedded backend keeps only the journal, so it has

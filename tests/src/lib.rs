@@ -117,11 +117,15 @@ pub fn blob_names(data: &Path, prefix: &str) -> Vec<String> {
         // Connecting first brings the schema up, for a folder never opened.
         Some(url) => superapp_store::pg::Postgres::connect(&url)
             .map_err(|e| e.to_string())
-            .and_then(|_| superapp_store::pg::testing::query_texts(
-            &url,
-            &format!("SELECT name FROM blobs WHERE starts_with(name, '{prefix}') ORDER BY name"),
-        ))
-        .unwrap_or_else(|e| panic!("cannot list blobs: {e}")),
+            .and_then(|_| {
+                superapp_store::pg::testing::query_texts(
+                    &url,
+                    &format!(
+                        "SELECT name FROM blobs WHERE starts_with(name, '{prefix}') ORDER BY name"
+                    ),
+                )
+            })
+            .unwrap_or_else(|e| panic!("cannot list blobs: {e}")),
         None => {
             let mut names: Vec<String> = std::fs::read_dir(data.join(prefix))
                 .into_iter()
@@ -472,8 +476,20 @@ impl TestServer {
         hosts: usize,
         bin: &Path,
     ) -> anyhow::Result<TestServer> {
-        let mut t = Self::start(manifests, people)?;
-        if let Some(url) = store_for(&t.data) {
+        Self::start_many_with(manifests, people, hosts, bin, |_| {})
+    }
+
+    /// `start_many`, with the test config changed by `configure` first
+    /// (multi-host tests put it on a database of their own).
+    pub fn start_many_with(
+        manifests: &[&str],
+        people: &[(&str, &str)],
+        hosts: usize,
+        bin: &Path,
+        configure: impl FnOnce(&mut HostConfig),
+    ) -> anyhow::Result<TestServer> {
+        let mut t = Self::start_with(manifests, people, configure)?;
+        if let superapp_store::StoreSpec::Postgres(url) = t.host.config().store.clone() {
             for i in 1..hosts {
                 let data = t._dir.path().join(format!("host{i}"));
                 t.others
@@ -486,6 +502,19 @@ impl TestServer {
     /// How many hosts serve this test.
     pub fn hosts(&self) -> usize {
         1 + self.others.len()
+    }
+
+    /// The base URL of host `i` (0: this process's).
+    pub fn base_of(&self, i: usize) -> &str {
+        match i {
+            0 => &self.base,
+            i => &self.others[i - 1].base,
+        }
+    }
+
+    /// The `superapp serve` process behind host `i` (from 1).
+    pub fn process(&mut self, i: usize) -> &mut HostProcess {
+        &mut self.others[i - 1]
     }
 
     /// The URL of `path` on the next host in turn.

@@ -461,7 +461,10 @@ impl Superapp {
             return Ok(());
         }
         let loaded: Vec<(String, std::path::PathBuf)> = match self.loaded.read() {
-            Ok(m) => m.iter().map(|(id, (f, _))| (id.clone(), f.clone())).collect(),
+            Ok(m) => m
+                .iter()
+                .map(|(id, (f, _))| (id.clone(), f.clone()))
+                .collect(),
             Err(_) => return Ok(()),
         };
         for (id, artifact) in loaded {
@@ -497,7 +500,11 @@ impl Superapp {
         }
         let changes = self.store.changes();
         tracing::info!(
-            how = if changes.is_some() { "LISTEN/NOTIFY" } else { "polling" },
+            how = if changes.is_some() {
+                "LISTEN/NOTIFY"
+            } else {
+                "polling"
+            },
             "following other hosts' changes"
         );
         let mut seen = loop {

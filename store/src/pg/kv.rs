@@ -33,27 +33,31 @@ impl PgKv {
         let mut refused = None;
         let done = retrying(&self.pg, || {
             let (app2, uid2, k2) = (app.clone(), uid.clone(), k.clone());
-            let (t, (used, current)): (Txn, (i64, Option<Vec<u8>>)) = Txn::begin(&self.pg, false, move |c| {
-                Box::pin(async move {
-                    c.execute(
+            let (t, (used, current)): (Txn, (i64, Option<Vec<u8>>)) =
+                Txn::begin(&self.pg, false, move |c| {
+                    Box::pin(async move {
+                        c.execute(
                         "INSERT INTO kv_usage (app, used) VALUES ($1, 0) ON CONFLICT DO NOTHING",
                         &[&app2],
                     )
                     .await?;
-                    let used: i64 = c
-                        .query_one("SELECT used FROM kv_usage WHERE app = $1 FOR UPDATE", &[&app2])
-                        .await?
-                        .get(0);
-                    let current = c
-                        .query_opt(
-                            "SELECT value FROM kv WHERE app = $1 AND uid = $2 AND key = $3",
-                            &[&app2, &uid2, &k2],
-                        )
-                        .await?
-                        .map(|r| r.get(0));
-                    Ok((used, current))
-                })
-            })?;
+                        let used: i64 = c
+                            .query_one(
+                                "SELECT used FROM kv_usage WHERE app = $1 FOR UPDATE",
+                                &[&app2],
+                            )
+                            .await?
+                            .get(0);
+                        let current = c
+                            .query_opt(
+                                "SELECT value FROM kv WHERE app = $1 AND uid = $2 AND key = $3",
+                                &[&app2, &uid2, &k2],
+                            )
+                            .await?
+                            .map(|r| r.get(0));
+                        Ok((used, current))
+                    })
+                })?;
             if condition
                 .as_ref()
                 .is_some_and(|expected| current.as_deref() != expected.as_deref())
@@ -177,8 +181,11 @@ impl KvStore for PgKv {
                         &[&app],
                     )
                     .await?;
-                    c.query_one("SELECT used FROM kv_usage WHERE app = $1 FOR UPDATE", &[&app])
-                        .await?;
+                    c.query_one(
+                        "SELECT used FROM kv_usage WHERE app = $1 FOR UPDATE",
+                        &[&app],
+                    )
+                    .await?;
                     let old = c
                         .query_opt(
                             "DELETE FROM kv WHERE app = $1 AND uid = $2 AND key = $3 RETURNING value",
@@ -270,9 +277,11 @@ impl KvStore for PgKv {
         let app = app.to_string();
         self.query(move |c| {
             Box::pin(async move {
-                Ok(c.query_opt("SELECT used FROM kv_usage WHERE app = $1", &[&app])
-                    .await?
-                    .map_or(0, |r| r.get::<_, i64>(0) as u64))
+                Ok(
+                    c.query_opt("SELECT used FROM kv_usage WHERE app = $1", &[&app])
+                        .await?
+                        .map_or(0, |r| r.get::<_, i64>(0) as u64),
+                )
             })
         })
     }

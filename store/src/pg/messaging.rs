@@ -34,9 +34,11 @@ impl OrderedWrites for PgOrder {
             }
             let (t, first): (Txn, i64) = Txn::begin(&self.pg, false, |c| {
                 Box::pin(async move {
-                    Ok(c.query_one("SELECT next FROM msg_head WHERE id = 1 FOR UPDATE", &[])
-                        .await?
-                        .get(0))
+                    Ok(
+                        c.query_one("SELECT next FROM msg_head WHERE id = 1 FOR UPDATE", &[])
+                            .await?
+                            .get(0),
+                    )
                 })
             })?;
             let mut next = first as u64;

@@ -140,10 +140,11 @@ impl Postgres {
                 url: shown.clone(),
             }),
         };
-        pg.run(schema::migrate(pg.pool().clone())).map_err(|e| match e {
-            StoreError::Io(m) => StoreError::Io(format!("{shown}: {m}")),
-            other => other,
-        })?;
+        pg.run(schema::migrate(pg.pool().clone()))
+            .map_err(|e| match e {
+                StoreError::Io(m) => StoreError::Io(format!("{shown}: {m}")),
+                other => other,
+            })?;
         if pg.run(listen(url.to_string()))? {
             let changes = Arc::new(tokio::sync::Notify::new());
             handle.spawn(follow(url.to_string(), changes.clone()));
@@ -193,7 +194,6 @@ impl Postgres {
             _ => wait(),
         }
     }
-
 }
 
 /// Whether the engine takes LISTEN (PostgreSQL does; CockroachDB does not).
@@ -285,7 +285,11 @@ impl Txn {
     /// Begins a transaction (`SERIALIZABLE` when `serializable`, else the
     /// engine's default, READ COMMITTED on PostgreSQL) and runs its first
     /// step, in one trip to the backend's runtime.
-    pub(crate) fn begin<T, F>(pg: &Postgres, serializable: bool, first: F) -> Result<(Txn, T), StepError>
+    pub(crate) fn begin<T, F>(
+        pg: &Postgres,
+        serializable: bool,
+        first: F,
+    ) -> Result<(Txn, T), StepError>
     where
         T: Send + 'static,
         F: for<'c> FnOnce(
@@ -309,7 +313,8 @@ impl Txn {
                 };
                 // Sent together: the driver pipelines them, one round trip.
                 let r = async {
-                    let (begun, v) = futures_util::future::join(client.batch_execute(sql), first(&client)).await;
+                    let (begun, v) =
+                        futures_util::future::join(client.batch_execute(sql), first(&client)).await;
                     begun?;
                     v
                 }

@@ -147,9 +147,9 @@ pub(super) async fn migrate(pool: Pool) -> Result<(), StoreError> {
             continue;
         }
         let sql = MIGRATIONS[(next - 1) as usize];
-        tx.batch_execute(sql).await.map_err(|e| {
-            StoreError::Io(format!("migration {next} failed: {}", db_error(e)))
-        })?;
+        tx.batch_execute(sql)
+            .await
+            .map_err(|e| StoreError::Io(format!("migration {next} failed: {}", db_error(e))))?;
         tx.commit().await.map_err(db_error)?;
         tracing::info!(version = next, "database schema migrated");
     }

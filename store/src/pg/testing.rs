@@ -97,18 +97,13 @@ pub fn query_texts(url: &str, sql: &str) -> Result<Vec<String>, String> {
                 .await
                 .map_err(|e| e.to_string())?;
             let task = tokio::spawn(conn);
-            let rows = client
-                .simple_query(&sql)
-                .await
-                .map_err(|e| e.to_string())?;
+            let rows = client.simple_query(&sql).await.map_err(|e| e.to_string())?;
             drop(client);
             let _ = task.await;
             Ok(rows
                 .into_iter()
                 .filter_map(|m| match m {
-                    tokio_postgres::SimpleQueryMessage::Row(r) => {
-                        r.get(0).map(str::to_string)
-                    }
+                    tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
                     _ => None,
                 })
                 .collect())
@@ -180,7 +175,10 @@ fn start_cluster(bin: &Path, name: &str, durable: bool) -> Result<Server, String
             .status()
             .map_err(|e| format!("chown: {e}"))?;
         if !status.success() {
-            return Err(format!("cannot give {} to the postgres user", dir.display()));
+            return Err(format!(
+                "cannot give {} to the postgres user",
+                dir.display()
+            ));
         }
     }
     let as_owner = |program: &Path| {
@@ -219,7 +217,10 @@ fn start_cluster(bin: &Path, name: &str, durable: bool) -> Result<Server, String
             if root_user {
                 c.args(["--reuid=postgres", "--regid=postgres", "--init-groups"]);
             }
-            c.args(["--pdeathsig=TERM"]).arg(&server).arg("-D").arg(&data);
+            c.args(["--pdeathsig=TERM"])
+                .arg(&server)
+                .arg("-D")
+                .arg(&data);
             c.args(["-p", &port.to_string(), "-k", ""]);
             c.args(["-c", "listen_addresses=127.0.0.1"]);
             // A test server: durability across an OS crash is not tested
@@ -227,9 +228,16 @@ fn start_cluster(bin: &Path, name: &str, durable: bool) -> Result<Server, String
             let fast: &[&str] = if durable {
                 &[]
             } else {
-                &["fsync=off", "synchronous_commit=off", "full_page_writes=off"]
+                &[
+                    "fsync=off",
+                    "synchronous_commit=off",
+                    "full_page_writes=off",
+                ]
             };
-            for setting in fast.iter().chain(&["max_connections=500", "shared_buffers=128MB"]) {
+            for setting in fast
+                .iter()
+                .chain(&["max_connections=500", "shared_buffers=128MB"])
+            {
                 c.args(["-c", setting]);
             }
             let log = std::fs::File::create(&log);
@@ -262,7 +270,9 @@ fn start_cluster(bin: &Path, name: &str, durable: bool) -> Result<Server, String
             Ok(()) => return Ok(Server { base }),
             Err(e) if Instant::now() > deadline => {
                 let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
-                return Err(format!("the server did not answer in 60 s ({e}); its log:\n{log}"));
+                return Err(format!(
+                    "the server did not answer in 60 s ({e}); its log:\n{log}"
+                ));
             }
             Err(_) => std::thread::sleep(Duration::from_millis(50)),
         }

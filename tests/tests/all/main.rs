@@ -10,6 +10,7 @@ mod layers;
 mod live;
 mod messaging;
 mod mock_vs_host;
+mod multihost;
 mod openapi;
 mod package_mutations;
 mod packages;

@@ -173,7 +173,6 @@ impl Template {
     }
 }
 
-
 /// The real host, the fixture installed as a component, on its own sled
 /// folder. `offset` is how far the test has moved its clock; `trouble`
 /// keeps a failed sweep or delivery for the end of the run.

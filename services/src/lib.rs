@@ -6,6 +6,7 @@
 //! so a service that reaches for either does not compile.
 
 pub mod config;
+pub mod copy;
 pub mod fsutil;
 pub mod identity;
 pub mod kv;

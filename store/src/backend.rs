@@ -80,7 +80,18 @@ pub trait Backend: Send + Sync {
     /// Woken when another host changed something (LISTEN/NOTIFY); none
     /// when the engine cannot notify and changes must be polled for.
     fn changes(&self) -> Option<Arc<tokio::sync::Notify>>;
+    /// The names of the record trees that hold anything.
+    fn record_trees(&self) -> Result<Vec<String>, StoreError>;
+    /// Whether nothing at all is stored yet (a copy's target must be).
+    fn is_empty(&self) -> Result<bool, StoreError>;
+    /// Makes every messaging id handed out from now on greater than
+    /// `above` (a copied deployment keeps counting where it was).
+    fn reserve_ids(&self, above: u64) -> Result<(), StoreError>;
 }
+
+/// The messenger's tree, which every backend orders itself: not a plain
+/// record tree to copy.
+pub const MESSAGING_TREE: &str = "messaging";
 
 impl dyn Backend + '_ {
     /// A typed tree of records.
@@ -152,5 +163,14 @@ impl Backend for Db {
     }
     fn changes(&self) -> Option<Arc<tokio::sync::Notify>> {
         None
+    }
+    fn record_trees(&self) -> Result<Vec<String>, StoreError> {
+        self.record_tree_names()
+    }
+    fn is_empty(&self) -> Result<bool, StoreError> {
+        self.holds_nothing()
+    }
+    fn reserve_ids(&self, above: u64) -> Result<(), StoreError> {
+        self.reserve_messaging_ids(above)
     }
 }

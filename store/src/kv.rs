@@ -241,6 +241,30 @@ impl crate::KvStore for KvTrees {
         Ok(apps)
     }
 
+    fn export(&self) -> Result<Vec<crate::KvEntry>, StoreError> {
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        let mut out = Vec::new();
+        for item in self.data.iter() {
+            let (k, v) = item?;
+            let corrupt = || StoreError::Corrupt {
+                tree: "kv",
+                key: text(&k),
+                detail: "not an app key".into(),
+            };
+            let at = k.iter().position(|b| *b == 0).ok_or_else(corrupt)?;
+            let (app, rest) = (text(&k[..at]), &k[at + 1..]);
+            match rest.split_first() {
+                Some((b'a', key)) => out.push((app, None, text(key), v.to_vec())),
+                Some((b'u', rest)) => {
+                    let end = rest.iter().position(|b| *b == 0).ok_or_else(corrupt)?;
+                    out.push((app, Some(text(&rest[..end])), text(&rest[end + 1..]), v.to_vec()));
+                }
+                _ => return Err(corrupt()),
+            }
+        }
+        Ok(out)
+    }
+
     /// Erases every key of the app, in both scopes.
     fn purge_app(&self, app: &str) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();

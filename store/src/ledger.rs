@@ -97,6 +97,16 @@ impl LedgerStore for LedgerTree {
         Ok(())
     }
 
+    fn restore_events(&self, deliveries: &[Delivery]) -> Result<(), StoreError> {
+        let mut b = sled::Batch::default();
+        for d in deliveries {
+            b.insert(&key(OUTBOX, d.event.seq), encode(d)?);
+        }
+        self.tree.apply_batch(b)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
     fn batches_after(&self, after: u64) -> Result<Vec<BatchRecord>, StoreError> {
         let from = key(JOURNAL, after.saturating_add(1));
         let to = key(JOURNAL, u64::MAX);

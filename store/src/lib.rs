@@ -13,7 +13,7 @@ mod messaging;
 pub mod pg;
 mod traits;
 
-pub use backend::{Backend, StoreSpec, open};
+pub use backend::{Backend, MESSAGING_TREE, StoreSpec, open};
 
 pub use blobs::{FileBlobs, write_atomic};
 pub use traits::*;
@@ -157,6 +157,43 @@ impl Db {
     /// The trees behind per-app key-value storage.
     pub fn kv(&self) -> Result<KvTrees, StoreError> {
         KvTrees::open(&self.db)
+    }
+
+    /// The trees holding records (not sled's own, not the ledger's, the
+    /// messenger's or per-app storage's, which have their own layouts).
+    fn record_tree_names(&self) -> Result<Vec<String>, StoreError> {
+        let special = ["__sled__default", "ledger", "kv", "kv_usage", "messaging"];
+        let mut names = Vec::new();
+        for name in self.db.tree_names() {
+            let name = String::from_utf8_lossy(&name).into_owned();
+            if special.contains(&name.as_str()) {
+                continue;
+            }
+            if !self.db.open_tree(&name)?.is_empty() {
+                names.push(name);
+            }
+        }
+        Ok(names)
+    }
+
+    fn holds_nothing(&self) -> Result<bool, StoreError> {
+        for name in self.db.tree_names() {
+            if !self.db.open_tree(&name)?.is_empty() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    fn reserve_messaging_ids(&self, above: u64) -> Result<(), StoreError> {
+        // sled's id generator only moves forward one id at a time; a copy
+        // never targets the embedded backend, so refuse a jump it cannot make.
+        if self.db.generate_id()? + 1 > above {
+            return Ok(());
+        }
+        Err(StoreError::Io(format!(
+            "cannot move the embedded backend's ids past {above}"
+        )))
     }
 
     /// Makes everything written so far durable.

@@ -125,6 +125,9 @@ pub trait LedgerStore: Send + Sync {
     fn event_delivered(&self, seq: u64) -> Result<(), StoreError>;
     /// Records a failed try (the caller sets attempts, next_at, gave_up).
     fn event_failed(&self, delivery: &Delivery) -> Result<(), StoreError>;
+    /// Puts outbox entries back as they were (moving a deployment to
+    /// another backend: tries, next times and give-ups kept).
+    fn restore_events(&self, deliveries: &[Delivery]) -> Result<(), StoreError>;
 }
 
 /// Where per-app storage persists: the store module implements it on sled.
@@ -172,7 +175,13 @@ pub trait KvStore: Send + Sync {
     fn apps_with_user_data(&self, user: &str) -> Result<BTreeSet<String>, StoreError>;
     /// Removes every key of `app` and its usage.
     fn purge_app(&self, app: &str) -> Result<(), StoreError>;
+    /// Every key of every app: (app, user or none for the app scope, key,
+    /// value). For moving a deployment to another backend.
+    fn export(&self) -> Result<Vec<KvEntry>, StoreError>;
 }
+
+/// One stored key, as [`KvStore::export`] gives it.
+pub type KvEntry = (String, Option<String>, String, Vec<u8>);
 
 /// What an ordered messaging write is built by: given a source of fresh
 /// ids, the write to apply (none: nothing to write, the caller keeps why).

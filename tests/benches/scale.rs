@@ -638,6 +638,8 @@ struct Pg {
     admin: String,
     db: String,
     postmaster: Option<u32>,
+    /// Whether `pg_stat_wal` times its fsyncs (track_wal_io_timing).
+    timed: bool,
 }
 
 /// WAL counters: (fsyncs, writes, fsync time in ms when timed).
@@ -762,7 +764,11 @@ fn transfer_round(
         let after = wal(&p.admin)?;
         if let Some(before) = wal_before {
             r.fsyncs = Some(after.0 - before.0);
-            r.fsync_ms = after.2.zip(before.2).map(|(a, b)| a - b);
+            r.fsync_ms = after
+                .2
+                .zip(before.2)
+                .filter(|_| p.timed)
+                .map(|(a, b)| a - b);
         }
         r.batches = head_before
             .map(|b| head(&p.db).map(|a| a - b))
@@ -959,9 +965,11 @@ fn parent() -> anyhow::Result<()> {
     let admin = format!("{base}/postgres");
     let postmaster = postmaster_pid();
     // Times WAL fsyncs in pg_stat_wal (a reload, no restart).
-    let timed = run_sql(&admin, "ALTER SYSTEM SET track_wal_io_timing = on")
-        .and_then(|()| run_sql(&admin, "SELECT pg_reload_conf()"))
-        .is_ok();
+    let _ = run_sql(&admin, "ALTER SYSTEM SET track_wal_io_timing = on")
+        .and_then(|()| run_sql(&admin, "SELECT pg_reload_conf()"));
+    std::thread::sleep(Duration::from_millis(200));
+    let timed = query_texts(&admin, "SHOW track_wal_io_timing")
+        .is_ok_and(|v| v.first().is_some_and(|s| s == "on"));
     for db in ["scale_pg1", "scale_pg2"] {
         run_sql(
             &admin,
@@ -982,6 +990,7 @@ fn parent() -> anyhow::Result<()> {
         admin: admin.clone(),
         db: db.to_string(),
         postmaster,
+        timed,
     };
     let mut setups = [
         Setup {

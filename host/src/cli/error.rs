@@ -76,6 +76,8 @@ from_coded!(
     FileError,
     UiError,
     CallError,
+    crate::copy::CopyError,
+    crate::store::StoreError,
 );
 
 #[cfg(test)]

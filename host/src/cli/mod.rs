@@ -25,6 +25,7 @@ mod operator;
 mod package;
 pub mod remote;
 mod serve;
+mod store;
 mod users;
 mod wallet;
 
@@ -125,6 +126,11 @@ enum Command {
     Trust {
         #[command(subcommand)]
         command: keys::TrustCommand,
+    },
+    /// Where the data lives: move an embedded deployment into a database.
+    Store {
+        #[command(subcommand)]
+        command: store::StoreCommand,
     },
 }
 
@@ -246,6 +252,7 @@ fn dispatch(
         Command::Pack(args) => package::pack(&config, args, out)?,
         Command::Verify(args) => return package::verify(&settings, args, out),
         Command::Trust { command } => keys::trust(&*connect()?, command, out)?,
+        Command::Store { command } => store::run(&settings, command, out)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -317,6 +317,22 @@ impl Packages {
         })
     }
 
+    /// The blob names of every installed app's files (components and UI
+    /// sections of every kept version; not this host's compiled artifacts).
+    pub fn blob_names(&self) -> Result<Vec<String>, StoreError> {
+        let mut names: Vec<String> = self
+            .list()?
+            .iter()
+            .flat_map(|r| std::iter::once(&r.current).chain(&r.previous))
+            .flat_map(AppVersion::files)
+            .filter(|f| !is_artifact(f))
+            .map(|f| blob_name(f))
+            .collect();
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
     /// The installed app `id`.
     pub fn get(&self, id: &str) -> Result<Option<AppRecord>, StoreError> {
         self.apps.get(id)

@@ -298,6 +298,28 @@ impl KvStore for PgKv {
         })
     }
 
+    fn export(&self) -> Result<Vec<crate::KvEntry>, StoreError> {
+        self.query(|c| {
+            Box::pin(async move {
+                let rows = c
+                    .query("SELECT app, uid, key, value FROM kv ORDER BY app, uid, key", &[])
+                    .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| {
+                        let uid: String = r.get(1);
+                        (
+                            r.get(0),
+                            (!uid.is_empty()).then_some(uid),
+                            String::from_utf8_lossy(&r.get::<_, Vec<u8>>(2)).into_owned(),
+                            r.get(3),
+                        )
+                    })
+                    .collect())
+            })
+        })
+    }
+
     fn purge_app(&self, app: &str) -> Result<(), StoreError> {
         let app = app.to_string();
         let pool = self.pg.pool().clone();

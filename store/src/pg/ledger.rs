@@ -346,6 +346,32 @@ impl LedgerStore for PgLedger {
         })
     }
 
+    fn restore_events(&self, deliveries: &[Delivery]) -> Result<(), StoreError> {
+        let mut seqs = Vec::new();
+        let mut bytes = Vec::new();
+        let mut next = Vec::new();
+        let mut gave_up = Vec::new();
+        for d in deliveries {
+            seqs.push(d.event.seq as i64);
+            bytes.push(encode(d)?);
+            next.push(d.next_at);
+            gave_up.push(d.gave_up);
+        }
+        self.query(move |c| {
+            Box::pin(async move {
+                c.execute(
+                    "INSERT INTO ledger_outbox (seq, delivery, next_at, gave_up)
+                     SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bigint[], $4::boolean[])
+                     ON CONFLICT (seq) DO UPDATE SET delivery = excluded.delivery,
+                         next_at = excluded.next_at, gave_up = excluded.gave_up",
+                    &[&seqs, &bytes, &next, &gave_up],
+                )
+                .await
+                .map(|_| ())
+            })
+        })
+    }
+
     fn audit_tables(&self) -> Result<Option<TableAudit>, StoreError> {
         let found = self.query(|c| Box::pin(async move { audit(c).await }))?;
         found.map(Some)

@@ -549,4 +549,48 @@ impl Backend for Postgres {
     fn changes(&self) -> Option<Arc<tokio::sync::Notify>> {
         self.inner.changes.clone()
     }
+    fn record_trees(&self) -> Result<Vec<String>, StoreError> {
+        let pool = self.pool().clone();
+        self.run(async move {
+            let c = pool.get().await.map_err(pool_error)?;
+            let rows = c
+                .query(
+                    "SELECT DISTINCT tree FROM records WHERE tree <> 'messaging' ORDER BY tree",
+                    &[],
+                )
+                .await
+                .map_err(db_error)?;
+            Ok(rows.into_iter().map(|r| r.get(0)).collect())
+        })
+    }
+    fn is_empty(&self) -> Result<bool, StoreError> {
+        let pool = self.pool().clone();
+        self.run(async move {
+            let c = pool.get().await.map_err(pool_error)?;
+            let row = c
+                .query_one(
+                    "SELECT (SELECT count(*) FROM records) + (SELECT count(*) FROM kv)
+                          + (SELECT count(*) FROM blobs) + (SELECT count(*) FROM ledger_batches)
+                          + (SELECT count(*) FROM ledger_outbox) + (SELECT count(*) FROM msg_events)",
+                    &[],
+                )
+                .await
+                .map_err(db_error)?;
+            Ok(row.get::<_, i64>(0) == 0)
+        })
+    }
+    fn reserve_ids(&self, above: u64) -> Result<(), StoreError> {
+        let pool = self.pool().clone();
+        let next = above.saturating_add(1) as i64;
+        self.run(async move {
+            let c = pool.get().await.map_err(pool_error)?;
+            c.execute(
+                "UPDATE msg_head SET next = greatest(next, $1) WHERE id = 1",
+                &[&next],
+            )
+            .await
+            .map_err(db_error)?;
+            Ok(())
+        })
+    }
 }

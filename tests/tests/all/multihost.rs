@@ -386,3 +386,95 @@ fn a_host_killed_under_load_loses_nothing_acknowledged_and_retries_elsewhere_pay
     assert_eq!(audit["totals"]["issued"], TOPUP, "{audit}");
     Ok(())
 }
+
+#[test]
+fn an_embedded_deployment_moves_into_the_database_with_every_balance_and_message()
+-> anyhow::Result<()> {
+    use superapp_tests::{PASSWORD, root, serve_with_admin};
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    let conv;
+    {
+        // An embedded deployment, whatever backend the rest of the run uses.
+        let mut config = superapp_host::HostConfig::new(&data);
+        config.max_concurrent_calls = 16;
+        let host = superapp_host::Superapp::open(config)?;
+        host.install_dev(&root().join("manifests/red-packet.toml"), false)?;
+        host.install_dev(&manifest(dir.path(), "hello", &guest("hello"), HELLO_CAPS), false)?;
+        for h in ["alice", "bob"] {
+            host.identity().add_user(h, Some(h), Some(PASSWORD))?;
+        }
+        let (base, _host, _rt) = serve_with_admin(host)?;
+        let admin = superapp_host::remote::ServeInfo::read(&data)
+            .map(|i| i.token)
+            .ok_or_else(|| anyhow::anyhow!("no serve.json"))?;
+        let r = post_keyed(
+            &format!("{base}/admin/wallet/topup"),
+            Some(&admin),
+            "copy-topup",
+            &json!({"handle": "alice", "amount": 9_000}),
+        )?;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let alice = login(&base, "alice")?;
+        let r = post_keyed(
+            &format!("{base}/me/transfers"),
+            Some(&alice),
+            "copy-t-1",
+            &json!({"to": "bob", "amount": 1_234}),
+        )?;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let r = send_json(
+            "POST",
+            &format!("{base}/me/conversations"),
+            Some(&alice),
+            &json!({"members": ["bob"]}),
+        )?;
+        conv = r.json()["id"].as_str().unwrap_or_default().to_string();
+        let r = send_json(
+            "POST",
+            &format!("{base}/me/conversations/{conv}/messages"),
+            Some(&alice),
+            &json!({"kind": "text", "text": "before the move"}),
+        )?;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let r = send("GET", &format!("{base}/apps/hello/call/"), Some(&alice), None)?;
+        assert_eq!(r.status, 200, "{}", r.body);
+        // The server and the host stop here, releasing the folder.
+    }
+    std::fs::remove_file(data.join("serve.json"))?;
+
+    let url = superapp_store::pg::testing::fresh_database();
+    let (ok, out, err) = cli(&["store", "copy", "--from", &data.display().to_string(), "--to", &url]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("audit passed on both"), "{out}");
+    let (ok, _, err) = cli(&["store", "copy", "--from", &data.display().to_string(), "--to", &url]);
+    assert!(!ok && err.contains("[store-not-empty]"), "a second copy is refused: {err}");
+
+    // A host on the database, with a folder of its own, carries on.
+    let t = TestServer::start_many_with(&[], &[], 2, bin(), |c| {
+        c.store = superapp_store::StoreSpec::Postgres(url.clone());
+    })?;
+    let bob = login(t.base_of(1), "bob")?;
+    assert_eq!(balance(t.base_of(1), &bob)?, 1_234);
+    let alice = login(t.base_of(0), "alice")?;
+    assert_eq!(balance(t.base_of(0), &alice)?, 9_000 - 1_234);
+    let r = send(
+        "GET",
+        &format!("{}/me/conversations/{conv}/messages", t.base_of(1)),
+        Some(&bob),
+        None,
+    )?;
+    assert!(r.status == 200 && r.body.contains("before the move"), "{}", r.body);
+    let r = send("GET", &format!("{}/apps/hello/call/", t.base_of(1)), Some(&alice), None)?;
+    assert_eq!(r.status, 200, "the copied app runs: {}", r.body);
+    let r = send_json(
+        "POST",
+        &format!("{}/me/conversations/{conv}/messages", t.base_of(0)),
+        Some(&bob),
+        &json!({"kind": "text", "text": "after the move"}),
+    )?;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let audit = audit(&t, 1)?;
+    assert_eq!(audit["totals"]["issued"], 9_000, "{audit}");
+    Ok(())
+}

@@ -16,8 +16,7 @@ pub use cli::remote;
 pub use superapp_core::text;
 pub use superapp_runtime::{capabilities, runtime};
 pub use superapp_services::{
-    copy,
-    HostConfig, config, fsutil, identity, kv, links, messaging, packages, wallet,
+    HostConfig, config, copy, fsutil, identity, kv, links, messaging, packages, wallet,
 };
 pub use superapp_store as store;
 

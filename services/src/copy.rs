@@ -145,7 +145,10 @@ pub async fn copy_store(
 
     // Both ledgers replayed and audited (the target's tables in SQL too),
     // and every balance compared.
-    let (before, after) = (Wallet::open(src, rules.clone())?, Wallet::open(dst, rules.clone())?);
+    let (before, after) = (
+        Wallet::open(src, rules.clone())?,
+        Wallet::open(dst, rules.clone())?,
+    );
     let (audit_before, balances_before) = (
         before.audit().await?,
         before.read(|l| l.balances_where(|_| true)).await?,

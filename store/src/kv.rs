@@ -257,7 +257,12 @@ impl crate::KvStore for KvTrees {
                 Some((b'a', key)) => out.push((app, None, text(key), v.to_vec())),
                 Some((b'u', rest)) => {
                     let end = rest.iter().position(|b| *b == 0).ok_or_else(corrupt)?;
-                    out.push((app, Some(text(&rest[..end])), text(&rest[end + 1..]), v.to_vec()));
+                    out.push((
+                        app,
+                        Some(text(&rest[..end])),
+                        text(&rest[end + 1..]),
+                        v.to_vec(),
+                    ));
                 }
                 _ => return Err(corrupt()),
             }

@@ -54,12 +54,19 @@ pub const ADVANCES: [i64; 6] = [60, 901, 3600, 86_401, 7 * 86_400 + 1, 10 * 86_4
 /// Runs the operations `data` decodes to (see [`decode`]) and checks the
 /// restart; panics on the first disagreement. The `ledger` fuzz target.
 pub fn run(data: &[u8]) {
+    run_harness(data);
+}
+
+/// `run`, returning the harness (its ledger and journal) for checks of
+/// its own: the store's model test replays the journal from a backend.
+pub fn run_harness(data: &[u8]) -> Harness {
     let mut input = Input(data);
     let mut h = Harness::new(input.u64());
     for op in decode(&mut input) {
         h.step(op);
     }
     h.check_restart();
+    h
 }
 
 /// Bytes as a source of values; reads past the end give zeros, so every
@@ -244,7 +251,7 @@ const PENDING_PER_PERSON: usize = 3;
 const PENDING_PER_APP: usize = 6;
 
 /// The rules a run is decided under.
-fn rules() -> Rules {
+pub fn rules() -> Rules {
     Rules {
         max_pending_per_person: PENDING_PER_PERSON as u32,
         max_pending_per_app: PENDING_PER_APP as u32,
@@ -286,6 +293,16 @@ pub struct Harness {
 }
 
 impl Harness {
+    /// Every command that changed the ledger, with what its replay needs.
+    pub fn journal(&self) -> &[(Command, Fresh, i64)] {
+        &self.journal
+    }
+
+    /// The ledger the run built.
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
     /// An empty ledger at the start time; `seed` drives the fresh ids and
     /// the red packets' random splits.
     pub fn new(seed: u64) -> Harness {

@@ -44,7 +44,10 @@ pub(super) fn run(
             if !from.join("db").exists() {
                 return Err(CliError::new(
                     "not-a-data-folder",
-                    format!("--from: {} holds no superapp data (no db/ in it)", from.display()),
+                    format!(
+                        "--from: {} holds no superapp data (no db/ in it)",
+                        from.display()
+                    ),
                 ));
             }
             let source: Arc<dyn Backend> = crate::store::open(&StoreSpec::Embedded, &from)?;
@@ -55,17 +58,35 @@ pub(super) fn run(
             ))?;
             let t = &report.audit.totals;
             w!(out, "copied {} into {}", from.display(), target.describe());
-            w!(out, "  records:     {} in {} trees", report.records, report.trees);
+            w!(
+                out,
+                "  records:     {} in {} trees",
+                report.records,
+                report.trees
+            );
             w!(out, "  app storage: {} keys", report.kv_keys);
-            w!(out, "  ledger:      {} batches, {} transfers, {} events waiting", report.batches, t.transfers, report.events);
+            w!(
+                out,
+                "  ledger:      {} batches, {} transfers, {} events waiting",
+                report.batches,
+                t.transfers,
+                report.events
+            );
             w!(out, "  messages:    {} records", report.messaging_records);
             w!(out, "  app files:   {}", report.blobs);
             w!(
                 out,
                 "audit passed on both: issued {}, redeemed {}, held {}; all {} balances the same",
-                t.issued, t.redeemed, t.held, report.balances
+                t.issued,
+                t.redeemed,
+                t.held,
+                report.balances
             );
-            w!(out, "next: run each host with --store {}", target.describe());
+            w!(
+                out,
+                "next: run each host with --store {}",
+                target.describe()
+            );
         }
     }
     Ok(())

@@ -302,7 +302,10 @@ impl KvStore for PgKv {
         self.query(|c| {
             Box::pin(async move {
                 let rows = c
-                    .query("SELECT app, uid, key, value FROM kv ORDER BY app, uid, key", &[])
+                    .query(
+                        "SELECT app, uid, key, value FROM kv ORDER BY app, uid, key",
+                        &[],
+                    )
                     .await?;
                 Ok(rows
                     .into_iter()

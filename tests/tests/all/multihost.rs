@@ -400,7 +400,10 @@ fn an_embedded_deployment_moves_into_the_database_with_every_balance_and_message
         config.max_concurrent_calls = 16;
         let host = superapp_host::Superapp::open(config)?;
         host.install_dev(&root().join("manifests/red-packet.toml"), false)?;
-        host.install_dev(&manifest(dir.path(), "hello", &guest("hello"), HELLO_CAPS), false)?;
+        host.install_dev(
+            &manifest(dir.path(), "hello", &guest("hello"), HELLO_CAPS),
+            false,
+        )?;
         for h in ["alice", "bob"] {
             host.identity().add_user(h, Some(h), Some(PASSWORD))?;
         }
@@ -437,18 +440,40 @@ fn an_embedded_deployment_moves_into_the_database_with_every_balance_and_message
             &json!({"kind": "text", "text": "before the move"}),
         )?;
         assert_eq!(r.status, 201, "{}", r.body);
-        let r = send("GET", &format!("{base}/apps/hello/call/"), Some(&alice), None)?;
+        let r = send(
+            "GET",
+            &format!("{base}/apps/hello/call/"),
+            Some(&alice),
+            None,
+        )?;
         assert_eq!(r.status, 200, "{}", r.body);
         // The server and the host stop here, releasing the folder.
     }
     std::fs::remove_file(data.join("serve.json"))?;
 
     let url = superapp_store::pg::testing::fresh_database();
-    let (ok, out, err) = cli(&["store", "copy", "--from", &data.display().to_string(), "--to", &url]);
+    let (ok, out, err) = cli(&[
+        "store",
+        "copy",
+        "--from",
+        &data.display().to_string(),
+        "--to",
+        &url,
+    ]);
     assert!(ok, "{out}{err}");
     assert!(out.contains("audit passed on both"), "{out}");
-    let (ok, _, err) = cli(&["store", "copy", "--from", &data.display().to_string(), "--to", &url]);
-    assert!(!ok && err.contains("[store-not-empty]"), "a second copy is refused: {err}");
+    let (ok, _, err) = cli(&[
+        "store",
+        "copy",
+        "--from",
+        &data.display().to_string(),
+        "--to",
+        &url,
+    ]);
+    assert!(
+        !ok && err.contains("[store-not-empty]"),
+        "a second copy is refused: {err}"
+    );
 
     // A host on the database, with a folder of its own, carries on.
     let t = TestServer::start_many_with(&[], &[], 2, bin(), |c| {
@@ -464,8 +489,17 @@ fn an_embedded_deployment_moves_into_the_database_with_every_balance_and_message
         Some(&bob),
         None,
     )?;
-    assert!(r.status == 200 && r.body.contains("before the move"), "{}", r.body);
-    let r = send("GET", &format!("{}/apps/hello/call/", t.base_of(1)), Some(&alice), None)?;
+    assert!(
+        r.status == 200 && r.body.contains("before the move"),
+        "{}",
+        r.body
+    );
+    let r = send(
+        "GET",
+        &format!("{}/apps/hello/call/", t.base_of(1)),
+        Some(&alice),
+        None,
+    )?;
     assert_eq!(r.status, 200, "the copied app runs: {}", r.body);
     let r = send_json(
         "POST",

@@ -79,9 +79,12 @@ pub struct MessagingWrite {
     pub delivered: Vec<u64>,
 }
 
+/// Records to put (key, value) and keys to remove.
+pub type RecordChanges = (Vec<(String, Vec<u8>)>, Vec<String>);
+
 impl MessagingWrite {
     /// The records this write puts and removes, in the shared key layout.
-    pub fn records(&self) -> Result<(Vec<(String, Vec<u8>)>, Vec<String>), StoreError> {
+    pub fn records(&self) -> Result<RecordChanges, StoreError> {
         let mut puts = Vec::new();
         let mut removes = Vec::new();
         for c in &self.conversations {

@@ -99,21 +99,18 @@ pub fn store_for(data: &Path) -> Option<String> {
 /// The installed apps' blobs (components, UI sections) of a data folder,
 /// on whichever backend holds them: files in the folder, or rows in the
 /// folder's database.
-pub fn blobs(data: &Path) -> Arc<dyn superapp_store::BlobStore> {
+pub fn blobs(data: &Path) -> anyhow::Result<Arc<dyn superapp_store::BlobStore>> {
     use superapp_store::Backend;
-    match store_for(data) {
-        Some(url) => match superapp_store::pg::Postgres::connect(&url) {
-            Ok(pg) => pg.blob_store(),
-            Err(e) => panic!("cannot reach the test database: {e}"),
-        },
+    Ok(match store_for(data) {
+        Some(url) => superapp_store::pg::Postgres::connect(&url)?.blob_store(),
         None => Arc::new(superapp_store::FileBlobs::new(data)),
-    }
+    })
 }
 
 /// Names of the blobs under `prefix` (`components/hello/`) in a data
 /// folder, on whichever backend holds them.
-pub fn blob_names(data: &Path, prefix: &str) -> Vec<String> {
-    match store_for(data) {
+pub fn blob_names(data: &Path, prefix: &str) -> anyhow::Result<Vec<String>> {
+    Ok(match store_for(data) {
         // Connecting first brings the schema up, for a folder never opened.
         Some(url) => superapp_store::pg::Postgres::connect(&url)
             .map_err(|e| e.to_string())
@@ -125,7 +122,7 @@ pub fn blob_names(data: &Path, prefix: &str) -> Vec<String> {
                     ),
                 )
             })
-            .unwrap_or_else(|e| panic!("cannot list blobs: {e}")),
+            .map_err(|e| anyhow::anyhow!("cannot list blobs: {e}"))?,
         None => {
             let mut names: Vec<String> = std::fs::read_dir(data.join(prefix))
                 .into_iter()
@@ -137,7 +134,7 @@ pub fn blob_names(data: &Path, prefix: &str) -> Vec<String> {
             names.sort();
             names
         }
-    }
+    })
 }
 
 /// How many component files a data folder keeps: its apps' components
@@ -145,7 +142,7 @@ pub fn blob_names(data: &Path, prefix: &str) -> Vec<String> {
 pub fn component_files(data: &Path) -> usize {
     let local = count_files(&data.join("components"));
     match store_for(data) {
-        Some(_) => local + blob_names(data, "components/").len(),
+        Some(_) => local + blob_names(data, "components/").map_or(0, |n| n.len()),
         None => local,
     }
 }

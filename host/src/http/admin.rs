@@ -87,6 +87,7 @@ impl From<InstallError> for Problem {
         let status = match &e {
             InstallError::NotInstalled(_) => StatusCode::NOT_FOUND,
             InstallError::AlreadyInstalled(_)
+            | InstallError::Changed(_)
             | InstallError::NotNewer { .. }
             | InstallError::NoPreviousVersion(_)
             | InstallError::KeyMismatch { .. }

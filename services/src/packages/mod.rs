@@ -190,6 +190,8 @@ pub enum InstallError {
         "an app with id `{0}` is already installed (use `superapp apps upgrade` for a new version)"
     )]
     AlreadyInstalled(String),
+    #[error("`{0}` changed while this install ran (on another host, say): try again")]
+    Changed(String),
     #[error(
         "`{id}` {offered} is not newer than the installed {installed}; upgrade needs a higher version"
     )]
@@ -253,6 +255,7 @@ impl InstallError {
             InstallError::UnknownImport(_) => "unknown-import",
             InstallError::PlatformVersion { .. } => "unsupported-platform-version",
             InstallError::AlreadyInstalled(_) => "already-installed",
+            InstallError::Changed(_) => "app-changed",
             InstallError::NotNewer { .. } => "not-newer",
             InstallError::NoPreviousVersion(_) => "no-previous-version",
             InstallError::Package(e) => e.code(),
@@ -565,15 +568,20 @@ impl Packages {
                     self.check(manifest, version.signer.as_deref(), mode)?;
                 }
             }
-            let ok = match existing {
+            let ok = match &existing {
                 None => self.apps.insert_new(&id, &record)?,
-                Some(_) => {
-                    self.apps.insert(&id, &record)?;
-                    true
-                }
+                // Only over the record this was checked against: another
+                // host's upgrade meanwhile makes this one fail, not vanish.
+                Some(before) => self.apps.update(&id, |now| match now {
+                    Some(now) if &now == before => (Some(record.clone()), true),
+                    other => (other, false),
+                })?,
             };
             if !ok {
-                return Err(InstallError::AlreadyInstalled(id.clone()));
+                return Err(match existing {
+                    None => InstallError::AlreadyInstalled(id.clone()),
+                    Some(_) => InstallError::Changed(id.clone()),
+                });
             }
             self.db.flush_all()?;
             // Other hosts sharing the store reload the app from this.

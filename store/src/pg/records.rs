@@ -93,11 +93,12 @@ impl Scan<'_> {
 impl Iterator for Scan<'_> {
     type Item = Result<(String, Vec<u8>), StoreError>;
     fn next(&mut self) -> Option<Self::Item> {
-        if self.buf.is_empty() && !self.done {
-            if let Err(e) = self.fill() {
-                self.done = true;
-                return Some(Err(e));
-            }
+        if self.buf.is_empty()
+            && !self.done
+            && let Err(e) = self.fill()
+        {
+            self.done = true;
+            return Some(Err(e));
         }
         let (k, v) = self.buf.pop_front()?;
         Some(Ok((String::from_utf8_lossy(&k).into_owned(), v)))

@@ -282,8 +282,8 @@ fn a_restarted_host_runs_apps_from_their_precompiled_artifacts() -> anyhow::Resu
     }
     let artifact = artifact.unwrap_or_default();
     // The component is a blob of the store (a file, or a database row).
-    let blobs = superapp_tests::blobs(&data_dir);
-    let names = superapp_tests::blob_names(&data_dir, "components/hello/");
+    let blobs = superapp_tests::blobs(&data_dir)?;
+    let names = superapp_tests::blob_names(&data_dir, "components/hello/")?;
     let wasm = names
         .iter()
         .find(|n| n.ends_with(".wasm"))

@@ -295,6 +295,9 @@ fn an_install_or_upgrade_on_one_host_is_live_on_every_host() -> anyhow::Result<(
     Ok(())
 }
 
+/// (idempotency key, amount, the ledger seq of its first answer).
+type Acked = Arc<Mutex<Vec<(String, u64, Value)>>>;
+
 #[test]
 fn a_host_killed_under_load_loses_nothing_acknowledged_and_retries_elsewhere_pay_once()
 -> anyhow::Result<()> {
@@ -308,7 +311,7 @@ fn a_host_killed_under_load_loses_nothing_acknowledged_and_retries_elsewhere_pay
     // Every key is tried until it is acknowledged: first through the
     // victim (until it dies), then through the survivor.
     let stop = Arc::new(AtomicBool::new(false));
-    let acked: Arc<Mutex<Vec<(String, u64, Value)>>> = Arc::default();
+    let acked: Acked = Arc::default();
     let workers: Vec<_> = (0..6u64)
         .map(|w| {
             let (victim, survivor, alice, stop, acked) = (
@@ -345,7 +348,7 @@ fn a_host_killed_under_load_loses_nothing_acknowledged_and_retries_elsewhere_pay
             })
         })
         .collect();
-    let count = |acked: &Arc<Mutex<Vec<(String, u64, Value)>>>| acked.lock().map_or(0, |a| a.len());
+    let count = |acked: &Acked| acked.lock().map_or(0, |a| a.len());
     wait_until(
         "some transfers through the victim",
         Duration::from_secs(60),

@@ -2,7 +2,7 @@
 //! every host serves the same files; each host still compiles components
 //! into its own local cache.
 
-use super::{Postgres, db_error, pool_error};
+use super::Postgres;
 use crate::blobs::check_name;
 use crate::{BlobStore, StoreError};
 
@@ -19,51 +19,51 @@ impl PgBlobs {
 impl BlobStore for PgBlobs {
     fn put(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
         check_name(name)?;
-        let (pool, name, bytes) = (self.pg.pool().clone(), name.to_string(), bytes.to_vec());
-        self.pg.run(async move {
-            let c = pool.get().await.map_err(pool_error)?;
-            c.execute(
-                "INSERT INTO blobs (name, bytes) VALUES ($1, $2)
-                 ON CONFLICT (name) DO UPDATE SET bytes = excluded.bytes",
-                &[&name, &bytes],
-            )
-            .await
-            .map_err(db_error)?;
-            Ok(())
+        let (name, bytes) = (name.to_string(), bytes.to_vec());
+        self.pg.query(move |c| {
+            Box::pin(async move {
+                c.execute(
+                    "INSERT INTO blobs (name, bytes) VALUES ($1, $2)
+                     ON CONFLICT (name) DO UPDATE SET bytes = excluded.bytes",
+                    &[&name, &bytes],
+                )
+                .await
+                .map(|_| ())
+            })
         })
     }
 
     fn get(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
         check_name(name)?;
-        let (pool, name) = (self.pg.pool().clone(), name.to_string());
-        self.pg.run(async move {
-            let c = pool.get().await.map_err(pool_error)?;
-            let row = c
-                .query_opt("SELECT bytes FROM blobs WHERE name = $1", &[&name])
-                .await
-                .map_err(db_error)?;
-            Ok(row.map(|r| r.get(0)))
+        let name = name.to_string();
+        self.pg.query(move |c| {
+            Box::pin(async move {
+                let row = c
+                    .query_opt("SELECT bytes FROM blobs WHERE name = $1", &[&name])
+                    .await?;
+                Ok(row.map(|r| r.get(0)))
+            })
         })
     }
 
     fn read_at(&self, name: &str, offset: u64, len: usize) -> Result<Option<Vec<u8>>, StoreError> {
         check_name(name)?;
-        let (pool, shown, name) = (self.pg.pool().clone(), name.to_string(), name.to_string());
+        let (shown, name) = (name.to_string(), name.to_string());
         // SQL's substring counts from 1.
         let from = i64::try_from(offset).unwrap_or(i64::MAX).saturating_add(1);
         let want = i64::try_from(len).unwrap_or(i64::MAX);
-        let row: Option<(Vec<u8>, i64)> = self.pg.run(async move {
-            let c = pool.get().await.map_err(pool_error)?;
-            let row = c
-                .query_opt(
-                    "SELECT substring(bytes FROM $2::bigint::integer FOR $3::bigint::integer),
-                            octet_length(bytes)::bigint
-                     FROM blobs WHERE name = $1",
-                    &[&name, &from, &want],
-                )
-                .await
-                .map_err(db_error)?;
-            Ok(row.map(|r| (r.get(0), r.get(1))))
+        let row: Option<(Vec<u8>, i64)> = self.pg.query(move |c| {
+            Box::pin(async move {
+                let row = c
+                    .query_opt(
+                        "SELECT substring(bytes FROM $2::bigint::integer FOR $3::bigint::integer),
+                                octet_length(bytes)::bigint
+                         FROM blobs WHERE name = $1",
+                        &[&name, &from, &want],
+                    )
+                    .await?;
+                Ok(row.map(|r| (r.get(0), r.get(1))))
+            })
         })?;
         match row {
             None => Ok(None),
@@ -76,14 +76,14 @@ impl BlobStore for PgBlobs {
 
     fn remove(&self, name: &str) -> Result<bool, StoreError> {
         check_name(name)?;
-        let (pool, name) = (self.pg.pool().clone(), name.to_string());
-        self.pg.run(async move {
-            let c = pool.get().await.map_err(pool_error)?;
-            let n = c
-                .execute("DELETE FROM blobs WHERE name = $1", &[&name])
-                .await
-                .map_err(db_error)?;
-            Ok(n == 1)
+        let name = name.to_string();
+        self.pg.query(move |c| {
+            Box::pin(async move {
+                let n = c
+                    .execute("DELETE FROM blobs WHERE name = $1", &[&name])
+                    .await?;
+                Ok(n == 1)
+            })
         })
     }
 }

@@ -109,22 +109,6 @@ impl PgKv {
             None => Ok(done),
         }
     }
-
-    fn query<T: Send + 'static>(
-        &self,
-        f: impl for<'c> FnOnce(
-            &'c deadpool_postgres::Client,
-        ) -> std::pin::Pin<
-            Box<dyn std::future::Future<Output = Result<T, tokio_postgres::Error>> + Send + 'c>,
-        > + Send
-        + 'static,
-    ) -> Result<T, StoreError> {
-        let pool = self.pg.pool().clone();
-        self.pg.run(async move {
-            let c = pool.get().await.map_err(pool_error)?;
-            f(&c).await.map_err(db_error)
-        })
-    }
 }
 
 fn scope(user: Option<&str>) -> String {
@@ -134,7 +118,7 @@ fn scope(user: Option<&str>) -> String {
 impl KvStore for PgKv {
     fn get(&self, app: &str, user: Option<&str>, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let (app, uid, k) = (app.to_string(), scope(user), key.as_bytes().to_vec());
-        self.query(move |c| {
+        self.pg.query(move |c| {
             Box::pin(async move {
                 Ok(c.query_opt(
                     "SELECT value FROM kv WHERE app = $1 AND uid = $2 AND key = $3",
@@ -230,7 +214,7 @@ impl KvStore for PgKv {
             _ => lo,
         };
         let take = limit as i64 + 1;
-        let mut keys: Vec<String> = self.query(move |c| {
+        let mut keys: Vec<String> = self.pg.query(move |c| {
             Box::pin(async move {
                 let rows = c
                     .query(
@@ -252,7 +236,7 @@ impl KvStore for PgKv {
 
     fn user_entries(&self, app: &str, user: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let (app, uid) = (app.to_string(), user.to_string());
-        self.query(move |c| {
+        self.pg.query(move |c| {
             Box::pin(async move {
                 let rows = c
                     .query(
@@ -275,7 +259,7 @@ impl KvStore for PgKv {
 
     fn usage(&self, app: &str) -> Result<u64, StoreError> {
         let app = app.to_string();
-        self.query(move |c| {
+        self.pg.query(move |c| {
             Box::pin(async move {
                 Ok(
                     c.query_opt("SELECT used FROM kv_usage WHERE app = $1", &[&app])
@@ -288,7 +272,7 @@ impl KvStore for PgKv {
 
     fn apps_with_user_data(&self, user: &str) -> Result<BTreeSet<String>, StoreError> {
         let uid = user.to_string();
-        self.query(move |c| {
+        self.pg.query(move |c| {
             Box::pin(async move {
                 let rows = c
                     .query("SELECT DISTINCT app FROM kv WHERE uid = $1", &[&uid])
@@ -299,7 +283,7 @@ impl KvStore for PgKv {
     }
 
     fn export(&self) -> Result<Vec<crate::KvEntry>, StoreError> {
-        self.query(|c| {
+        self.pg.query(|c| {
             Box::pin(async move {
                 let rows = c
                     .query(

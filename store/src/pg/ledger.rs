@@ -5,7 +5,7 @@
 //! locks it, reads the batches other hosts wrote since it last looked,
 //! decides its own commands after them, and writes the next batch.
 
-use super::{Postgres, StepError, Txn, db_error, pool_error, retrying};
+use super::{Postgres, StepError, Txn, retrying};
 use crate::ledger::{decode, encode, encode_compact};
 use crate::{BatchRecord, Decide, Delivery, LedgerStore, StoreError, TableAudit};
 use std::collections::BTreeMap;
@@ -22,22 +22,6 @@ pub(crate) struct PgLedger {
 impl PgLedger {
     pub(crate) fn new(pg: Postgres) -> PgLedger {
         PgLedger { pg }
-    }
-
-    fn query<T: Send + 'static>(
-        &self,
-        f: impl for<'c> FnOnce(
-            &'c deadpool_postgres::Client,
-        ) -> std::pin::Pin<
-            Box<dyn std::future::Future<Output = Result<T, tokio_postgres::Error>> + Send + 'c>,
-        > + Send
-        + 'static,
-    ) -> Result<T, StoreError> {
-        let pool = self.pg.pool().clone();
-        self.pg.run(async move {
-            let c = pool.get().await.map_err(pool_error)?;
-            f(&c).await.map_err(db_error)
-        })
     }
 }
 
@@ -164,7 +148,7 @@ impl LedgerStore for PgLedger {
         // In pages, so a long journal is not read into memory at once.
         let mut after = 0;
         loop {
-            let page = self.query(move |c| {
+            let page = self.pg.query(move |c| {
                 Box::pin(async move {
                     let rows = c
                         .query(
@@ -190,7 +174,7 @@ impl LedgerStore for PgLedger {
 
     fn batches_after(&self, after: u64) -> Result<Vec<BatchRecord>, StoreError> {
         let after = after as i64;
-        let rows = self.query(move |c| {
+        let rows = self.pg.query(move |c| {
             Box::pin(async move {
                 let rows = c
                     .query(
@@ -259,7 +243,7 @@ impl LedgerStore for PgLedger {
 
     fn batch_transfers(&self, seq: u64) -> Result<Vec<Transfer>, StoreError> {
         let batch = seq as i64;
-        let bytes: Option<Vec<u8>> = self.query(move |c| {
+        let bytes: Option<Vec<u8>> = self.pg.query(move |c| {
             Box::pin(async move {
                 Ok(c.query_opt(
                     "SELECT transfers FROM ledger_history WHERE batch = $1",
@@ -278,7 +262,7 @@ impl LedgerStore for PgLedger {
     fn due_events(&self, now: i64, limit: usize) -> Result<Vec<Delivery>, StoreError> {
         let until = now.saturating_add(CLAIM_SECS);
         let limit = limit as i64;
-        let mut rows: Vec<(i64, Vec<u8>)> = self.query(move |c| {
+        let mut rows: Vec<(i64, Vec<u8>)> = self.pg.query(move |c| {
             Box::pin(async move {
                 // Claimed, so two hosts never deliver the same event at
                 // once; SKIP LOCKED lets each take different ones.
@@ -305,7 +289,7 @@ impl LedgerStore for PgLedger {
     }
 
     fn all_events(&self) -> Result<Vec<Delivery>, StoreError> {
-        let rows: Vec<(i64, Vec<u8>)> = self.query(|c| {
+        let rows: Vec<(i64, Vec<u8>)> = self.pg.query(|c| {
             Box::pin(async move {
                 let rows = c
                     .query("SELECT seq, delivery FROM ledger_outbox ORDER BY seq", &[])
@@ -320,7 +304,7 @@ impl LedgerStore for PgLedger {
 
     fn event_delivered(&self, seq: u64) -> Result<(), StoreError> {
         let seq = seq as i64;
-        self.query(move |c| {
+        self.pg.query(move |c| {
             Box::pin(async move {
                 c.execute("DELETE FROM ledger_outbox WHERE seq = $1", &[&seq])
                     .await
@@ -333,7 +317,7 @@ impl LedgerStore for PgLedger {
         let seq = delivery.event.seq as i64;
         let (next_at, gave_up) = (delivery.next_at, delivery.gave_up);
         let bytes = encode(delivery)?;
-        self.query(move |c| {
+        self.pg.query(move |c| {
             Box::pin(async move {
                 c.execute(
                     "UPDATE ledger_outbox SET delivery = $2, next_at = $3, gave_up = $4,
@@ -357,7 +341,7 @@ impl LedgerStore for PgLedger {
             next.push(d.next_at);
             gave_up.push(d.gave_up);
         }
-        self.query(move |c| {
+        self.pg.query(move |c| {
             Box::pin(async move {
                 c.execute(
                     "INSERT INTO ledger_outbox (seq, delivery, next_at, gave_up)
@@ -373,7 +357,7 @@ impl LedgerStore for PgLedger {
     }
 
     fn audit_tables(&self) -> Result<Option<TableAudit>, StoreError> {
-        let found = self.query(|c| Box::pin(async move { audit(c).await }))?;
+        let found = self.pg.query(|c| Box::pin(async move { audit(c).await }))?;
         found.map(Some)
     }
 }

@@ -174,6 +174,25 @@ impl Postgres {
         self.wait(f)?
     }
 
+    /// Runs `f` on a pooled connection (outside any transaction of ours:
+    /// one statement, or a transaction `f` makes itself).
+    pub(crate) fn query<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(
+                &'c deadpool_postgres::Client,
+            ) -> std::pin::Pin<
+                Box<dyn Future<Output = Result<T, tokio_postgres::Error>> + Send + 'c>,
+            > + Send
+            + 'static,
+    {
+        let pool = self.pool().clone();
+        self.run(async move {
+            let c = pool.get().await.map_err(pool_error)?;
+            f(&c).await.map_err(db_error)
+        })
+    }
+
     fn wait<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -468,129 +487,121 @@ impl Backend for Postgres {
         true
     }
     fn lease(&self, name: &str, holder: &str, now: i64, ttl: i64) -> Result<bool, StoreError> {
-        let pool = self.pool().clone();
         let (name, holder) = (name.to_string(), holder.to_string());
         let until = now.saturating_add(ttl);
-        self.run(async move {
-            let c = pool.get().await.map_err(pool_error)?;
-            // Taken when free or run out, renewed by its holder; one
-            // statement, so two hosts never both get it.
-            let n = c
-                .execute(
-                    "INSERT INTO leases (name, holder, until) VALUES ($1, $2, $3)
-                     ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
-                     WHERE leases.until <= $4 OR leases.holder = excluded.holder",
-                    &[&name, &holder, &until, &now],
-                )
-                .await
-                .map_err(db_error)?;
-            Ok(n == 1)
+        self.query(move |c| {
+            Box::pin(async move {
+                // Taken when free or run out, renewed by its holder; one
+                // statement, so two hosts never both get it.
+                let n = c
+                    .execute(
+                        "INSERT INTO leases (name, holder, until) VALUES ($1, $2, $3)
+                         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
+                         WHERE leases.until <= $4 OR leases.holder = excluded.holder",
+                        &[&name, &holder, &until, &now],
+                    )
+                    .await?;
+                Ok(n == 1)
+            })
         })
     }
     fn apps_version(&self) -> Result<u64, StoreError> {
-        let pool = self.pool().clone();
-        self.run(async move {
-            let c = pool.get().await.map_err(pool_error)?;
-            let row = c
-                .query_opt("SELECT version FROM changes WHERE name = 'apps'", &[])
-                .await
-                .map_err(db_error)?;
-            Ok(row.map_or(0, |r| r.get::<_, i64>(0) as u64))
+        self.query(|c| {
+            Box::pin(async move {
+                let row = c
+                    .query_opt("SELECT version FROM changes WHERE name = 'apps'", &[])
+                    .await?;
+                Ok(row.map_or(0, |r| r.get::<_, i64>(0) as u64))
+            })
         })
     }
     fn bump_apps_version(&self) -> Result<(), StoreError> {
-        let pool = self.pool().clone();
-        self.run(async move {
-            let c = pool.get().await.map_err(pool_error)?;
-            c.execute(
-                "INSERT INTO changes (name, version) VALUES ('apps', 1)
-                 ON CONFLICT (name) DO UPDATE SET version = changes.version + 1",
-                &[],
-            )
-            .await
-            .map_err(db_error)?;
-            // Wakes hosts listening, so they reload at once (others poll).
-            c.batch_execute("NOTIFY superapp_apps").await.ok();
-            Ok(())
+        self.query(|c| {
+            Box::pin(async move {
+                c.execute(
+                    "INSERT INTO changes (name, version) VALUES ('apps', 1)
+                     ON CONFLICT (name) DO UPDATE SET version = changes.version + 1",
+                    &[],
+                )
+                .await?;
+                // Wakes hosts listening, so they reload at once (others poll).
+                c.batch_execute("NOTIFY superapp_apps").await.ok();
+                Ok(())
+            })
         })
     }
     fn describe(&self) -> String {
         self.inner.url.clone()
     }
     fn live_events_after(&self, after: u64) -> Result<Vec<(String, u64)>, StoreError> {
-        let pool = self.pool().clone();
         let after = after as i64;
-        self.run(async move {
-            let c = pool.get().await.map_err(pool_error)?;
-            let rows = c
-                .query(
-                    "SELECT uid, id FROM msg_events WHERE id > $1 ORDER BY id LIMIT 10000",
-                    &[&after],
-                )
-                .await
-                .map_err(db_error)?;
-            Ok(rows
-                .into_iter()
-                .map(|r| (r.get(0), r.get::<_, i64>(1) as u64))
-                .collect())
+        self.query(move |c| {
+            Box::pin(async move {
+                let rows = c
+                    .query(
+                        "SELECT uid, id FROM msg_events WHERE id > $1 ORDER BY id LIMIT 10000",
+                        &[&after],
+                    )
+                    .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| (r.get(0), r.get::<_, i64>(1) as u64))
+                    .collect())
+            })
         })
     }
     fn newest_live_event(&self) -> Result<u64, StoreError> {
-        let pool = self.pool().clone();
-        self.run(async move {
-            let c = pool.get().await.map_err(pool_error)?;
-            let row = c
-                .query_one("SELECT coalesce(max(id), 0)::bigint FROM msg_events", &[])
-                .await
-                .map_err(db_error)?;
-            Ok(row.get::<_, i64>(0) as u64)
+        self.query(|c| {
+            Box::pin(async move {
+                let row = c
+                    .query_one("SELECT coalesce(max(id), 0)::bigint FROM msg_events", &[])
+                    .await?;
+                Ok(row.get::<_, i64>(0) as u64)
+            })
         })
     }
     fn changes(&self) -> Option<Arc<tokio::sync::Notify>> {
         self.inner.changes.clone()
     }
     fn record_trees(&self) -> Result<Vec<String>, StoreError> {
-        let pool = self.pool().clone();
-        self.run(async move {
-            let c = pool.get().await.map_err(pool_error)?;
-            let rows = c
-                .query(
-                    "SELECT DISTINCT tree FROM records WHERE tree <> 'messaging' ORDER BY tree",
-                    &[],
-                )
-                .await
-                .map_err(db_error)?;
-            Ok(rows.into_iter().map(|r| r.get(0)).collect())
+        self.query(|c| {
+            Box::pin(async move {
+                let rows = c
+                    .query(
+                        "SELECT DISTINCT tree FROM records WHERE tree <> 'messaging' ORDER BY tree",
+                        &[],
+                    )
+                    .await?;
+                Ok(rows.into_iter().map(|r| r.get(0)).collect())
+            })
         })
     }
     fn is_empty(&self) -> Result<bool, StoreError> {
-        let pool = self.pool().clone();
-        self.run(async move {
-            let c = pool.get().await.map_err(pool_error)?;
-            let row = c
-                .query_one(
-                    "SELECT (SELECT count(*) FROM records) + (SELECT count(*) FROM kv)
-                          + (SELECT count(*) FROM blobs) + (SELECT count(*) FROM ledger_batches)
-                          + (SELECT count(*) FROM ledger_outbox) + (SELECT count(*) FROM msg_events)",
-                    &[],
-                )
-                .await
-                .map_err(db_error)?;
-            Ok(row.get::<_, i64>(0) == 0)
+        self.query(|c| {
+            Box::pin(async move {
+                let row = c
+                    .query_one(
+                        "SELECT (SELECT count(*) FROM records) + (SELECT count(*) FROM kv)
+                              + (SELECT count(*) FROM blobs) + (SELECT count(*) FROM ledger_batches)
+                              + (SELECT count(*) FROM ledger_outbox) + (SELECT count(*) FROM msg_events)",
+                        &[],
+                    )
+                    .await?;
+                Ok(row.get::<_, i64>(0) == 0)
+            })
         })
     }
     fn reserve_ids(&self, above: u64) -> Result<(), StoreError> {
-        let pool = self.pool().clone();
         let next = above.saturating_add(1) as i64;
-        self.run(async move {
-            let c = pool.get().await.map_err(pool_error)?;
-            c.execute(
-                "UPDATE msg_head SET next = greatest(next, $1) WHERE id = 1",
-                &[&next],
-            )
-            .await
-            .map_err(db_error)?;
-            Ok(())
+        self.query(move |c| {
+            Box::pin(async move {
+                c.execute(
+                    "UPDATE msg_head SET next = greatest(next, $1) WHERE id = 1",
+                    &[&next],
+                )
+                .await
+                .map(|_| ())
+            })
         })
     }
 }

@@ -106,6 +106,17 @@ impl Iterator for Scan<'_> {
 }
 
 impl PgRecords {
+    /// The value `sql` (taking the tree and the key) returns, if a row.
+    fn one_row(&self, sql: &'static str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let (tree, key) = (self.tree, key.as_bytes().to_vec());
+        self.pg.query(move |c| {
+            Box::pin(async move {
+                let row = c.query_opt(sql, &[&tree, &key]).await?;
+                Ok(row.map(|r| r.get(0)))
+            })
+        })
+    }
+
     fn scan(&self, lo: Vec<u8>, hi: Option<Vec<u8>>, rev: bool) -> Entries<'_> {
         Box::new(Scan {
             pg: &self.pg,
@@ -121,19 +132,10 @@ impl PgRecords {
 
 impl RecordStore for PgRecords {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let pool = self.pg.pool().clone();
-        let (tree, key) = (self.tree, key.as_bytes().to_vec());
-        self.pg.run(async move {
-            let c = pool.get().await.map_err(pool_error)?;
-            let row = c
-                .query_opt(
-                    "SELECT value FROM records WHERE tree = $1 AND key = $2",
-                    &[&tree, &key],
-                )
-                .await
-                .map_err(db_error)?;
-            Ok(row.map(|r| r.get(0)))
-        })
+        self.one_row(
+            "SELECT value FROM records WHERE tree = $1 AND key = $2",
+            key,
+        )
     }
 
     fn insert(&self, key: &str, value: Vec<u8>) -> Result<(), StoreError> {
@@ -141,19 +143,10 @@ impl RecordStore for PgRecords {
     }
 
     fn remove(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let pool = self.pg.pool().clone();
-        let (tree, key) = (self.tree, key.as_bytes().to_vec());
-        self.pg.run(async move {
-            let c = pool.get().await.map_err(pool_error)?;
-            let row = c
-                .query_opt(
-                    "DELETE FROM records WHERE tree = $1 AND key = $2 RETURNING value",
-                    &[&tree, &key],
-                )
-                .await
-                .map_err(db_error)?;
-            Ok(row.map(|r| r.get(0)))
-        })
+        self.one_row(
+            "DELETE FROM records WHERE tree = $1 AND key = $2 RETURNING value",
+            key,
+        )
     }
 
     fn compare_and_swap(

@@ -60,10 +60,18 @@ pub fn fresh_database() -> String {
     format!("{base}/{name}")
 }
 
-/// Runs `sql` on `url` from a thread of its own (tests call this from
-/// inside and outside async runtimes alike).
-pub fn run_sql(url: &str, sql: &str) -> Result<(), String> {
-    let (url, sql) = (url.to_string(), sql.to_string());
+/// Runs `f` with a client connected to `url`, from a thread of its own
+/// (tests call this from inside and outside async runtimes alike).
+fn with_client<T: Send + 'static>(
+    url: &str,
+    f: impl for<'c> FnOnce(
+        &'c tokio_postgres::Client,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<T, tokio_postgres::Error>> + Send + 'c>,
+    > + Send
+    + 'static,
+) -> Result<T, String> {
+    let url = url.to_string();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -74,7 +82,7 @@ pub fn run_sql(url: &str, sql: &str) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?;
             let task = tokio::spawn(conn);
-            let r = client.batch_execute(&sql).await.map_err(|e| e.to_string());
+            let r = f(&client).await.map_err(|e| e.to_string());
             drop(client);
             let _ = task.await;
             r
@@ -84,23 +92,21 @@ pub fn run_sql(url: &str, sql: &str) -> Result<(), String> {
     .map_err(|_| "the SQL thread panicked".to_string())?
 }
 
+/// Runs `sql` on `url`.
+pub fn run_sql(url: &str, sql: &str) -> Result<(), String> {
+    let sql = sql.to_string();
+    with_client(url, move |c| {
+        Box::pin(async move { c.batch_execute(&sql).await })
+    })
+}
+
 /// The first column of every row `sql` returns on `url`, as text.
 pub fn query_texts(url: &str, sql: &str) -> Result<Vec<String>, String> {
-    let (url, sql) = (url.to_string(), sql.to_string());
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())?;
-        rt.block_on(async move {
-            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                .await
-                .map_err(|e| e.to_string())?;
-            let task = tokio::spawn(conn);
-            let rows = client.simple_query(&sql).await.map_err(|e| e.to_string())?;
-            drop(client);
-            let _ = task.await;
-            Ok(rows
+    let sql = sql.to_string();
+    with_client(url, move |c| {
+        Box::pin(async move {
+            Ok(c.simple_query(&sql)
+                .await?
                 .into_iter()
                 .filter_map(|m| match m {
                     tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
@@ -109,8 +115,6 @@ pub fn query_texts(url: &str, sql: &str) -> Result<Vec<String>, String> {
                 .collect())
         })
     })
-    .join()
-    .map_err(|_| "the SQL thread panicked".to_string())?
 }
 
 fn start_or_find() -> Server {

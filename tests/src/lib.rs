@@ -185,7 +185,8 @@ fn rand_u32() -> u32 {
         ^ std::process::id()
 }
 
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+/// Copies folder `from` into `to`, subfolders included.
+pub fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(to)?;
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;

@@ -61,11 +61,11 @@ pub(super) async fn transactions(
     uri: Uri,
 ) -> Result<Json<TransactionPage>, Problem> {
     let q: HistoryQuery = query(&uri)?;
-    Ok(Json(s.host.transactions(
-        &who.user_id,
-        q.before,
-        PageLimit::or_default(q.limit),
-    )?))
+    Ok(Json(
+        s.host
+            .transactions(&who.user_id, q.before, PageLimit::or_default(q.limit))
+            .await?,
+    ))
 }
 
 /// Money to another person.

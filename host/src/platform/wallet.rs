@@ -453,7 +453,7 @@ impl Superapp {
     }
 
     /// A person's history, newest first, `limit` (1–200) entries below `before`.
-    pub fn transactions(
+    pub async fn transactions(
         &self,
         user_id: &str,
         before: Option<u64>,
@@ -461,7 +461,7 @@ impl Superapp {
     ) -> Result<TransactionPage, WalletError> {
         let limit = limit.clamp(1, 200);
         let account = Account::User(user_id.to_string());
-        let mut items = self.wallet.history(&account, before, limit + 1)?;
+        let mut items = self.wallet.history(&account, before, limit + 1).await?;
         let more = items.len() > limit;
         items.truncate(limit);
         let next_before = if more {

@@ -178,13 +178,15 @@ impl Wallet {
             .map_err(|_| WalletError::Unavailable)
     }
 
-    /// An account's transfers, newest first, below the `before` sequence.
-    pub fn history(
+    /// An account's transfers, newest first, below the `before` sequence
+    /// (after the writer has seen what other hosts committed).
+    pub async fn history(
         &self,
         account: &Account,
         before: Option<u64>,
         limit: usize,
     ) -> Result<Vec<Transfer>, WalletError> {
+        self.read(|_| ()).await?;
         let batches = match self.inner.index.read() {
             Ok(index) => index.get(account).cloned().unwrap_or_default(),
             Err(_) => return Err(WalletError::Unavailable),

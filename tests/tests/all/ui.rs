@@ -53,7 +53,7 @@ impl Env {
     /// A copy of the sample UI at `name` under the test folder.
     fn ui(&self, name: &str) -> anyhow::Result<PathBuf> {
         let to = self.path(name);
-        copy_dir(&root().join("tests/ui-sample"), &to)?;
+        superapp_tests::copy_dir(&root().join("tests/ui-sample"), &to)?;
         Ok(to)
     }
 
@@ -83,20 +83,6 @@ impl Env {
     fn files(&self) -> usize {
         superapp_tests::component_files(&self.path("data"))
     }
-}
-
-fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &target)?;
-        } else {
-            std::fs::copy(entry.path(), target)?;
-        }
-    }
-    Ok(())
 }
 
 /// The `ui` of app `id` in `GET /apps`.

@@ -596,24 +596,77 @@ fn postmaster_pid() -> Option<u32> {
     })
 }
 
-/// CPU ticks of the database server: the postmaster (with its exited
-/// children, which it has reaped) and its live children; without a
-/// postmaster, every `postgres` process.
-fn db_ticks(postmaster: Option<u32>) -> u64 {
+/// What a database process is, from its title: `backend of scale_pg1`
+/// (a client connection), `autovacuum worker`, `walwriter`…
+fn db_role(pid: u32) -> String {
+    let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let title = String::from_utf8_lossy(&cmd).replace('\0', " ");
+    match title.trim().strip_prefix("postgres: ") {
+        // `postgres: <user> <database> <host>(<port>) <state>`
+        Some(t) if t.contains('(') => {
+            format!("backend of {}", t.split_whitespace().nth(1).unwrap_or("?"))
+        }
+        Some(t) => t.to_string(),
+        // A child that has not named itself yet: a backend starting.
+        None => "starting backend".into(),
+    }
+}
+
+/// CPU ticks of each database process by pid, with what it is: the
+/// postmaster (counting its exited children, which it has reaped) and its
+/// live children; without a postmaster, every `postgres` process.
+type DbSnap = BTreeMap<u32, (u64, String)>;
+
+const REAPED: &str = "postmaster and exited processes";
+
+fn db_snapshot(postmaster: Option<u32>) -> DbSnap {
+    let stat = |p: u32| stat_fields(&PathBuf::from(format!("/proc/{p}/stat")));
+    let mut snap = DbSnap::new();
     match postmaster {
         Some(pm) => {
-            let own = stat_fields(&PathBuf::from(format!("/proc/{pm}/stat"))).map_or(0, |f| {
-                field(&f, 14) + field(&f, 15) + field(&f, 16) + field(&f, 17)
-            });
-            let children: u64 = pids()
-                .filter_map(|p| stat_fields(&PathBuf::from(format!("/proc/{p}/stat"))))
-                .filter(|f| field(f, 4) == u64::from(pm))
-                .map(|f| field(&f, 14) + field(&f, 15))
-                .sum();
-            own + children
+            if let Some(f) = stat(pm) {
+                let t = field(&f, 14) + field(&f, 15) + field(&f, 16) + field(&f, 17);
+                snap.insert(pm, (t, REAPED.into()));
+            }
+            for p in pids() {
+                if let Some(f) = stat(p).filter(|f| field(f, 4) == u64::from(pm)) {
+                    snap.insert(p, (field(&f, 14) + field(&f, 15), db_role(p)));
+                }
+            }
         }
-        None => pids().filter(|&p| is_postgres(p)).map(process_ticks).sum(),
+        None => {
+            for p in pids().filter(|&p| is_postgres(p)) {
+                snap.insert(p, (process_ticks(p), db_role(p)));
+            }
+        }
     }
+    snap
+}
+
+/// The database's CPU seconds between two snapshots, by role, and its
+/// busiest process (role, seconds). A process that ended meanwhile is
+/// counted through the postmaster's reaped children.
+fn db_delta(
+    before: &DbSnap,
+    after: &DbSnap,
+) -> (f64, BTreeMap<String, f64>, Option<(String, f64)>) {
+    let sum = |s: &DbSnap| s.values().map(|(t, _)| *t).sum::<u64>();
+    let total = sum(after).saturating_sub(sum(before)) as f64 / TICKS;
+    let mut roles: BTreeMap<String, f64> = BTreeMap::new();
+    let mut busiest: Option<(String, f64)> = None;
+    for (pid, (t, role)) in after {
+        let d = (*t as f64 - before.get(pid).map_or(0.0, |b| b.0 as f64)) / TICKS;
+        *roles.entry(role.clone()).or_default() += d;
+        if role != REAPED && d > 0.0 && busiest.as_ref().is_none_or(|(_, b)| d > *b) {
+            busiest = Some((role.clone(), d));
+        }
+    }
+    for (pid, (t, _)) in before {
+        if !after.contains_key(pid) {
+            *roles.entry(REAPED.into()).or_default() -= *t as f64 / TICKS;
+        }
+    }
+    (total, roles, busiest)
 }
 
 /// (busy, total) ticks of the whole machine, from /proc/stat.
@@ -660,10 +713,24 @@ fn wal(admin: &str) -> anyhow::Result<(u64, u64, Option<f64>)> {
     Ok((num(0)?, num(1)?, v.get(2).and_then(|t| t.parse().ok())))
 }
 
-fn head(db: &str) -> anyhow::Result<u64> {
-    let row =
-        query_texts(db, "SELECT seq FROM ledger_head WHERE id = 1").map_err(anyhow::Error::msg)?;
-    Ok(row.first().and_then(|s| s.parse().ok()).unwrap_or(0))
+/// The ledger's head batch and the database's counters: (head, sessions
+/// opened, transactions committed, transactions rolled back).
+fn db_counters(db: &str) -> anyhow::Result<[u64; 4]> {
+    let row = query_texts(
+        db,
+        "SELECT (SELECT seq FROM ledger_head WHERE id = 1)::text || ' ' || sessions::text \
+         || ' ' || xact_commit::text || ' ' || xact_rollback::text \
+         FROM pg_stat_database WHERE datname = current_database()",
+    )
+    .map_err(anyhow::Error::msg)?;
+    let v: Vec<u64> = row
+        .first()
+        .map(|t| t.split(' ').filter_map(|n| n.parse().ok()).collect())
+        .unwrap_or_default();
+    match v.as_slice() {
+        [a, b, c, d] => Ok([*a, *b, *c, *d]),
+        _ => bail!("unexpected database counters {row:?}"),
+    }
 }
 
 /// One round of one setup, as measured.
@@ -678,11 +745,19 @@ struct Round {
     host_cpu: f64,
     writer_cpu: f64,
     db_cpu: Option<f64>,
+    /// The database's CPU seconds by process role, and its busiest process.
+    db_roles: BTreeMap<String, f64>,
+    db_busiest: Option<(String, f64)>,
     /// Share of the machine's CPU time that was busy.
     machine_busy: f64,
     fsyncs: Option<u64>,
     fsync_ms: Option<f64>,
     batches: Option<u64>,
+    /// Connections the database accepted for the setup's database
+    /// (including this bench's probe), transactions committed and rolled back.
+    sessions: Option<u64>,
+    commits: Option<u64>,
+    rollbacks: Option<u64>,
 }
 
 impl Round {
@@ -737,8 +812,8 @@ fn transfer_round(
         pool[i].recv()?;
     }
     let wal_before = pg.map(|p| wal(&p.admin)).transpose()?;
-    let head_before = pg.map(|p| head(&p.db)).transpose()?;
-    let db_before = pg.map(|p| db_ticks(p.postmaster));
+    let counters_before = pg.map(|p| db_counters(&p.db)).transpose()?;
+    let db_before = pg.map(|p| db_snapshot(p.postmaster));
     let host_before = host_ticks(pool, who);
     let machine_before = machine_ticks();
     for &i in who {
@@ -751,11 +826,14 @@ fn transfer_round(
     }
     let host_after = host_ticks(pool, who);
     let machine_after = machine_ticks();
-    let db_after = pg.map(|p| db_ticks(p.postmaster));
+    let db_after = pg.map(|p| db_snapshot(p.postmaster));
     r.host_cpu = (host_after.0 - host_before.0) as f64 / TICKS;
     r.writer_cpu = (host_after.1 - host_before.1) as f64 / TICKS;
     if let (Some(a), Some(b)) = (db_after, db_before) {
-        r.db_cpu = Some(a.saturating_sub(b) as f64 / TICKS);
+        let (total, roles, busiest) = db_delta(&b, &a);
+        r.db_cpu = Some(total);
+        r.db_roles = roles;
+        r.db_busiest = busiest;
     }
     r.machine_busy = (machine_after.0 - machine_before.0) as f64
         / ((machine_after.1 - machine_before.1).max(1) as f64);
@@ -770,9 +848,11 @@ fn transfer_round(
                 .filter(|_| p.timed)
                 .map(|(a, b)| a - b);
         }
-        r.batches = head_before
-            .map(|b| head(&p.db).map(|a| a - b))
-            .transpose()?;
+        if let Some(b) = counters_before {
+            let a = db_counters(&p.db)?;
+            let d = |i: usize| Some(a[i].saturating_sub(b[i]));
+            (r.batches, r.sessions, r.commits, r.rollbacks) = (d(0), d(1), d(2), d(3));
+        }
     }
     Ok(r)
 }
@@ -829,6 +909,27 @@ fn storm_round(
     Ok((r, won, paid, rows, sum))
 }
 
+/// Connections opened to measure what a fresh one costs the database.
+const CALIBRATION: usize = 40;
+
+/// Database CPU seconds of one fresh connection that touches the ledger's
+/// tables (loading what a new backend loads for a batch) and closes.
+fn connection_cost(p: &Pg) -> anyhow::Result<f64> {
+    let before = db_snapshot(p.postmaster);
+    for _ in 0..CALIBRATION {
+        query_texts(
+            &p.db,
+            "SELECT 1 FROM ledger_head, ledger_batches, ledger_history, ledger_transfers, \
+             ledger_balances, ledger_outbox WHERE false",
+        )
+        .map_err(anyhow::Error::msg)?;
+    }
+    // The postmaster reaps the last ones a moment after they close.
+    std::thread::sleep(Duration::from_millis(300));
+    let after = db_snapshot(p.postmaster);
+    Ok(db_delta(&before, &after).0 / CALIBRATION as f64)
+}
+
 /// Per setup, over the measured rounds.
 struct Setup {
     name: &'static str,
@@ -871,7 +972,8 @@ fn thousands(x: f64) -> String {
     out
 }
 
-/// Where one setup's time went, and the verdict's inputs.
+/// Where one setup's time went (medians over its rounds), and the
+/// verdict's inputs. CPU and fsync time per 1,000 transfers in seconds.
 struct Costs {
     host: f64,
     host_cores: f64,
@@ -879,27 +981,85 @@ struct Costs {
     writer_busy: f64,
     db: Option<f64>,
     db_cores: Option<f64>,
+    /// Cores by database process role, over all rounds.
+    db_roles: Vec<(String, f64)>,
+    db_busiest: Option<(String, f64)>,
+    fsync: Option<f64>,
     fsyncs_per_s: Option<f64>,
     per_fsync: Option<f64>,
-    per_batch: Option<f64>,
+    fsync_each_ms: Option<f64>,
     fsync_busy: Option<f64>,
+    per_batch: Option<f64>,
+    cycle_ms: Option<f64>,
+    /// New database connections per batch, and rolled-back transactions/s.
+    sessions_per_batch: Option<f64>,
+    rollbacks_per_s: Option<f64>,
+    /// Share of the database's CPU spent in processes that ended.
+    exited_share: Option<f64>,
     machine: f64,
+    /// Cores used by processes other than the hosts and the database.
+    others: f64,
 }
 
-fn costs(s: &Setup) -> Costs {
+fn costs(s: &Setup, cores: usize) -> Costs {
     let m = |f: &dyn Fn(&Round) -> Option<f64>| s.med(f);
+    let secs = |r: &Round| r.elapsed.max(1e-9);
+    let mut roles: BTreeMap<String, f64> = BTreeMap::new();
+    for r in &s.rounds {
+        for (role, c) in &r.db_roles {
+            *roles.entry(role.clone()).or_default() += c;
+        }
+    }
+    let wall: f64 = s.rounds.iter().map(secs).sum();
+    let mut db_roles: Vec<(String, f64)> = roles
+        .into_iter()
+        .map(|(role, c)| (role, c / wall.max(1e-9)))
+        .collect();
+    db_roles.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let busiest_role = s
+        .rounds
+        .iter()
+        .filter_map(|r| r.db_busiest.clone())
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(role, _)| role);
+    let busiest = m(&|r| r.db_busiest.as_ref().map(|(_, c)| c / secs(r)));
     Costs {
         host: m(&|r| Some(r.per_k(r.host_cpu))).unwrap_or(0.0),
-        host_cores: m(&|r| Some(r.host_cpu / r.elapsed.max(1e-9))).unwrap_or(0.0),
+        host_cores: m(&|r| Some(r.host_cpu / secs(r))).unwrap_or(0.0),
         writer: m(&|r| Some(r.per_k(r.writer_cpu))).unwrap_or(0.0),
-        writer_busy: m(&|r| Some(r.writer_cpu / r.elapsed.max(1e-9))).unwrap_or(0.0),
+        writer_busy: m(&|r| Some(r.writer_cpu / secs(r))).unwrap_or(0.0),
         db: m(&|r| r.db_cpu.map(|c| r.per_k(c))),
-        db_cores: m(&|r| r.db_cpu.map(|c| c / r.elapsed.max(1e-9))),
-        fsyncs_per_s: m(&|r| r.fsyncs.map(|f| f as f64 / r.elapsed.max(1e-9))),
+        db_cores: m(&|r| r.db_cpu.map(|c| c / secs(r))),
+        db_roles,
+        db_busiest: busiest_role.zip(busiest),
+        fsync: m(&|r| r.fsync_ms.map(|ms| r.per_k(ms / 1000.0))),
+        fsyncs_per_s: m(&|r| r.fsyncs.map(|f| f as f64 / secs(r))),
         per_fsync: m(&|r| r.fsyncs.map(|f| r.ops as f64 / (f.max(1) as f64))),
+        fsync_each_ms: m(&|r| {
+            r.fsync_ms
+                .zip(r.fsyncs)
+                .map(|(ms, f)| ms / (f.max(1) as f64))
+        }),
+        fsync_busy: m(&|r| r.fsync_ms.map(|ms| ms / 1000.0 / secs(r))),
         per_batch: m(&|r| r.batches.map(|b| r.ops as f64 / (b.max(1) as f64))),
-        fsync_busy: m(&|r| r.fsync_ms.map(|ms| ms / 1000.0 / r.elapsed.max(1e-9))),
+        cycle_ms: m(&|r| r.batches.map(|b| secs(r) * 1000.0 / (b.max(1) as f64))),
+        sessions_per_batch: m(&|r| {
+            r.sessions
+                .zip(r.batches)
+                .map(|(n, b)| n as f64 / (b.max(1) as f64))
+        }),
+        rollbacks_per_s: m(&|r| r.rollbacks.map(|n| n as f64 / secs(r))),
+        exited_share: m(&|r| {
+            r.db_cpu
+                .filter(|c| *c > 0.0)
+                .map(|c| r.db_roles.get(REAPED).copied().unwrap_or(0.0) / c)
+        }),
         machine: m(&|r| Some(r.machine_busy)).unwrap_or(0.0),
+        others: m(&|r| {
+            let ours = (r.host_cpu + r.db_cpu.unwrap_or(0.0)) / secs(r);
+            Some((r.machine_busy * cores as f64 - ours).max(0.0))
+        })
+        .unwrap_or(0.0),
     }
 }
 
@@ -907,55 +1067,128 @@ fn opt(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
     v.map_or_else(|| "n/a".to_string(), f)
 }
 
-fn verdict(name: &str, c: &Costs, cores: usize) -> String {
-    let db = c.db.unwrap_or(0.0);
-    let saturated = c.machine >= 0.85;
-    let figures = format!(
-        "host CPU {:.3} s/1k ({:.2} cores, ledger writer {:.0}% busy), database CPU {:.3} s/1k ({:.2} cores), \
-         {} fsyncs/s at {} transfers/fsync, fsync busy {}, machine {:.0}% busy of {cores} cores",
+/// The lines saying where one setup's time went.
+fn breakdown(name: &str, c: &Costs) -> String {
+    let mut out = format!(
+        "  {name}: per 1,000 transfers host CPU {:.3} s (ledger writer thread {:.3} s), database CPU {}, WAL fsync {}\n",
         c.host,
+        c.writer,
+        opt(c.db, |v| format!("{v:.3} s")),
+        opt(c.fsync, |v| format!("{v:.3} s")),
+    );
+    out += &format!(
+        "      cores: host {:.2} (ledger writer {:.0}% busy), database {}{}; other processes {:.2}; machine {:.0}% busy\n",
         c.host_cores,
         c.writer_busy * 100.0,
-        db,
-        c.db_cores.unwrap_or(0.0),
-        opt(c.fsyncs_per_s, |v| format!("{v:.0}")),
-        opt(c.per_fsync, |v| format!("{v:.1}")),
-        opt(c.fsync_busy, |v| format!("{:.0}%", v * 100.0)),
+        opt(c.db_cores, |v| format!("{v:.2}")),
+        if c.db_roles.is_empty() {
+            String::new()
+        } else {
+            let roles: Vec<String> = c
+                .db_roles
+                .iter()
+                .filter(|(_, k)| *k >= 0.005)
+                .take(4)
+                .map(|(role, k)| format!("{role} {k:.2}"))
+                .collect();
+            format!(
+                " ({}; busiest single process {})",
+                roles.join(", "),
+                c.db_busiest
+                    .as_ref()
+                    .filter(|(_, k)| *k >= 0.005)
+                    .map_or("none above 0.005".into(), |(role, k)| format!(
+                        "{role} {k:.2}"
+                    ))
+            )
+        },
+        c.others,
         c.machine * 100.0
     );
+    if c.per_batch.is_none() && c.fsyncs_per_s.is_none() {
+        // The embedded backend: no database counters to read.
+        return out.trim_end().to_string();
+    }
+    out += &format!(
+        "      group commit: {} transfers/batch, a batch every {} ms; {} new database connections per batch, {} transactions rolled back/s; {} WAL fsyncs/s, {} transfers/fsync, {} ms per fsync, fsync busy {}",
+        opt(c.per_batch, |v| format!("{v:.1}")),
+        opt(c.cycle_ms, |v| format!("{v:.1}")),
+        opt(c.sessions_per_batch, |v| format!("{v:.2}")),
+        opt(c.rollbacks_per_s, |v| format!("{v:.0}")),
+        opt(c.fsyncs_per_s, |v| format!("{v:.0}")),
+        opt(c.per_fsync, |v| format!("{v:.1}")),
+        opt(c.fsync_each_ms, |v| format!("{v:.2}")),
+        opt(c.fsync_busy, |v| format!("{:.0}%", v * 100.0)),
+    );
+    out
+}
+
+fn verdict(name: &str, c: &Costs, cores: usize, connection: Option<f64>) -> String {
+    let db = c.db.unwrap_or(0.0);
+    let fsync = c.fsync.unwrap_or(0.0);
+    let saturated = c.machine >= 0.85;
     let fsync_bound = !saturated
-        && (c.fsync_busy.is_some_and(|b| b >= 0.5)
-            || (c.fsync_busy.is_none() && c.per_fsync.is_some_and(|p| p < 32.0)));
+        && (fsync >= c.host.max(db)
+            || c.fsync_busy.is_some_and(|b| b >= 0.5)
+            || (c.fsync.is_none() && c.per_fsync.is_some_and(|p| p < 32.0)));
     let what = if fsync_bound {
-        "fsync-bound (WAL flushes; the CPU is not saturated)".to_string()
-    } else if saturated {
-        if c.host >= db {
-            format!(
-                "CPU-bound, largest consumer the host ({:.1}x the database's CPU per transfer)",
-                c.host / db.max(1e-9)
-            )
-        } else {
-            format!(
-                "CPU-bound, largest consumer the database ({:.1}x the host's CPU per transfer)",
-                db / c.host.max(1e-9)
-            )
-        }
-    } else if c.writer_busy >= 0.8 {
-        "bound by the host's single ledger-writer thread (the CPU is not saturated overall)"
-            .to_string()
-    } else {
-        let larger = if c.host >= db {
-            "the host"
-        } else {
-            "the database"
-        };
         format!(
-            "neither CPU ({:.0}% busy) nor fsync is saturated: waiting (round trips, locks); \
-             the larger CPU consumer is {larger}",
-            c.machine * 100.0
+            "fsync-bound: WAL fsync {fsync:.3} s per 1,000 transfers ({} transfers/fsync, fsync busy {}) with the CPU not saturated",
+            opt(c.per_fsync, |v| format!("{v:.1}")),
+            opt(c.fsync_busy, |v| format!("{:.0}%", v * 100.0)),
+        )
+    } else if db >= c.host && db >= fsync {
+        format!(
+            "the database's CPU is the largest consumer: {db:.3} CPU s per 1,000 transfers, {:.1}x the host's {:.3} s, against {fsync:.3} s of WAL fsync{}",
+            db / c.host.max(1e-9),
+            c.host,
+            c.db_busiest
+                .as_ref()
+                .filter(|(_, k)| *k >= 0.05)
+                .map_or(String::new(), |(role, k)| format!(
+                    "; its busiest live process ({role}) ran {k:.2} cores"
+                ))
+        )
+    } else {
+        format!(
+            "the host's CPU is the largest consumer: {:.3} CPU s per 1,000 transfers (ledger writer {:.0}% busy), {:.1}x the database's {db:.3} s, against {fsync:.3} s of WAL fsync",
+            c.host,
+            c.writer_busy * 100.0,
+            c.host / db.max(1e-9)
         )
     };
-    format!("verdict ({name}): {what} — {figures}")
+    let load = format!(
+        "machine {:.0}% busy: hosts {:.2} + database {:.2} cores, other processes {:.2} of {cores}{}",
+        c.machine * 100.0,
+        c.host_cores,
+        c.db_cores.unwrap_or(0.0),
+        c.others,
+        if saturated && c.others > c.host_cores + c.db_cores.unwrap_or(0.0) {
+            " (the box was saturated mostly by others: the figures are throttled)"
+        } else {
+            ""
+        }
+    );
+    let churn = match (c.sessions_per_batch, c.exited_share) {
+        (Some(n), Some(x)) if n >= 0.5 => {
+            let per_batch_ms = db * c.per_batch.unwrap_or(0.0);
+            format!(
+                "; connection churn: the database accepts {n:.2} new connections per batch and {:.0}% of its CPU is in processes that ended within the round{}",
+                x * 100.0,
+                connection.map_or(String::new(), |conn| format!(
+                    " — a fresh connection touching the ledger's tables costs it {:.1} ms of CPU, \
+                     ≈{:.0}% of its {per_batch_ms:.1} ms of CPU per batch{}",
+                    conn * 1000.0,
+                    (n * conn * 1000.0 / per_batch_ms.max(1e-9) * 100.0).min(100.0),
+                    c.cycle_ms.map_or(String::new(), |ms| format!(
+                        " (a batch every {ms:.1} ms: commits run one after another)"
+                    ))
+                ))
+            )
+        }
+        _ => String::new(),
+    };
+    format!("verdict ({name}): {what}{churn}; {load}")
 }
 
 fn parent() -> anyhow::Result<()> {
@@ -1019,8 +1252,9 @@ fn parent() -> anyhow::Result<()> {
         }
     }
     println!(
-        "scale bench: durable wallet transfers (acknowledged once durable), {PEOPLE} people, {CLIENTS} concurrent clients; \
+        "scale bench: durable wallet transfers (acknowledged once durable), {} people, {CLIENTS} concurrent clients; \
          {ROUNDS} interleaved rounds of {} s after a {} s warm-up, medians; each host its own process; PostgreSQL {}, fsync on{}",
+        thousands(PEOPLE as f64),
         ROUND.as_secs(),
         WARM_UP.as_secs(),
         query_texts(&admin, "SHOW server_version")
@@ -1172,28 +1406,19 @@ fn parent() -> anyhow::Result<()> {
             ""
         }
     );
-    let all: Vec<Costs> = setups.iter().map(costs).collect();
+    let all: Vec<Costs> = setups.iter().map(|s| costs(s, cores)).collect();
     for (s, c) in setups.iter().zip(&all) {
+        println!("{}", breakdown(s.name, c));
+    }
+    let connection = setups[1].pg.as_ref().map(connection_cost).transpose()?;
+    if let Some(conn) = connection {
         println!(
-            "  {:<26} host {:.3} CPU s/1k transfers ({:.2} cores; ledger writer {:.3} s/1k, {:.0}% busy) | database {} | {} WAL fsyncs/s, {} transfers/fsync, {} transfers/batch, fsync busy {} | machine {:.0}% busy",
-            s.name,
-            c.host,
-            c.host_cores,
-            c.writer,
-            c.writer_busy * 100.0,
-            c.db.zip(c.db_cores).map_or_else(
-                || "n/a".into(),
-                |(d, k)| format!("{d:.3} CPU s/1k ({k:.2} cores)")
-            ),
-            opt(c.fsyncs_per_s, |v| format!("{v:.0}")),
-            opt(c.per_fsync, |v| format!("{v:.1}")),
-            opt(c.per_batch, |v| format!("{v:.1}")),
-            opt(c.fsync_busy, |v| format!("{:.0}%", v * 100.0)),
-            c.machine * 100.0
+            "  a fresh database connection that touches the ledger's tables, then closes: {:.1} ms of database CPU (mean of {CALIBRATION} connections)",
+            conn * 1000.0
         );
     }
-    println!("{}", verdict(setups[1].name, &all[1], cores));
-    println!("{}", verdict(setups[2].name, &all[2], cores));
+    println!("{}", verdict(setups[1].name, &all[1], cores, connection));
+    println!("{}", verdict(setups[2].name, &all[2], cores, connection));
 
     for (i, name) in [
         (0, "sled"),

@@ -478,12 +478,18 @@ fn write_loop(
             Ok(false) => {}
             Err(e) => {
                 tracing::error!(error = %e, "ledger commit failed; reloading from the journal");
+                // Every command of the batch fails as the commit did (its
+                // message once, not wrapped again).
+                let failed = || match &e {
+                    WalletError::Storage(m) => WalletError::Storage(m.clone()),
+                    other => StoreError::Io(other.to_string()).into(),
+                };
                 for (_, result) in replies.iter_mut() {
-                    *result = Err(StoreError::Io(e.to_string()).into());
+                    *result = Err(failed());
                 }
                 // Commands the failure came before were never decided.
                 for (_, reply) in pending.take().unwrap_or_default() {
-                    let _ = reply.send(Err(StoreError::Io(e.to_string()).into()));
+                    let _ = reply.send(Err(failed()));
                 }
                 match rebuild(store.as_ref(), &rules, None) {
                     Ok((l, n, i)) => {

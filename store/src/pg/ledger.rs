@@ -192,8 +192,18 @@ impl LedgerStore for PgLedger {
         let mut refused: Option<WalletError> = None;
         let written = retrying(&self.pg, || {
             let from = after as i64;
+            let lock = self.pg.locks_tables();
             let (t, (head, others)) = Txn::begin(&self.pg, true, move |c| {
                 Box::pin(async move {
+                    // The head is locked before the snapshot is taken (a
+                    // lock statement takes none), so a writer that waited
+                    // for another host's commit sees it instead of failing
+                    // with 40001. Engines without LOCK TABLE take the
+                    // row lock below and retry.
+                    if lock {
+                        c.batch_execute("LOCK TABLE ledger_head IN EXCLUSIVE MODE")
+                            .await?;
+                    }
                     let head: i64 = c
                         .query_one("SELECT seq FROM ledger_head WHERE id = 1 FOR UPDATE", &[])
                         .await?

@@ -82,6 +82,9 @@ pub(crate) async fn back_off(attempt: u32) {
 
 struct Inner {
     pool: Pool,
+    /// Whether `LOCK TABLE` works (PostgreSQL; not CockroachDB): the
+    /// ledger then locks its head before its snapshot is taken.
+    lock_table: bool,
     /// Woken by the database's notifications (LISTEN/NOTIFY) when the
     /// engine has them; none means other hosts' changes are polled for.
     changes: Option<Arc<tokio::sync::Notify>>,
@@ -134,6 +137,7 @@ impl Postgres {
         let mut pg = Postgres {
             inner: Arc::new(Inner {
                 pool,
+                lock_table: false,
                 changes: None,
                 handle: handle.clone(),
                 runtime: Some(runtime),
@@ -145,14 +149,24 @@ impl Postgres {
                 StoreError::Io(m) => StoreError::Io(format!("{shown}: {m}")),
                 other => other,
             })?;
-        if pg.run(listen(url.to_string()))? {
+        let lock_table = pg.run(takes_lock_table(pg.pool().clone()))?;
+        let changes = if pg.run(listen(url.to_string()))? {
             let changes = Arc::new(tokio::sync::Notify::new());
             handle.spawn(follow(url.to_string(), changes.clone()));
-            if let Some(inner) = Arc::get_mut(&mut pg.inner) {
-                inner.changes = Some(changes);
-            }
+            Some(changes)
+        } else {
+            None
+        };
+        if let Some(inner) = Arc::get_mut(&mut pg.inner) {
+            inner.lock_table = lock_table;
+            inner.changes = changes;
         }
         Ok(pg)
+    }
+
+    /// Whether the engine takes `LOCK TABLE` (see `Inner::lock_table`).
+    pub(crate) fn locks_tables(&self) -> bool {
+        self.inner.lock_table
     }
 
     /// Whether writes announce themselves with NOTIFY (the engine has
@@ -213,6 +227,20 @@ impl Postgres {
             _ => wait(),
         }
     }
+}
+
+/// Whether the engine takes `LOCK TABLE … IN EXCLUSIVE MODE` inside a
+/// transaction (PostgreSQL does; CockroachDB does not).
+async fn takes_lock_table(pool: Pool) -> Result<bool, StoreError> {
+    let mut c = pool.get().await.map_err(pool_error)?;
+    let tx = c.transaction().await.map_err(db_error)?;
+    let ok = tx
+        .batch_execute("LOCK TABLE ledger_head IN EXCLUSIVE MODE")
+        .await
+        .is_ok();
+    // A failed statement leaves the transaction aborted; either way end it.
+    let _ = tx.rollback().await;
+    Ok(ok)
 }
 
 /// Whether the engine takes LISTEN (PostgreSQL does; CockroachDB does not).
@@ -396,7 +424,15 @@ impl Txn {
     }
 
     pub(crate) fn commit(mut self) -> Result<(), StepError> {
-        self.step(|c| Box::pin(async move { c.batch_execute("COMMIT").await }))
+        self.step(|c| Box::pin(async move { c.batch_execute("COMMIT").await }))?;
+        self.release();
+        Ok(())
+    }
+
+    /// Back into the pool, the transaction ended (dropping it still in
+    /// `self` would close it: see `Drop`).
+    fn release(&mut self) {
+        drop(self.client.take());
     }
 
     /// Runs a last step and commits, in one trip.
@@ -410,13 +446,15 @@ impl Txn {
             > + Send
             + 'static,
     {
-        self.step(move |c| {
+        let v = self.step(move |c| {
             Box::pin(async move {
                 let v = last(c).await?;
                 c.batch_execute("COMMIT").await?;
                 Ok(v)
             })
-        })
+        })?;
+        self.release();
+        Ok(v)
     }
 
     /// Ends the transaction without writing. Nobody waits for it: the

@@ -68,6 +68,7 @@ impl Superapp {
     pub async fn run_wallet_background(self: Arc<Self>) {
         let notify = self.wallet.events_notify();
         let to_apps = self.messaging.to_apps_notify();
+        let mut last_prune = 0;
         loop {
             let now = crate::identity::now();
             // Hosts sharing a store take turns: one sweeps and hands
@@ -76,6 +77,12 @@ impl Superapp {
             let leads = self.leads(now);
             if leads && let Err(e) = self.sweep_wallet(now).await {
                 tracing::error!(error = %e, "wallet sweep failed");
+            }
+            if leads && now - last_prune >= 3_600 {
+                last_prune = now;
+                if let Err(e) = self.identity().prune_login_failures(now) {
+                    tracing::warn!(error = %e, "cannot forget old failed logins");
+                }
             }
             if let Err(e) = self.deliver_events(now).await {
                 tracing::error!(error = %e, "event delivery failed");

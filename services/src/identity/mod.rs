@@ -159,6 +159,11 @@ pub struct Identity {
 impl Identity {
     /// Opens the service, creating the host secret and a first launch-token
     /// signing key on first start.
+    /// Forgets failed-login counts a day old, where hosts share them.
+    pub fn prune_login_failures(&self, now: i64) -> Result<usize, IdentityError> {
+        Ok(self.throttle.prune(now)?)
+    }
+
     pub fn open(db: &dyn Backend) -> Result<Identity, IdentityError> {
         let meta: Tree<Vec<u8>> = db.tree("meta")?;
         let secret = match meta.get("open-id-secret")? {
@@ -183,7 +188,11 @@ impl Identity {
             access: db.tree("access-log")?,
             keys: db.tree("host-keys")?,
             open_ids: db.tree("open-ids")?,
-            throttle: Default::default(),
+            throttle: std::sync::Arc::new(if db.shared() {
+                users::LoginThrottle::shared(db.tree("login-failures")?)
+            } else {
+                users::LoginThrottle::default()
+            }),
         };
         identity.ensure_signing_key()?;
         Ok(identity)

@@ -84,8 +84,8 @@ impl User {
 }
 
 /// Failed logins in a row for one handle.
-#[derive(Debug, Clone, Copy)]
-struct Failures {
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+pub(super) struct Failures {
     count: u32,
     last_at: i64,
 }
@@ -105,14 +105,29 @@ impl Failures {
     fn forgotten(&self, now: i64) -> bool {
         now - self.last_at >= FORGET_AFTER_SECS
     }
+
+    /// The count after one more failure at `now`.
+    fn after(before: Option<Failures>, now: i64) -> Failures {
+        let count = match before {
+            Some(f) if !f.forgotten(now) => f.count,
+            _ => 0,
+        };
+        Failures {
+            count: count.saturating_add(1),
+            last_at: now,
+        }
+    }
 }
 
 /// Failed logins per handle tried, registered or not, so the pause (and
-/// its answer) tells nobody which handles exist. In memory and per host:
-/// a restart forgets them.
+/// its answer) tells nobody which handles exist. In memory on a host that
+/// owns its store (a restart forgets them); in the store when hosts share
+/// one, so guesses spread over every host add up to one count per handle.
 #[derive(Default)]
 pub(super) struct LoginThrottle {
     failures: Mutex<HashMap<String, Failures>>,
+    /// The counts every host sees, on a shared store.
+    shared: Option<crate::store::Tree<Failures>>,
     /// Password hashes checked, decoys included (both paths do one).
     checks: AtomicU64,
 }
@@ -129,12 +144,31 @@ impl LoginThrottle {
         }
     }
 
+    /// Counts kept in `tree`, which hosts sharing a store all read.
+    pub(super) fn shared(tree: crate::store::Tree<Failures>) -> LoginThrottle {
+        LoginThrottle {
+            shared: Some(tree),
+            ..LoginThrottle::default()
+        }
+    }
+
     fn paused_for(&self, handle: &str, now: i64) -> Option<u64> {
+        if let Some(tree) = &self.shared {
+            // A store that cannot be read does not lock everyone out.
+            return tree.get(&Self::key(handle)).ok()??.paused_for(now);
+        }
         let failures = self.failures.lock().ok()?;
         failures.get(&Self::key(handle))?.paused_for(now)
     }
 
     fn failed(&self, handle: &str, now: i64) {
+        if let Some(tree) = &self.shared {
+            let counted = tree.update(&Self::key(handle), |f| (Some(Failures::after(f, now)), ()));
+            if let Err(e) = counted {
+                tracing::warn!(error = %e, "cannot count a failed login");
+            }
+            return;
+        }
         let Ok(mut failures) = self.failures.lock() else {
             return;
         };
@@ -151,18 +185,29 @@ impl LoginThrottle {
                 failures.remove(&oldest);
             }
         }
-        let f = failures.entry(Self::key(handle)).or_insert(Failures {
-            count: 0,
-            last_at: now,
-        });
-        if f.forgotten(now) {
-            f.count = 0;
+        let key = Self::key(handle);
+        let next = Failures::after(failures.get(&key).copied(), now);
+        failures.insert(key, next);
+    }
+
+    /// Forgets the shared counts nobody added to for a day (the in-memory
+    /// map prunes itself as it fills). Returns how many.
+    pub(super) fn prune(&self, now: i64) -> Result<usize, crate::store::StoreError> {
+        let Some(tree) = &self.shared else {
+            return Ok(0);
+        };
+        let old = tree.scan_prefix("", false, usize::MAX, |f| f.forgotten(now))?;
+        for (key, _) in &old {
+            tree.remove(key)?;
         }
-        f.count = f.count.saturating_add(1);
-        f.last_at = now;
+        Ok(old.len())
     }
 
     fn succeeded(&self, handle: &str) {
+        if let Some(tree) = &self.shared {
+            let _ = tree.remove(&Self::key(handle));
+            return;
+        }
         if let Ok(mut failures) = self.failures.lock() {
             failures.remove(&Self::key(handle));
         }

@@ -515,3 +515,40 @@ fn an_embedded_deployment_moves_into_the_database_with_every_balance_and_message
     assert_eq!(audit["totals"]["issued"], 9_000, "{audit}");
     Ok(())
 }
+
+#[test]
+fn failed_logins_spread_over_hosts_add_up_to_one_pause() -> anyhow::Result<()> {
+    use superapp_tests::PASSWORD;
+    let t = hosts(&[], &[("alice", "Alice"), ("bob", "Bob")], 3)?;
+    let attempt = |host: usize, handle: &str, password: &str| {
+        send_json(
+            "POST",
+            &format!("{}/auth/login", t.base_of(host)),
+            None,
+            &json!({"handle": handle, "password": password}),
+        )
+    };
+    // Five wrong guesses, each through the next host: none is paused yet.
+    for i in 0..5 {
+        let r = attempt(i % 3, "alice", "not her password")?;
+        assert_eq!(
+            (r.status, r.problem().as_str()),
+            (401, "invalid-credentials")
+        );
+    }
+    // Every host now pauses alice, even for the right password.
+    for host in 0..3 {
+        let r = attempt(host, "alice", PASSWORD)?;
+        assert_eq!(
+            (r.status, r.problem().as_str()),
+            (429, "login-throttled"),
+            "host {host}"
+        );
+    }
+    assert_eq!(
+        attempt(1, "bob", PASSWORD)?.status,
+        200,
+        "bob is not slowed"
+    );
+    Ok(())
+}

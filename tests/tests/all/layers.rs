@@ -38,6 +38,8 @@ const LAYERS: &[(&str, &[&str], &[&str])] = &[
             "sled",
             "tokio",
             "utoipa",
+            "tokio-postgres",
+            "deadpool-postgres",
         ],
     ),
     (
@@ -55,12 +57,21 @@ const LAYERS: &[(&str, &[&str], &[&str])] = &[
             "hyper",
             "sled",
             "utoipa",
+            "tokio-postgres",
+            "deadpool-postgres",
         ],
     ),
     (
         "runtime",
         &["superapp-core", "superapp-services"],
-        &["axum", "hyper", "sled", "utoipa"],
+        &[
+            "axum",
+            "hyper",
+            "sled",
+            "utoipa",
+            "tokio-postgres",
+            "deadpool-postgres",
+        ],
     ),
     (
         "host",
@@ -70,7 +81,7 @@ const LAYERS: &[(&str, &[&str], &[&str])] = &[
             "superapp-services",
             "superapp-runtime",
         ],
-        &["sled"],
+        &["sled", "tokio-postgres", "deadpool-postgres"],
     ),
 ];
 

@@ -862,6 +862,25 @@ mod postgres {
         );
     }
 
+    #[test]
+    fn migrations_apply_once_and_a_newer_schema_is_refused() {
+        let url = testing::fresh_database();
+        drop(connect(&url));
+        drop(connect(&url)); // a second start migrates nothing
+        let versions = testing::query_texts(&url, "SELECT version FROM superapp_schema")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(versions, [crate::pg::SCHEMA_VERSION.to_string()]);
+        testing::run_sql(&url, "INSERT INTO superapp_schema (version) VALUES (999)")
+            .unwrap_or_else(|e| panic!("{e}"));
+        match Postgres::connect(&url) {
+            Err(e) => {
+                assert_eq!(e.code(), "schema-too-new");
+                assert!(e.to_string().contains("999"), "{e}");
+            }
+            Ok(_) => panic!("a host started on a schema newer than it knows"),
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_postgres_messaging_store_conforms() {
         let url = testing::fresh_database();

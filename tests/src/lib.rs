@@ -217,8 +217,20 @@ impl HostProcess {
         data: &Path,
         admin: Option<&str>,
     ) -> anyhow::Result<HostProcess> {
+        Self::start_with_env(bin, store, data, admin, &[])
+    }
+
+    /// `start`, with `env` set for the process.
+    pub fn start_with_env(
+        bin: &Path,
+        store: &str,
+        data: &Path,
+        admin: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<HostProcess> {
         use std::io::BufRead;
         let mut cmd = std::process::Command::new(bin);
+        cmd.envs(env.iter().copied());
         cmd.args(["--store", store, "--data"])
             .arg(data)
             .args(["serve", "--listen", "127.0.0.1:0"])

@@ -31,6 +31,10 @@ use tokio_postgres::error::SqlState;
 
 pub use schema::SCHEMA_VERSION;
 
+/// How a host learns of other hosts' changes: `auto` (LISTEN/NOTIFY when
+/// the engine takes LISTEN, else polling), `notify` or `poll`.
+pub const FOLLOW_ENV: &str = "SUPERAPP_STORE_FOLLOW";
+
 /// Connections each host keeps to the database at most.
 const POOL_SIZE: usize = 16;
 /// Tries of a transaction the database asked to retry (serialization
@@ -150,7 +154,18 @@ impl Postgres {
                 other => other,
             })?;
         let lock_table = pg.run(takes_lock_table(pg.pool().clone()))?;
-        let changes = if pg.run(listen(url.to_string()))? {
+        let follow_mode = std::env::var(FOLLOW_ENV).unwrap_or_default();
+        let notify = match follow_mode.as_str() {
+            "" | "auto" => pg.run(listen(url.to_string()))?,
+            "notify" => true,
+            "poll" => false,
+            other => {
+                return Err(StoreError::InvalidStore(format!(
+                    "{FOLLOW_ENV}=`{other}`: use auto, notify or poll"
+                )));
+            }
+        };
+        let changes = if notify {
             let changes = Arc::new(tokio::sync::Notify::new());
             handle.spawn(follow(url.to_string(), changes.clone()));
             Some(changes)

@@ -552,3 +552,80 @@ fn failed_logins_spread_over_hosts_add_up_to_one_pause() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn a_host_that_polls_instead_of_listening_still_hears_other_hosts() -> anyhow::Result<()> {
+    // As on an engine without LISTEN/NOTIFY (CockroachDB).
+    let t = hosts(&[], &[("alice", "Alice"), ("bob", "Bob")], 1)?;
+    let superapp_store::StoreSpec::Postgres(url) = t.host.config().store.clone() else {
+        anyhow::bail!("not on PostgreSQL");
+    };
+    let dir = tempfile::tempdir()?;
+    let b = superapp_tests::HostProcess::start_with_env(
+        bin(),
+        &url,
+        &dir.path().join("b"),
+        Some(&t.admin),
+        &[(superapp_store::pg::FOLLOW_ENV, "poll")],
+    )?;
+    let a = t.base_of(0).to_string();
+    let alice = login(&a, "alice")?;
+    let bob = login(&a, "bob")?;
+    let mut stream = match EventStream::open(&b.base, &alice, None)? {
+        Ok(stream) => stream,
+        Err(r) => anyhow::bail!("stream refused: {} {}", r.status, r.body),
+    };
+    let r = send_json(
+        "POST",
+        &format!("{a}/me/conversations"),
+        Some(&bob),
+        &json!({"members": ["alice"]}),
+    )?;
+    let conv = r.json()["id"].as_str().unwrap_or_default().to_string();
+    for text in ["one", "two"] {
+        let r = send_json(
+            "POST",
+            &format!("{a}/me/conversations/{conv}/messages"),
+            Some(&bob),
+            &json!({"kind": "text", "text": text}),
+        )?;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let (first, second) = (stream.next_event()?, stream.next_event()?);
+    assert_eq!(
+        (&first.data["text"], &second.data["text"]),
+        (&json!("one"), &json!("two"))
+    );
+    Ok(())
+}
+
+#[test]
+fn a_key_rotation_on_one_host_is_published_by_every_host() -> anyhow::Result<()> {
+    let mut t = hosts(&[], &[], 2)?;
+    let kids = |base: &str| -> anyhow::Result<Vec<String>> {
+        let r = send("GET", &format!("{base}/.well-known/jwks.json"), None, None)?;
+        anyhow::ensure!(r.status == 200, "jwks: {}", r.body);
+        Ok(r.json()["keys"]
+            .as_array()
+            .map(|ks| {
+                ks.iter()
+                    .filter_map(|k| k["kid"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default())
+    };
+    let before = kids(t.base_of(0))?;
+    assert_eq!(kids(t.base_of(1))?, before);
+    // Rotated through host B (the CLI goes to its running server).
+    let b = t.process(1).data.display().to_string();
+    let (ok, out, err) = cli(&["--data", &b, "host-keys", "rotate"]);
+    assert!(ok, "{out}{err}");
+    let after = kids(t.base_of(0))?;
+    assert_eq!(
+        after.len(),
+        before.len() + 1,
+        "host A publishes the new key: {after:?}"
+    );
+    assert_eq!(kids(t.base_of(1))?, after);
+    Ok(())
+}

@@ -77,6 +77,10 @@ pub trait Backend: Send + Sync {
     fn live_events_after(&self, after: u64) -> Result<Vec<(String, u64)>, StoreError>;
     /// The newest live event's id, where following starts.
     fn newest_live_event(&self) -> Result<u64, StoreError>;
+    /// Forgets which person the live events more than `keep` ids behind
+    /// the newest were for (hosts follow from the newest; streams resume
+    /// from the messenger's own records). Returns how many rows went.
+    fn prune_live_events(&self, keep: u64) -> Result<u64, StoreError>;
     /// Woken when another host changed something (LISTEN/NOTIFY); none
     /// when the engine cannot notify and changes must be polled for.
     fn changes(&self) -> Option<Arc<tokio::sync::Notify>>;
@@ -159,6 +163,9 @@ impl Backend for Db {
         Ok(Vec::new())
     }
     fn newest_live_event(&self) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+    fn prune_live_events(&self, _: u64) -> Result<u64, StoreError> {
         Ok(0)
     }
     fn changes(&self) -> Option<Arc<tokio::sync::Notify>> {

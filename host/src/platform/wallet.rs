@@ -83,6 +83,11 @@ impl Superapp {
                 if let Err(e) = self.identity().prune_login_failures(now) {
                     tracing::warn!(error = %e, "cannot forget old failed logins");
                 }
+                // Hosts follow from the newest event; a million ids back is
+                // far more than any host lags.
+                if let Err(e) = self.store().prune_live_events(1_000_000) {
+                    tracing::warn!(error = %e, "cannot prune the live-event feed");
+                }
             }
             if let Err(e) = self.deliver_events(now).await {
                 tracing::error!(error = %e, "event delivery failed");

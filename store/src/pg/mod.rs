@@ -616,6 +616,19 @@ impl Backend for Postgres {
     fn changes(&self) -> Option<Arc<tokio::sync::Notify>> {
         self.inner.changes.clone()
     }
+    fn prune_live_events(&self, keep: u64) -> Result<u64, StoreError> {
+        let keep = keep as i64;
+        self.query(move |c| {
+            Box::pin(async move {
+                c.execute(
+                    "DELETE FROM msg_events
+                     WHERE id < (SELECT coalesce(max(id), 0) FROM msg_events) - $1",
+                    &[&keep],
+                )
+                .await
+            })
+        })
+    }
     fn record_trees(&self) -> Result<Vec<String>, StoreError> {
         self.query(|c| {
             Box::pin(async move {

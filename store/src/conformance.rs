@@ -351,13 +351,14 @@ fn texts(ms: Vec<Message>) -> Vec<String> {
 /// readers that page them, the outbox to apps, and durability on `flush`.
 pub async fn messaging_store(open: &dyn Fn() -> Arc<dyn MessagingStore>) {
     let store = open();
-    let ids = fresh_ids(store.as_ref(), 5);
+    let ids = fresh_ids(store.as_ref(), 5).await;
     assert!(
         ids.windows(2).all(|w| w[0] < w[1]),
         "ids only grow: {ids:?}"
     );
     assert!(ok(store.conversation("c1"), "conversation").is_none());
     assert_eq!(ok(store.newest_event("u1"), "newest"), None);
+    group_commit(store.as_ref()).await;
 
     let conv = Conversation {
         id: "c1".into(),
@@ -554,17 +555,20 @@ pub async fn messaging_store(open: &dyn Fn() -> Arc<dyn MessagingStore>) {
 
     // What was flushed survives reopening, and ids keep growing.
     ok(store.flush().await, "flush");
-    let last = fresh_ids(store.as_ref(), 1)[0];
+    let last = fresh_ids(store.as_ref(), 1).await[0];
     drop(store);
     let store = open();
     assert!(
-        fresh_ids(store.as_ref(), 1)[0] > last,
+        fresh_ids(store.as_ref(), 1).await[0] > last,
         "ids grow across restarts"
     );
-    let nothing = store.write_ordered(&mut |next| {
-        let _ = next();
-        None
-    });
+    let nothing = store.write_ordered(
+        &mut |next| {
+            let _ = next();
+            None
+        },
+        &mut |_, _| panic!("nothing was applied"),
+    );
     assert!(
         ok(nothing, "write_ordered").is_none(),
         "a build that gives up writes nothing"
@@ -577,16 +581,89 @@ pub async fn messaging_store(open: &dyn Fn() -> Arc<dyn MessagingStore>) {
     assert_eq!(ok(store.deliveries(), "deliveries").len(), 2);
 }
 
+/// Ordered writes group-committed: a write builds on the ones applied
+/// before it and not yet flushed (it sees their records, also in scans),
+/// the `applied` calls come in id order, and one flush makes them all
+/// durable and visible.
+async fn group_commit(store: &dyn MessagingStore) {
+    let mut order = Vec::new();
+    let mut tickets = Vec::new();
+    for (i, conv) in ["g1", "g2", "g3"].into_iter().enumerate() {
+        let w = store.write_ordered(
+            &mut |next| {
+                let id = next().ok()?;
+                // Each write sees the conversations written before it.
+                for earlier in ["g1", "g2", "g3"].iter().take(i) {
+                    assert!(
+                        store.conversation(earlier).ok()?.is_some(),
+                        "{conv}'s build sees {earlier}, applied before it"
+                    );
+                }
+                let seen = store.memberships("gu").ok()?.len();
+                assert_eq!(
+                    seen, i,
+                    "{conv}'s build sees the earlier memberships in a scan"
+                );
+                Some(MessagingWrite {
+                    conversations: vec![Conversation {
+                        id: conv.into(),
+                        kind: ConversationKind::Group,
+                        title: None,
+                        created_by: "gu".into(),
+                        members: vec!["gu".into()],
+                        app: None,
+                        created_at: 0,
+                    }],
+                    memberships: vec![(
+                        "gu".into(),
+                        conv.into(),
+                        Some(Membership {
+                            joined_at: 0,
+                            last_read: id,
+                        }),
+                    )],
+                    ..MessagingWrite::default()
+                })
+            },
+            &mut |w, _| order.push(w.memberships[0].2.as_ref().map_or(0, |m| m.last_read)),
+        );
+        let Some((_, ticket)) = ok(w, "write_ordered") else {
+            panic!("{conv} was not written");
+        };
+        tickets.push(ticket);
+    }
+    assert!(
+        order.windows(2).all(|w| w[0] < w[1]),
+        "applied in id order: {order:?}"
+    );
+    // The last write's flush makes the earlier ones durable too.
+    let last = tickets[tickets.len() - 1];
+    ok(store.flush_write(last).await, "flush_write");
+    for t in &tickets {
+        ok(
+            store.flush_write(*t).await,
+            "flush_write of an earlier write",
+        );
+    }
+    assert_eq!(ok(store.memberships("gu"), "memberships").len(), 3);
+}
+
 /// `n` ids from an ordered write that writes nothing else.
-fn fresh_ids(store: &dyn MessagingStore, n: usize) -> Vec<u64> {
+async fn fresh_ids(store: &dyn MessagingStore, n: usize) -> Vec<u64> {
     let mut ids = Vec::new();
-    let w = store.write_ordered(&mut |next| {
-        for _ in 0..n {
-            ids.push(next().ok()?);
-        }
-        Some(MessagingWrite::default())
-    });
-    ok(w, "write_ordered");
+    let w = store.write_ordered(
+        &mut |next| {
+            for _ in 0..n {
+                ids.push(next().ok()?);
+            }
+            Some(MessagingWrite::default())
+        },
+        &mut |_, _| {},
+    );
+    let Some((_, ticket)) = ok(w, "write_ordered") else {
+        panic!("the write was not made");
+    };
+    ok(store.flush_write(ticket).await, "flush_write");
     assert_eq!(ids.len(), n, "every id taken");
     ids
 }

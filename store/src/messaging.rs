@@ -6,8 +6,12 @@
 //! are this module's, shared by every backend.
 
 use super::{Db, RecordStore, StoreError};
+use crate::{Applied, Ticket};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use superapp_core::messaging::{AppDelivery, Conversation, LiveEvent, Membership, Message, Window};
 
@@ -143,15 +147,52 @@ fn outbox_key(id: u64) -> String {
 /// How a backend makes ordered writes: it hands `build` fresh ids and
 /// applies what it returns so that writes become visible in id order (a
 /// reader that has seen id N never later finds a smaller one appear), on
-/// one host or many.
+/// one host or many. Blocking calls.
 pub trait OrderedWrites: Send + Sync {
     fn write_ordered(
         &self,
         build: crate::BuildWrite<'_>,
-    ) -> Result<Option<MessagingWrite>, StoreError>;
-    /// Makes everything applied so far durable (a no-op where each write
-    /// is durable when it returns).
+        applied: Applied<'_>,
+    ) -> Result<Option<(MessagingWrite, Ticket)>, StoreError>;
+    /// Makes the write behind `ticket` durable, with every other write
+    /// applied by then (group commit).
+    fn flush_write(&self, ticket: Ticket) -> Result<(), StoreError>;
+    /// Makes everything applied so far durable.
     fn flush(&self) -> Result<(), StoreError>;
+}
+
+/// Record changes of writes applied but not yet committed (`None`: removed),
+/// seen by the builds of later writes in the same batch: a backend that
+/// holds a batch's writes until one commit installs it around each build
+/// ([`with_pending`]). Only the building thread sees it.
+pub(crate) type Pending = BTreeMap<String, Option<Vec<u8>>>;
+
+thread_local! {
+    static PENDING: RefCell<Option<Pending>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` (a build) with `pending` visible to this thread's reads of the
+/// messenger's records, and gives it back.
+pub(crate) fn with_pending<T>(pending: &mut Pending, f: impl FnOnce() -> T) -> T {
+    PENDING.with(|p| *p.borrow_mut() = Some(std::mem::take(pending)));
+    let out = f();
+    *pending = PENDING.with(|p| p.borrow_mut().take()).unwrap_or_default();
+    out
+}
+
+/// Adds a write's record changes to `pending` (puts, then removes, as
+/// every backend applies them).
+pub(crate) fn add_pending(
+    pending: &mut Pending,
+    puts: Vec<(String, Vec<u8>)>,
+    removes: Vec<String>,
+) {
+    for (k, v) in puts {
+        pending.insert(k, Some(v));
+    }
+    for k in removes {
+        pending.insert(k, None);
+    }
 }
 
 /// The messenger over a record store and a backend's ordered writes.
@@ -163,19 +204,26 @@ pub struct MessagingTree {
 
 /// The embedded backend's ordered writes: one process owns the folder, so
 /// a lock around id-taking and applying orders them; sled hands out ids
-/// that only grow, also across restarts.
+/// that only grow, also across restarts. A write is visible once applied;
+/// one fsync makes every write applied before it durable, so concurrent
+/// writers share it (`written` counts applied writes, `durable` how many
+/// of them the last finished fsync covered).
 struct SledOrder {
     db: sled::Db,
     records: Arc<dyn RecordStore>,
     tree: sled::Tree,
     lock: Mutex<()>,
+    written: AtomicU64,
+    durable: AtomicU64,
+    flushing: Mutex<()>,
 }
 
 impl OrderedWrites for SledOrder {
     fn write_ordered(
         &self,
         build: crate::BuildWrite<'_>,
-    ) -> Result<Option<MessagingWrite>, StoreError> {
+        applied: Applied<'_>,
+    ) -> Result<Option<(MessagingWrite, Ticket)>, StoreError> {
         let _order = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         let db = &self.db;
         let mut next = || -> Result<u64, StoreError> { Ok(db.generate_id()? + 1) };
@@ -184,11 +232,32 @@ impl OrderedWrites for SledOrder {
         };
         let (puts, removes) = write.records()?;
         self.records.apply(puts, removes)?;
-        Ok(Some(write))
+        let ticket = self.written.fetch_add(1, Ordering::SeqCst) + 1;
+        // One process owns the folder: no other writers.
+        applied(&write, &[]);
+        Ok(Some((write, ticket)))
+    }
+
+    fn flush_write(&self, ticket: Ticket) -> Result<(), StoreError> {
+        if self.durable.load(Ordering::SeqCst) >= ticket {
+            return Ok(());
+        }
+        // One fsync at a time; whoever waited for it is likely covered.
+        let _one = self.flushing.lock().unwrap_or_else(|p| p.into_inner());
+        if self.durable.load(Ordering::SeqCst) >= ticket {
+            return Ok(());
+        }
+        let upto = self.written.load(Ordering::SeqCst);
+        self.tree.flush()?;
+        self.durable.fetch_max(upto, Ordering::SeqCst);
+        Ok(())
     }
 
     fn flush(&self) -> Result<(), StoreError> {
+        let upto = self.written.load(Ordering::SeqCst);
+        let _one = self.flushing.lock().unwrap_or_else(|p| p.into_inner());
         self.tree.flush()?;
+        self.durable.fetch_max(upto, Ordering::SeqCst);
         Ok(())
     }
 }
@@ -202,6 +271,9 @@ impl Db {
             records: records.clone(),
             tree: self.db.open_tree(TREE)?,
             lock: Mutex::new(()),
+            written: AtomicU64::new(0),
+            durable: AtomicU64::new(0),
+            flushing: Mutex::new(()),
         };
         Ok(MessagingTree::new(records, Arc::new(order)))
     }
@@ -214,7 +286,12 @@ impl MessagingTree {
     }
 
     fn get<V: DeserializeOwned>(&self, key: &str) -> Result<Option<V>, StoreError> {
-        match self.records.get(key)? {
+        let pending = PENDING.with(|p| p.borrow().as_ref().and_then(|m| m.get(key).cloned()));
+        let found = match pending {
+            Some(v) => v,
+            None => self.records.get(key)?,
+        };
+        match found {
             Some(bytes) => decode(key.as_bytes(), &bytes).map(Some),
             None => Ok(None),
         }
@@ -222,8 +299,7 @@ impl MessagingTree {
 
     /// Records under `prefix` decoded, each with the key's rest.
     fn under<V: DeserializeOwned>(&self, prefix: &str) -> Result<Vec<(String, V)>, StoreError> {
-        self.records
-            .scan_prefix(prefix, false)
+        self.scan_prefix(prefix, false)
             .map(|item| {
                 let (k, v) = item?;
                 let rest = k[prefix.len()..].to_string();
@@ -236,11 +312,17 @@ impl MessagingTree {
     fn ids_between(&self, prefix: &str, after: u64, before: u64, rev: bool) -> crate::Entries<'_> {
         let lo = format!("{prefix}{}", id_text(after.saturating_add(1)));
         let hi = format!("{prefix}{}", id_text(before));
-        self.records.range(&lo, &hi, rev)
+        let base = self.records.range(&lo, &hi, rev);
+        overlaid(base, &lo, Some(&hi), rev)
+    }
+
+    /// Records under `prefix`, with this thread's pending changes.
+    fn scan_prefix(&self, prefix: &str, rev: bool) -> crate::Entries<'_> {
+        overlaid(self.records.scan_prefix(prefix, rev), prefix, None, rev)
     }
 
     fn outbox(&self) -> impl Iterator<Item = Result<AppDelivery, StoreError>> + '_ {
-        self.records.scan_prefix("o/", false).map(|item| {
+        self.scan_prefix("o/", false).map(|item| {
             let (k, v) = item?;
             decode(k.as_bytes(), &v)
         })
@@ -253,8 +335,18 @@ impl crate::MessagingStore for MessagingTree {
     fn write_ordered(
         &self,
         build: crate::BuildWrite<'_>,
-    ) -> Result<Option<MessagingWrite>, StoreError> {
-        self.order.write_ordered(build)
+        applied: Applied<'_>,
+    ) -> Result<Option<(MessagingWrite, Ticket)>, StoreError> {
+        self.order.write_ordered(build, applied)
+    }
+
+    async fn flush_write(&self, ticket: Ticket) -> Result<(), StoreError> {
+        // On the blocking pool, which runs it to the end even if the caller
+        // goes away (a database batch must not be left open).
+        let order = self.order.clone();
+        tokio::task::spawn_blocking(move || order.flush_write(ticket))
+            .await
+            .map_err(|e| StoreError::Io(format!("flush task: {e}")))?
     }
 
     fn conversation(&self, id: &str) -> Result<Option<Conversation>, StoreError> {
@@ -356,7 +448,7 @@ impl crate::MessagingStore for MessagingTree {
     }
 
     fn newest_event(&self, user: &str) -> Result<Option<u64>, StoreError> {
-        match self.records.scan_prefix(&stream_prefix(user), true).next() {
+        match self.scan_prefix(&stream_prefix(user), true).next() {
             Some(item) => {
                 let (k, v) = item?;
                 decode::<LiveEvent>(k.as_bytes(), &v).map(|e| Some(e.id))
@@ -380,5 +472,53 @@ impl crate::MessagingStore for MessagingTree {
             .await
             .map_err(|e| StoreError::Io(format!("flush task: {e}")))??;
         Ok(())
+    }
+}
+
+/// `base` (keys in [`lo`, `hi`), or under the prefix `lo` when `hi` is
+/// none) with this thread's pending changes laid over it. Without any, it
+/// is `base` untouched.
+fn overlaid<'a>(
+    base: crate::Entries<'a>,
+    lo: &str,
+    hi: Option<&str>,
+    rev: bool,
+) -> crate::Entries<'a> {
+    let changes: Vec<(String, Option<Vec<u8>>)> = PENDING.with(|p| {
+        let p = p.borrow();
+        let Some(m) = p.as_ref() else {
+            return Vec::new();
+        };
+        m.range(lo.to_string()..)
+            .take_while(|(k, _)| match hi {
+                Some(hi) => k.as_str() < hi,
+                None => k.starts_with(lo),
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    });
+    if changes.is_empty() {
+        return base;
+    }
+    let mut all = BTreeMap::new();
+    for item in base {
+        match item {
+            Ok((k, v)) => {
+                all.insert(k, v);
+            }
+            Err(e) => return Box::new(std::iter::once(Err(e))),
+        }
+    }
+    for (k, v) in changes {
+        match v {
+            Some(v) => all.insert(k, v),
+            None => all.remove(&k),
+        };
+    }
+    let items: Vec<_> = all.into_iter().map(Ok).collect();
+    if rev {
+        Box::new(items.into_iter().rev())
+    } else {
+        Box::new(items.into_iter())
     }
 }

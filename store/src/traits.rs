@@ -188,16 +188,38 @@ pub type KvEntry = (String, Option<String>, String, Vec<u8>);
 pub type BuildWrite<'a> =
     &'a mut dyn FnMut(&mut dyn FnMut() -> Result<u64, StoreError>) -> Option<MessagingWrite>;
 
+/// Told of each write once it is applied, before the next ordered write
+/// can be: calls come in id order (the messenger queues live events with
+/// it, to hand them out in that order once they are durable). With it come
+/// the (person, event id) other hosts sharing the store committed with
+/// smaller ids since this host last looked: their streams must read those
+/// from the store before they are handed this write's events.
+pub type Applied<'a> = &'a mut dyn FnMut(&MessagingWrite, &[(String, u64)]);
+
+/// Names an applied write's way to durability: give it to `flush_write`.
+pub type Ticket = u64;
+
 /// Where the messenger persists. Ids come from `write_ordered`, each
 /// greater than every id handed out before (also across restarts and
 /// hosts), and writes become visible in id order. `apply` is atomic and
 /// visible to readers at once; `flush` makes everything applied so far
-/// durable.
+/// durable. Ordered writes are group-committed: `flush_write` makes one
+/// durable together with every write applied meanwhile (one fsync, or on
+/// a database one transaction, for all of them).
 #[async_trait::async_trait]
 pub trait MessagingStore: Send + Sync {
     /// Hands `build` fresh ids and applies what it returns, ordered so that
     /// a reader that has seen id N never later finds a smaller id appear.
-    fn write_ordered(&self, build: BuildWrite<'_>) -> Result<Option<MessagingWrite>, StoreError>;
+    /// `applied` is called under the same order, once the write is in.
+    fn write_ordered(
+        &self,
+        build: BuildWrite<'_>,
+        applied: Applied<'_>,
+    ) -> Result<Option<(MessagingWrite, Ticket)>, StoreError>;
+    /// Returns once the write behind `ticket` is durable, or says it never
+    /// will be (then it is not visible either where the backend holds
+    /// writes until they commit).
+    async fn flush_write(&self, ticket: Ticket) -> Result<(), StoreError>;
     fn conversation(&self, id: &str) -> Result<Option<Conversation>, StoreError>;
     fn membership(&self, user: &str, conv: &str) -> Result<Option<Membership>, StoreError>;
     /// Every conversation the person belongs to, with their membership.

@@ -6,16 +6,19 @@ use super::auth::Authed;
 use super::{AppState, JsonBody, PageLimit, Problem, query};
 use crate::identity::now;
 use crate::messaging::MessagingError;
+use crate::messaging::{Live, SharedEvent};
 use crate::platform::{
-    ConversationView, HistoryView, MessageView, NewMessage, SubscriptionView, Superapp,
+    ConversationView, HistoryView, LiveEventView, MessageView, NewMessage, SubscriptionView,
+    Superapp, live_event_view,
 };
 use axum::Json;
+use axum::body::Body;
 use axum::extract::{Path, State};
+use axum::http::header;
 use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use bytes::{Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
-use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -289,30 +292,57 @@ pub(super) async fn events(
     uri: Uri,
 ) -> Result<Response, Problem> {
     let slot = StreamSlot::take(&s, &who.user_id)?;
-    // Subscribe before reading the backlog, so nothing falls in between.
-    let wake = s.host.messaging().watch_events(&who.user_id);
+    // Connect before reading the backlog, so nothing falls in between.
+    let live = s.host.messaging().connect_live(&who.user_id);
     let after = resume_point(&s.host, &who.user_id, &headers, &uri)?;
     let state = Stream {
         host: s.host.clone(),
         user: who.user_id,
         after,
-        wake,
-        ready: VecDeque::new(),
+        live,
+        read_store: true,
         _slot: slot,
     };
     let stream = futures_util::stream::unfold(state, Stream::next);
-    Ok(Sse::new(stream)
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        Body::from_stream(stream),
+    )
         .into_response())
 }
 
-/// One open event stream.
+/// How often an idle stream sends a comment, so proxies keep it open.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// Most events sent in one write.
+const SEND_AT_ONCE: usize = 64;
+
+/// One event as the stream sends it.
+fn sse_frame(v: &LiveEventView) -> Bytes {
+    // Compact JSON has no line breaks, so `data` is one line.
+    Bytes::from(format!(
+        "id: {}\nevent: {}\ndata: {}\n\n",
+        v.id, v.event, v.data
+    ))
+}
+
+/// A shared event, encoded by the first stream that sends it.
+fn shared_frame(e: &SharedEvent) -> Bytes {
+    e.encoded(|ev| sse_frame(&live_event_view(ev.clone())))
+}
+
+/// One open event stream: the backlog and other hosts' events from the
+/// store, this host's from memory.
 struct Stream {
     host: Arc<Superapp>,
     user: String,
+    /// The newest event id sent.
     after: u64,
-    wake: tokio::sync::watch::Receiver<u64>,
-    ready: VecDeque<Event>,
+    live: tokio::sync::mpsc::Receiver<Live>,
+    /// The store may hold events after `after` not yet sent.
+    read_store: bool,
     _slot: StreamSlot,
 }
 
@@ -359,33 +389,56 @@ impl Drop for StreamSlot {
 }
 
 impl Stream {
-    async fn next(mut self) -> Option<(Result<Event, Infallible>, Stream)> {
+    async fn next(mut self) -> Option<(Result<Bytes, Infallible>, Stream)> {
         loop {
-            if let Some(e) = self.ready.pop_front() {
-                return Some((Ok(e), self));
-            }
-            // Mark the current value seen before reading, so a send that
-            // lands after this read wakes us again.
-            self.wake.borrow_and_update();
-            let batch = match self.host.live_events(&self.user, self.after, 200) {
-                Ok(batch) => batch,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot read the live stream; closing it");
-                    return None;
+            if self.read_store {
+                let batch = match self.host.live_events(&self.user, self.after, 200) {
+                    Ok(batch) => batch,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot read the live stream; closing it");
+                        return None;
+                    }
+                };
+                self.read_store = batch.len() == 200;
+                if let Some(last) = batch.last() {
+                    self.after = last.id;
+                    let mut out = BytesMut::new();
+                    for e in &batch {
+                        out.extend_from_slice(&sse_frame(e));
+                    }
+                    return Some((Ok(out.freeze()), self));
                 }
-            };
-            for e in batch {
-                self.after = e.id;
-                let data = e.data.to_string();
-                self.ready.push_back(
-                    Event::default()
-                        .id(e.id.to_string())
-                        .event(e.event)
-                        .data(data),
-                );
+                continue;
             }
-            if self.ready.is_empty() && self.wake.changed().await.is_err() {
-                return None;
+            let first = match tokio::time::timeout(KEEP_ALIVE, self.live.recv()).await {
+                Err(_) => return Some((Ok(Bytes::from_static(b":\n\n")), self)),
+                // Cut off for falling behind, or the host is stopping: the
+                // client reconnects and resumes from the store.
+                Ok(None) => return None,
+                Ok(Some(item)) => item,
+            };
+            // What else is already waiting goes in the same write.
+            let mut out = BytesMut::new();
+            let mut item = Some(first);
+            let mut taken = 0;
+            while let Some(next) = item.take() {
+                match next {
+                    Live::Wake => self.read_store = true,
+                    // Skip what the backlog already sent.
+                    Live::Event(e) if e.event.id > self.after && !self.read_store => {
+                        self.after = e.event.id;
+                        out.extend_from_slice(&shared_frame(&e));
+                    }
+                    // Read from the store with what came before it.
+                    Live::Event(_) => {}
+                }
+                taken += 1;
+                if taken < SEND_AT_ONCE {
+                    item = self.live.try_recv().ok();
+                }
+            }
+            if !out.is_empty() {
+                return Some((Ok(out.freeze()), self));
             }
         }
     }

@@ -452,7 +452,8 @@ fn message_view(m: Message) -> MessageView {
     v
 }
 
-fn live_event_view(e: LiveEvent) -> LiveEventView {
+/// A live event as streams send it.
+pub fn live_event_view(e: LiveEvent) -> LiveEventView {
     let (event, data) = match e.body {
         LiveBody::Message(m) => {
             let name = match m.body {

@@ -57,7 +57,7 @@ fn kv_error(e: crate::kv::KvError) -> InstallError {
 pub use delivery::DeliveryReport;
 pub use messaging::{
     CardView, ConversationView, HistoryView, LiveEventView, MemberView, MessageView, NewMessage,
-    PacketCardView, SubscriptionView,
+    PacketCardView, SubscriptionView, live_event_view,
 };
 
 pub use wallet::{

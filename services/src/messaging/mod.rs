@@ -8,7 +8,9 @@ use crate::store::{MessagingWrite, StoreError};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use superapp_core::rate::TokenBucket;
-use tokio::sync::watch;
+
+pub mod live;
+pub use live::{Live, SharedEvent};
 
 // The records are core's (the stores persist them); the rules are here.
 pub use superapp_core::messaging::*;
@@ -191,8 +193,10 @@ pub struct Messaging {
     /// Its ordered writes make every reader see ids appear in order (a
     /// client resuming after id N can never miss a smaller one).
     tree: Arc<dyn MessagingStore>,
-    /// Each connected person's newest event id, for their live streams.
-    hub: Arc<Mutex<HashMap<String, watch::Sender<u64>>>>,
+    /// The live connections open on this host.
+    hub: Arc<live::Hub>,
+    /// Applied writes' live events, handed out once durable, in id order.
+    outgoing: Arc<live::Outgoing>,
     /// Wakes the delivery of people's messages to apps.
     to_apps: Arc<tokio::sync::Notify>,
     /// Per-app budget of notifications and answers.
@@ -206,7 +210,8 @@ impl Messaging {
     pub fn new(tree: Arc<dyn MessagingStore>, per_minute: u32) -> Messaging {
         Messaging {
             tree,
-            hub: Arc::new(Mutex::new(HashMap::new())),
+            hub: Arc::new(live::Hub::default()),
+            outgoing: Arc::new(live::Outgoing::default()),
             to_apps: Arc::new(tokio::sync::Notify::new()),
             rate: Arc::new(Mutex::new(HashMap::new())),
             per_minute,
@@ -234,26 +239,37 @@ impl Messaging {
     }
 
     /// Applies what `build` makes from fresh ids, in id order, durably, then
-    /// wakes the live streams of everyone it wrote an event for.
+    /// hands its live events to the connections they are for. Writes from
+    /// many callers share one flush (group commit); each caller returns
+    /// once its own write is durable.
     async fn commit(
         &self,
         build: impl FnOnce(
             &mut dyn FnMut() -> Result<u64, StoreError>,
         ) -> Result<MessagingWrite, MessagingError>,
     ) -> Result<MessagingWrite, MessagingError> {
+        let started = std::time::Instant::now();
         let mut build = Some(build);
         let mut refused = None;
-        let written = self.tree.write_ordered(&mut |next| {
-            let f = build.take()?;
-            match f(next) {
-                Ok(w) => Some(w),
-                Err(e) => {
-                    refused = Some(e);
-                    None
+        let mut place = None;
+        let written = self.tree.write_ordered(
+            &mut |next| {
+                let f = build.take()?;
+                match f(next) {
+                    Ok(w) => Some(w),
+                    Err(e) => {
+                        refused = Some(e);
+                        None
+                    }
                 }
-            }
-        })?;
-        let write = match (written, refused) {
+            },
+            &mut |w, others| {
+                if !w.stream.is_empty() || !others.is_empty() {
+                    place = Some(self.outgoing.queue(&w.stream, others));
+                }
+            },
+        )?;
+        let (write, ticket) = match (written, refused) {
             (Some(w), _) => w,
             (None, Some(e)) => return Err(e),
             (None, None) => {
@@ -262,37 +278,50 @@ impl Messaging {
                 )));
             }
         };
-        self.tree.flush().await?;
-        self.wake(&write.stream);
+        // In a task of its own, so the queue moves on even if this caller
+        // goes away before its write is durable.
+        let this = self.clone();
+        let durable = tokio::spawn(async move {
+            let r = this.tree.flush_write(ticket).await;
+            if let Some(place) = place {
+                this.outgoing.settle(place, r.is_ok(), &this.hub);
+            }
+            r
+        })
+        .await
+        .map_err(|e| StoreError::Io(format!("flush task: {e}")))?;
+        durable?;
+        metrics::histogram!("superapp_messaging_commit_seconds").record(started.elapsed());
         if !write.outbox.is_empty() {
             self.to_apps.notify_one();
         }
         Ok(write)
     }
 
-    fn wake(&self, events: &[(String, LiveEvent)]) {
-        self.wake_streams(events.iter().map(|(user, e)| (user.as_str(), e.id)));
+    /// Wakes the live streams of each (person, event id) other hosts
+    /// sharing the store wrote: they read those from the store.
+    pub fn wake_streams<'a>(&self, events: impl IntoIterator<Item = (&'a str, u64)>) {
+        self.hub.wake(events.into_iter().map(|(user, _)| user));
     }
 
-    /// Wakes the live streams of each (person, event id): for events this
-    /// host wrote, and for those other hosts sharing the store wrote.
-    pub fn wake_streams<'a>(&self, events: impl IntoIterator<Item = (&'a str, u64)>) {
-        let mut hub = self.hub.lock().unwrap_or_else(|p| p.into_inner());
-        for (user, id) in events {
-            if let Some(tx) = hub.get(user) {
-                if tx.receiver_count() == 0 {
-                    hub.remove(user);
-                } else {
-                    tx.send_if_modified(|last| {
-                        let newer = id > *last;
-                        if newer {
-                            *last = id;
-                        }
-                        newer
-                    });
-                }
-            }
-        }
+    /// A connection to the person's live events: durable events of this
+    /// host's as they happen, and a wake-up when other hosts wrote some.
+    /// Take it before reading the backlog, so nothing falls between the
+    /// two (skip what the backlog already gave). It ends when the
+    /// connection falls [`live::LIVE_BUFFER`] events behind.
+    pub fn connect_live(&self, user: &str) -> tokio::sync::mpsc::Receiver<Live> {
+        self.hub.connect(user)
+    }
+
+    /// How many live connections are open on this host.
+    pub fn live_connections(&self) -> usize {
+        self.hub.open()
+    }
+
+    /// Live events handed to connections, and connections cut off for
+    /// falling behind, since start.
+    pub fn live_counters(&self) -> &live::LiveCounters {
+        &self.hub.counters
     }
 
     /// Puts `body` on the person's live stream.
@@ -316,15 +345,6 @@ impl Messaging {
             })
             .await?;
         Ok(w.stream.first().map_or(0, |(_, e)| e.id))
-    }
-
-    /// A receiver that changes whenever the person gets a live event. Take
-    /// it before reading the backlog, so nothing falls between the two.
-    pub fn watch_events(&self, user: &str) -> watch::Receiver<u64> {
-        let mut hub = self.hub.lock().unwrap_or_else(|p| p.into_inner());
-        hub.entry(user.to_string())
-            .or_insert_with(|| watch::channel(0).0)
-            .subscribe()
     }
 
     /// The person's live events after `after`, oldest first.

@@ -527,7 +527,7 @@ impl Backend for Postgres {
         Ok(Arc::new(ledger::PgLedger::new(self.clone())))
     }
     fn messaging_store(&self) -> Result<Arc<dyn MessagingStore>, StoreError> {
-        Ok(Arc::new(messaging::open(self.clone())))
+        Ok(Arc::new(messaging::open(self.clone())?))
     }
     fn blob_store(&self) -> Arc<dyn BlobStore> {
         Arc::new(blobs::PgBlobs::new(self.clone()))

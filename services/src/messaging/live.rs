@@ -1,0 +1,211 @@
+//! Live streams fed from memory: the connections open on this host, each
+//! with a bounded buffer, and the queue that hands them durable events in
+//! id order. The store stays the resume path (`Last-Event-ID`) and the
+//! path for events written by other hosts.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use superapp_core::messaging::LiveEvent;
+use tokio::sync::mpsc;
+
+/// How many events a connection may have waiting. A client that reads
+/// slower than its events come is cut off once this is full and resumes
+/// from the store when it reconnects, so it cannot hold memory without
+/// bound.
+pub const LIVE_BUFFER: usize = 512;
+
+/// One live event as every connection it is for shares it: encoded once,
+/// by the first connection that sends it.
+#[derive(Debug)]
+pub struct SharedEvent {
+    pub event: LiveEvent,
+    encoded: OnceLock<bytes::Bytes>,
+}
+
+impl SharedEvent {
+    pub fn new(event: LiveEvent) -> SharedEvent {
+        SharedEvent {
+            event,
+            encoded: OnceLock::new(),
+        }
+    }
+
+    /// The event as the edge sends it, made by `encode` the first time.
+    pub fn encoded(&self, encode: impl FnOnce(&LiveEvent) -> bytes::Bytes) -> bytes::Bytes {
+        self.encoded.get_or_init(|| encode(&self.event)).clone()
+    }
+}
+
+/// What a connection is handed.
+#[derive(Debug, Clone)]
+pub enum Live {
+    /// An event of this host's, durable, in id order.
+    Event(Arc<SharedEvent>),
+    /// Something newer is in the store (written by another host): read it
+    /// from there, after the last event sent.
+    Wake,
+}
+
+/// Figures for the operator (`/metrics`).
+#[derive(Debug, Default)]
+pub struct LiveCounters {
+    /// Events handed to connections.
+    pub delivered: AtomicU64,
+    /// Connections cut off because their buffer was full.
+    pub cut_off: AtomicU64,
+}
+
+/// The open connections, by person.
+#[derive(Default)]
+pub(super) struct Hub {
+    conns: Mutex<HashMap<String, Vec<mpsc::Sender<Live>>>>,
+    pub(super) counters: LiveCounters,
+}
+
+impl Hub {
+    /// A new connection for `user`.
+    pub(super) fn connect(&self, user: &str) -> mpsc::Receiver<Live> {
+        let (tx, rx) = mpsc::channel(LIVE_BUFFER);
+        let mut conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
+        let list = conns.entry(user.to_string()).or_default();
+        // Connections that went away since.
+        list.retain(|c| !c.is_closed());
+        list.push(tx);
+        drop(conns);
+        rx
+    }
+
+    /// How many connections are open.
+    pub(super) fn open(&self) -> usize {
+        let conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
+        conns
+            .values()
+            .map(|l| l.iter().filter(|c| !c.is_closed()).count())
+            .sum()
+    }
+
+    /// Hands `item` to each of the person's connections; one whose buffer
+    /// is full is dropped (its stream ends; the client resumes).
+    fn send(
+        conns: &mut HashMap<String, Vec<mpsc::Sender<Live>>>,
+        user: &str,
+        item: &Live,
+        counters: &LiveCounters,
+    ) {
+        let Some(list) = conns.get_mut(user) else {
+            return;
+        };
+        list.retain(|c| match c.try_send(item.clone()) {
+            Ok(()) => {
+                counters.delivered.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                counters.cut_off.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(
+                    user,
+                    "a live stream fell too far behind; cut off (it resumes from the store)"
+                );
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        });
+        if list.is_empty() {
+            conns.remove(user);
+        }
+    }
+
+    /// Hands durable events (and wake-ups) out.
+    fn publish(&self, items: &[(String, Live)]) {
+        let mut conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
+        for (user, item) in items {
+            Hub::send(&mut conns, user, item, &self.counters);
+        }
+    }
+
+    /// Tells the person's connections to read the store.
+    pub(super) fn wake<'a>(&self, users: impl IntoIterator<Item = &'a str>) {
+        let mut conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
+        for user in users {
+            Hub::send(&mut conns, user, &Live::Wake, &self.counters);
+        }
+    }
+}
+
+/// A write's events waiting for their write to be durable, in id order.
+enum Slot {
+    Waiting(Vec<(String, Live)>),
+    Durable(Vec<(String, Live)>),
+    Lost,
+}
+
+/// The writes applied and not yet handed out, in the order they were
+/// applied (id order), so connections get events in id order even when
+/// the writers' flushes return in another.
+#[derive(Default)]
+pub(super) struct Outgoing {
+    inner: Mutex<OutgoingInner>,
+}
+
+#[derive(Default)]
+struct OutgoingInner {
+    /// The sequence number of `slots[0]`.
+    first: u64,
+    slots: VecDeque<Slot>,
+}
+
+impl Outgoing {
+    /// Queues a write's events (called under the store's order), one
+    /// shared copy per event id (a message's events for its members are
+    /// one event), after wake-ups for the people other hosts wrote to
+    /// before it (`others`), so those streams read the store first;
+    /// returns their place.
+    pub(super) fn queue(&self, stream: &[(String, LiveEvent)], others: &[(String, u64)]) -> u64 {
+        let mut events = Vec::with_capacity(others.len() + stream.len());
+        events.extend(others.iter().map(|(user, _)| (user.clone(), Live::Wake)));
+        let mut shared: Option<Arc<SharedEvent>> = None;
+        for (user, e) in stream {
+            let s = match &shared {
+                Some(s) if s.event.id == e.id => s.clone(),
+                _ => {
+                    let s = Arc::new(SharedEvent::new(e.clone()));
+                    shared = Some(s.clone());
+                    s
+                }
+            };
+            events.push((user.clone(), Live::Event(s)));
+        }
+        let mut o = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        o.slots.push_back(Slot::Waiting(events));
+        o.first + o.slots.len() as u64 - 1
+    }
+
+    /// Marks the write at `place` durable (or lost), then hands out every
+    /// event at the front that is no longer waiting.
+    pub(super) fn settle(&self, place: u64, durable: bool, hub: &Hub) {
+        let mut o = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(i) = place.checked_sub(o.first) else {
+            return;
+        };
+        if let Some(slot) = o.slots.get_mut(i as usize) {
+            let events = match std::mem::replace(slot, Slot::Lost) {
+                Slot::Waiting(e) | Slot::Durable(e) => e,
+                Slot::Lost => Vec::new(),
+            };
+            if durable {
+                *slot = Slot::Durable(events);
+            }
+        }
+        // Under the lock: another settle cannot hand out later events first.
+        while let Some(front) = o.slots.front() {
+            if matches!(front, Slot::Waiting(_)) {
+                break;
+            }
+            if let Some(Slot::Durable(events)) = o.slots.pop_front() {
+                hub.publish(&events);
+            }
+            o.first += 1;
+        }
+    }
+}

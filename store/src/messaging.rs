@@ -147,7 +147,8 @@ fn outbox_key(id: u64) -> String {
 /// How a backend makes ordered writes: it hands `build` fresh ids and
 /// applies what it returns so that writes become visible in id order (a
 /// reader that has seen id N never later finds a smaller one appear), on
-/// one host or many. Blocking calls.
+/// one host or many.
+#[async_trait::async_trait]
 pub trait OrderedWrites: Send + Sync {
     fn write_ordered(
         &self,
@@ -155,9 +156,10 @@ pub trait OrderedWrites: Send + Sync {
         applied: Applied<'_>,
     ) -> Result<Option<(MessagingWrite, Ticket)>, StoreError>;
     /// Makes the write behind `ticket` durable, with every other write
-    /// applied by then (group commit).
-    fn flush_write(&self, ticket: Ticket) -> Result<(), StoreError>;
-    /// Makes everything applied so far durable.
+    /// applied by then (group commit). The work goes on to the end even if
+    /// the caller stops waiting.
+    async fn flush_write(&self, ticket: Ticket) -> Result<(), StoreError>;
+    /// Makes everything applied so far durable (blocking).
     fn flush(&self) -> Result<(), StoreError>;
 }
 
@@ -205,19 +207,79 @@ pub struct MessagingTree {
 /// The embedded backend's ordered writes: one process owns the folder, so
 /// a lock around id-taking and applying orders them; sled hands out ids
 /// that only grow, also across restarts. A write is visible once applied;
-/// one fsync makes every write applied before it durable, so concurrent
-/// writers share it (`written` counts applied writes, `durable` how many
-/// of them the last finished fsync covered).
+/// one fsync makes every write applied before it durable. Writers do not
+/// flush themselves: the first to ask starts a flusher task, which flushes
+/// whatever has been applied, again while more comes, and tells every
+/// waiter at once through a watch (a lock handed from waiter to waiter
+/// wakes them one by one, and each flush then covered only a few writes).
 struct SledOrder {
     db: sled::Db,
     records: Arc<dyn RecordStore>,
-    tree: sled::Tree,
     lock: Mutex<()>,
-    written: AtomicU64,
-    durable: AtomicU64,
-    flushing: Mutex<()>,
+    flush: Arc<SledFlush>,
 }
 
+/// The flusher's shared state.
+struct SledFlush {
+    tree: sled::Tree,
+    /// Writes applied (their tickets are 1, 2, …).
+    written: AtomicU64,
+    /// Whether a flusher task is running.
+    flushing: std::sync::atomic::AtomicBool,
+    durable: tokio::sync::watch::Sender<Durable>,
+    /// Serialises flushes of the flusher and of `flush`.
+    one: Mutex<()>,
+}
+
+/// What the flusher has done so far.
+#[derive(Debug, Clone, Default)]
+struct Durable {
+    /// Writes up to this ticket are durable.
+    upto: u64,
+    /// The last flush that failed: the writes up to its ticket may be lost.
+    failed: Option<(u64, String)>,
+    /// Moves when a flusher ends, so waiters look again.
+    generation: u64,
+}
+
+impl SledFlush {
+    /// Flushes what has been applied; returns up to which ticket.
+    fn flush_now(&self) -> Result<u64, StoreError> {
+        let _one = self.one.lock().unwrap_or_else(|p| p.into_inner());
+        let upto = self.written.load(Ordering::SeqCst);
+        let writes = upto.saturating_sub(self.durable.borrow().upto);
+        let result = self.tree.flush().map(|_| upto).map_err(StoreError::from);
+        if writes > 0 {
+            metrics::histogram!("superapp_messaging_batch_size").record(writes as f64);
+        }
+        self.durable.send_modify(|d| match &result {
+            Ok(upto) => d.upto = d.upto.max(*upto),
+            Err(e) => d.failed = Some((upto, e.to_string())),
+        });
+        result
+    }
+
+    /// The flusher: flushes while writes are waiting, then ends.
+    async fn run(self: Arc<SledFlush>) {
+        loop {
+            if self.written.load(Ordering::SeqCst) <= self.durable.borrow().upto {
+                break;
+            }
+            let me = self.clone();
+            // A failure is recorded for the waiters; try again only when
+            // asked again.
+            match tokio::task::spawn_blocking(move || me.flush_now()).await {
+                Ok(Ok(_)) => {}
+                _ => break,
+            }
+        }
+        self.flushing.store(false, Ordering::SeqCst);
+        // Whoever asked after the last look starts the next flusher.
+        self.durable.send_modify(|d| d.generation += 1);
+    }
+}
+
+#[async_trait::async_trait]
 impl OrderedWrites for SledOrder {
     fn write_ordered(
         &self,
@@ -232,33 +294,38 @@ impl OrderedWrites for SledOrder {
         };
         let (puts, removes) = write.records()?;
         self.records.apply(puts, removes)?;
-        let ticket = self.written.fetch_add(1, Ordering::SeqCst) + 1;
+        let ticket = self.flush.written.fetch_add(1, Ordering::SeqCst) + 1;
         // One process owns the folder: no other writers.
         applied(&write, &[]);
         Ok(Some((write, ticket)))
     }
 
-    fn flush_write(&self, ticket: Ticket) -> Result<(), StoreError> {
-        if self.durable.load(Ordering::SeqCst) >= ticket {
-            return Ok(());
+    async fn flush_write(&self, ticket: Ticket) -> Result<(), StoreError> {
+        let mut seen = self.flush.durable.subscribe();
+        loop {
+            {
+                let d = seen.borrow_and_update();
+                if let Some((upto, why)) = &d.failed
+                    && *upto >= ticket
+                    && d.upto < ticket
+                {
+                    return Err(StoreError::Io(format!("flush failed: {why}")));
+                }
+                if d.upto >= ticket {
+                    return Ok(());
+                }
+            }
+            if !self.flush.flushing.swap(true, Ordering::SeqCst) {
+                tokio::spawn(self.flush.clone().run());
+            }
+            if seen.changed().await.is_err() {
+                return Err(StoreError::Io("the messenger's store closed".into()));
+            }
         }
-        // One fsync at a time; whoever waited for it is likely covered.
-        let _one = self.flushing.lock().unwrap_or_else(|p| p.into_inner());
-        if self.durable.load(Ordering::SeqCst) >= ticket {
-            return Ok(());
-        }
-        let upto = self.written.load(Ordering::SeqCst);
-        self.tree.flush()?;
-        self.durable.fetch_max(upto, Ordering::SeqCst);
-        Ok(())
     }
 
     fn flush(&self) -> Result<(), StoreError> {
-        let upto = self.written.load(Ordering::SeqCst);
-        let _one = self.flushing.lock().unwrap_or_else(|p| p.into_inner());
-        self.tree.flush()?;
-        self.durable.fetch_max(upto, Ordering::SeqCst);
-        Ok(())
+        self.flush.flush_now().map(|_| ())
     }
 }
 
@@ -269,11 +336,14 @@ impl Db {
         let order = SledOrder {
             db: self.db.clone(),
             records: records.clone(),
-            tree: self.db.open_tree(TREE)?,
             lock: Mutex::new(()),
-            written: AtomicU64::new(0),
-            durable: AtomicU64::new(0),
-            flushing: Mutex::new(()),
+            flush: Arc::new(SledFlush {
+                tree: self.db.open_tree(TREE)?,
+                written: AtomicU64::new(0),
+                flushing: std::sync::atomic::AtomicBool::new(false),
+                durable: tokio::sync::watch::channel(Durable::default()).0,
+                one: Mutex::new(()),
+            }),
         };
         Ok(MessagingTree::new(records, Arc::new(order)))
     }
@@ -341,12 +411,7 @@ impl crate::MessagingStore for MessagingTree {
     }
 
     async fn flush_write(&self, ticket: Ticket) -> Result<(), StoreError> {
-        // On the blocking pool, which runs it to the end even if the caller
-        // goes away (a database batch must not be left open).
-        let order = self.order.clone();
-        tokio::task::spawn_blocking(move || order.flush_write(ticket))
-            .await
-            .map_err(|e| StoreError::Io(format!("flush task: {e}")))?
+        self.order.flush_write(ticket).await
     }
 
     fn conversation(&self, id: &str) -> Result<Option<Conversation>, StoreError> {

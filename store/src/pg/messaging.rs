@@ -26,14 +26,14 @@ pub(crate) fn open(pg: Postgres) -> Result<MessagingTree, StoreError> {
     })?;
     Ok(MessagingTree::new(
         records,
-        Arc::new(PgOrder {
+        Arc::new(Arc::new(PgOrder {
             pg,
             state: Mutex::new(Batches {
                 known: newest,
                 ..Batches::default()
             }),
             done: Condvar::new(),
-        }),
+        })),
     ))
 }
 
@@ -123,6 +123,7 @@ impl PgOrder {
     /// Commits a batch: its records, the counter, and its events (with a
     /// NOTIFY, delivered only if it commits).
     fn commit(&self, open: Open) -> Result<(), StoreError> {
+        metrics::histogram!("superapp_messaging_batch_size").record(open.writes as f64);
         let Open {
             txn,
             next,
@@ -164,12 +165,47 @@ impl PgOrder {
         .map_err(StoreError::from)?
     }
 
+    /// Waits for batch `ticket`'s outcome, committing it if nobody is.
+    fn wait_for_batch(&self, ticket: Ticket) -> Result<(), StoreError> {
+        let mut st = self.lock();
+        loop {
+            if let Some(outcome) = st.outcomes.get(&ticket) {
+                return outcome.clone().map_err(StoreError::Io);
+            }
+            if let Some(open) = st.open.take_if(|o| o.no == ticket) {
+                // The next batch begins once this one commits (it waits for
+                // the counter's row): it need not be told of this one's
+                // events. Put back if the commit fails (its ids are unused).
+                let before = st.known;
+                st.known = open.next as i64 - 1;
+                drop(st);
+                let outcome = self.commit(open).map_err(|e| e.to_string());
+                let mut st = self.lock();
+                if outcome.is_err() {
+                    st.known = st.known.min(before);
+                }
+                st.outcomes.insert(ticket, outcome.clone());
+                while st.outcomes.len() > KEEP_OUTCOMES {
+                    st.outcomes.pop_first();
+                }
+                self.done.notify_all();
+                return outcome.map_err(StoreError::Io);
+            }
+            if ticket > st.next_no {
+                return Err(StoreError::Io(format!("no messaging batch {ticket}")));
+            }
+            // Another writer of the batch is committing it.
+            st = self.done.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Batches> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
-impl OrderedWrites for PgOrder {
+#[async_trait::async_trait]
+impl OrderedWrites for Arc<PgOrder> {
     fn write_ordered(
         &self,
         build: crate::BuildWrite<'_>,
@@ -224,43 +260,19 @@ impl OrderedWrites for PgOrder {
         Ok(Some((write, no)))
     }
 
-    fn flush_write(&self, ticket: Ticket) -> Result<(), StoreError> {
-        let mut st = self.lock();
-        loop {
-            if let Some(outcome) = st.outcomes.get(&ticket) {
-                return outcome.clone().map_err(StoreError::Io);
-            }
-            if let Some(open) = st.open.take_if(|o| o.no == ticket) {
-                // The next batch begins once this one commits (it waits for
-                // the counter's row): it need not be told of this one's
-                // events. Put back if the commit fails (its ids are unused).
-                let before = st.known;
-                st.known = open.next as i64 - 1;
-                drop(st);
-                let outcome = self.commit(open).map_err(|e| e.to_string());
-                let mut st = self.lock();
-                if outcome.is_err() {
-                    st.known = st.known.min(before);
-                }
-                st.outcomes.insert(ticket, outcome.clone());
-                while st.outcomes.len() > KEEP_OUTCOMES {
-                    st.outcomes.pop_first();
-                }
-                self.done.notify_all();
-                return outcome.map_err(StoreError::Io);
-            }
-            if ticket > st.next_no {
-                return Err(StoreError::Io(format!("no messaging batch {ticket}")));
-            }
-            // Another writer of the batch is committing it.
-            st = self.done.wait(st).unwrap_or_else(|p| p.into_inner());
-        }
+    async fn flush_write(&self, ticket: Ticket) -> Result<(), StoreError> {
+        // On the blocking pool, which runs it to the end even if the caller
+        // goes away: a batch must not be left open.
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || me.wait_for_batch(ticket))
+            .await
+            .map_err(|e| StoreError::Io(format!("flush task: {e}")))?
     }
 
     fn flush(&self) -> Result<(), StoreError> {
         let open = self.lock().open.as_ref().map(|o| o.no);
         match open {
-            Some(no) => self.flush_write(no),
+            Some(no) => self.wait_for_batch(no),
             None => Ok(()),
         }
     }

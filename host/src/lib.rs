@@ -10,6 +10,7 @@ pub mod fuzzing;
 pub mod http;
 pub mod platform;
 mod schemas;
+pub mod telemetry;
 
 // The client of a running server, where tests have always found it.
 pub use cli::remote;

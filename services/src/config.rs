@@ -166,6 +166,37 @@ pub struct ConfigFile {
     /// Largest app UI an install accepts, in KiB (its files added up).
     /// Default 8192 (8 MiB); `--max-ui-kib` wins.
     pub max_ui_kib: Option<u64>,
+    /// `text` (the default) or `json` (one object per line); `--log-format`
+    /// and `SUPERAPP_LOG_FORMAT` win.
+    pub log_format: Option<LogFormat>,
+    /// A second address `serve` listens on for `GET /metrics` alone,
+    /// without the admin token (keep it private). Without it, `/metrics`
+    /// is on the API's address and needs the admin token.
+    /// `--metrics-listen` wins.
+    pub metrics_listen: Option<String>,
+}
+
+/// How the host writes its log lines (to standard error).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines; colour only on a terminal, never with `NO_COLOR`.
+    #[default]
+    Text,
+    /// One JSON object per line, with the spans it happened in (`request_id`, `app`).
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => Err(format!("`{other}` is not a log format (text or json)")),
+        }
+    }
 }
 
 /// The `[wallet]` table. Amounts are in minor units (cents).

@@ -8,86 +8,20 @@
 //! Run: `cargo bench -p superapp-tests --bench http`.
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Full};
+use http_body_util::Full;
 use hyper::server::conn::http1 as server_http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use superapp_host::{CallRequest, Caller, Superapp};
+use superapp_tests::load::{self, Load, Req, Sample};
 use superapp_tests::{login, median, person, root, serve_shared};
 
 const CONNECTIONS: usize = 64;
 const ROUND: Duration = Duration::from_secs(3);
 const ROUNDS: usize = 3;
 const BODY: &str = "Hello from a Superapp mini-app!\n";
-
-/// What one measurement saw.
-struct Sample {
-    requests: usize,
-    elapsed: Duration,
-    latencies: Vec<Duration>,
-}
-
-impl Sample {
-    fn rate(&self) -> f64 {
-        self.requests as f64 / self.elapsed.as_secs_f64()
-    }
-
-    fn pct(&mut self, p: usize) -> f64 {
-        self.latencies.sort();
-        let i = (self.latencies.len() * p / 100).min(self.latencies.len().saturating_sub(1));
-        self.latencies.get(i).map_or(0.0, |d| d.as_secs_f64() * 1e6)
-    }
-}
-
-/// `conns` keep-alive clients hammering `GET path` for `ROUND`.
-async fn load(
-    addr: SocketAddr,
-    path: &str,
-    token: Option<&str>,
-    conns: usize,
-) -> anyhow::Result<Sample> {
-    let deadline = Instant::now() + ROUND;
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..conns {
-        let path = path.to_string();
-        let auth = token.map(|t| format!("Bearer {t}"));
-        tasks.push(tokio::spawn(async move {
-            let stream = tokio::net::TcpStream::connect(addr).await?;
-            stream.set_nodelay(true)?;
-            let (mut sender, conn) =
-                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-            tokio::spawn(conn);
-            let mut latencies = Vec::new();
-            while Instant::now() < deadline {
-                let mut req = hyper::Request::get(&path).header("host", "bench");
-                if let Some(a) = &auth {
-                    req = req.header("authorization", a);
-                }
-                let t = Instant::now();
-                let resp = sender
-                    .send_request(req.body(Empty::<Bytes>::new())?)
-                    .await?;
-                let status = resp.status();
-                let body = resp.into_body().collect().await?.to_bytes();
-                anyhow::ensure!(status == 200 && body == BODY, "{status} {body:?}");
-                latencies.push(t.elapsed());
-            }
-            anyhow::Ok(latencies)
-        }));
-    }
-    let mut latencies = Vec::new();
-    for t in tasks {
-        latencies.extend(t.await??);
-    }
-    Ok(Sample {
-        requests: latencies.len(),
-        elapsed: started.elapsed(),
-        latencies,
-    })
-}
 
 /// A hyper server that answers every request with `BODY`: the floor of
 /// what any HTTP server on this machine can do.
@@ -157,66 +91,25 @@ fn in_process(host: &Superapp, user: &str, threads: usize) -> anyhow::Result<Sam
     })
 }
 
-/// The environment variable that turns this program into the load client.
-const CLIENT_ENV: &str = "SUPERAPP_BENCH_CLIENT";
-
-/// Runs `load` in a child process (this program again, as the client): a
-/// real client is never inside the server's process, and one that is shares
-/// its address space, so every page the server's allocator hands back would
-/// also interrupt the client's core to flush its TLB.
+/// `conns` keep-alive connections sending `GET path` for a round, from
+/// the load client process.
 fn remote_load(
     addr: SocketAddr,
     path: &str,
     token: Option<&str>,
     conns: usize,
 ) -> anyhow::Result<Sample> {
-    let spec = format!("{addr}|{path}|{}|{conns}", token.unwrap_or(""));
-    let out = std::process::Command::new(std::env::current_exe()?)
-        .env(CLIENT_ENV, spec)
-        .output()?;
-    anyhow::ensure!(
-        out.status.success(),
-        "load client failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout)?;
-    let mut lines = text.lines();
-    let elapsed: u64 = lines.next().unwrap_or("0").trim().parse()?;
-    let latencies: Vec<Duration> = lines
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .map(|n| n.parse().map(Duration::from_nanos))
-        .collect::<Result<_, _>>()?;
-    Ok(Sample {
-        requests: latencies.len(),
-        elapsed: Duration::from_nanos(elapsed),
-        latencies,
+    let req = Req::get(path, token).expecting(BODY);
+    load::remote(&Load {
+        addr,
+        connections: vec![vec![req]; conns],
+        round_ms: ROUND.as_millis() as u64,
     })
 }
 
-/// The client side of `remote_load`: one thread, prints the elapsed time
-/// and every latency in nanoseconds.
-fn client_main(spec: &str) -> anyhow::Result<()> {
-    let parts: Vec<&str> = spec.split('|').collect();
-    anyhow::ensure!(parts.len() == 4, "bad client spec {spec}");
-    let token = (!parts[2].is_empty()).then_some(parts[2]);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let sample = rt.block_on(load(parts[0].parse()?, parts[1], token, parts[3].parse()?))?;
-    let latencies: Vec<String> = sample
-        .latencies
-        .iter()
-        .map(|d| d.as_nanos().to_string())
-        .collect();
-    println!("{}\n{}", sample.elapsed.as_nanos(), latencies.join(" "));
-    Ok(())
-}
-
 fn main() -> anyhow::Result<()> {
-    if let Ok(spec) = std::env::var(CLIENT_ENV) {
-        return client_main(&spec);
+    if load::client_if_asked()? {
+        return Ok(());
     }
     let dir = tempfile::tempdir()?;
     // The default config (256 instance slots), not the tests' small pool:
@@ -264,8 +157,8 @@ fn main() -> anyhow::Result<()> {
     }
     let report = |name: &str, samples: &mut Vec<Sample>| {
         let rate = median(samples.iter().map(Sample::rate).collect());
-        let p50 = median(samples.iter_mut().map(|s| s.pct(50)).collect());
-        let p99 = median(samples.iter_mut().map(|s| s.pct(99)).collect());
+        let p50 = median(samples.iter_mut().map(|s| s.pct_us(50)).collect());
+        let p99 = median(samples.iter_mut().map(|s| s.pct_us(99)).collect());
         println!("  {name:<34} {rate:>9.0} req/s   p50 {p50:>8.0} µs   p99 {p99:>8.0} µs");
         rate
     };

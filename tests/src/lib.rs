@@ -5,6 +5,7 @@
 // A fuzz harness reports a broken rule by panicking.
 #[allow(clippy::panic)]
 pub mod http_fuzz;
+pub mod load;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -36,6 +36,21 @@ use crate::config::ConfigFile;
 use crate::fsutil::read_bounded;
 use crate::{HostConfig, Superapp};
 
+/// `--log-format`'s value.
+fn log_format(s: &str) -> Result<crate::config::LogFormat, String> {
+    s.parse()
+}
+
+/// Whether `run` sets up logging (the binary asks; tests driving the CLI
+/// in their own process do not).
+static LOGGING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes the next `run` set up logging to standard error as the command
+/// line and config file say (`--log-format`, `log_format`, `RUST_LOG`).
+pub fn log_to_stderr() {
+    LOGGING.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Run and manage a Superapp host: sandboxed mini-apps with one identity,
 /// one wallet and one messenger.
 #[derive(Parser)]
@@ -78,6 +93,12 @@ struct Cli {
     /// request_timeout_secs, max_ui_kib, [wallet]. See the README.
     #[arg(long, global = true, env = "SUPERAPP_CONFIG")]
     config: Option<PathBuf>,
+    /// Log lines on standard error as `text` or `json` (one object per
+    /// line, with the request id and app). Default: the config file's
+    /// `log_format`, else text. `RUST_LOG` filters them (default `info`).
+    #[arg(long, global = true, env = "SUPERAPP_LOG_FORMAT", value_name = "text|json",
+          value_parser = log_format)]
+    log_format: Option<crate::config::LogFormat>,
     #[command(subcommand)]
     command: Command,
 }
@@ -221,6 +242,9 @@ fn dispatch(
         Some(path) => ConfigFile::load(path).map_err(|e| CliError::new("invalid-config", e))?,
         None => ConfigFile::default(),
     };
+    if LOGGING.load(std::sync::atomic::Ordering::Relaxed) {
+        crate::telemetry::init_logging(cli.log_format.or(file.log_format).unwrap_or_default());
+    }
     let store = match &cli.store {
         Some(s) => Some(
             crate::store::StoreSpec::parse(s)

@@ -19,6 +19,11 @@ pub(super) struct ServeArgs {
     /// Default: the config file's, else a fresh one per run.
     #[arg(long, env = "SUPERAPP_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
+    /// Also serve GET /metrics on this address, without the admin token
+    /// (keep it private to the scraper). Default: the config file's
+    /// `metrics_listen`, else /metrics only on --listen with the token.
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<String>,
 }
 
 pub(super) fn run(
@@ -42,10 +47,25 @@ pub(super) fn run(
         // data folder: whoever may touch the folder may administer.
         None => crate::identity::random_token(),
     };
-    serve(open(settings)?, &listen, admin_token, out)
+    let metrics = args
+        .metrics_listen
+        .or_else(|| settings.file.metrics_listen.clone());
+    serve(
+        open(settings)?,
+        &listen,
+        metrics.as_deref(),
+        admin_token,
+        out,
+    )
 }
 
-fn serve(host: Superapp, listen: &str, token: String, out: &mut dyn Write) -> Result<(), CliError> {
+fn serve(
+    host: Superapp,
+    listen: &str,
+    metrics: Option<&str>,
+    token: String,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
     let loaded = host.load_all().map_err(CliError::plain)?;
     let data = host.config().data_dir.clone();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -57,6 +77,15 @@ fn serve(host: Superapp, listen: &str, token: String, out: &mut dyn Write) -> Re
             .await
             .map_err(|e| CliError::plain(format!("cannot listen on {listen}: {e}")))?;
         let addr = listener.local_addr().map_err(CliError::plain)?;
+        let metrics = match metrics {
+            Some(at) => {
+                let l = tokio::net::TcpListener::bind(at).await.map_err(|e| {
+                    CliError::plain(format!("cannot listen on {at} (metrics_listen): {e}"))
+                })?;
+                Some(l)
+            }
+            None => None,
+        };
         ServeInfo {
             addr: addr.to_string(),
             token: token.clone(),
@@ -73,6 +102,13 @@ fn serve(host: Superapp, listen: &str, token: String, out: &mut dyn Write) -> Re
         let _ = out.flush();
         let pooling = host.runtime().pooling();
         tracing::info!(%addr, apps = loaded, pooling, "serving");
+        let host = Arc::new(host);
+        if let Some(l) = metrics {
+            let at = l.local_addr().map_err(CliError::plain)?;
+            w!(out, "metrics on http://{at}/metrics");
+            let _ = out.flush();
+            tokio::spawn(crate::http::serve_metrics(host.clone(), l));
+        }
         let issuer = host
             .config()
             .public_url
@@ -82,7 +118,7 @@ fn serve(host: Superapp, listen: &str, token: String, out: &mut dyn Write) -> Re
             admin_token: Some(token),
             issuer,
         };
-        crate::http::serve(Arc::new(host), listener, options, shutdown_signal())
+        crate::http::serve(host, listener, options, shutdown_signal())
             .await
             .map_err(|e| CliError::plain(format!("server failed: {e}")))
     });

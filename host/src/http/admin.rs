@@ -43,6 +43,7 @@ pub(super) fn routes() -> (Router<AppState>, Vec<(&'static str, &'static str)>) 
         GET "/admin/users" => list_users,
         POST "/admin/users" => add_user,
         POST "/admin/users/{handle}/verify" => verify_user,
+        GET "/metrics" => metrics,
         GET "/admin/host-keys" => list_host_keys,
         POST "/admin/host-keys/rotate" => rotate_host_keys,
         POST "/admin/wallet/topup" => super::wallet::topup,
@@ -485,6 +486,29 @@ pub(super) async fn verify_user(
             .verify_user(&handle, &v.birth_date)
             .map(|u| u.view()),
     )
+}
+
+/// The host's metrics in the Prometheus text format: HTTP requests by
+/// route template and status with latency histograms, mini-app calls by
+/// app and outcome, ledger and messaging batches, live streams, event
+/// deliveries, resident memory. Needs the admin token here; `metrics_listen`
+/// serves it on an address of its own without one.
+#[utoipa::path(get, path = "/metrics", tag = "admin", security(("admin" = [])),
+    responses((status = 200, description = "Prometheus text exposition format 0.0.4", content_type = "text/plain", body = String)))]
+pub(super) async fn metrics(State(s): State<AppState>) -> Response {
+    metrics_text(&s.host)
+}
+
+/// `/metrics`'s answer, for either listener.
+pub(crate) fn metrics_text(host: &crate::Superapp) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::telemetry::render(host),
+    )
+        .into_response()
 }
 
 /// The launch-token signing keys, newest first.

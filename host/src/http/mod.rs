@@ -148,6 +148,8 @@ pub fn route_table() -> Vec<(&'static str, &'static str)> {
 
 /// The API's routes.
 pub fn router(host: Arc<Superapp>, options: ServeOptions) -> Router {
+    // Recording starts with the first router, so /metrics counts from here.
+    crate::telemetry::metrics();
     let state = AppState {
         host,
         admin_token: options.admin_token.map(Arc::from),
@@ -236,6 +238,21 @@ pub async fn serve(
     Ok(())
 }
 
+/// Serves `GET /metrics` alone, without a token, on `listener` (the
+/// operator's `metrics_listen`: an address only the scraper reaches).
+pub async fn serve_metrics(host: Arc<Superapp>, listener: TcpListener) -> std::io::Result<()> {
+    let app = Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(move || {
+                let host = host.clone();
+                async move { admin::metrics_text(&host) }
+            }),
+        )
+        .fallback(not_found);
+    axum::serve(listener, app).await
+}
+
 /// How long a shutdown waits for open connections.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -266,6 +283,13 @@ fn request_id(req: &Request) -> String {
 /// echoed to the client so a report can be matched to the log.
 async fn observe(req: Request, next: Next) -> Response {
     let id = request_id(&req);
+    // The route's template, not the path: a label per app id or handle
+    // would grow without bound.
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let method = req.method().clone();
     let span = tracing::info_span!(
         "request",
         request_id = %id,
@@ -274,13 +298,28 @@ async fn observe(req: Request, next: Next) -> Response {
     );
     let started = std::time::Instant::now();
     let mut response = next.run(req).instrument(span.clone()).await;
+    let took = started.elapsed();
     span.in_scope(|| {
         tracing::debug!(
             status = response.status().as_u16(),
-            micros = started.elapsed().as_micros() as u64,
+            micros = took.as_micros() as u64,
             "answered"
         )
     });
+    let method = method.as_str().to_string();
+    metrics::counter!(
+        "superapp_http_requests_total",
+        "route" => route.clone(),
+        "method" => method.clone(),
+        "status" => response.status().as_u16().to_string(),
+    )
+    .increment(1);
+    metrics::histogram!(
+        "superapp_http_request_duration_seconds",
+        "route" => route,
+        "method" => method,
+    )
+    .record(took);
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::try_from(id) {
         headers.insert("x-request-id", value);

@@ -49,6 +49,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
         admin::list_users,
         admin::add_user,
         admin::verify_user,
+        admin::metrics,
         admin::list_host_keys,
         admin::rotate_host_keys,
         admin::rekey,

@@ -76,6 +76,8 @@ pub(crate) struct Retry<'a> {
 
 /// A queue of items delivered at least once: how they are stored.
 pub(crate) trait Queue: Sync {
+    /// Its name in `/metrics` (`wallet-events`, `messages`).
+    const NAME: &'static str;
     type Item: Queued;
     type Error: From<StoreError> + std::fmt::Display;
     /// Items due by `now`, oldest first, at most `limit`.
@@ -84,6 +86,12 @@ pub(crate) trait Queue: Sync {
     fn delivered(&self, item: &Self::Item) -> impl Future<Output = Result<(), Self::Error>> + Send;
     /// Stores a failed item with its new retry state, durably.
     fn failed(&self, item: Self::Item) -> impl Future<Output = Result<(), Self::Error>> + Send;
+}
+
+/// Counts one delivery outcome for `/metrics`.
+fn count(queue: &'static str, outcome: &'static str) {
+    metrics::counter!("superapp_event_deliveries_total", "queue" => queue, "outcome" => outcome)
+        .increment(1);
 }
 
 impl Superapp {
@@ -103,6 +111,7 @@ impl Superapp {
                 tracing::info!(app = %item.app(), what = %item.label(), "app gone; dropped");
                 queue.delivered(&item).await?;
                 report.dropped += 1;
+                count(Q::NAME, "dropped");
                 continue;
             };
             let answer = match self.caps_for(&app, Some(item.user().to_string()), None) {
@@ -119,6 +128,7 @@ impl Superapp {
                 Ok(()) => {
                     queue.delivered(&item).await?;
                     report.delivered += 1;
+                    count(Q::NAME, "delivered");
                 }
                 Err(why) => {
                     let attempts = {
@@ -130,11 +140,13 @@ impl Superapp {
                         Some(at) => {
                             *item.retry().next_at = at;
                             report.failed += 1;
+                            count(Q::NAME, "retry");
                         }
                         None => {
                             *item.retry().gave_up = true;
                             tracing::warn!(app = %item.app(), what = %item.label(), error = %why, "delivery given up");
                             report.gave_up += 1;
+                            count(Q::NAME, "gave-up");
                         }
                     }
                     *item.retry().last_error = Some(why);

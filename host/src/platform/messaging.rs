@@ -525,6 +525,7 @@ impl super::delivery::Queued for AppDelivery {
 }
 
 impl super::delivery::Queue for AppMessages<'_> {
+    const NAME: &'static str = "messages";
     type Item = AppDelivery;
     type Error = MessagingError;
     fn due(&self, now: i64, limit: usize) -> Result<Vec<AppDelivery>, MessagingError> {

@@ -567,7 +567,20 @@ impl Superapp {
                 .map_err(|e| CallError::BadRequest(e.to_string()))?;
         }
         let caps = self.caps_for(&app, caller.user, caller.scene)?;
-        self.runtime.call_async(&app, caps, req).await
+        let started = std::time::Instant::now();
+        let result = self.runtime.call_async(&app, caps, req).await;
+        // Labelled only once the app is known to be installed: ids from
+        // requests for apps that do not exist would grow without bound.
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(e) => e.code(),
+        };
+        let app_id = app.grants.app_id.clone();
+        metrics::counter!("superapp_app_calls_total", "app" => app_id.clone(), "outcome" => outcome)
+            .increment(1);
+        metrics::histogram!("superapp_app_call_duration_seconds", "app" => app_id)
+            .record(started.elapsed());
+        result
     }
 
     /// The capability state of one call of `app` for `user`.

@@ -143,6 +143,7 @@ impl Queued for Delivery {
 }
 
 impl Queue for WalletEvents<'_> {
+    const NAME: &'static str = "wallet-events";
     type Item = Delivery;
     type Error = WalletError;
     fn due(&self, now: i64, limit: usize) -> Result<Vec<Delivery>, WalletError> {

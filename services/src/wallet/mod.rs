@@ -404,6 +404,8 @@ fn write_loop(
         let mut committed: Option<(u64, Appended)> = None;
         let mut others_had_events = false;
         let has_commands = !commands.is_empty();
+        let batch_size = commands.len();
+        let started = std::time::Instant::now();
         let mut pending = Some(commands);
         let outcome = if !has_commands {
             // Reads see what other hosts committed too (a no-op where one
@@ -462,6 +464,10 @@ fn write_loop(
             };
             store.commit_next(after, &mut decide)
         };
+        if has_commands {
+            metrics::histogram!("superapp_ledger_batch_size").record(batch_size as f64);
+            metrics::histogram!("superapp_ledger_commit_seconds").record(started.elapsed());
+        }
         match outcome {
             Ok(true) => {
                 if let Some((seq, appended)) = committed.take() {

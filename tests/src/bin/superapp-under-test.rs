@@ -3,6 +3,7 @@
 //! `CARGO_BIN_EXE_superapp-under-test`.
 
 fn main() -> std::process::ExitCode {
+    superapp_host::cli::log_to_stderr();
     superapp_host::cli::run(
         std::env::args_os(),
         &mut std::io::stdout(),

@@ -40,12 +40,20 @@ const LAYERS: &[(&str, &[&str], &[&str])] = &[
             "utoipa",
             "tokio-postgres",
             "deadpool-postgres",
+            "metrics",
         ],
     ),
     (
         "store",
         &["superapp-core"],
-        &["wasmtime", "wasmtime-wasi", "axum", "hyper", "utoipa"],
+        &[
+            "wasmtime",
+            "wasmtime-wasi",
+            "axum",
+            "hyper",
+            "utoipa",
+            "metrics-exporter-prometheus",
+        ],
     ),
     (
         "services",
@@ -59,6 +67,7 @@ const LAYERS: &[(&str, &[&str], &[&str])] = &[
             "utoipa",
             "tokio-postgres",
             "deadpool-postgres",
+            "metrics-exporter-prometheus",
         ],
     ),
     (
@@ -71,6 +80,7 @@ const LAYERS: &[(&str, &[&str], &[&str])] = &[
             "utoipa",
             "tokio-postgres",
             "deadpool-postgres",
+            "metrics-exporter-prometheus",
         ],
     ),
     (

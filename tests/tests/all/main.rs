@@ -11,6 +11,7 @@ mod live;
 mod messaging;
 mod mock_vs_host;
 mod multihost;
+mod observability;
 mod openapi;
 mod package_mutations;
 mod packages;

@@ -1158,3 +1158,75 @@ fn a_group_shares_a_red_packet_from_the_app_and_only_members_claim_it() -> anyho
     assert_eq!(view["claims"].as_array().map(Vec::len), Some(2), "{view}");
     Ok(())
 }
+
+#[test]
+fn a_live_stream_that_stops_reading_is_cut_off_at_its_buffer_and_resumes_from_the_store()
+-> anyhow::Result<()> {
+    use superapp_host::messaging::{Live, live::LIVE_BUFFER};
+    let t = TestServer::start(&[], &[("ann", "Ann"), ("bob", "Bob")])?;
+    let ann = login(&t.base, "ann")?;
+    let bob = login(&t.base, "bob")?;
+    let chat = send_json(
+        "POST",
+        &t.url("/me/conversations"),
+        Some(&ann),
+        &json!({ "members": ["bob"] }),
+    )?;
+    let conv = chat.json()["id"].as_str().unwrap_or_default().to_string();
+    // Bob's connection, never read: a client that stopped reading.
+    let bob_id = t.host.identity().user_by_handle("bob")?.id;
+    let mut stalled = t.host.messaging().connect_live(&bob_id);
+    let before = t
+        .host
+        .messaging()
+        .live_counters()
+        .cut_off
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let total = LIVE_BUFFER + 8;
+    for i in 0..total {
+        let r = send_json(
+            "POST",
+            &t.url(&format!("/me/conversations/{conv}/messages")),
+            Some(&ann),
+            &json!({ "kind": "text", "text": format!("n{i}") }),
+        )?;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    // It holds at most its buffer, then it is closed.
+    let mut held = Vec::new();
+    loop {
+        match stalled.try_recv() {
+            Ok(Live::Event(e)) => held.push(e.event.id),
+            Ok(Live::Wake) => {}
+            Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => break,
+            Err(tokio::sync::mpsc::error::TryRecvError::Empty) => {
+                anyhow::bail!(
+                    "the stalled connection was not cut off ({} held)",
+                    held.len()
+                )
+            }
+        }
+    }
+    assert_eq!(held.len(), LIVE_BUFFER, "no more than its buffer was held");
+    assert!(
+        t.host
+            .messaging()
+            .live_counters()
+            .cut_off
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > before,
+        "the cut-off is counted"
+    );
+    // Reconnecting after the last event it got, the client gets the rest
+    // from the store, in order, and nothing twice.
+    let last = held[held.len() - 1].to_string();
+    let mut resumed = match EventStream::open(&t.base, &bob, Some(&last))? {
+        Ok(s) => s,
+        Err(r) => anyhow::bail!("resume refused: {}", r.body),
+    };
+    for i in LIVE_BUFFER..total {
+        let e = resumed.next_event()?;
+        assert_eq!(e.data["text"], format!("n{i}"));
+    }
+    Ok(())
+}

@@ -467,6 +467,7 @@ const SENT: &[(&str, &str, &[u16])] = &[
         &[200, 400, 401, 404, 413, 415, 422, 500],
     ),
     ("get", "/admin/host-keys", &[200, 401, 500]),
+    ("get", "/metrics", &[200, 401, 500]),
     ("post", "/admin/host-keys/rotate", &[200, 401, 500]),
     (
         "post",

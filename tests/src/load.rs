@@ -1,0 +1,177 @@
+//! The benchmarks' load client: keep-alive HTTP/1.1 connections on one
+//! thread, run in a child process (the benchmark re-executed), so a real
+//! client is never inside the server's process (sharing its address space,
+//! every page the server's allocator hands back would also interrupt the
+//! client's core to flush its TLB). Each connection sends its own list of
+//! requests over and over until the round ends, and every latency is kept.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// The environment variable that turns a benchmark into the load client.
+pub const CLIENT_ENV: &str = "SUPERAPP_LOAD_CLIENT";
+
+/// One request a connection sends.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Req {
+    pub method: String,
+    pub path: String,
+    /// A bearer token.
+    pub token: Option<String>,
+    /// A JSON body.
+    pub body: Option<String>,
+    /// The status the answer must have.
+    pub status: u16,
+    /// The body it must have, where that is fixed.
+    pub expect: Option<String>,
+}
+
+impl Req {
+    pub fn get(path: &str, token: Option<&str>) -> Req {
+        Req {
+            method: "GET".into(),
+            path: path.into(),
+            token: token.map(str::to_string),
+            body: None,
+            status: 200,
+            expect: None,
+        }
+    }
+
+    pub fn post_json(path: &str, token: &str, body: &serde_json::Value, status: u16) -> Req {
+        Req {
+            method: "POST".into(),
+            path: path.into(),
+            token: Some(token.into()),
+            body: Some(body.to_string()),
+            status,
+            expect: None,
+        }
+    }
+
+    /// The same, answered with exactly `body`.
+    pub fn expecting(mut self, body: &str) -> Req {
+        self.expect = Some(body.into());
+        self
+    }
+}
+
+/// A load: one list of requests per connection, for `round`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Load {
+    pub addr: SocketAddr,
+    pub connections: Vec<Vec<Req>>,
+    pub round_ms: u64,
+}
+
+/// What one round saw.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Sample {
+    pub requests: usize,
+    pub elapsed: Duration,
+    pub latencies: Vec<Duration>,
+}
+
+impl Sample {
+    pub fn rate(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// The `p`th percentile latency, in µs.
+    pub fn pct_us(&mut self, p: usize) -> f64 {
+        self.latencies.sort();
+        let i = (self.latencies.len() * p / 100).min(self.latencies.len().saturating_sub(1));
+        self.latencies.get(i).map_or(0.0, |d| d.as_secs_f64() * 1e6)
+    }
+}
+
+/// Runs `load` in a child process (this program again, as the client).
+pub fn remote(load: &Load) -> anyhow::Result<Sample> {
+    let spec = tempfile::NamedTempFile::new()?;
+    std::fs::write(spec.path(), serde_json::to_vec(load)?)?;
+    let out = std::process::Command::new(std::env::current_exe()?)
+        .env(CLIENT_ENV, spec.path())
+        .output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "load client failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
+/// If this process is a load client, runs it and returns true (the caller
+/// then exits); else false.
+pub fn client_if_asked() -> anyhow::Result<bool> {
+    let Some(spec) = std::env::var_os(CLIENT_ENV) else {
+        return Ok(false);
+    };
+    let load: Load = serde_json::from_slice(&std::fs::read(spec)?)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let sample = rt.block_on(run(load))?;
+    println!("{}", serde_json::to_string(&sample)?);
+    Ok(true)
+}
+
+/// Every connection sends its requests until the round ends.
+async fn run(load: Load) -> anyhow::Result<Sample> {
+    let deadline = Instant::now() + Duration::from_millis(load.round_ms);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for reqs in load.connections {
+        let addr = load.addr;
+        tasks.push(tokio::spawn(async move {
+            let stream = tokio::net::TcpStream::connect(addr).await?;
+            stream.set_nodelay(true)?;
+            let (mut sender, conn) =
+                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+            tokio::spawn(conn);
+            let mut latencies = Vec::new();
+            'round: loop {
+                for r in &reqs {
+                    if Instant::now() >= deadline {
+                        break 'round;
+                    }
+                    let mut req = hyper::Request::builder()
+                        .method(r.method.as_str())
+                        .uri(&r.path)
+                        .header("host", "bench");
+                    if let Some(t) = &r.token {
+                        req = req.header("authorization", format!("Bearer {t}"));
+                    }
+                    if r.body.is_some() {
+                        req = req.header("content-type", "application/json");
+                    }
+                    let body = Full::new(Bytes::from(r.body.clone().unwrap_or_default()));
+                    let t = Instant::now();
+                    let resp = sender.send_request(req.body(body)?).await?;
+                    let status = resp.status().as_u16();
+                    let got = resp.into_body().collect().await?.to_bytes();
+                    anyhow::ensure!(
+                        status == r.status && r.expect.as_ref().is_none_or(|e| e.as_bytes() == got),
+                        "{} {}: {status} {got:?}",
+                        r.method,
+                        r.path
+                    );
+                    latencies.push(t.elapsed());
+                }
+            }
+            anyhow::Ok(latencies)
+        }));
+    }
+    let mut latencies = Vec::new();
+    for t in tasks {
+        latencies.extend(t.await??);
+    }
+    Ok(Sample {
+        requests: latencies.len(),
+        elapsed: started.elapsed(),
+        latencies,
+    })
+}

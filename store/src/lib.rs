@@ -81,6 +81,8 @@ const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 pub struct Db {
     db: sled::Db,
     dir: PathBuf,
+    /// The messenger, made once: it owns the redo log's file.
+    messaging: Arc<std::sync::Mutex<Option<MessagingTree>>>,
 }
 
 impl Db {
@@ -107,10 +109,14 @@ impl Db {
                 other => break other?,
             }
         };
-        Ok(Db {
+        let db = Db {
             db,
             dir: data_dir.to_path_buf(),
-        })
+            messaging: Default::default(),
+        };
+        // Before anyone reads: messages acknowledged before a crash.
+        db.replay_messaging_log()?;
+        Ok(db)
     }
 
     fn open_once(data_dir: &Path) -> Result<sled::Db, StoreError> {

@@ -7,6 +7,9 @@
 //! /healthz` from the same client at the same concurrency (the HTTP floor),
 //! in interleaved rounds. Three rounds each; medians and ratios. Targets:
 //! group send→receipt p99 ≤ 20 ms; ≥ 20,000 messages/s with p99 < 20 ms.
+//! (3) the store alone: 64 writers making durable direct-message writes
+//! (the message and both members' stream entries) straight on the sled
+//! messaging store, no HTTP — the ceiling the HTTP figure is under.
 //! Run: `cargo bench -p superapp-tests --bench messaging`.
 
 use serde_json::json;
@@ -139,6 +142,80 @@ fn fan_out(
     Ok((rate, received.into_iter().map(|r| r.0).collect()))
 }
 
+/// 64 tasks writing direct messages straight on a sled messaging store for
+/// a round each; returns (writes/s, p50 ms, p99 ms) medians.
+fn store_alone() -> anyhow::Result<(f64, f64, f64)> {
+    use superapp_host::messaging::{Body, LiveBody, LiveEvent, Message, Sender};
+    use superapp_host::store::{MessagingStore, MessagingWrite};
+    let dir = tempfile::tempdir()?;
+    let db = superapp_host::store::Db::open(dir.path())?;
+    let store: Arc<dyn MessagingStore> = Arc::new(db.messaging()?);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let mut rounds = Vec::new();
+    for _ in 0..ROUNDS {
+        let deadline = Instant::now() + std::time::Duration::from_millis(ROUND_MS);
+        let started = Instant::now();
+        let mut lat = rt.block_on(async {
+            let mut tasks = Vec::new();
+            for c in 0..CONNECTIONS {
+                let store = store.clone();
+                tasks.push(tokio::spawn(async move {
+                    let mut lat = Vec::new();
+                    while Instant::now() < deadline {
+                        let t = Instant::now();
+                        let w = store.write_ordered(
+                            &mut |next| {
+                                let id = next().ok()?;
+                                let m = Message {
+                                    id,
+                                    conversation: format!("c{c}"),
+                                    sender: Sender::System,
+                                    body: Body::Text { text: "hi".into() },
+                                    at: 0,
+                                };
+                                let event = LiveEvent {
+                                    id,
+                                    at: 0,
+                                    body: LiveBody::Message(m.clone()),
+                                };
+                                Some(MessagingWrite {
+                                    stream: vec![
+                                        (format!("a{c}"), event.clone()),
+                                        (format!("b{c}"), event),
+                                    ],
+                                    messages: vec![m],
+                                    ..MessagingWrite::default()
+                                })
+                            },
+                            &mut |_, _| {},
+                        )?;
+                        if let Some((_, ticket)) = w {
+                            store.flush_write(ticket).await?;
+                        }
+                        lat.push(t.elapsed().as_secs_f64() * 1e3);
+                    }
+                    anyhow::Ok(lat)
+                }));
+            }
+            let mut all = Vec::new();
+            for t in tasks {
+                all.extend(t.await??);
+            }
+            anyhow::Ok(all)
+        })?;
+        let rate = lat.len() as f64 / started.elapsed().as_secs_f64();
+        rounds.push((rate, percentile(&mut lat, 50), percentile(&mut lat, 99)));
+    }
+    Ok((
+        median(rounds.iter().map(|r| r.0).collect()),
+        median(rounds.iter().map(|r| r.1).collect()),
+        median(rounds.iter().map(|r| r.2).collect()),
+    ))
+}
+
 fn main() -> anyhow::Result<()> {
     if load::client_if_asked()? {
         return Ok(());
@@ -261,6 +338,7 @@ fn main() -> anyhow::Result<()> {
     };
     let (cr, cp50, cp99) = stats(&mut chat);
     let (fr, fp50, fp99) = stats(&mut healthz);
+    let (sr, sp50, sp99) = store_alone()?;
 
     let (gr, gp50, gp99) = (median(g_rate), median(g_p50), median(g_p99));
     let (dp50, dp99) = (median(d_p50), median(d_p99));
@@ -285,6 +363,10 @@ fn main() -> anyhow::Result<()> {
     println!(
         "  /healthz from the same client: {fr:.0} req/s, p50 {fp50:.2} ms, p99 {fp99:.2} ms; ratio messages / healthz {:.2}",
         cr / fr.max(1e-9)
+    );
+    println!(
+        "the sled messaging store alone, {CONNECTIONS} writers, durable direct-message writes: {sr:.0}/s, p50 {sp50:.2} ms, p99 {sp99:.2} ms; HTTP reaches {:.2} of it",
+        cr / sr.max(1e-9)
     );
     Ok(())
 }

@@ -2,6 +2,12 @@
 //! components are, writing manifests, opening hosts on temporary folders and
 //! serving the real HTTP API on 127.0.0.1.
 
+// As in the `superapp` binary (host/src/main.rs); not under the fuzzer,
+// whose sanitizer watches the system allocator.
+#[cfg(not(fuzzing))]
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 // A fuzz harness reports a broken rule by panicking.
 #[allow(clippy::panic)]
 pub mod http_fuzz;

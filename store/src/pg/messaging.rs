@@ -25,9 +25,10 @@ pub(crate) fn open(pg: Postgres) -> Result<MessagingTree, StoreError> {
         })
     })?;
     Ok(MessagingTree::new(
-        records,
+        records.clone(),
         Arc::new(Arc::new(PgOrder {
             pg,
+            records,
             state: Mutex::new(Batches {
                 known: newest,
                 ..Batches::default()
@@ -46,6 +47,7 @@ pub(crate) fn open(pg: Postgres) -> Result<MessagingTree, StoreError> {
 /// become visible in id order across hosts.
 struct PgOrder {
     pg: Postgres,
+    records: Arc<PgRecords>,
     state: Mutex<Batches>,
     /// Signalled when a batch's outcome is known.
     done: Condvar,
@@ -132,7 +134,7 @@ impl PgOrder {
             ..
         } = open;
         let (mut puts, mut removes) = (Vec::new(), Vec::new());
-        for (k, v) in pending {
+        for (k, (_, v)) in pending {
             match v {
                 Some(v) => puts.push((k, v)),
                 None => removes.push(k),
@@ -246,7 +248,7 @@ impl OrderedWrites for Arc<PgOrder> {
         };
         open.next = next;
         open.writes += 1;
-        add_pending(&mut open.pending, puts, removes);
+        add_pending(&mut open.pending, open.no, &puts, &removes);
         open.events.extend(
             write
                 .stream
@@ -267,6 +269,11 @@ impl OrderedWrites for Arc<PgOrder> {
         tokio::task::spawn_blocking(move || me.wait_for_batch(ticket))
             .await
             .map_err(|e| StoreError::Io(format!("flush task: {e}")))?
+    }
+
+    fn apply(&self, puts: Vec<(String, Vec<u8>)>, removes: Vec<String>) -> Result<(), StoreError> {
+        // Its own statement: durable when it returns.
+        crate::RecordStore::apply(self.records.as_ref(), puts, removes)
     }
 
     fn flush(&self) -> Result<(), StoreError> {

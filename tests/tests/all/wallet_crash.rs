@@ -165,3 +165,146 @@ fn acknowledged_transfers_survive_kill_9_of_the_server() -> anyhow::Result<()> {
     server.wait()?;
     Ok(())
 }
+
+/// An acknowledged message survives `kill -9`: senders post into a direct
+/// chat and a group while the server is killed; after a restart on the same
+/// folder every acknowledged message is in the history, in id order, each
+/// once, and on the readers' streams (the store's resume path).
+#[test]
+fn acknowledged_messages_survive_kill_9_of_the_server() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    {
+        let host = open_host(&data)?;
+        for p in ["ann", "bob", "cai"] {
+            person(&host, p)?;
+        }
+    }
+    let (mut server, base) = start(&data)?;
+    let ann = login(&base, "ann")?;
+    let new_chat = |body: serde_json::Value| -> anyhow::Result<String> {
+        let r = superapp_tests::send_json(
+            "POST",
+            &format!("{base}/me/conversations"),
+            Some(&ann),
+            &body,
+        )?;
+        anyhow::ensure!(r.status == 201, "{}", r.body);
+        Ok(r.json()["id"].as_str().unwrap_or_default().to_string())
+    };
+    let direct = new_chat(json!({ "members": ["bob"] }))?;
+    let group = new_chat(json!({ "title": "crash", "members": ["bob", "cai"] }))?;
+    let acked: Arc<Mutex<Vec<(String, u64, String)>>> = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let workers: Vec<_> = (0..8)
+        .map(|w| {
+            let conv = if w % 2 == 0 {
+                direct.clone()
+            } else {
+                group.clone()
+            };
+            let (url, ann, acked, stop) = (
+                format!("{base}/me/conversations/{conv}/messages"),
+                ann.clone(),
+                acked.clone(),
+                stop.clone(),
+            );
+            std::thread::spawn(move || {
+                let mut i = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let text = format!("w{w}-{i:06}");
+                    i += 1;
+                    match superapp_tests::send_json(
+                        "POST",
+                        &url,
+                        Some(&ann),
+                        &json!({ "kind": "text", "text": text }),
+                    ) {
+                        Ok(r) if r.status == 201 => {
+                            let id = r.json()["id"].as_u64().unwrap_or(0);
+                            if let Ok(mut a) = acked.lock() {
+                                a.push((conv.clone(), id, text));
+                            }
+                        }
+                        _ => break,
+                    }
+                }
+            })
+        })
+        .collect();
+    wait_until(
+        "500 acknowledged messages",
+        Duration::from_secs(120),
+        || acked.lock().map(|a| a.len()).unwrap_or(0) >= 500,
+    )?;
+    server.kill()?;
+    server.wait()?;
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        let _ = w.join();
+    }
+    let acked = acked.lock().map(|a| a.clone()).unwrap_or_default();
+    let wal = std::fs::metadata(data.join("messaging.wal"))?.len();
+    assert!(wal > 0, "the redo log holds the last messages, to replay");
+
+    let (mut server, base) = start(&data)?;
+    let bob = login(&base, "bob")?;
+    for conv in [&direct, &group] {
+        // The whole history, oldest first, a page at a time.
+        let mut seen: Vec<(u64, String)> = Vec::new();
+        let mut after = 0;
+        loop {
+            let r = send(
+                "GET",
+                &format!("{base}/me/conversations/{conv}/messages?after={after}&limit=200"),
+                Some(&bob),
+                None,
+            )?;
+            anyhow::ensure!(r.status == 200, "{}", r.body);
+            let page = r.json()["messages"].as_array().cloned().unwrap_or_default();
+            if page.is_empty() {
+                break;
+            }
+            for m in &page {
+                let id = m["id"].as_u64().unwrap_or(0);
+                seen.push((id, m["text"].as_str().unwrap_or_default().to_string()));
+                after = after.max(id);
+            }
+        }
+        assert!(
+            seen.windows(2).all(|w| w[0].0 < w[1].0),
+            "in id order, each once"
+        );
+        for (c, id, text) in acked.iter().filter(|(c, ..)| c == conv) {
+            assert!(
+                seen.iter().any(|(i, t)| i == id && t == text),
+                "acknowledged message {id} ({text}) in {c} survived"
+            );
+        }
+    }
+    // Bob's stream from the start has every acknowledged message too.
+    let mut stream = match superapp_tests::EventStream::open(&base, &bob, Some("0"))? {
+        Ok(s) => s,
+        Err(r) => anyhow::bail!("stream refused: {}", r.body),
+    };
+    let mut on_stream = std::collections::HashSet::new();
+    let want: std::collections::HashSet<u64> = acked.iter().map(|(_, id, _)| *id).collect();
+    let last = want.iter().copied().max().unwrap_or(0);
+    loop {
+        let e = stream.next_event()?;
+        let id: u64 = e.id.parse()?;
+        if e.event == "message" {
+            on_stream.insert(e.data["id"].as_u64().unwrap_or(0));
+        }
+        if id >= last {
+            break;
+        }
+    }
+    assert!(
+        want.is_subset(&on_stream),
+        "every acknowledged message is on the stream"
+    );
+    server.kill()?;
+    server.wait()?;
+    Ok(())
+}

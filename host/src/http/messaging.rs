@@ -340,7 +340,7 @@ struct Stream {
     user: String,
     /// The newest event id sent.
     after: u64,
-    live: tokio::sync::mpsc::Receiver<Live>,
+    live: crate::messaging::live::LiveReceiver,
     /// The store may hold events after `after` not yet sent.
     read_store: bool,
     _slot: StreamSlot,

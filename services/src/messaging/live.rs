@@ -4,7 +4,7 @@
 //! path for events written by other hosts.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use superapp_core::messaging::LiveEvent;
 use tokio::sync::mpsc;
@@ -56,24 +56,66 @@ pub struct LiveCounters {
     pub cut_off: AtomicU64,
 }
 
+/// One connection as the hub holds it.
+struct Conn {
+    tx: mpsc::Sender<Live>,
+    /// A wake-up is queued and not yet taken: another would say nothing new.
+    woken: Arc<AtomicBool>,
+}
+
+/// A connection's receiving end: what the hub hands it, in order.
+pub struct LiveReceiver {
+    rx: mpsc::Receiver<Live>,
+    woken: Arc<AtomicBool>,
+}
+
+impl LiveReceiver {
+    /// The next item; `None` once the connection was cut off (or the host
+    /// is stopping).
+    pub async fn recv(&mut self) -> Option<Live> {
+        let item = self.rx.recv().await;
+        self.taken(&item);
+        item
+    }
+
+    /// The next item if one is waiting.
+    pub fn try_recv(&mut self) -> Result<Live, mpsc::error::TryRecvError> {
+        let item = self.rx.try_recv();
+        if let Ok(Live::Wake) = &item {
+            self.woken.store(false, Ordering::SeqCst);
+        }
+        item
+    }
+
+    fn taken(&self, item: &Option<Live>) {
+        if let Some(Live::Wake) = item {
+            self.woken.store(false, Ordering::SeqCst);
+        }
+    }
+}
+
 /// The open connections, by person.
 #[derive(Default)]
 pub(super) struct Hub {
-    conns: Mutex<HashMap<String, Vec<mpsc::Sender<Live>>>>,
+    conns: Mutex<HashMap<String, Vec<Conn>>>,
     pub(super) counters: LiveCounters,
 }
 
 impl Hub {
     /// A new connection for `user`.
-    pub(super) fn connect(&self, user: &str) -> mpsc::Receiver<Live> {
+    pub(super) fn connect(&self, user: &str) -> LiveReceiver {
         let (tx, rx) = mpsc::channel(LIVE_BUFFER);
+        let woken = Arc::new(AtomicBool::new(false));
         let mut conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
         let list = conns.entry(user.to_string()).or_default();
         // Connections that went away since.
-        list.retain(|c| !c.is_closed());
-        list.push(tx);
+        list.retain(|c| !c.tx.is_closed());
+        list.push(Conn {
+            tx,
+            woken: woken.clone(),
+        });
         drop(conns);
-        rx
+        LiveReceiver { rx, woken }
     }
 
     /// How many connections are open.
@@ -81,14 +123,14 @@ impl Hub {
         let conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
         conns
             .values()
-            .map(|l| l.iter().filter(|c| !c.is_closed()).count())
+            .map(|l| l.iter().filter(|c| !c.tx.is_closed()).count())
             .sum()
     }
 
     /// Hands `item` to each of the person's connections; one whose buffer
     /// is full is dropped (its stream ends; the client resumes).
     fn send(
-        conns: &mut HashMap<String, Vec<mpsc::Sender<Live>>>,
+        conns: &mut HashMap<String, Vec<Conn>>,
         user: &str,
         item: &Live,
         counters: &LiveCounters,
@@ -96,20 +138,26 @@ impl Hub {
         let Some(list) = conns.get_mut(user) else {
             return;
         };
-        list.retain(|c| match c.try_send(item.clone()) {
-            Ok(()) => {
-                counters.delivered.fetch_add(1, Ordering::Relaxed);
-                true
+        list.retain(|c| {
+            if matches!(item, Live::Wake) && c.woken.swap(true, Ordering::SeqCst) {
+                // One wake-up waiting is enough: it reads everything new.
+                return true;
             }
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                counters.cut_off.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(
-                    user,
-                    "a live stream fell too far behind; cut off (it resumes from the store)"
-                );
-                false
+            match c.tx.try_send(item.clone()) {
+                Ok(()) => {
+                    counters.delivered.fetch_add(1, Ordering::Relaxed);
+                    true
+                }
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    counters.cut_off.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(
+                        user,
+                        "a live stream fell too far behind; cut off (it resumes from the store)"
+                    );
+                    false
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
         });
         if list.is_empty() {
             conns.remove(user);
@@ -207,5 +255,31 @@ impl Outgoing {
             }
             o.first += 1;
         }
+    }
+}
+
+/// The event ids this host wrote lately, at most [`Recent::KEEP`] of them.
+#[derive(Default)]
+pub(super) struct Recent {
+    ids: std::collections::HashSet<u64>,
+    order: VecDeque<u64>,
+}
+
+impl Recent {
+    const KEEP: usize = 1 << 16;
+
+    pub(super) fn add(&mut self, id: u64) {
+        if self.ids.insert(id) {
+            self.order.push_back(id);
+            if self.order.len() > Self::KEEP
+                && let Some(old) = self.order.pop_front()
+            {
+                self.ids.remove(&old);
+            }
+        }
+    }
+
+    pub(super) fn contains(&self, id: u64) -> bool {
+        self.ids.contains(&id)
     }
 }

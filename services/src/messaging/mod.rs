@@ -197,6 +197,9 @@ pub struct Messaging {
     hub: Arc<live::Hub>,
     /// Applied writes' live events, handed out once durable, in id order.
     outgoing: Arc<live::Outgoing>,
+    /// Event ids this host wrote lately (not woken for again when the
+    /// store's feed reports them).
+    mine: Arc<Mutex<live::Recent>>,
     /// Wakes the delivery of people's messages to apps.
     to_apps: Arc<tokio::sync::Notify>,
     /// Per-app budget of notifications and answers.
@@ -212,6 +215,7 @@ impl Messaging {
             tree,
             hub: Arc::new(live::Hub::default()),
             outgoing: Arc::new(live::Outgoing::default()),
+            mine: Arc::default(),
             to_apps: Arc::new(tokio::sync::Notify::new()),
             rate: Arc::new(Mutex::new(HashMap::new())),
             per_minute,
@@ -267,6 +271,12 @@ impl Messaging {
                 if !w.stream.is_empty() || !others.is_empty() {
                     place = Some(self.outgoing.queue(&w.stream, others));
                 }
+                if !w.stream.is_empty() {
+                    let mut mine = self.mine.lock().unwrap_or_else(|p| p.into_inner());
+                    for (_, e) in &w.stream {
+                        mine.add(e.id);
+                    }
+                }
             },
         )?;
         let (write, ticket) = match (written, refused) {
@@ -299,9 +309,18 @@ impl Messaging {
     }
 
     /// Wakes the live streams of each (person, event id) other hosts
-    /// sharing the store wrote: they read those from the store.
+    /// sharing the store wrote: they read those from the store. Events this
+    /// host wrote (the feed of the store has them too) were handed out from
+    /// memory already and wake nobody.
     pub fn wake_streams<'a>(&self, events: impl IntoIterator<Item = (&'a str, u64)>) {
-        self.hub.wake(events.into_iter().map(|(user, _)| user));
+        let mine = self.mine.lock().unwrap_or_else(|p| p.into_inner());
+        let others: Vec<&str> = events
+            .into_iter()
+            .filter(|(_, id)| !mine.contains(*id))
+            .map(|(user, _)| user)
+            .collect();
+        drop(mine);
+        self.hub.wake(others);
     }
 
     /// A connection to the person's live events: durable events of this
@@ -309,7 +328,7 @@ impl Messaging {
     /// Take it before reading the backlog, so nothing falls between the
     /// two (skip what the backlog already gave). It ends when the
     /// connection falls [`live::LIVE_BUFFER`] events behind.
-    pub fn connect_live(&self, user: &str) -> tokio::sync::mpsc::Receiver<Live> {
+    pub fn connect_live(&self, user: &str) -> live::LiveReceiver {
         self.hub.connect(user)
     }
 

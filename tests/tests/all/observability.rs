@@ -179,7 +179,12 @@ fn serve_process(
     global: &[&str],
     args: &[&str],
 ) -> anyhow::Result<(std::process::Child, String, Vec<String>)> {
-    let mut child = Command::new(bin())
+    let mut cmd = Command::new(bin());
+    // On the database backend, the folder's database goes along.
+    if let Some(url) = superapp_tests::store_for(data) {
+        cmd.args(["--store", &url]);
+    }
+    let mut child = cmd
         .args(global)
         .arg("--data")
         .arg(data)

@@ -1,7 +1,9 @@
 //! Messaging throughput over the real HTTP API on 127.0.0.1 with real sled:
 //! (1) one message to a 500-member group with every member connected to
-//! `GET /me/events` — deliveries/s and send-to-receipt p50/p99, against the
-//! same messages in a direct chat with one connected reader (the baseline);
+//! `GET /me/events` (500 streams read by a separate client process, one
+//! thread, as real clients are not in the server's process) —
+//! deliveries/s and send-to-receipt p50/p99, against the same messages in a
+//! direct chat with one connected reader (the baseline);
 //! (2) durable messages/s and p50/p99 across 1,000 direct chats from 64
 //! keep-alive connections (a separate client process), against `GET
 //! /healthz` from the same client at the same concurrency (the HTTP floor),
@@ -17,9 +19,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use superapp_tests::load::{self, Load, Req, Sample};
-use superapp_tests::{
-    EventStream, PASSWORD, login, median, open_host, percentile, send_json, serve_shared,
-};
+use superapp_tests::{PASSWORD, login, median, open_host, percentile, send_json, serve_shared};
 
 const MEMBERS: usize = 500;
 const FANOUT_MESSAGES: usize = 20;
@@ -69,77 +69,41 @@ fn post(
     Ok(r.json())
 }
 
-/// Sends `FANOUT_MESSAGES` into `conv` with every reader connected; returns
-/// (deliveries/s, latencies in ms).
+/// Sends `FANOUT_MESSAGES` into `conv` with every reader connected (in a
+/// separate process, as real clients are); returns (deliveries/s,
+/// send→receipt latencies in ms).
 fn fan_out(
     base: &str,
     sender: &str,
     conv: &str,
     readers: &[String],
 ) -> anyhow::Result<(f64, Vec<f64>)> {
-    let sent_at: Arc<Mutex<Vec<Option<Instant>>>> =
-        Arc::new(Mutex::new(vec![None; FANOUT_MESSAGES]));
-    let received: Arc<Mutex<Vec<(f64, Instant)>>> = Arc::new(Mutex::new(Vec::new()));
-    let mut streams = Vec::new();
-    for t in readers {
-        match EventStream::open(base, t, None)? {
-            Ok(s) => streams.push(s),
-            Err(r) => anyhow::bail!("stream refused: {}", r.body),
-        }
-    }
-    let handles: Vec<_> = streams
-        .into_iter()
-        .map(|mut stream| {
-            let sent_at = sent_at.clone();
-            let received = received.clone();
-            std::thread::spawn(move || {
-                for _ in 0..FANOUT_MESSAGES {
-                    let Ok(e) = stream.next_event() else { return };
-                    let now = Instant::now();
-                    let i: usize = e.data["text"]
-                        .as_str()
-                        .and_then(|t| t.strip_prefix('m'))
-                        .and_then(|n| n.parse().ok())
-                        .unwrap_or(usize::MAX);
-                    let start = sent_at
-                        .lock()
-                        .ok()
-                        .and_then(|s| s.get(i).copied().flatten());
-                    if let (Some(start), Ok(mut r)) = (start, received.lock()) {
-                        r.push(((now - start).as_secs_f64() * 1e3, now));
-                    }
-                }
-            })
-        })
-        .collect();
-    let first = Instant::now();
+    let reading = load::ReaderProcess::start(&load::Readers {
+        addr: base.trim_start_matches("http://").parse()?,
+        tokens: readers.to_vec(),
+        expect: FANOUT_MESSAGES,
+    })?;
+    let first = load::now_us();
     for i in 0..FANOUT_MESSAGES {
-        if let Ok(mut s) = sent_at.lock() {
-            s[i] = Some(Instant::now());
-        }
         post(
             base,
             &format!("/me/conversations/{conv}/messages"),
             sender,
-            json!({ "kind": "text", "text": format!("m{i}") }),
+            json!({ "kind": "text", "text": format!("m{i}@{}", load::now_us()) }),
         )?;
     }
-    for h in handles {
-        let _ = h.join();
-    }
-    let received = received
-        .lock()
-        .map_err(|_| anyhow::anyhow!("poisoned"))?
-        .clone();
+    let got = reading.finish()?;
     anyhow::ensure!(
-        received.len() == readers.len() * FANOUT_MESSAGES,
+        got.latencies_us.len() == readers.len() * FANOUT_MESSAGES,
         "{} of {} deliveries",
-        received.len(),
+        got.latencies_us.len(),
         readers.len() * FANOUT_MESSAGES
     );
-    let last = received.iter().map(|r| r.1).max().unwrap_or(first);
-    let rate = received.len() as f64 / (last - first).as_secs_f64();
-    Ok((rate, received.into_iter().map(|r| r.0).collect()))
+    let rate = got.latencies_us.len() as f64 / ((got.last_us.max(first + 1) - first) as f64 / 1e6);
+    Ok((
+        rate,
+        got.latencies_us.iter().map(|us| *us as f64 / 1e3).collect(),
+    ))
 }
 
 /// 64 tasks writing direct messages straight on a sled messaging store for
@@ -217,7 +181,7 @@ fn store_alone() -> anyhow::Result<(f64, f64, f64)> {
 }
 
 fn main() -> anyhow::Result<()> {
-    if load::client_if_asked()? {
+    if load::client_if_asked()? || load::reader_if_asked()? {
         return Ok(());
     }
     let dir = tempfile::tempdir()?;

@@ -175,3 +175,156 @@ async fn run(load: Load) -> anyhow::Result<Sample> {
         latencies,
     })
 }
+
+/// The environment variable that turns a benchmark into a stream reader.
+pub const READER_ENV: &str = "SUPERAPP_STREAM_READER";
+
+/// Readers of live streams: one `GET /me/events` per token, each until it
+/// has `expect` events whose text is `m<i>@<sent, µs since the epoch>`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Readers {
+    pub addr: SocketAddr,
+    pub tokens: Vec<String>,
+    pub expect: usize,
+}
+
+/// What the readers saw: send→receipt latencies (µs), and the first and
+/// last receipt (µs since the epoch).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Received {
+    pub latencies_us: Vec<u64>,
+    pub first_us: u64,
+    pub last_us: u64,
+}
+
+/// Microseconds since the epoch: one clock for the sender and the reader
+/// processes on this machine.
+pub fn now_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// Live-stream readers in a child process (this program again), connected
+/// once this returns; `finish` waits for what they received.
+pub struct ReaderProcess {
+    child: std::process::Child,
+    out: std::io::BufReader<std::process::ChildStdout>,
+    _spec: tempfile::NamedTempFile,
+}
+
+impl ReaderProcess {
+    pub fn start(readers: &Readers) -> anyhow::Result<ReaderProcess> {
+        use std::io::BufRead;
+        let spec = tempfile::NamedTempFile::new()?;
+        std::fs::write(spec.path(), serde_json::to_vec(readers)?)?;
+        let mut child = std::process::Command::new(std::env::current_exe()?)
+            .env(READER_ENV, spec.path())
+            .stdout(std::process::Stdio::piped())
+            .spawn()?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+        let mut out = std::io::BufReader::new(stdout);
+        let mut line = String::new();
+        out.read_line(&mut line)?;
+        anyhow::ensure!(line.trim() == "ready", "the readers said: {line}");
+        Ok(ReaderProcess {
+            child,
+            out,
+            _spec: spec,
+        })
+    }
+
+    pub fn finish(mut self) -> anyhow::Result<Received> {
+        use std::io::Read;
+        let mut text = String::new();
+        self.out.read_to_string(&mut text)?;
+        let status = self.child.wait()?;
+        anyhow::ensure!(status.success(), "the readers failed: {text}");
+        Ok(serde_json::from_str(text.trim())?)
+    }
+}
+
+/// If this process is a stream reader, runs it and returns true.
+pub fn reader_if_asked() -> anyhow::Result<bool> {
+    let Some(spec) = std::env::var_os(READER_ENV) else {
+        return Ok(false);
+    };
+    let readers: Readers = serde_json::from_slice(&std::fs::read(spec)?)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let received = rt.block_on(read_streams(readers))?;
+    println!("{}", serde_json::to_string(&received)?);
+    Ok(true)
+}
+
+async fn read_streams(r: Readers) -> anyhow::Result<Received> {
+    // Connect every stream first, then say so.
+    let mut bodies = Vec::new();
+    for token in &r.tokens {
+        let stream = tokio::net::TcpStream::connect(r.addr).await?;
+        stream.set_nodelay(true)?;
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(conn);
+        let req = hyper::Request::get("/me/events")
+            .header("host", "bench")
+            .header("authorization", format!("Bearer {token}"))
+            .body(Full::new(Bytes::new()))?;
+        let resp = sender.send_request(req).await?;
+        anyhow::ensure!(resp.status() == 200, "stream: {}", resp.status());
+        bodies.push((sender, resp.into_body()));
+    }
+    println!("ready");
+    use std::io::Write;
+    std::io::stdout().flush()?;
+    let expect = r.expect;
+    let tasks: Vec<_> = bodies
+        .into_iter()
+        .map(|(sender, mut body)| {
+            tokio::spawn(async move {
+                let _keep = sender;
+                let mut got = Vec::new();
+                let mut buf = Vec::new();
+                while got.len() < expect {
+                    let Some(frame) = body.frame().await else {
+                        anyhow::bail!("the stream ended after {} events", got.len());
+                    };
+                    let Ok(data) = frame?.into_data() else {
+                        continue;
+                    };
+                    let at = now_us();
+                    buf.extend_from_slice(&data);
+                    while let Some(end) = buf.windows(2).position(|w| w == b"\n\n") {
+                        let event: Vec<u8> = buf.drain(..end + 2).collect();
+                        let text = String::from_utf8_lossy(&event);
+                        let Some(json) = text.lines().find_map(|l| l.strip_prefix("data: ")) else {
+                            continue;
+                        };
+                        let v: serde_json::Value = serde_json::from_str(json)?;
+                        let sent = v["text"]
+                            .as_str()
+                            .and_then(|t| t.split_once('@'))
+                            .and_then(|(_, us)| us.parse::<u64>().ok());
+                        if let Some(sent) = sent {
+                            got.push((at.saturating_sub(sent), at));
+                        }
+                    }
+                }
+                anyhow::Ok(got)
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    Ok(Received {
+        first_us: all.iter().map(|g| g.1).min().unwrap_or(0),
+        last_us: all.iter().map(|g| g.1).max().unwrap_or(0),
+        latencies_us: all.into_iter().map(|g| g.0).collect(),
+    })
+}

@@ -4,7 +4,7 @@
 use super::CliError;
 use super::operator::Operator;
 use crate::packages::{
-    TrustedKey, fingerprint, generate_key_file, parse_public_key, public_key_text,
+    TrustedKey, fingerprint, generate_key_file, load_signing_key, parse_public_key, public_key_text,
 };
 use clap::Subcommand;
 use std::io::Write;
@@ -17,6 +17,11 @@ pub(super) enum KeysCommand {
         /// The private key file to create (mode 0600; never overwritten).
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Print the public key (and its fingerprint) of a private key file.
+    Show {
+        /// The private key file (Ed25519 PKCS#8 PEM, as `keys new` writes).
+        file: PathBuf,
     },
 }
 
@@ -50,15 +55,23 @@ pub(super) enum HostKeysCommand {
 
 /// `keys`: works on files only, never on a host.
 pub(super) fn keys(command: KeysCommand, out: &mut dyn Write) -> Result<(), CliError> {
-    let KeysCommand::New { out: path } = command;
-    let public = generate_key_file(&path)?;
-    w!(
-        out,
-        "wrote the private key to {} (keep it secret)",
-        path.display()
-    );
-    w!(out, "public key (give this to operators):");
-    w!(out, "{}", public_key_text(&public));
+    match command {
+        KeysCommand::New { out: path } => {
+            let public = generate_key_file(&path)?;
+            w!(
+                out,
+                "wrote the private key to {} (keep it secret)",
+                path.display()
+            );
+            w!(out, "public key (give this to operators):");
+            w!(out, "{}", public_key_text(&public));
+        }
+        KeysCommand::Show { file } => {
+            let public = load_signing_key(&file)?.verifying_key().to_bytes();
+            w!(out, "fingerprint {}", fingerprint(&public));
+            w!(out, "{}", public_key_text(&public));
+        }
+    }
     Ok(())
 }
 

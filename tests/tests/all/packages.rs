@@ -762,3 +762,26 @@ fn the_admin_api_takes_packages_up_to_the_host_cap_and_refuses_more_as_problem_j
     );
     Ok(())
 }
+
+#[test]
+fn keys_show_prints_the_public_key_keys_new_printed_and_names_a_bad_file() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let key = dir.path().join("dev.key");
+    let key_text = key.display().to_string();
+    let (ok, made, err) = cli(&["keys", "new", "--out", &key_text]);
+    assert!(ok, "keys new: {err}");
+    let public = made.lines().last().unwrap_or_default().to_string();
+    let (ok, shown, err) = cli(&["keys", "show", &key_text]);
+    assert!(ok, "keys show: {err}");
+    assert_eq!(shown.lines().last(), Some(public.as_str()), "{shown}");
+    assert!(
+        shown.contains(&fp(&public)),
+        "with its fingerprint: {shown}"
+    );
+    let bad = dir.path().join("not-a.key");
+    std::fs::write(&bad, "hello")?;
+    let (ok, _, err) = cli(&["keys", "show", &bad.display().to_string()]);
+    assert!(!ok);
+    assert!(err.contains("not-a.key"), "the error names the file: {err}");
+    Ok(())
+}

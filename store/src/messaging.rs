@@ -229,7 +229,6 @@ pub struct MessagingTree {
 /// tells every waiter at once through a watch (a lock handed from waiter to
 /// waiter woke them one by one, and each sync then covered a few writes).
 struct SledOrder {
-    db: sled::Db,
     flush: Arc<SledFlush>,
 }
 
@@ -248,22 +247,28 @@ struct SledFlush {
     /// Whether a flusher task is running.
     flushing: std::sync::atomic::AtomicBool,
     durable: tokio::sync::watch::Sender<Durable>,
-    /// Serialises syncs.
-    one: Mutex<()>,
+    /// The log's file: held by whoever syncs (one at a time).
+    log: Mutex<Log>,
+    /// What is appended and not yet written to it.
     wal: Mutex<Wal>,
 }
 
-/// The redo log: its file and what is appended but not yet written.
-struct Wal {
+/// The redo log's file.
+struct Log {
     file: std::fs::File,
+    /// Its length.
+    len: u64,
+}
+
+/// Appended to the redo log but not yet written.
+#[derive(Default)]
+struct Wal {
     /// Frames appended since the last sync.
     buffer: Vec<u8>,
     /// Their changes, in order, for sled once they are durable.
     changes: Vec<RecordChanges>,
     /// The ticket of the last write appended.
     buffered_upto: u64,
-    /// The file's length.
-    len: u64,
 }
 
 /// What the flusher has done so far.
@@ -351,37 +356,37 @@ impl SledFlush {
     }
 
     /// Writes and syncs what has been appended, then applies it to sled;
-    /// returns up to which ticket it is durable.
+    /// returns up to which ticket it is durable. Nothing appended since the
+    /// last sync: nothing to write or sync.
     fn flush_now(&self) -> Result<u64, StoreError> {
         use std::io::Write;
-        let _one = self.one.lock().unwrap_or_else(|p| p.into_inner());
-        let (bytes, changes, upto, file) = {
+        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        let (bytes, changes, upto) = {
             let mut wal = self.wal.lock().unwrap_or_else(|p| p.into_inner());
             let bytes = std::mem::take(&mut wal.buffer);
             let changes = std::mem::take(&mut wal.changes);
-            wal.len += bytes.len() as u64;
-            (bytes, changes, wal.buffered_upto, wal.file.try_clone())
+            (bytes, changes, wal.buffered_upto)
         };
         let writes = changes.len();
-        let result = file
-            .and_then(|mut f| {
-                f.write_all(&bytes)?;
-                f.sync_data()
-            })
-            .map_err(|e| StoreError::Io(format!("messaging.wal: {e}")))
-            .and_then(|_| {
-                if changes.is_empty() {
-                    return Ok(());
-                }
-                // Durable: now readers may see it, in one batch.
-                let (puts, removes) = merged(changes);
-                self.records.apply(puts, removes)?;
-                let mut pending = self.order.lock().unwrap_or_else(|p| p.into_inner());
-                pending.retain(|_, (ticket, _)| *ticket > upto);
-                Ok(())
-            })
-            .and_then(|_| self.checkpoint_if_long())
-            .map(|_| upto);
+        let result = if bytes.is_empty() {
+            Ok(upto)
+        } else {
+            log.len += bytes.len() as u64;
+            log.file
+                .write_all(&bytes)
+                .and_then(|_| log.file.sync_data())
+                .map_err(|e| StoreError::Io(format!("messaging.wal: {e}")))
+                .and_then(|_| {
+                    // Durable: now readers may see it, in one batch.
+                    let (puts, removes) = merged(changes);
+                    self.records.apply(puts, removes)?;
+                    let mut pending = self.order.lock().unwrap_or_else(|p| p.into_inner());
+                    pending.retain(|_, (ticket, _)| *ticket > upto);
+                    Ok(())
+                })
+                .and_then(|_| self.checkpoint_if_long(&mut log))
+                .map(|_| upto)
+        };
         if writes > 0 {
             metrics::histogram!("superapp_messaging_batch_size").record(writes as f64);
         }
@@ -392,20 +397,18 @@ impl SledFlush {
         result
     }
 
-    /// Past the size limit (with the sync lock held, so the file holds only
-    /// what sled has been given): flushes sled and empties the log.
-    fn checkpoint_if_long(&self) -> Result<(), StoreError> {
-        let long = self.wal.lock().is_ok_and(|w| w.len > WAL_CHECKPOINT);
-        if !long {
+    /// Past the size limit (with the log held, so the file holds only what
+    /// sled has been given): flushes sled and empties the log.
+    fn checkpoint_if_long(&self, log: &mut Log) -> Result<(), StoreError> {
+        if log.len <= WAL_CHECKPOINT {
             return Ok(());
         }
         self.db.flush()?;
-        let mut wal = self.wal.lock().unwrap_or_else(|p| p.into_inner());
-        wal.file
+        log.file
             .set_len(0)
-            .and_then(|_| wal.file.sync_data())
+            .and_then(|_| log.file.sync_data())
             .map_err(|e| StoreError::Io(format!("messaging.wal: {e}")))?;
-        wal.len = 0;
+        log.len = 0;
         Ok(())
     }
 
@@ -447,7 +450,7 @@ impl OrderedWrites for SledOrder {
         applied: Applied<'_>,
     ) -> Result<Option<(MessagingWrite, Ticket)>, StoreError> {
         let mut pending = self.flush.order.lock().unwrap_or_else(|p| p.into_inner());
-        let db = &self.db;
+        let db = &self.flush.db;
         let mut next = || -> Result<u64, StoreError> { Ok(db.generate_id()? + 1) };
         let Some(write) = with_pending(&mut pending, || build(&mut next)) else {
             return Ok(None);
@@ -512,7 +515,6 @@ impl Db {
             .open(&path)
             .map_err(|e| StoreError::Io(format!("{}: {e}", path.display())))?;
         let order = SledOrder {
-            db: self.db.clone(),
             flush: Arc::new(SledFlush {
                 db: self.db.clone(),
                 records: records.clone(),
@@ -520,14 +522,8 @@ impl Db {
                 written: AtomicU64::new(0),
                 flushing: std::sync::atomic::AtomicBool::new(false),
                 durable: tokio::sync::watch::channel(Durable::default()).0,
-                one: Mutex::new(()),
-                wal: Mutex::new(Wal {
-                    file,
-                    buffer: Vec::new(),
-                    changes: Vec::new(),
-                    buffered_upto: 0,
-                    len: 0,
-                }),
+                log: Mutex::new(Log { file, len: 0 }),
+                wal: Mutex::new(Wal::default()),
             }),
         };
         let tree = MessagingTree::new(records, Arc::new(order));

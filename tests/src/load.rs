@@ -89,13 +89,23 @@ impl Sample {
     }
 }
 
+/// This program again, told by `env` to run `spec` (written to a file the
+/// caller keeps until the child is done).
+fn this_program_as(
+    env: &str,
+    spec: &impl Serialize,
+) -> anyhow::Result<(std::process::Command, tempfile::NamedTempFile)> {
+    let file = tempfile::NamedTempFile::new()?;
+    std::fs::write(file.path(), serde_json::to_vec(spec)?)?;
+    let mut cmd = std::process::Command::new(std::env::current_exe()?);
+    cmd.env(env, file.path());
+    Ok((cmd, file))
+}
+
 /// Runs `load` in a child process (this program again, as the client).
 pub fn remote(load: &Load) -> anyhow::Result<Sample> {
-    let spec = tempfile::NamedTempFile::new()?;
-    std::fs::write(spec.path(), serde_json::to_vec(load)?)?;
-    let out = std::process::Command::new(std::env::current_exe()?)
-        .env(CLIENT_ENV, spec.path())
-        .output()?;
+    let (mut cmd, _spec) = this_program_as(CLIENT_ENV, load)?;
+    let out = cmd.output()?;
     anyhow::ensure!(
         out.status.success(),
         "load client failed: {}",
@@ -216,12 +226,8 @@ pub struct ReaderProcess {
 impl ReaderProcess {
     pub fn start(readers: &Readers) -> anyhow::Result<ReaderProcess> {
         use std::io::BufRead;
-        let spec = tempfile::NamedTempFile::new()?;
-        std::fs::write(spec.path(), serde_json::to_vec(readers)?)?;
-        let mut child = std::process::Command::new(std::env::current_exe()?)
-            .env(READER_ENV, spec.path())
-            .stdout(std::process::Stdio::piped())
-            .spawn()?;
+        let (mut cmd, spec) = this_program_as(READER_ENV, readers)?;
+        let mut child = cmd.stdout(std::process::Stdio::piped()).spawn()?;
         let stdout = child
             .stdout
             .take()

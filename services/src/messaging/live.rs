@@ -74,20 +74,19 @@ impl LiveReceiver {
     /// is stopping).
     pub async fn recv(&mut self) -> Option<Live> {
         let item = self.rx.recv().await;
-        self.taken(&item);
+        self.taken(item.as_ref());
         item
     }
 
     /// The next item if one is waiting.
     pub fn try_recv(&mut self) -> Result<Live, mpsc::error::TryRecvError> {
         let item = self.rx.try_recv();
-        if let Ok(Live::Wake) = &item {
-            self.woken.store(false, Ordering::SeqCst);
-        }
+        self.taken(item.as_ref().ok());
         item
     }
 
-    fn taken(&self, item: &Option<Live>) {
+    /// A wake-up taken: the next one must be queued again.
+    fn taken(&self, item: Option<&Live>) {
         if let Some(Live::Wake) = item {
             self.woken.store(false, Ordering::SeqCst);
         }

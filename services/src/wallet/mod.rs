@@ -297,6 +297,29 @@ fn audit_against(
     }))
 }
 
+/// Applies the batches other hosts committed (in order) and puts this
+/// host's rules back; `had_events` is set when one of them raised events
+/// (also when a later one fails).
+fn catch_up(
+    ledger: &mut Ledger,
+    index: &RwLock<HistoryIndex>,
+    others: &[BatchRecord],
+    rules: &Rules,
+    next_batch: &mut u64,
+    had_events: &mut bool,
+) -> Result<(), WalletError> {
+    {
+        let mut i = index.write().map_err(|_| WalletError::Unavailable)?;
+        for b in others {
+            let appended = apply_batch(ledger, &mut i, b)?;
+            *had_events |= !appended.events.is_empty();
+            *next_batch = b.seq + 1;
+        }
+    }
+    ledger.set_rules(rules.clone());
+    Ok(())
+}
+
 /// Applies one committed batch to `ledger`, checking it appends what it
 /// recorded; indexes its transfers.
 fn apply_batch(
@@ -414,27 +437,27 @@ fn write_loop(
                 .batches_after(next_batch - 1)
                 .map_err(WalletError::from)
                 .and_then(|others| {
-                    let mut i = index.write().map_err(|_| WalletError::Unavailable)?;
-                    for b in &others {
-                        let appended = apply_batch(&mut ledger, &mut i, b)?;
-                        others_had_events |= !appended.events.is_empty();
-                        next_batch = b.seq + 1;
-                    }
-                    ledger.set_rules(rules.clone());
+                    catch_up(
+                        &mut ledger,
+                        &index,
+                        &others,
+                        &rules,
+                        &mut next_batch,
+                        &mut others_had_events,
+                    )?;
                     Ok(false)
                 })
         } else {
             let after = next_batch - 1;
             let mut decide = |others: Vec<BatchRecord>| {
-                {
-                    let mut i = index.write().map_err(|_| WalletError::Unavailable)?;
-                    for b in &others {
-                        let appended = apply_batch(&mut ledger, &mut i, b)?;
-                        others_had_events |= !appended.events.is_empty();
-                        next_batch = b.seq + 1;
-                    }
-                }
-                ledger.set_rules(rules.clone());
+                catch_up(
+                    &mut ledger,
+                    &index,
+                    &others,
+                    &rules,
+                    &mut next_batch,
+                    &mut others_had_events,
+                )?;
                 let mut entries = Vec::new();
                 for (entry, reply) in pending.take().unwrap_or_default() {
                     let before = ledger.version();

@@ -5,7 +5,7 @@
 #     and the host;
 #   - on the first run makes a developer key (./superapp-dev/, never
 #     committed), trusts it, packs and signs shop, ride-hailing and
-#     red-packet with it and installs the signed packages (the tutorial app
+#     red-packet with it and installs the signed packages (the example app
 #     `hello` is installed as a developer install);
 #   - on the first run creates demo people with a known password, funds
 #     their wallets, opens the shop and registers a driver;

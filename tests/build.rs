@@ -31,7 +31,8 @@ fn main() {
         "sdk/src",
         "sdk/wit",
         "sdk/Cargo.toml",
-        "examples",
+        // Not examples/tutorial: its own workspace, built by its test.
+        "examples/hello",
         "mini-apps",
         "tests/fixtures",
         "Cargo.toml",

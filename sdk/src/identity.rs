@@ -56,6 +56,42 @@ impl From<ProfileError> for crate::Error {
 }
 
 /// The current person's profile. Every call appears in their access log.
+///
+/// The manifest must declare `[capabilities.profile]` (with a `purpose`),
+/// and the person must grant it (`PUT /me/apps/{id}/grants/profile` with
+/// `{"decision":"grant"}`, or the shell's consent sheet). Until then it is
+/// [`ProfileError::NotGranted`]; after a refusal [`ProfileError::Refused`],
+/// which sticks: do without, and do not ask again.
+///
+/// ```
+/// use superapp_sdk::identity::{self, ProfileError};
+/// use superapp_sdk::mock::{Consent, MockHost};
+/// use superapp_sdk::{App, Error, Request, Response, Router};
+///
+/// struct Greeter;
+///
+/// impl App for Greeter {
+///     fn handle(req: Request) -> Response {
+///         Router::new()
+///             .get("/hello", |_| match identity::profile() {
+///                 Ok(p) => Ok(Response::text(format!("Hello, {}!", p.display_name))),
+///                 // 403 `profile-not-granted`: the client may ask the person once.
+///                 Err(e @ ProfileError::NotGranted) => Err(Error::from(e)),
+///                 Err(ProfileError::Refused) => Ok(Response::text("Hello!")),
+///                 Err(e) => Err(e.into()),
+///             })
+///             .handle(req)
+///     }
+/// }
+///
+/// let host = MockHost::<Greeter>::new("greeter");
+/// let ann = host.person("ann");
+/// assert_eq!(host.get(&ann, "/hello").status, 403);
+/// host.set_consent(&ann, Consent::Granted);
+/// assert_eq!(host.get(&ann, "/hello").body_text(), "Hello, ann!");
+/// host.set_consent(&ann, Consent::Refused);
+/// assert_eq!(host.get(&ann, "/hello").body_text(), "Hello!");
+/// ```
 pub fn profile() -> Result<Profile, ProfileError> {
     match host::profile() {
         Ok(p) => Ok(Profile {

@@ -33,7 +33,10 @@
 //! ```
 //!
 //! Build it with `cargo build --release --target wasm32-wasip2` and install the
-//! resulting `.wasm` with a manifest (see the README's tutorial).
+//! resulting `.wasm` with a manifest: the README's tutorial ("Write a
+//! mini-app in 5 minutes") goes through it step by step, and its crate is
+//! `examples/tutorial/` in the superapp repository. These pages:
+//! `cargo doc -p superapp-sdk --open` in the checkout.
 //!
 //! Test it natively with `cargo test`: outside a component the capability
 //! calls go to [`mock::MockHost`], an in-memory host with the real one's
@@ -105,8 +108,53 @@ pub trait App {
     fn handle(req: Request) -> Response;
 
     /// Handle one event from the host (payment confirmed, red packet
-    /// claimed…). Delivered at least once: de-duplicate by `event.id`. An
-    /// `Err` is retried later with back-off. By default events are ignored.
+    /// claimed, a person wrote to the app…). Delivered at least once:
+    /// de-duplicate by `event.id`, or make handling one twice change
+    /// nothing. An `Err` is retried later with back-off. By default events
+    /// are ignored.
+    ///
+    /// An event's body is one of [`EventBody`]'s cases; match them all:
+    ///
+    /// ```
+    /// use superapp_sdk::{App, Event, EventBody, Request, Response, WalletEventKind, log, storage};
+    ///
+    /// struct Shop;
+    ///
+    /// impl App for Shop {
+    ///     fn handle(_req: Request) -> Response {
+    ///         Response::text("the shop")
+    ///     }
+    ///
+    ///     fn on_event(event: Event) -> Result<(), String> {
+    ///         match &event.body {
+    ///             EventBody::Wallet(w) => match w.kind {
+    ///                 // Keyed by the payment: a second delivery writes the same.
+    ///                 WalletEventKind::PaymentConfirmed => storage::app()
+    ///                     .set_json(&format!("paid:{}", w.subject), &w.amount)
+    ///                     .map_err(|e| e.to_string()),
+    ///                 other => {
+    ///                     log::info(&format!("{} for {}", other.name(), w.subject));
+    ///                     Ok(())
+    ///                 }
+    ///             },
+    ///             // A person wrote to the app (answer with `messaging::reply`).
+    ///             EventBody::Message(m) => {
+    ///                 log::info(&format!("message {}: {}", m.id, m.text));
+    ///                 Ok(())
+    ///             }
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// // The mock host delivers events as the host does.
+    /// let host = superapp_sdk::mock::MockHost::<Shop>::new("shop");
+    /// let ann = host.person("ann");
+    /// host.write_to_app(&ann, "where is my tea?");
+    /// let logged = host.logs();
+    /// assert_eq!(logged.len(), 1);
+    /// assert!(logged[0].1.ends_with(": where is my tea?"), "{logged:?}");
+    /// assert!(host.event_errors().is_empty());
+    /// ```
     fn on_event(event: Event) -> Result<(), String> {
         let _ = event;
         Ok(())

@@ -61,12 +61,17 @@ use superapp_core::wallet::{Account, Command, Fresh, Ledger, Outcome, Rules, Wal
 const REPLY_WINDOW: i64 = 48 * 3600;
 const REPLIES_PER_MESSAGE: u32 = 5;
 
-/// Whether the person granted the app their profile.
+/// Whether the person granted the app their profile: set it with
+/// [`MockHost::set_consent`], as the person's `PUT
+/// /me/apps/{id}/grants/profile` does in the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Consent {
-    /// Not decided yet (the default).
+    /// Not decided yet (the default): `identity::profile()` is
+    /// `NotGranted`.
     Undecided,
+    /// Granted (`{"decision":"grant"}`): the app reads the profile.
     Granted,
+    /// Refused (`{"decision":"deny"}`): `identity::profile()` is `Refused`.
     Refused,
 }
 
@@ -181,7 +186,8 @@ impl<A: App> MockHost<A> {
         open_id
     }
 
-    /// Sets the person's decision on sharing their profile.
+    /// Sets the person's decision on sharing their profile (see
+    /// [`crate::identity::profile`] for an app that reads it).
     pub fn set_consent(&self, open_id: &str, consent: Consent) {
         with(|s| {
             if let Some(p) = s.people.get_mut(open_id) {

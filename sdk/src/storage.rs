@@ -61,6 +61,30 @@ impl Store {
     /// one (`None` deletes) or an error that leaves it untouched; if another
     /// call wrote in between, it runs again on the fresh value. Returns what
     /// was written.
+    ///
+    /// A visit counter that counts every visit, however many calls run at
+    /// once (`get_json` then `set_json` would lose some):
+    ///
+    /// ```
+    /// use superapp_sdk::{App, Error, Request, Response, Router, storage};
+    ///
+    /// fn visit(_: &Request) -> Result<Response, Error> {
+    ///     let n = storage::app().update_json::<u64>("visits", |n| Ok(Some(n.unwrap_or(0) + 1)))?;
+    ///     Ok(Response::json(&n.unwrap_or(0)))
+    /// }
+    ///
+    /// struct Counter;
+    /// impl App for Counter {
+    ///     fn handle(req: Request) -> Response {
+    ///         Router::new().post("/visits", visit).handle(req)
+    ///     }
+    /// }
+    ///
+    /// let host = superapp_sdk::mock::MockHost::<Counter>::new("counter");
+    /// let ann = host.person("ann");
+    /// host.post(&ann, "/visits", &serde_json::json!({}));
+    /// assert_eq!(host.post(&ann, "/visits", &serde_json::json!({})).body_text(), "2");
+    /// ```
     pub fn update_json<T: Serialize + DeserializeOwned>(
         &self,
         key: &str,

@@ -62,7 +62,7 @@ fn unreachable_io(path: &Path, e: std::io::Error) -> ! {
 /// The storage capability declaration, for `manifest`'s `extra`.
 pub const STORAGE: &str = "[capabilities.storage]\npurpose = \"tests\"\n";
 
-/// What the tutorial app (`hello`) imports: storage and the profile scope.
+/// What the example app `hello` imports: storage and the profile scope.
 pub const HELLO_CAPS: &str = "[capabilities.storage]\npurpose = \"tests\"\n[capabilities.profile]\npurpose = \"greet by name\"\n";
 
 /// Whether the end-to-end tests run on the database backend:

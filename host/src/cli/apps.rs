@@ -2,8 +2,10 @@
 //! installed ones (list, show, upgrade, rollback, remove, rekey).
 
 use super::operator::{self, Operator};
+use super::output::{self, OutputArgs};
 use super::{CliError, Settings, read_package};
 use crate::HostConfig;
+use crate::http::admin::AdminApp;
 use crate::packages::{
     AppRecord, CommitMode, DevApp, KeyBinding, Manifest, decode_package, fingerprint,
     key_fingerprint, parse_public_key,
@@ -42,11 +44,16 @@ pub(super) struct InstallArgs {
 #[derive(Subcommand)]
 pub(super) enum AppsCommand {
     /// List installed apps.
-    List,
+    List {
+        #[command(flatten)]
+        output: OutputArgs,
+    },
     /// Show one app: manifest, limits, capabilities, signer, versions, storage use.
     Show {
         /// The app id.
         id: String,
+        #[command(flatten)]
+        output: OutputArgs,
     },
     /// Upgrade an installed app to a signed package of a higher version; its data is kept.
     Upgrade {
@@ -136,10 +143,22 @@ pub(super) fn run(
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
     match command {
-        AppsCommand::List => {
+        AppsCommand::List { output } => {
             let apps = host.apps()?;
+            if output.json() {
+                let views = apps
+                    .into_iter()
+                    .map(|(record, used)| admin_view(host, record, used))
+                    .collect::<Result<Vec<_>, _>>()?;
+                return output::json(out, &views);
+            }
             if apps.is_empty() {
-                w!(out, "no apps installed");
+                w!(
+                    out,
+                    "no apps installed in {} (install one with `superapp install`)",
+                    config.data_dir.display()
+                );
+                return Ok(());
             }
             w!(
                 out,
@@ -171,8 +190,11 @@ pub(super) fn run(
                 );
             }
         }
-        AppsCommand::Show { id } => {
+        AppsCommand::Show { id, output } => {
             let (r, used) = host.app(&id)?;
+            if output.json() {
+                return output::json(out, &admin_view(host, r, used)?);
+            }
             let v = &r.current;
             let m = &v.manifest;
             let (limits, storage) = m.effective_limits(config, &id).map_err(CliError::plain)?;
@@ -311,6 +333,15 @@ pub(super) fn run(
         }
     }
     Ok(())
+}
+
+/// An app as the admin API shows it (`GET /admin/apps/{id}`).
+fn admin_view(host: &dyn Operator, record: AppRecord, used: u64) -> Result<AdminApp, CliError> {
+    Ok(AdminApp {
+        developer_key: host.developer_key(record.id())?,
+        record,
+        storage_used: used,
+    })
 }
 
 /// The running version's UI, as `install` and `apps show` print it.

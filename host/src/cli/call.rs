@@ -45,7 +45,32 @@ pub(super) fn run(
 ) -> Result<ExitCode, CliError> {
     // Check the arguments before touching the data folder.
     let req = request(&args, settings.config().max_request_bytes)?;
+    settings.require_data()?;
+    if let Some(server) = super::remote::Remote::connect(&settings.data) {
+        return Err(served_elsewhere(server.base(), &args, &req));
+    }
     call(open(settings)?, args, req, out)
+}
+
+/// `call` runs the app in this process, on the folder a running server
+/// holds: the person calls it over HTTP instead, and this says how.
+fn served_elsewhere(base: &str, args: &CallArgs, req: &CallRequest) -> CliError {
+    let query = match req.query.is_empty() {
+        true => String::new(),
+        false => format!("?{}", req.query),
+    };
+    CliError::new(
+        "server-running",
+        format!(
+            "`superapp serve` holds this data folder, so call the app over HTTP as a \
+             signed-in person: {method} {base}/apps/{app}/call{path}{query} with \
+             `Authorization: Bearer <token>` (the token from POST {base}/auth/login), or stop \
+             the server to call it here",
+            method = req.method,
+            app = args.app,
+            path = req.path,
+        ),
+    )
 }
 
 fn request(args: &CallArgs, max_body: usize) -> Result<CallRequest, CliError> {

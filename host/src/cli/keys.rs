@@ -3,6 +3,7 @@
 
 use super::CliError;
 use super::operator::Operator;
+use super::output::{self, OutputArgs};
 use crate::packages::{
     TrustedKey, fingerprint, generate_key_file, load_signing_key, parse_public_key, public_key_text,
 };
@@ -22,6 +23,8 @@ pub(super) enum KeysCommand {
     Show {
         /// The private key file (Ed25519 PKCS#8 PEM, as `keys new` writes).
         file: PathBuf,
+        #[command(flatten)]
+        output: OutputArgs,
     },
 }
 
@@ -36,7 +39,10 @@ pub(super) enum TrustCommand {
         name: Option<String>,
     },
     /// List trusted keys.
-    List,
+    List {
+        #[command(flatten)]
+        output: OutputArgs,
+    },
     /// Stop trusting a key (installed apps keep running; new installs are refused).
     Remove {
         /// The public key.
@@ -50,7 +56,10 @@ pub(super) enum HostKeysCommand {
     /// the JWKS until the tokens it signed have expired.
     Rotate,
     /// List the keys.
-    List,
+    List {
+        #[command(flatten)]
+        output: OutputArgs,
+    },
 }
 
 /// `keys`: works on files only, never on a host.
@@ -66,8 +75,15 @@ pub(super) fn keys(command: KeysCommand, out: &mut dyn Write) -> Result<(), CliE
             w!(out, "public key (give this to operators):");
             w!(out, "{}", public_key_text(&public));
         }
-        KeysCommand::Show { file } => {
+        KeysCommand::Show { file, output } => {
             let public = load_signing_key(&file)?.verifying_key().to_bytes();
+            if output.json() {
+                let shown = serde_json::json!({
+                    "public_key": public_key_text(&public),
+                    "fingerprint": fingerprint(&public),
+                });
+                return output::json(out, &shown);
+            }
             w!(out, "fingerprint {}", fingerprint(&public));
             w!(out, "{}", public_key_text(&public));
         }
@@ -85,8 +101,11 @@ pub(super) fn trust(
             let k = host.trust(&pubkey, name)?;
             w!(out, "trusted {}", describe_key(&k));
         }
-        TrustCommand::List => {
+        TrustCommand::List { output } => {
             let keys = host.trusted_keys()?;
+            if output.json() {
+                return output::json(out, &keys);
+            }
             if keys.is_empty() {
                 w!(out, "no trusted keys (add one with `superapp trust add`)");
             }
@@ -115,7 +134,13 @@ pub(super) fn host_keys(
             }
             keys
         }
-        HostKeysCommand::List => host.host_keys()?,
+        HostKeysCommand::List { output } => {
+            let keys = host.host_keys()?;
+            if output.json() {
+                return output::json(out, &keys);
+            }
+            keys
+        }
     };
     w!(
         out,

@@ -20,8 +20,11 @@ macro_rules! w {
 mod apps;
 mod call;
 mod error;
+mod grants;
 mod keys;
+mod new;
 mod operator;
+mod output;
 mod package;
 pub mod remote;
 mod serve;
@@ -51,6 +54,9 @@ pub fn log_to_stderr() {
     LOGGING.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// The heading of the options every command takes.
+const GLOBAL: &str = "Global options";
+
 /// Run and manage a Superapp host: sandboxed mini-apps with one identity,
 /// one wallet and one messenger.
 #[derive(Parser)]
@@ -61,43 +67,54 @@ struct Cli {
         long,
         global = true,
         env = "SUPERAPP_DATA",
-        default_value = "./superapp-data"
+        default_value = "./superapp-data",
+        help_heading = GLOBAL
     )]
     data: PathBuf,
+    // The limits go before the command (`superapp --max-component-kib 4096
+    // install …`): not global, so they are listed once, here, and not in
+    // every subcommand's help.
     /// Largest component an install accepts, in KiB.
     #[arg(
         long,
-        global = true,
         env = "SUPERAPP_MAX_COMPONENT_KIB",
-        default_value_t = 2048
+        default_value_t = 2048,
+        value_name = "KIB",
+        help_heading = "Limits (before the command)"
     )]
     max_component_kib: u64,
     /// Largest package file an install accepts, in KiB.
     #[arg(
         long,
-        global = true,
         env = "SUPERAPP_MAX_PACKAGE_KIB",
-        default_value_t = 30720
+        default_value_t = 30720,
+        value_name = "KIB",
+        help_heading = "Limits (before the command)"
     )]
     max_package_kib: u64,
     /// Largest app UI an install accepts (its files added up), in KiB.
     /// Default: the config file's `max_ui_kib`, else 8192.
-    #[arg(long, global = true, env = "SUPERAPP_MAX_UI_KIB")]
+    #[arg(
+        long,
+        env = "SUPERAPP_MAX_UI_KIB",
+        value_name = "KIB",
+        help_heading = "Limits (before the command)"
+    )]
     max_ui_kib: Option<u64>,
     /// Where the data is kept: `embedded` (sled in the data folder, the
     /// default) or a `postgres://user:password@host:port/database` URL of a
     /// database several hosts share. Default: the config file's `store`.
-    #[arg(long, global = true, env = "SUPERAPP_STORE")]
+    #[arg(long, global = true, env = "SUPERAPP_STORE", help_heading = GLOBAL)]
     store: Option<String>,
     /// Config file (TOML): store, listen, public_url, admin_token, session_ttl_hours,
     /// request_timeout_secs, max_ui_kib, [wallet]. See the README.
-    #[arg(long, global = true, env = "SUPERAPP_CONFIG")]
+    #[arg(long, global = true, env = "SUPERAPP_CONFIG", help_heading = GLOBAL)]
     config: Option<PathBuf>,
     /// Log lines on standard error as `text` or `json` (one object per
     /// line, with the request id and app). Default: the config file's
     /// `log_format`, else text. `RUST_LOG` filters them (default `info`).
     #[arg(long, global = true, env = "SUPERAPP_LOG_FORMAT", value_name = "text|json",
-          value_parser = log_format)]
+          value_parser = log_format, help_heading = GLOBAL)]
     log_format: Option<crate::config::LogFormat>,
     #[command(subcommand)]
     command: Command,
@@ -153,6 +170,51 @@ enum Command {
         #[command(subcommand)]
         command: store::StoreCommand,
     },
+    /// A person's consent decisions (grant, deny, revoke a scope such as
+    /// `profile`) on this data folder, so `call --user` can try consent
+    /// locally. People decide for themselves over HTTP on a served host.
+    Grants {
+        #[command(subcommand)]
+        command: grants::GrantsCommand,
+    },
+    /// Scaffold a mini-app crate: Cargo.toml, code, manifest, a mock-host
+    /// test and a README; prints the commands that build and install it.
+    New(new::NewArgs),
+    /// Print a shell completion script: `superapp completions bash >
+    /// ~/.local/share/bash-completion/completions/superapp`.
+    Completions {
+        /// The shell to complete in.
+        shell: clap_complete::Shell,
+    },
+}
+
+impl Command {
+    /// Commands that only read the data folder: on a folder that does not
+    /// exist they say so instead of creating an empty one.
+    fn reads_only(&self) -> bool {
+        use apps::AppsCommand as A;
+        use keys::{HostKeysCommand as H, TrustCommand as T};
+        use wallet::WalletCommand as W;
+        match self {
+            Command::Apps { command } => matches!(command, A::List { .. } | A::Show { .. }),
+            Command::Users { command } => matches!(command, users::UsersCommand::List { .. }),
+            Command::Wallet { command } => {
+                matches!(
+                    command,
+                    W::Balance { .. } | W::Merchants { .. } | W::Audit { .. }
+                )
+            }
+            Command::HostKeys { command } => matches!(command, H::List { .. }),
+            Command::Trust { command } => matches!(command, T::List { .. }),
+            Command::Grants { command } => matches!(command, grants::GrantsCommand::List { .. }),
+            _ => false,
+        }
+    }
+}
+
+/// The parser, for completions and for tests that walk every command.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
 }
 
 /// Runs the command line `args` (the first item is the program name),
@@ -228,6 +290,26 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// For commands that only read: a data folder that does not exist is
+    /// named in an error rather than created empty.
+    fn require_data(&self) -> Result<(), CliError> {
+        let embedded = matches!(self.config().store, crate::store::StoreSpec::Embedded);
+        if embedded && !self.data.exists() {
+            return Err(CliError::new(
+                "no-data-folder",
+                format!(
+                    "there is no data folder at {}: nothing is installed or stored there, and a \
+                     command that only reads does not create one (give the host's folder with \
+                     --data DIR or SUPERAPP_DATA)",
+                    self.data.display()
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Opens the data folder in this process (and so locks it).
 fn open(settings: &Settings) -> Result<Superapp, CliError> {
     Superapp::open(settings.config()).map_err(CliError::plain)
@@ -263,13 +345,18 @@ fn dispatch(
     // Operator commands reach the host through `connect`; the CLI's own
     // limits and wallet rules come from its settings either way.
     let config = settings.config();
+    if cli.command.reads_only() {
+        settings.require_data()?;
+    }
     let connect = || operator::connect(&settings);
     match cli.command {
         Command::Install(args) => apps::install(&settings, args, out)?,
         Command::Apps { command } => apps::run(&*connect()?, &config, command, out)?,
         Command::Call(args) => return call::run(&settings, args, out),
         Command::Serve(args) => serve::run(&settings, args, out)?,
-        Command::Users { command } => users::run(&*connect()?, command, input, out)?,
+        Command::Users { command } => {
+            users::run(&*connect()?, &settings.data, command, input, out)?
+        }
         Command::Wallet { command } => wallet::run(&*connect()?, &config, command, out)?,
         Command::HostKeys { command } => keys::host_keys(&*connect()?, command, out)?,
         Command::Keys { command } => keys::keys(command, out)?,
@@ -277,6 +364,15 @@ fn dispatch(
         Command::Verify(args) => return package::verify(&settings, args, out),
         Command::Trust { command } => keys::trust(&*connect()?, command, out)?,
         Command::Store { command } => store::run(&settings, command, out)?,
+        Command::Grants { command } => grants::run(&settings, command, out)?,
+        Command::New(args) => new::run(args, out)?,
+        Command::Completions { shell } => {
+            // Into a buffer first: the generator panics on a closed pipe.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command(), "superapp", &mut script);
+            out.write_all(&script)
+                .map_err(|e| CliError::plain(format!("cannot write output: {e}")))?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -305,4 +401,54 @@ fn read_dev_app(
 
 fn read_package(path: &Path, config: &HostConfig) -> Result<Vec<u8>, CliError> {
     Ok(read_bounded(path, "package", config.max_package_bytes)?)
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every command and every argument of every command, by path.
+    fn undescribed(cmd: &clap::Command, path: &str, found: &mut Vec<String>) {
+        if cmd.get_about().is_none() {
+            found.push(format!("{path}: the command"));
+        }
+        for arg in cmd.get_arguments() {
+            let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+            if !builtin && arg.get_help().is_none() && arg.get_long_help().is_none() {
+                found.push(format!("{path}: {}", arg.get_id()));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            if sub.get_name() != "help" {
+                undescribed(sub, &format!("{path} {}", sub.get_name()), found);
+            }
+        }
+    }
+
+    #[test]
+    fn every_command_and_argument_has_a_description() {
+        let cmd = super::command();
+        cmd.clone().debug_assert();
+        let mut found = Vec::new();
+        undescribed(&cmd, "superapp", &mut found);
+        assert!(found.is_empty(), "no help text: {found:#?}");
+    }
+
+    #[test]
+    fn the_limits_are_listed_once_at_the_top_and_in_no_subcommand() {
+        let cmd = super::command();
+        let limits = ["max_component_kib", "max_package_kib", "max_ui_kib"];
+        for id in limits {
+            assert!(cmd.get_arguments().any(|a| a.get_id() == id), "{id}");
+        }
+        let mut cmd = cmd;
+        cmd.build();
+        for sub in cmd.get_subcommands() {
+            for id in limits {
+                assert!(
+                    !sub.get_arguments().any(|a| a.get_id() == id),
+                    "{id} in {}",
+                    sub.get_name()
+                );
+            }
+        }
+    }
 }

@@ -110,6 +110,15 @@ pub(super) fn verify(
         fingerprint(&signer)
     );
     let signer_text = public_key_text(&signer);
+    if settings.require_data().is_err() {
+        // Checking a package needs no host; asking one must not make one.
+        w!(
+            out,
+            "trusted:   no (there is no data folder at {}, so it trusts no key; give the host's with --data)",
+            settings.data.display()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
     let trusted = operator::connect(settings).and_then(|host| {
         let keys = host.trusted_keys()?;
         Ok(keys.iter().any(|k| k.public_key == signer_text))

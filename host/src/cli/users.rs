@@ -2,6 +2,7 @@
 
 use super::CliError;
 use super::operator::Operator;
+use super::output::{self, OutputArgs};
 use clap::Subcommand;
 use std::io::Write;
 
@@ -20,7 +21,10 @@ pub(super) enum UsersCommand {
         password_stdin: bool,
     },
     /// List people.
-    List,
+    List {
+        #[command(flatten)]
+        output: OutputArgs,
+    },
     /// Record that the operator verified a person's real name.
     Verify {
         /// The person's handle.
@@ -33,6 +37,7 @@ pub(super) enum UsersCommand {
 
 pub(super) fn run(
     host: &dyn Operator,
+    data: &std::path::Path,
     command: UsersCommand,
     input: &mut dyn std::io::BufRead,
     out: &mut dyn Write,
@@ -50,10 +55,17 @@ pub(super) fn run(
                 w!(out, "initial password (shown once): {password}");
             }
         }
-        UsersCommand::List => {
+        UsersCommand::List { output } => {
             let users = host.users()?;
+            if output.json() {
+                return output::json(out, &users);
+            }
             if users.is_empty() {
-                w!(out, "no users (add one with `superapp users add`)");
+                w!(
+                    out,
+                    "no users in {} (add one with `superapp users add`)",
+                    data.display()
+                );
                 return Ok(());
             }
             w!(

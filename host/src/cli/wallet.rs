@@ -3,6 +3,7 @@
 
 use super::CliError;
 use super::operator::Operator;
+use super::output::{self, OutputArgs};
 use crate::HostConfig;
 use crate::platform::HolderRef;
 use clap::Subcommand;
@@ -35,11 +36,22 @@ pub(super) enum WalletCommand {
         idempotency_key: Option<String>,
     },
     /// A person's balance.
-    Balance { handle: String },
+    Balance {
+        /// The person's handle.
+        handle: String,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
     /// Every app's merchant balance.
-    Merchants,
+    Merchants {
+        #[command(flatten)]
+        output: OutputArgs,
+    },
     /// Replay the journal and check every ledger invariant.
-    Audit,
+    Audit {
+        #[command(flatten)]
+        output: OutputArgs,
+    },
 }
 
 /// Amounts are parsed and printed with the wallet rules of the CLI's own
@@ -104,19 +116,28 @@ pub(super) fn run(
                 t.seq
             );
         }
-        WalletCommand::Balance { handle } => {
+        WalletCommand::Balance { handle, output } => {
             let v = host.balance(&handle)?;
+            if output.json() {
+                return output::json(out, &v);
+            }
             w!(out, "@{handle}: {} {}", v.balance_text, v.currency);
         }
-        WalletCommand::Merchants => {
+        WalletCommand::Merchants { output } => {
             let all = host.merchants()?;
+            if output.json() {
+                return output::json(out, &all);
+            }
             w!(out, "{:<32} BALANCE ({})", "APP", rules.currency);
             for m in all {
                 w!(out, "{:<32} {}", m.app, m.balance_text);
             }
         }
-        WalletCommand::Audit => {
+        WalletCommand::Audit { output } => {
             let a = host.audit()?;
+            if output.json() {
+                return output::json(out, &a);
+            }
             w!(
                 out,
                 "ledger ok: {} transfers in {} batches; issued {}, redeemed {}, held {} {}",

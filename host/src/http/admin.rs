@@ -87,7 +87,7 @@ impl From<InstallError> for Problem {
     fn from(e: InstallError) -> Self {
         let status = match &e {
             InstallError::NotInstalled(_) => StatusCode::NOT_FOUND,
-            InstallError::AlreadyInstalled(_)
+            InstallError::AlreadyInstalled { .. }
             | InstallError::Changed(_)
             | InstallError::NotNewer { .. }
             | InstallError::NoPreviousVersion(_)

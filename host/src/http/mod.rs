@@ -18,6 +18,7 @@ mod shell;
 mod ui;
 pub mod wallet;
 
+pub use me::GrantList;
 pub use openapi::openapi_json;
 pub use problem::{JsonBody, Problem};
 

@@ -165,6 +165,70 @@ pub struct Removal {
     pub developer_key: Option<KeyBinding>,
 }
 
+/// An import the manifest does not declare the capability for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Undeclared {
+    pub import: String,
+    pub capability: Capability,
+}
+
+/// Names each undeclared import, then the manifest lines that declare them.
+fn undeclared_text(all: &[Undeclared]) -> String {
+    let named: Vec<String> = all
+        .iter()
+        .map(|u| format!("`{}` needs the `{}` capability", u.import, u.capability))
+        .collect();
+    let mut caps: Vec<&Capability> = all.iter().map(|u| &u.capability).collect();
+    caps.dedup();
+    let lines: Vec<String> = caps
+        .iter()
+        .map(|c| {
+            format!(
+                "[capabilities.{c}]\npurpose = \"why the app needs it, as people will read it\""
+            )
+        })
+        .collect();
+    format!(
+        "the component imports what its manifest does not declare: {}; add to the manifest:\n\n{}",
+        named.join(", "),
+        lines.join("\n\n")
+    )
+}
+
+/// What to do instead of installing an id that is already installed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reinstall {
+    /// A developer build: `install --dev --replace` keeps the data.
+    DevReplace,
+    /// A signed package: a higher version goes through `apps upgrade`.
+    Upgrade,
+    /// Forgetting the key of an installed app: remove it first.
+    RemoveFirst,
+}
+
+impl Reinstall {
+    fn for_signer(signer: Option<&str>) -> Reinstall {
+        match signer {
+            Some(_) => Reinstall::Upgrade,
+            None => Reinstall::DevReplace,
+        }
+    }
+}
+
+impl std::fmt::Display for Reinstall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Reinstall::DevReplace => {
+                "to reinstall a developer build over it, keeping its data, add `--replace` (`superapp install --dev --replace <manifest>`)"
+            }
+            Reinstall::Upgrade => {
+                "install a higher version of its package with `superapp apps upgrade <package>` (its data is kept)"
+            }
+            Reinstall::RemoveFirst => "remove it first (`superapp apps remove <id>`)",
+        })
+    }
+}
+
 /// Why an install or removal was refused. Codes are stable.
 #[derive(Debug, thiserror::Error)]
 pub enum InstallError {
@@ -172,10 +236,9 @@ pub enum InstallError {
     Manifest(#[from] ManifestError),
     #[error("{file}: {detail}")]
     Component { file: String, detail: String },
-    #[error(
-        "the component imports `{import}`, which needs the `{capability}` capability; declare it under [capabilities.{capability}] with a purpose"
-    )]
-    UndeclaredImport { import: String, capability: String },
+    /// Every import the manifest lacks a capability for, in one error.
+    #[error("{}", undeclared_text(.0))]
+    UndeclaredImport(Vec<Undeclared>),
     #[error("the component imports `{0}`, which this host does not provide")]
     UnknownImport(String),
     #[error(
@@ -186,10 +249,8 @@ pub enum InstallError {
         found: String,
         supported: &'static str,
     },
-    #[error(
-        "an app with id `{0}` is already installed (use `superapp apps upgrade` for a new version)"
-    )]
-    AlreadyInstalled(String),
+    #[error("an app with id `{id}` is already installed: {next}")]
+    AlreadyInstalled { id: String, next: Reinstall },
     #[error("`{0}` changed while this install ran (on another host, say): try again")]
     Changed(String),
     #[error(
@@ -254,7 +315,7 @@ impl InstallError {
             InstallError::UndeclaredImport { .. } => "undeclared-import",
             InstallError::UnknownImport(_) => "unknown-import",
             InstallError::PlatformVersion { .. } => "unsupported-platform-version",
-            InstallError::AlreadyInstalled(_) => "already-installed",
+            InstallError::AlreadyInstalled { .. } => "already-installed",
             InstallError::Changed(_) => "app-changed",
             InstallError::NotNewer { .. } => "not-newer",
             InstallError::NoPreviousVersion(_) => "no-previous-version",
@@ -388,16 +449,15 @@ impl Packages {
     /// Deny by default: every import must be a host interface, and every
     /// capability interface must be declared in the manifest.
     pub fn check_imports(manifest: &Manifest, imports: &[String]) -> Result<(), InstallError> {
+        let mut undeclared = Vec::new();
         for import in imports {
             match Capability::for_import(import) {
                 ImportNeed::Nothing => {}
                 ImportNeed::Capability(cap) if manifest.capabilities.contains_key(&cap) => {}
-                ImportNeed::Capability(cap) => {
-                    return Err(InstallError::UndeclaredImport {
-                        import: import.clone(),
-                        capability: cap.to_string(),
-                    });
-                }
+                ImportNeed::Capability(cap) => undeclared.push(Undeclared {
+                    import: import.clone(),
+                    capability: cap,
+                }),
                 ImportNeed::Unknown => return Err(InstallError::UnknownImport(import.clone())),
                 ImportNeed::OtherVersion(found) => {
                     return Err(InstallError::PlatformVersion {
@@ -412,7 +472,10 @@ impl Packages {
                 }
             }
         }
-        Ok(())
+        match undeclared.is_empty() {
+            true => Ok(()),
+            false => Err(InstallError::UndeclaredImport(undeclared)),
+        }
     }
 
     /// The developer key `id` is bound to, if any. Records from before
@@ -456,7 +519,10 @@ impl Packages {
         let binding = self.binding(id, existing.as_ref())?;
         check_key(id, binding.as_ref(), signer, mode)?;
         match (&existing, mode) {
-            (Some(_), CommitMode::Install) => Err(InstallError::AlreadyInstalled(id.clone())),
+            (Some(_), CommitMode::Install) => Err(InstallError::AlreadyInstalled {
+                id: id.clone(),
+                next: Reinstall::for_signer(signer),
+            }),
             (None, CommitMode::Upgrade) => Err(InstallError::NotInstalled(id.clone())),
             (Some(r), CommitMode::Upgrade) if manifest.version <= r.current.manifest.version => {
                 Err(InstallError::NotNewer {
@@ -485,6 +551,7 @@ impl Packages {
     ) -> Result<AppRecord, InstallError> {
         let id = manifest.id.clone();
         let existing = self.check(manifest, signer.as_deref(), mode)?;
+        let reinstall = Reinstall::for_signer(signer.as_deref());
         // The binding to write: none yet stored, and this package is signed
         // (its first signed install) or the record implies one.
         let new_binding = match self.keys.get(&id)? {
@@ -579,7 +646,10 @@ impl Packages {
             };
             if !ok {
                 return Err(match existing {
-                    None => InstallError::AlreadyInstalled(id.clone()),
+                    None => InstallError::AlreadyInstalled {
+                        id: id.clone(),
+                        next: reinstall,
+                    },
                     Some(_) => InstallError::Changed(id.clone()),
                 });
             }
@@ -663,7 +733,10 @@ impl Packages {
     /// was purged: the id is free for anyone). Returns whether there was one.
     pub fn forget_developer_key(&self, id: &str) -> Result<bool, InstallError> {
         if self.apps.get(id)?.is_some() {
-            return Err(InstallError::AlreadyInstalled(id.to_string()));
+            return Err(InstallError::AlreadyInstalled {
+                id: id.to_string(),
+                next: Reinstall::RemoveFirst,
+            });
         }
         let forgotten = self.keys.remove(id)?.is_some();
         self.db.flush_all()?;

@@ -289,16 +289,20 @@ fn output_floods_are_cut_off_and_never_fail_or_stall_the_host() -> anyhow::Resul
 }
 
 #[test]
-fn thousands_of_payment_requests_from_one_call_stop_at_the_pending_cap() -> anyhow::Result<()> {
+fn hundreds_of_payment_requests_from_one_call_stop_at_the_pending_cap() -> anyhow::Result<()> {
+    // On the database backend each refusal is decided in its own
+    // transaction (after other hosts' batches), a few milliseconds each:
+    // the flood is sized so a loaded CI machine stays far inside the
+    // deadline (10 s, the most a manifest may ask for).
     let (_dir, host) = host_with_hostile("[limits]\ndeadline_ms = 10000", |c| {
         c.wallet.max_pending_per_person = 20;
         c.wallet.max_pending_per_app = 25;
     })?;
     let ann = superapp_tests::person(&host, "ann")?;
-    let resp = contained_at(&host, "POST", "/wallet-flood/3000", Some(ann.clone()))?;
+    let resp = contained_at(&host, "POST", "/wallet-flood/600", Some(ann.clone()))?;
     let answer: serde_json::Value = serde_json::from_slice(&resp.body)?;
     assert_eq!(answer["created"], 20, "{answer}");
-    assert_eq!(answer["refused"]["limit-reached"], 2980, "{answer}");
+    assert_eq!(answer["refused"]["limit-reached"], 580, "{answer}");
     let pending = superapp_host::platform::block_on(host.pending_payments(&ann))?;
     assert_eq!(pending.len(), 20, "only the capped intents wait for ann");
     // Another person of the same app is not affected by ann's pile.

@@ -222,6 +222,37 @@ fn a_file_that_is_not_a_component_is_refused_naming_it() -> anyhow::Result<()> {
 }
 
 #[test]
+fn every_undeclared_import_is_named_in_one_error_with_the_manifest_lines_to_add()
+-> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let data = data_arg(&dir);
+    // The shop imports storage, wallet and messaging (the notify capability).
+    let m = manifest(dir.path(), "bare", &guest("shop"), "");
+    let (ok, _, err) = cli(&[
+        "--data",
+        &data,
+        "install",
+        "--dev",
+        &m.display().to_string(),
+    ]);
+    assert!(!ok);
+    assert!(err.contains("[undeclared-import]"), "{err}");
+    for cap in ["storage", "wallet", "notify"] {
+        assert!(
+            err.contains(&format!("needs the `{cap}` capability")),
+            "{cap}: {err}"
+        );
+        assert!(
+            err.contains(&format!("[capabilities.{cap}]\npurpose = ")),
+            "{cap}: {err}"
+        );
+    }
+    let (_, out, _) = cli(&["--data", &data, "apps", "list"]);
+    assert!(out.contains("no apps installed"), "{out}");
+    Ok(())
+}
+
+#[test]
 fn installing_an_existing_id_is_refused_and_replace_keeps_the_data() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let data = data_arg(&dir);
@@ -230,6 +261,9 @@ fn installing_an_existing_id_is_refused_and_replace_keeps_the_data() -> anyhow::
     let (ok, _, err) = hello_dev(&data, &[]);
     assert!(!ok);
     assert!(err.contains("[already-installed]"), "{err}");
+    // A developer build is told the flag that reinstalls it, not `apps upgrade`.
+    assert!(err.contains("--replace"), "{err}");
+    assert!(!err.contains("apps upgrade"), "{err}");
     let (ok, _, err) = hello_dev(&data, &["--replace"]);
     assert!(ok, "{err}");
     let (_, out, _) = cli(&["--data", &data, "call", "hello", "/visits"]);

@@ -2,6 +2,7 @@
 //! wasmtime and the host instead of one per area; one process whose test
 //! threads share the cores). Run one area with `cargo test --test all <area>::`.
 
+mod cli;
 mod failures;
 mod http;
 mod identity;
@@ -18,6 +19,7 @@ mod packages;
 mod scenarios;
 mod shell;
 mod storage;
+mod tutorial;
 mod ui;
 mod verify_launch;
 mod wallet;

@@ -309,7 +309,10 @@ fn upgrade_keeps_data_refuses_downgrades_and_rollback_returns() -> anyhow::Resul
         assert!(!ok && err.contains("[not-newer]"), "{what}: {err}");
     }
     let (ok, _, err) = env.install(&v2);
-    assert!(!ok && err.contains("use `superapp apps upgrade`"), "{err}");
+    assert!(
+        !ok && err.contains("`superapp apps upgrade <package>`"),
+        "{err}"
+    );
     let other = env.pack("nobody", "1.0.0", &hello(), HELLO_CAPS);
     let (ok, _, err) = env.run(&["apps", "upgrade", &other.display().to_string()]);
     assert!(!ok && err.contains("[not-installed]"), "{err}");

@@ -381,6 +381,11 @@ fn describe_binding(b: Option<&KeyBinding>) -> String {
 /// Runs an install step, telling the operator on stderr when compiling
 /// takes more than a moment.
 fn with_progress<T>(f: impl FnOnce() -> Result<T, CliError>) -> Result<T, CliError> {
+    use std::io::IsTerminal;
+    // Only for a person watching: in a pipe it would break log lines.
+    if !std::io::stderr().is_terminal() {
+        return f();
+    }
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let flag = done.clone();
     let ticker = std::thread::spawn(move || {

@@ -13,6 +13,9 @@ use std::fmt;
 /// on the data folder or on a running server. Some failures have none
 /// (writing to the terminal, a flag the CLI checks itself, storage trouble):
 /// they print the message alone.
+/// The code of a write to a closed pipe.
+pub const OUTPUT_CLOSED: &str = "output-closed";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CliError {
     code: Option<Cow<'static, str>>,
@@ -33,6 +36,15 @@ impl CliError {
         CliError {
             code: None,
             message: message.to_string(),
+        }
+    }
+
+    /// Writing the output failed; a reader that closed the pipe gets the
+    /// code [`OUTPUT_CLOSED`] (the command then ends quietly).
+    pub fn output(e: std::io::Error) -> Self {
+        match e.kind() {
+            std::io::ErrorKind::BrokenPipe => CliError::new(OUTPUT_CLOSED, "the output was closed"),
+            _ => CliError::plain(format!("cannot write output: {e}")),
         }
     }
 

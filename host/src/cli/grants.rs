@@ -47,20 +47,46 @@ pub(super) enum Choice {
     Revoke,
 }
 
+impl Choice {
+    /// As the HTTP API spells it.
+    fn name(self) -> &'static str {
+        match self {
+            Choice::Grant => "grant",
+            Choice::Deny => "deny",
+            Choice::Revoke => "revoke",
+        }
+    }
+}
+
 pub(super) fn run(
     settings: &Settings,
     command: GrantsCommand,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
     if let Some(server) = super::remote::Remote::connect(&settings.data) {
+        // Consent is the person's: the admin API has no route for it.
         let base = server.base();
+        let over_http = match &command {
+            GrantsCommand::List { app, .. } => format!(
+                "GET {base}/me/apps/{}/grants",
+                app.as_deref().unwrap_or("<app>")
+            ),
+            GrantsCommand::Set {
+                app,
+                scope,
+                decision,
+                ..
+            } => format!(
+                "PUT {base}/me/apps/{app}/grants/{scope} with {{\"decision\":\"{}\"}}",
+                decision.name()
+            ),
+        };
         return Err(CliError::new(
             "server-running",
             format!(
-                "`superapp serve` holds this data folder, and there a person decides for \
-                 themselves: GET {base}/me/apps/<app>/grants and PUT \
-                 {base}/me/apps/<app>/grants/<scope> with {{\"decision\":\"grant\"}}, signed in \
-                 as them (or stop the server to set it here)"
+                "`superapp serve` holds this data folder, and there a person sees and makes \
+                 their own decisions: {over_http}, signed in as them (or stop the server to use \
+                 this command)"
             ),
         ));
     }

@@ -12,8 +12,7 @@ use std::process::ExitCode;
 /// `writeln!` whose I/O error ends the command (a closed pipe, say).
 macro_rules! w {
     ($out:expr, $($arg:tt)*) => {
-        writeln!($out, $($arg)*)
-            .map_err(|e| $crate::cli::CliError::plain(format!("cannot write output: {e}")))?
+        writeln!($out, $($arg)*).map_err($crate::cli::CliError::output)?
     };
 }
 
@@ -238,12 +237,19 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => {
             return match e.use_stderr() {
                 true => {
                     let _ = write!(err, "{}", e.render());
+                    if let Some(flag) = misplaced_limit(&e, &args) {
+                        let _ = writeln!(
+                            err,
+                            "note: {flag} goes before the command: `superapp {flag} <KIB> install …`"
+                        );
+                    }
                     ExitCode::from(2)
                 }
                 false => {
@@ -255,11 +261,29 @@ where
     };
     match dispatch(cli, input, out) {
         Ok(code) => code,
+        // The reader went away (`| head`): nothing more to say to anyone.
+        Err(e) if e.code() == Some(error::OUTPUT_CLOSED) => ExitCode::SUCCESS,
         Err(e) => {
             let _ = writeln!(err, "error: {e}");
             ExitCode::from(2)
         }
     }
+}
+
+/// The limit flag a parse error is about when it was given after the
+/// command (they are the top level's only).
+fn misplaced_limit(e: &clap::Error, args: &[std::ffi::OsString]) -> Option<&'static str> {
+    if e.kind() != clap::error::ErrorKind::UnknownArgument {
+        return None;
+    }
+    ["--max-component-kib", "--max-package-kib", "--max-ui-kib"]
+        .into_iter()
+        .find(|flag| {
+            args.iter().any(|a| {
+                let a = a.to_string_lossy();
+                a == *flag || a.starts_with(&format!("{flag}="))
+            })
+        })
 }
 
 /// The host configuration the command line describes.
@@ -370,8 +394,7 @@ fn dispatch(
             // Into a buffer first: the generator panics on a closed pipe.
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut command(), "superapp", &mut script);
-            out.write_all(&script)
-                .map_err(|e| CliError::plain(format!("cannot write output: {e}")))?;
+            out.write_all(&script).map_err(CliError::output)?;
         }
     }
     Ok(ExitCode::SUCCESS)

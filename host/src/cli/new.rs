@@ -67,26 +67,24 @@ pub(super) fn run(args: NewArgs, out: &mut dyn Write) -> Result<(), CliError> {
             toml_path(&relative_or_absolute(&abs_dir, &sdk))
         ),
     };
-    let target = match &place {
-        Place::Member { root, .. } => root.join("target"),
-        _ => abs_dir.join("target"),
+    // Where `cargo build` will put the component: the workspace's target
+    // for a member, CARGO_TARGET_DIR when set, else the crate's own.
+    let target = match (std::env::var_os("CARGO_TARGET_DIR"), &place) {
+        (Some(dir), _) => abs_dir.join(dir),
+        (None, Place::Member { root, .. }) => root.join("target"),
+        (None, _) => abs_dir.join("target"),
     };
-    let component = target.join(format!("wasm32-wasip2/release/{wasm_name}.wasm"));
-    // The manifest's component must lie in its folder; a member's build
-    // lands in the workspace's target, so install names it with --component.
-    let (manifest_component, install_extra) = match &place {
-        Place::Member { .. } => (
-            String::new(),
-            format!(
-                " --component {}",
-                relative_or_absolute(&abs_dir, &component).display()
-            ),
-        ),
-        _ => (
-            format!("component = \"target/wasm32-wasip2/release/{wasm_name}.wasm\"\n"),
-            String::new(),
-        ),
+    let component = relative_or_absolute(
+        &abs_dir,
+        &target.join(format!("wasm32-wasip2/release/{wasm_name}.wasm")),
+    );
+    // An install reads a manifest's component only inside its folder; one
+    // built elsewhere is named on the command line with --component.
+    let install_extra = match component.starts_with("target") {
+        true => String::new(),
+        false => format!(" --component {}", shell_word(&component.to_string_lossy())),
     };
+    let manifest_component = format!("component = \"{}\"\n", toml_path(&component));
     let workspace_table = match &place {
         Place::Member { .. } => "",
         _ => "\n# Its own workspace, even inside another one.\n[workspace]\n",
@@ -102,7 +100,7 @@ pub(super) fn run(args: NewArgs, out: &mut dyn Write) -> Result<(), CliError> {
             manifest(&args.id, &manifest_component),
         ),
         ("README.md", readme(&args.id, &install_extra)),
-        (".gitignore", "/target\n".to_string()),
+        (".gitignore", "/target\n/superapp-data\n".to_string()),
     ];
     for (name, text) in &files {
         let path = dir.join(name);
@@ -119,8 +117,9 @@ pub(super) fn run(args: NewArgs, out: &mut dyn Write) -> Result<(), CliError> {
         Place::Alone => {}
         Place::Outside(root) => w!(
             out,
-            "(its own workspace: {} does not list it as a member; add it to `members` there and \
-             remove its `[workspace]` table to make it one)",
+            "(its own workspace: {} does not list it as a member; to make it one, add it to \
+             `members` there, remove its `[workspace]` table, and install with --component \
+             naming the workspace's target/wasm32-wasip2/release/ build)",
             root.display()
         ),
         Place::Member { root, .. } => {
@@ -129,7 +128,7 @@ pub(super) fn run(args: NewArgs, out: &mut dyn Write) -> Result<(), CliError> {
     }
     w!(out, "build and install it:");
     w!(out, "  rustup target add wasm32-wasip2   # once");
-    w!(out, "  cd {}", dir.display());
+    w!(out, "  cd {}", shell_word(&dir.to_string_lossy()));
     w!(out, "  cargo build --release --target wasm32-wasip2");
     w!(
         out,
@@ -238,6 +237,18 @@ fn relative_or_absolute(from: &Path, to: &Path) -> PathBuf {
         rel.push(c.as_os_str());
     }
     rel
+}
+
+/// A word as a POSIX shell reads it back: as is when plain, else quoted.
+fn shell_word(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+=:@%".contains(c));
+    match plain {
+        true => text.to_string(),
+        false => format!("'{}'", text.replace('\'', "'\\''")),
+    }
 }
 
 /// A path as a TOML basic string's contents.

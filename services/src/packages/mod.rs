@@ -219,12 +219,14 @@ impl std::fmt::Display for Reinstall {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Reinstall::DevReplace => {
-                "to reinstall a developer build over it, keeping its data, add `--replace` (`superapp install --dev --replace <manifest>`)"
+                "to reinstall a developer build over it, keeping its data, add `--replace` (`superapp install --dev --replace <manifest>`; admin API: mode=dev-replace)"
             }
             Reinstall::Upgrade => {
-                "install a higher version of its package with `superapp apps upgrade <package>` (its data is kept)"
+                "install a higher version of its package with `superapp apps upgrade <package>`, which keeps its data (admin API: mode=upgrade)"
             }
-            Reinstall::RemoveFirst => "remove it first (`superapp apps remove <id>`)",
+            Reinstall::RemoveFirst => {
+                "remove it first (`superapp apps remove <id>`; admin API: DELETE /admin/apps/<id>)"
+            }
         })
     }
 }

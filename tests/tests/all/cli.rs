@@ -237,7 +237,14 @@ fn grants_set_lets_call_user_see_the_profile_and_a_running_server_points_to_http
     ]);
     assert!(!ok_ && err.contains("[server-running]"), "{err}");
     assert!(
-        err.contains(&format!("{base}/me/apps/<app>/grants/<scope>")),
+        err.contains(&format!(
+            "PUT {base}/me/apps/hello/grants/profile with {{\"decision\":\"grant\"}}"
+        )),
+        "{err}"
+    );
+    let (ok_, _, err) = cli(&["--data", &data, "grants", "list", "ann", "--app", "hello"]);
+    assert!(
+        !ok_ && err.contains(&format!("GET {base}/me/apps/hello/grants")),
         "{err}"
     );
     Ok(())
@@ -328,31 +335,13 @@ fn superapp_new_scaffolds_a_crate_that_builds_installs_and_answers() -> anyhow::
     let (bad, _, err) = cli(&["new", "Not_An_Id"]);
     assert!(!bad && err.contains("[invalid-app-id]"), "{err}");
 
-    // The printed commands. The build shares a target folder across runs
-    // (so it is incremental); its component is put where the manifest,
-    // and so the printed install, expects it.
+    // The printed commands.
     std::fs::copy(
         superapp_tests::root().join("Cargo.lock"),
         crate_dir.join("Cargo.lock"),
     )?;
-    // The tutorial test builds into the same folder: the SDK and its
-    // dependencies are compiled once for both.
-    let shared = superapp_tests::root().join("target/tutorial");
-    let mut build = cargo();
-    build
-        .args(["build", "--release", "--target", "wasm32-wasip2"])
-        .env("CARGO_TARGET_DIR", &shared);
-    run_in(&crate_dir, build)?;
-    let built = "wasm32-wasip2/release/demo.wasm";
-    std::fs::create_dir_all(crate_dir.join("target/wasm32-wasip2/release"))?;
-    std::fs::copy(shared.join(built), crate_dir.join("target").join(built))?;
-    // `superapp install --dev demo.toml`, run in the crate's folder.
-    let mut install = Command::new(env!("CARGO_BIN_EXE_superapp-under-test"));
-    if let Some(url) = superapp_tests::store_for(Path::new(&data)) {
-        install.args(["--store", &url]);
-    }
-    install.args(["--data", &data, "install", "--dev", "demo.toml"]);
-    let installed = run_in(&crate_dir, install)?;
+    build_into(&crate_dir, "demo", &crate_dir.join("target"))?;
+    let installed = run_printed_install(&printed, &crate_dir, &data)?;
     assert!(installed.contains("installed demo 0.1.0"), "{installed}");
     let out = ok(&data, &["call", "demo", "/"])?;
     assert_eq!(out, "200\nHello from demo!\n");
@@ -360,7 +349,10 @@ fn superapp_new_scaffolds_a_crate_that_builds_installs_and_answers() -> anyhow::
     assert_eq!(out, "200\n1\n");
     // Its mock-host test passes natively.
     let mut test = cargo();
-    test.arg("test").env("CARGO_TARGET_DIR", &shared);
+    test.arg("test").env(
+        "CARGO_TARGET_DIR",
+        superapp_tests::root().join("target/tutorial"),
+    );
     run_in(&crate_dir, test)?;
     Ok(())
 }
@@ -381,14 +373,20 @@ fn superapp_new_inside_a_workspace_makes_a_member_only_where_the_workspace_lists
         ),
     )?;
     let member = ws.join("apps/member");
-    let printed = ok(
+    let member_printed = ok(
         "unused",
         &["new", "member", "--path", &member.display().to_string()],
     )?;
+    let printed = &member_printed;
     assert!(printed.contains("a member of the workspace"), "{printed}");
     assert!(
         printed.contains("--component ../../target/wasm32-wasip2/release/member.wasm"),
         "{printed}"
+    );
+    let manifest = std::fs::read_to_string(member.join("member.toml"))?;
+    assert!(
+        manifest.contains("component = \"../../target/wasm32-wasip2/release/member.wasm\""),
+        "{manifest}"
     );
     let toml = std::fs::read_to_string(member.join("Cargo.toml"))?;
     assert!(
@@ -436,5 +434,66 @@ fn superapp_new_inside_a_workspace_makes_a_member_only_where_the_workspace_lists
             crate_dir.display()
         );
     }
+
+    // The member builds into the workspace's target/ and installs with the
+    // command `new` printed (which names the component there).
+    build_into(&member, "member", &ws.join("target"))?;
+    let data = dir.path().join("data").display().to_string();
+    let installed = run_printed_install(&member_printed, &member, &data)?;
+    assert!(installed.contains("installed member 0.1.0"), "{installed}");
+    assert_eq!(
+        ok(&data, &["call", "member", "/"])?,
+        "200\nHello from member!\n"
+    );
     Ok(())
+}
+
+/// Builds the crate at `dir` for wasm32-wasip2 as `cargo build --release
+/// --target wasm32-wasip2` would into `target`, but in a target folder
+/// shared across runs (so it is incremental), copying the component over.
+fn build_into(dir: &Path, name: &str, target: &Path) -> anyhow::Result<()> {
+    // The tutorial test builds into the same folder: the SDK and its
+    // dependencies are compiled once for both.
+    let shared = superapp_tests::root().join("target/tutorial");
+    let mut build = cargo();
+    build
+        .args(["build", "--release", "--target", "wasm32-wasip2"])
+        .env("CARGO_TARGET_DIR", &shared);
+    run_in(dir, build)?;
+    let built = format!("wasm32-wasip2/release/{name}.wasm");
+    std::fs::create_dir_all(target.join("wasm32-wasip2/release"))?;
+    std::fs::copy(shared.join(&built), target.join(&built))?;
+    Ok(())
+}
+
+/// Runs the `superapp install …` line `new` printed, word for word, in the
+/// crate's folder, on `data`.
+fn run_printed_install(printed: &str, dir: &Path, data: &str) -> anyhow::Result<String> {
+    let line = printed
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("superapp install"))
+        .ok_or_else(|| anyhow::anyhow!("no install line: {printed}"))?;
+    let mut install = Command::new(env!("CARGO_BIN_EXE_superapp-under-test"));
+    if let Some(url) = superapp_tests::store_for(Path::new(data)) {
+        install.args(["--store", &url]);
+    }
+    install.args(["--data", data]);
+    install.args(line.split_whitespace().skip(1));
+    run_in(dir, install)
+}
+
+#[test]
+fn a_limit_given_after_the_command_is_refused_with_where_it_goes() {
+    let (ok, _, err) = cli(&["install", "--dev", "x.toml", "--max-component-kib", "100"]);
+    assert!(!ok, "{err}");
+    assert!(
+        err.contains("--max-component-kib goes before the command"),
+        "{err}"
+    );
+    let (ok, _, err) = cli(&["apps", "list", "--max-ui-kib=5"]);
+    assert!(
+        !ok && err.contains("--max-ui-kib goes before the command"),
+        "{err}"
+    );
 }

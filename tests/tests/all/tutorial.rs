@@ -108,7 +108,7 @@ fn the_readme_shows_every_file_of_the_tutorial_crate_as_it_is() -> anyhow::Resul
         "the README shows each file of examples/tutorial once, after `<!-- examples/tutorial/FILE -->`"
     );
     for (file, text) in &shown {
-        let real = std::fs::read_to_string(tutorial_dir().join(file))?;
+        let real = as_the_reader_has_it(file, std::fs::read_to_string(tutorial_dir().join(file))?)?;
         if *text != real {
             let line = text
                 .lines()
@@ -154,9 +154,28 @@ fn cargo(dir: &Path, target_dir: &Path, args: &[&str]) -> anyhow::Result<String>
     Ok(format!("{stdout}{stderr}"))
 }
 
-/// What a reader does in step 1: the crate in a folder of their own, its
-/// `path` pointed at the checkout's `sdk` folder. The workspace's lock
-/// file goes along so the versions are the ones already built here.
+/// The SDK dependency as examples/tutorial has it, and as the README shows
+/// it: from `~/greeter`, beside the checkout in `~/superapp`.
+const SDK_IN_PLACE: &str = "superapp-sdk = { path = \"../../sdk\" }";
+const SDK_FOR_THE_READER: &str = "superapp-sdk = { path = \"../superapp/sdk\" }";
+
+/// A file of examples/tutorial as the README shows it (and a reader copies
+/// it): the same, but for where Cargo.toml finds the SDK.
+fn as_the_reader_has_it(file: &str, text: String) -> anyhow::Result<String> {
+    if file != "Cargo.toml" {
+        return Ok(text);
+    }
+    anyhow::ensure!(
+        text.matches(SDK_IN_PLACE).count() == 1,
+        "examples/tutorial/Cargo.toml has no `{SDK_IN_PLACE}` line (the one the README shows as `{SDK_FOR_THE_READER}`)"
+    );
+    Ok(text.replace(SDK_IN_PLACE, SDK_FOR_THE_READER))
+}
+
+/// What a reader does in step 1, in the layout the README assumes: the
+/// checkout as `superapp` and the crate as `greeter` beside it, with the
+/// files as the README shows them. The workspace's lock file goes along so
+/// the versions are the ones already built here.
 fn copy_tutorial(to: &Path) -> anyhow::Result<()> {
     let mut files = Vec::new();
     crate_files(&tutorial_dir(), "", &mut files)?;
@@ -165,21 +184,14 @@ fn copy_tutorial(to: &Path) -> anyhow::Result<()> {
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        std::fs::copy(tutorial_dir().join(file), target)?;
+        let text = std::fs::read_to_string(tutorial_dir().join(file))?;
+        std::fs::write(target, as_the_reader_has_it(file, text)?)?;
     }
-    let manifest = to.join("Cargo.toml");
-    let text = std::fs::read_to_string(&manifest)?;
-    let relative = "superapp-sdk = { path = \"../../sdk\" }";
-    anyhow::ensure!(
-        text.matches(relative).count() == 1,
-        "examples/tutorial/Cargo.toml has no `{relative}` line (the one the README tells readers to point at their checkout)"
-    );
-    let sdk = root().join("sdk").canonicalize()?;
-    let absolute = format!(
-        "superapp-sdk = {{ path = {} }}",
-        toml::Value::String(sdk.display().to_string())
-    );
-    std::fs::write(&manifest, text.replace(relative, &absolute))?;
+    let beside = to
+        .parent()
+        .ok_or_else(|| anyhow::anyhow!("{} has no parent", to.display()))?
+        .join("superapp");
+    std::os::unix::fs::symlink(root().canonicalize()?, &beside)?;
     std::fs::copy(root().join("Cargo.lock"), to.join("Cargo.lock"))?;
     Ok(())
 }
@@ -223,6 +235,8 @@ fn the_tutorial_crate_builds_tests_installs_and_answers_over_the_cli_and_http() 
         "superapp wallet topup ann 10.00",
         r#"'{"amount":500,"key":"tip-0001"}' $H/apps/greeter/call/tips"#,
         "$H/me/payments/pay_…/confirm",
+        "superapp grants set ann greeter profile grant",
+        "superapp --data operator-data install greeter.sapp",
     ] {
         assert!(
             section.contains(step),
@@ -291,6 +305,49 @@ fn the_tutorial_crate_builds_tests_installs_and_answers_over_the_cli_and_http() 
         !ok && profile.starts_with("403\n") && profile.contains("profile-not-granted"),
         "{profile}"
     );
+    // The grant the README gives for local calls, and back to undecided.
+    let (ok, out, err) = cli(&[
+        "--data", &data, "grants", "set", "ann", "greeter", "profile", "grant",
+    ]);
+    assert!(ok, "{out}{err}");
+    let (ok, profile) = call(&data, &["/profile", "--user", "ann"]);
+    assert!(ok && profile.contains("Hello, ann!"), "{profile}");
+    let (ok, out, err) = cli(&[
+        "--data", &data, "grants", "set", "ann", "greeter", "profile", "revoke",
+    ]);
+    assert!(ok, "{out}{err}");
+
+    // Step 8: signed, packed and installed on another host's folder.
+    let key = greeter.join("greeter.key").display().to_string();
+    let sapp = greeter.join("greeter.sapp").display().to_string();
+    let operator = work.join("operator-data").display().to_string();
+    let (ok, out, err) = cli(&["keys", "new", "--out", &key]);
+    assert!(ok, "{out}{err}");
+    let public = out
+        .lines()
+        .find(|l| l.starts_with("ed25519:"))
+        .ok_or_else(|| anyhow::anyhow!("`keys new` printed no public key: {out}"))?
+        .to_string();
+    let (ok, out, err) = cli(&["pack", &manifest, "--key", &key, "-o", &sapp]);
+    assert!(ok, "{out}{err}");
+    for args in [
+        &[
+            "--data",
+            &operator,
+            "trust",
+            "add",
+            &public,
+            "--name",
+            "Greeter Inc",
+        ][..],
+        &["--data", &operator, "verify", &sapp],
+        &["--data", &operator, "install", &sapp],
+    ] {
+        let (ok, out, err) = cli(args);
+        assert!(ok, "{args:?}: {out}{err}");
+    }
+    let (ok, out, err) = cli(&["--data", &operator, "call", "greeter", "/greet/Ann"]);
+    assert!(ok && out.contains("Hello, Ann!"), "{out}{err}");
 
     // Step 6: `superapp serve`, and ann over HTTP.
     let bin = Path::new(env!("CARGO_BIN_EXE_superapp-under-test"));

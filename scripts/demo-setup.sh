@@ -19,6 +19,9 @@ data=${SUPERAPP_DATA:-./superapp-data}
 dev=${SUPERAPP_DEV:-./superapp-dev}
 sa() { "$bin" --data "$data" "$@"; }
 
+# The folder this fills (the listings below only read, and do not make it).
+mkdir -p "$data"
+
 # The developer key that signs the bundled apps: made once, kept out of git.
 mkdir -p "$dev"
 if [ ! -f "$dev/developer.key" ]; then

@@ -359,6 +359,7 @@ pub async fn messaging_store(open: &dyn Fn() -> Arc<dyn MessagingStore>) {
     assert!(ok(store.conversation("c1"), "conversation").is_none());
     assert_eq!(ok(store.newest_event("u1"), "newest"), None);
     group_commit(store.as_ref()).await;
+    durable_writes_read_back_at_once(store.clone()).await;
 
     let conv = Conversation {
         id: "c1".into(),
@@ -646,6 +647,96 @@ async fn group_commit(store: &dyn MessagingStore) {
         );
     }
     assert_eq!(ok(store.memberships("gu"), "memberships").len(), 3);
+}
+
+/// Every write reads back, for anyone, as soon as its flush returns, while
+/// other writers go on: a backend that answers before its records are
+/// installed must show them some other way until they are. Each write is
+/// a wide fan-out, so installing one takes a while.
+async fn durable_writes_read_back_at_once(store: Arc<dyn MessagingStore>) {
+    const WIDE: usize = 200;
+    let mut tasks = Vec::new();
+    for w in 0..8u64 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let user = format!("rb{w}");
+            let reader = format!("rb{w}-r{}", WIDE - 1);
+            for i in 0..10u64 {
+                let conv = format!("rb-{w}-{i}");
+                let mut id = 0;
+                let written = store.write_ordered(
+                    &mut |next| {
+                        id = next().ok()?;
+                        let mut write = MessagingWrite {
+                            conversations: vec![Conversation {
+                                id: conv.clone(),
+                                kind: ConversationKind::Group,
+                                title: None,
+                                created_by: user.clone(),
+                                members: vec![user.clone()],
+                                app: None,
+                                created_at: 0,
+                            }],
+                            memberships: vec![(
+                                user.clone(),
+                                conv.clone(),
+                                Some(Membership {
+                                    joined_at: 0,
+                                    last_read: id,
+                                }),
+                            )],
+                            messages: vec![text(id, &conv, "hi")],
+                            ..MessagingWrite::default()
+                        };
+                        for r in 0..WIDE {
+                            write.stream.push((
+                                format!("rb{w}-r{r}"),
+                                LiveEvent {
+                                    id,
+                                    at: 0,
+                                    body: LiveBody::Message(text(id, &conv, "hi")),
+                                },
+                            ));
+                        }
+                        Some(write)
+                    },
+                    &mut |_, _| {},
+                );
+                let Some((_, ticket)) = ok(written, "write_ordered") else {
+                    panic!("{conv} was not written");
+                };
+                ok(store.flush_write(ticket).await, "flush_write");
+                assert!(
+                    ok(store.conversation(&conv), "conversation").is_some(),
+                    "{conv} reads back once durable"
+                );
+                assert!(
+                    ok(store.memberships(&user), "memberships")
+                        .iter()
+                        .any(|(c, m)| *c == conv && m.last_read == id),
+                    "{conv}'s membership is in a scan once durable"
+                );
+                let events = ok(store.stream_after(&reader, id - 1, 10), "stream_after");
+                assert_eq!(
+                    events.first().map(|e| e.id),
+                    Some(id),
+                    "{conv}'s event is in the last member's stream once durable"
+                );
+                assert_eq!(
+                    ok(store.newest_event(&reader), "newest_event"),
+                    Some(id),
+                    "{conv}"
+                );
+                let said = ok(store.messages(&conv, 0, u64::MAX, 10, false), "messages");
+                assert_eq!(texts(said), vec!["hi".to_string()], "{conv}");
+            }
+        }));
+    }
+    for t in tasks {
+        if let Err(e) = t.await {
+            panic!("a writer failed: {e}");
+        }
+    }
 }
 
 /// `n` ids from an ordered write that writes nothing else.

@@ -122,10 +122,12 @@ fn the_app_sees_an_open_id_never_the_user_id() -> anyhow::Result<()> {
 }
 
 #[test]
-fn an_undeclared_import_refuses_the_install_and_names_it() -> anyhow::Result<()> {
+fn every_undeclared_import_refuses_the_install_named_in_one_error_with_the_lines_to_add()
+-> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let data = data_arg(&dir);
-    let m = manifest(dir.path(), "sneaky", &guest("fixture_kv"), "");
+    // The shop imports storage, wallet and messaging (the notify capability).
+    let m = manifest(dir.path(), "sneaky", &guest("shop"), "");
     let (ok, _, err) = cli(&[
         "--data",
         &data,
@@ -140,6 +142,16 @@ fn an_undeclared_import_refuses_the_install_and_names_it() -> anyhow::Result<()>
         superapp_host::packages::PLATFORM_VERSION
     );
     assert!(err.contains(&import), "{err}");
+    for cap in ["storage", "wallet", "notify"] {
+        assert!(
+            err.contains(&format!("needs the `{cap}` capability")),
+            "{cap}: {err}"
+        );
+        assert!(
+            err.contains(&format!("[capabilities.{cap}]\npurpose = ")),
+            "{cap}: {err}"
+        );
+    }
     let (_, out, _) = cli(&["--data", &data, "apps", "list"]);
     assert!(out.contains("no apps installed"), "{out}");
     assert_eq!(component_files(&dir), 0);
@@ -218,37 +230,6 @@ fn a_file_that_is_not_a_component_is_refused_naming_it() -> anyhow::Result<()> {
         "{err}"
     );
     assert_eq!(component_files(&dir), 0);
-    Ok(())
-}
-
-#[test]
-fn every_undeclared_import_is_named_in_one_error_with_the_manifest_lines_to_add()
--> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let data = data_arg(&dir);
-    // The shop imports storage, wallet and messaging (the notify capability).
-    let m = manifest(dir.path(), "bare", &guest("shop"), "");
-    let (ok, _, err) = cli(&[
-        "--data",
-        &data,
-        "install",
-        "--dev",
-        &m.display().to_string(),
-    ]);
-    assert!(!ok);
-    assert!(err.contains("[undeclared-import]"), "{err}");
-    for cap in ["storage", "wallet", "notify"] {
-        assert!(
-            err.contains(&format!("needs the `{cap}` capability")),
-            "{cap}: {err}"
-        );
-        assert!(
-            err.contains(&format!("[capabilities.{cap}]\npurpose = ")),
-            "{cap}: {err}"
-        );
-    }
-    let (_, out, _) = cli(&["--data", &data, "apps", "list"]);
-    assert!(out.contains("no apps installed"), "{out}");
     Ok(())
 }
 

@@ -40,6 +40,8 @@ pub(super) struct PackArgs {
 pub(super) struct VerifyArgs {
     /// The package file.
     package: PathBuf,
+    #[command(flatten)]
+    output: super::output::OutputArgs,
 }
 
 pub(super) fn pack(
@@ -99,6 +101,35 @@ pub(super) fn verify(
     .map_err(|e| CliError::new("invalid-manifest", e))?;
     let sha = crate::text::hex(&sha2::Sha256::digest(&p.component));
     let ui = check_ui(manifest.ui.as_ref(), p.ui, config.max_ui_bytes)?;
+    let signer_text = public_key_text(&signer);
+    let trusted = trusted_here(settings, &signer_text);
+    if args.output.json() {
+        let (trusted, why) = match &trusted {
+            Ok(t) => (Some(*t), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        let shown = serde_json::json!({
+            "package": package.display().to_string(),
+            "app": manifest.id,
+            "version": manifest.version.to_string(),
+            "component_bytes": p.component.len(),
+            "component_sha256": sha,
+            "ui": ui.as_ref().map(|u| serde_json::json!({
+                "files": u.file_count(),
+                "bytes": u.total_bytes(),
+                "tag": u.tag(),
+            })),
+            "signer": signer_text,
+            "fingerprint": fingerprint(&signer),
+            "trusted": trusted,
+            "trust_unknown_because": why,
+        });
+        super::output::json(out, &shown)?;
+        return Ok(match trusted {
+            Some(true) => ExitCode::SUCCESS,
+            _ => ExitCode::FAILURE,
+        });
+    }
     w!(out, "package:   {}", package.display());
     w!(out, "app:       {} {}", manifest.id, manifest.version);
     w!(out, "component: {} bytes, sha256 {sha}", p.component.len());
@@ -109,9 +140,7 @@ pub(super) fn verify(
         public_key_text(&signer),
         fingerprint(&signer)
     );
-    let signer_text = public_key_text(&signer);
     if settings.require_data().is_err() {
-        // Checking a package needs no host; asking one must not make one.
         w!(
             out,
             "trusted:   no (there is no data folder at {}, so it trusts no key; give the host's with --data)",
@@ -119,10 +148,6 @@ pub(super) fn verify(
         );
         return Ok(ExitCode::FAILURE);
     }
-    let trusted = operator::connect(settings).and_then(|host| {
-        let keys = host.trusted_keys()?;
-        Ok(keys.iter().any(|k| k.public_key == signer_text))
-    });
     match trusted {
         Ok(true) => {
             w!(out, "trusted:   yes");
@@ -140,6 +165,18 @@ pub(super) fn verify(
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// Whether the host on the data folder trusts `signer`; a folder that does
+/// not exist trusts no key (checking a package needs no host, and asking
+/// one must not make one).
+fn trusted_here(settings: &Settings, signer: &str) -> Result<bool, CliError> {
+    if settings.require_data().is_err() {
+        return Ok(false);
+    }
+    let host = operator::connect(settings)?;
+    let keys = host.trusted_keys()?;
+    Ok(keys.iter().any(|k| k.public_key == signer))
 }
 
 fn describe_ui(ui: Option<&Ui>) -> String {

@@ -35,7 +35,7 @@ fn set_up(dir: &Path) -> anyhow::Result<String> {
     Ok(data)
 }
 
-/// The listing and show commands with `-o json`.
+/// The listing and show commands with `-o json` (and `verify`, below).
 const JSON_COMMANDS: &[&[&str]] = &[
     &["apps", "list"],
     &["apps", "show", "hello"],
@@ -89,6 +89,20 @@ fn listings_and_shows_print_json_in_one_shape_from_the_folder_and_through_a_serv
     assert_eq!(balance["balance"], 1234, "{balance}");
     assert!(merchants.is_array(), "{merchants}");
     assert!(audit["batches"].is_u64(), "{audit}");
+    // `verify` shows a package: trusted here (the key set_up trusted).
+    let key = dir.path().join("dev.key").display().to_string();
+    let manifest = dir.path().join("hello.toml").display().to_string();
+    let sapp = dir.path().join("hello.sapp").display().to_string();
+    ok(&data, &["pack", &manifest, "--key", &key, "-o", &sapp])?;
+    let verified = json(&ok(&data, &["verify", &sapp, "-o", "json"])?)?;
+    assert_eq!(verified["app"], "hello", "{verified}");
+    assert_eq!(verified["trusted"], true, "{verified}");
+    assert!(
+        verified["signer"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("ed25519:")),
+        "{verified}"
+    );
 
     // Through a running server (the admin routes) the same documents come
     // back: one shape for scripts either way.

@@ -378,6 +378,49 @@ fn spawn_server(
     Ok((format!("http://{addr}"), host, rt))
 }
 
+/// Where the tests build readers' own crates (the tutorial, what
+/// `superapp new` makes): one folder for all of them and every run, so the
+/// SDK and its dependencies are compiled once and later builds are
+/// incremental.
+pub fn readers_target() -> PathBuf {
+    root().join("target/tutorial")
+}
+
+/// Runs `cargo args` in `dir` into [`readers_target`], with this process's
+/// environment minus what belongs to the outer build; answers its standard
+/// output, or fails with all it printed.
+pub fn reader_cargo(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
+    let bin = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(bin)
+        .current_dir(dir)
+        .args(args)
+        .env("CARGO_TARGET_DIR", readers_target())
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    anyhow::ensure!(
+        out.status.success(),
+        "`cargo {}` in {} failed ({}):\n{stdout}\n{}",
+        args.join(" "),
+        dir.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(stdout.into_owned())
+}
+
+/// `cargo build --release --target wasm32-wasip2` of the crate in `dir`,
+/// whose library is `name`, with the component then put under `target`
+/// where the reader's own build (into that folder) would leave it.
+pub fn reader_build(dir: &Path, name: &str, target: &Path) -> anyhow::Result<()> {
+    reader_cargo(dir, &["build", "--release", "--target", "wasm32-wasip2"])?;
+    let built = format!("wasm32-wasip2/release/{name}.wasm");
+    std::fs::create_dir_all(target.join("wasm32-wasip2/release"))?;
+    std::fs::copy(readers_target().join(&built), target.join(&built))?;
+    Ok(())
+}
+
 /// How many files lie under `dir`, in all subfolders (0 if it is missing).
 pub fn count_files(dir: &Path) -> usize {
     std::fs::read_dir(dir)

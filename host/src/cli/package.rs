@@ -105,8 +105,9 @@ pub(super) fn verify(
     let trusted = trusted_here(settings, &signer_text);
     if args.output.json() {
         let (trusted, why) = match &trusted {
-            Ok(t) => (Some(*t), None),
-            Err(e) => (None, Some(e.to_string())),
+            Trust::Yes => (Some(true), None),
+            Trust::No | Trust::NoFolder => (Some(false), None),
+            Trust::Unknown(e) => (None, Some(e.to_string())),
         };
         let shown = serde_json::json!({
             "package": package.display().to_string(),
@@ -136,47 +137,57 @@ pub(super) fn verify(
     w!(out, "ui:        {}", describe_ui(ui.as_ref()));
     w!(
         out,
-        "signature: valid, by {} ({})",
-        public_key_text(&signer),
+        "signature: valid, by {signer_text} ({})",
         fingerprint(&signer)
     );
-    if settings.require_data().is_err() {
-        w!(
-            out,
-            "trusted:   no (there is no data folder at {}, so it trusts no key; give the host's with --data)",
-            settings.data.display()
-        );
-        return Ok(ExitCode::FAILURE);
-    }
     match trusted {
-        Ok(true) => {
+        Trust::Yes => {
             w!(out, "trusted:   yes");
             Ok(ExitCode::SUCCESS)
         }
-        Ok(false) => {
+        Trust::No => {
             w!(
                 out,
                 "trusted:   no (add the key with `superapp trust add` to install it)"
             );
             Ok(ExitCode::FAILURE)
         }
-        Err(e) => {
+        Trust::NoFolder => {
+            w!(
+                out,
+                "trusted:   no (there is no data folder at {}, so it trusts no key; give the host's with --data)",
+                settings.data.display()
+            );
+            Ok(ExitCode::FAILURE)
+        }
+        Trust::Unknown(e) => {
             w!(out, "trusted:   unknown ({e})");
             Ok(ExitCode::FAILURE)
         }
     }
 }
 
-/// Whether the host on the data folder trusts `signer`; a folder that does
-/// not exist trusts no key (checking a package needs no host, and asking
-/// one must not make one).
-fn trusted_here(settings: &Settings, signer: &str) -> Result<bool, CliError> {
+/// Whether the host on the data folder trusts a package's signer.
+enum Trust {
+    Yes,
+    No,
+    /// There is no data folder, so no key is trusted (checking a package
+    /// needs no host, and asking one must not make one).
+    NoFolder,
+    /// The host could not be asked.
+    Unknown(CliError),
+}
+
+fn trusted_here(settings: &Settings, signer: &str) -> Trust {
     if settings.require_data().is_err() {
-        return Ok(false);
+        return Trust::NoFolder;
     }
-    let host = operator::connect(settings)?;
-    let keys = host.trusted_keys()?;
-    Ok(keys.iter().any(|k| k.public_key == signer))
+    let keys = operator::connect(settings).and_then(|host| host.trusted_keys());
+    match keys {
+        Ok(keys) if keys.iter().any(|k| k.public_key == signer) => Trust::Yes,
+        Ok(_) => Trust::No,
+        Err(e) => Trust::Unknown(e),
+    }
 }
 
 fn describe_ui(ui: Option<&Ui>) -> String {

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use superapp_tests::{HELLO_CAPS, cli, guest, manifest};
+use superapp_tests::{HELLO_CAPS, cli, guest, manifest, reader_build, reader_cargo};
 
 fn json(out: &str) -> anyhow::Result<serde_json::Value> {
     serde_json::from_str(out).map_err(|e| anyhow::anyhow!("not JSON ({e}): {out}"))
@@ -293,10 +293,6 @@ fn completions_are_printed_for_every_shell_and_bash_completes_the_commands() -> 
     Ok(())
 }
 
-fn cargo() -> Command {
-    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-}
-
 /// Runs `cmd` in `dir`, failing with its output.
 fn run_in(dir: &Path, mut cmd: Command) -> anyhow::Result<String> {
     let out = cmd.current_dir(dir).output()?;
@@ -344,7 +340,7 @@ fn superapp_new_scaffolds_a_crate_that_builds_installs_and_answers() -> anyhow::
         superapp_tests::root().join("Cargo.lock"),
         crate_dir.join("Cargo.lock"),
     )?;
-    build_into(&crate_dir, "demo", &crate_dir.join("target"))?;
+    reader_build(&crate_dir, "demo", &crate_dir.join("target"))?;
     let installed = run_printed_install(&printed, &crate_dir, &data)?;
     assert!(installed.contains("installed demo 0.1.0"), "{installed}");
     let out = ok(&data, &["call", "demo", "/"])?;
@@ -352,12 +348,7 @@ fn superapp_new_scaffolds_a_crate_that_builds_installs_and_answers() -> anyhow::
     let out = ok(&data, &["call", "demo", "/visits", "-X", "POST"])?;
     assert_eq!(out, "200\n1\n");
     // Its mock-host test passes natively.
-    let mut test = cargo();
-    test.arg("test").env(
-        "CARGO_TARGET_DIR",
-        superapp_tests::root().join("target/tutorial"),
-    );
-    run_in(&crate_dir, test)?;
+    reader_cargo(&crate_dir, &["test"])?;
     Ok(())
 }
 
@@ -421,15 +412,17 @@ fn superapp_new_inside_a_workspace_makes_a_member_only_where_the_workspace_lists
         loose.join("Cargo.lock"),
     )?;
     for (crate_dir, root) in [(&member, &ws), (&loose, &loose)] {
-        let mut meta = cargo();
-        meta.args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--no-deps",
-            "--offline",
-        ]);
-        let out: serde_json::Value = serde_json::from_str(&run_in(crate_dir, meta)?)?;
+        let meta = reader_cargo(
+            crate_dir,
+            &[
+                "metadata",
+                "--format-version",
+                "1",
+                "--no-deps",
+                "--offline",
+            ],
+        )?;
+        let out: serde_json::Value = serde_json::from_str(&meta)?;
         let found = out["workspace_root"].as_str().map(PathBuf::from);
         assert_eq!(
             found,
@@ -441,7 +434,7 @@ fn superapp_new_inside_a_workspace_makes_a_member_only_where_the_workspace_lists
 
     // The member builds into the workspace's target/ and installs with the
     // command `new` printed (which names the component there).
-    build_into(&member, "member", &ws.join("target"))?;
+    reader_build(&member, "member", &ws.join("target"))?;
     let data = dir.path().join("data").display().to_string();
     let installed = run_printed_install(&member_printed, &member, &data)?;
     assert!(installed.contains("installed member 0.1.0"), "{installed}");
@@ -449,24 +442,6 @@ fn superapp_new_inside_a_workspace_makes_a_member_only_where_the_workspace_lists
         ok(&data, &["call", "member", "/"])?,
         "200\nHello from member!\n"
     );
-    Ok(())
-}
-
-/// Builds the crate at `dir` for wasm32-wasip2 as `cargo build --release
-/// --target wasm32-wasip2` would into `target`, but in a target folder
-/// shared across runs (so it is incremental), copying the component over.
-fn build_into(dir: &Path, name: &str, target: &Path) -> anyhow::Result<()> {
-    // The tutorial test builds into the same folder: the SDK and its
-    // dependencies are compiled once for both.
-    let shared = superapp_tests::root().join("target/tutorial");
-    let mut build = cargo();
-    build
-        .args(["build", "--release", "--target", "wasm32-wasip2"])
-        .env("CARGO_TARGET_DIR", &shared);
-    run_in(dir, build)?;
-    let built = format!("wasm32-wasip2/release/{name}.wasm");
-    std::fs::create_dir_all(target.join("wasm32-wasip2/release"))?;
-    std::fs::copy(shared.join(&built), target.join(&built))?;
     Ok(())
 }
 

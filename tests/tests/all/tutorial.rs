@@ -7,9 +7,10 @@
 //! confirms it.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
-use superapp_tests::{HostProcess, cli, root, send, send_json, wait_until};
+use superapp_tests::{
+    HostProcess, cli, reader_build, reader_cargo, root, send, send_json, wait_until,
+};
 
 const MARKER_START: &str = "<!-- examples/tutorial/";
 const MARKER_END: &str = " -->";
@@ -131,29 +132,6 @@ fn the_readme_shows_every_file_of_the_tutorial_crate_as_it_is() -> anyhow::Resul
     Ok(())
 }
 
-/// Runs `cargo args` in `dir` with the caller's environment (minus what
-/// belongs to the outer build) and the shared target folder; fails with
-/// cargo's output.
-fn cargo(dir: &Path, target_dir: &Path, args: &[&str]) -> anyhow::Result<String> {
-    let bin = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(bin)
-        .current_dir(dir)
-        .args(args)
-        .env("CARGO_TARGET_DIR", target_dir)
-        .env_remove("CARGO_BUILD_TARGET")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .output()?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    anyhow::ensure!(
-        out.status.success(),
-        "`cargo {}` in the copied tutorial failed ({}):\n{stdout}\n{stderr}",
-        args.join(" "),
-        out.status
-    );
-    Ok(format!("{stdout}{stderr}"))
-}
-
 /// The SDK dependency as examples/tutorial has it, and as the README shows
 /// it: from `~/greeter`, beside the checkout in `~/superapp`.
 const SDK_IN_PLACE: &str = "superapp-sdk = { path = \"../../sdk\" }";
@@ -255,24 +233,16 @@ fn the_tutorial_crate_builds_tests_installs_and_answers_over_the_cli_and_http() 
     );
     let greeter = work.join("greeter");
     copy_tutorial(&greeter)?;
-    let target_dir = checkout.join("target/tutorial");
     let started = Instant::now();
-    cargo(
-        &greeter,
-        &target_dir,
-        &["build", "--release", "--target", "wasm32-wasip2"],
-    )?;
-    let tested = cargo(&greeter, &target_dir, &["test"])?;
+    // The component goes where the reader's own build puts it, as
+    // greeter.toml names it.
+    reader_build(&greeter, "greeter", &greeter.join("target"))?;
+    let tested = reader_cargo(&greeter, &["test"])?;
     assert!(
         tested.contains("test result: ok.") && !tested.contains("test result: FAILED"),
         "{tested}"
     );
     eprintln!("tutorial: built and tested in {:.1?}", started.elapsed());
-    // Where the reader's own build puts it, as greeter.toml names it.
-    let built = target_dir.join("wasm32-wasip2/release/greeter.wasm");
-    let component = greeter.join("target/wasm32-wasip2/release/greeter.wasm");
-    std::fs::create_dir_all(component.parent().unwrap_or(&greeter))?;
-    std::fs::copy(&built, &component)?;
 
     // Step 5: install and call with the command line.
     let data_dir = work.join("superapp-data");

@@ -39,6 +39,12 @@ pub struct Membership {
     pub joined_at: i64,
     /// The newest message id the person has read.
     pub last_read: u64,
+    /// The conversation's messages from this id on are in the person's
+    /// live stream (the first id after they joined). `None` only on
+    /// records written before streams were read this way; the store sets
+    /// it when it opens such a folder.
+    #[serde(default)]
+    pub since: Option<u64>,
 }
 
 /// A person as the messenger records them on what they send.

@@ -379,6 +379,7 @@ pub async fn messaging_store(open: &dyn Fn() -> Arc<dyn MessagingStore>) {
                 Some(Membership {
                     joined_at: 1_000,
                     last_read: 0,
+                    since: Some(0),
                 }),
             ),
             (
@@ -387,6 +388,7 @@ pub async fn messaging_store(open: &dyn Fn() -> Arc<dyn MessagingStore>) {
                 Some(Membership {
                     joined_at: 1_000,
                     last_read: 0,
+                    since: Some(0),
                 }),
             ),
         ],
@@ -406,14 +408,16 @@ pub async fn messaging_store(open: &dyn Fn() -> Arc<dyn MessagingStore>) {
     };
     for (i, id) in [10u64, 20, 30, 40, 50].into_iter().enumerate() {
         w.messages.push(text(id, "c1", &format!("m{i}")));
-        w.stream.push((
-            "u2".into(),
-            LiveEvent {
-                id,
-                at: 1_000,
-                body: LiveBody::Message(text(id, "c1", &format!("m{i}"))),
-            },
-        ));
+        for member in ["u1", "u2"] {
+            w.stream.push((
+                member.into(),
+                LiveEvent {
+                    id,
+                    at: 1_000,
+                    body: LiveBody::Message(text(id, "c1", &format!("m{i}"))),
+                },
+            ));
+        }
     }
     w.outbox = [60u64, 61, 62]
         .into_iter()
@@ -502,10 +506,16 @@ pub async fn messaging_store(open: &dyn Fn() -> Arc<dyn MessagingStore>) {
     assert_eq!(after, [30, 40, 50]);
     assert_eq!(ok(store.stream_after("u2", 20, 1), "stream").len(), 1);
     assert_eq!(ok(store.newest_event("u2"), "newest"), Some(50));
+    assert_eq!(
+        ok(store.stream_after("u1", 0, 10), "stream").len(),
+        5,
+        "every member's stream has the conversation's messages"
+    );
     assert!(
-        ok(store.stream_after("u1", 0, 10), "stream").is_empty(),
+        ok(store.stream_after("u3", 0, 10), "stream").is_empty(),
         "streams are per person"
     );
+    stream_from_conversations(store.as_ref()).await;
 
     // The outbox to apps.
     let due = |now| -> Vec<u64> {
@@ -531,6 +541,7 @@ pub async fn messaging_store(open: &dyn Fn() -> Arc<dyn MessagingStore>) {
             outbox: vec![failed, given_up],
             delivered: vec![60],
             memberships: vec![("u2".into(), "c1".into(), None)],
+            left: vec![("u2".into(), "c1".into(), 0, 51)],
             subscriptions: vec![("u1".into(), "shop".into(), "shipped".into(), 0)],
             ..MessagingWrite::default()
         }),
@@ -582,6 +593,102 @@ pub async fn messaging_store(open: &dyn Fn() -> Arc<dyn MessagingStore>) {
     assert_eq!(ok(store.deliveries(), "deliveries").len(), 2);
 }
 
+/// A person's stream: their own events merged, in id order, with the
+/// messages of the conversations they are in from when they joined, and
+/// of those they left up to when they left.
+async fn stream_from_conversations(store: &dyn MessagingStore) {
+    let ids = fresh_ids(store, 8).await;
+    let member = |since: u64| Membership {
+        joined_at: 0,
+        last_read: 0,
+        since: Some(since),
+    };
+    let mut w = MessagingWrite {
+        conversations: vec![Conversation {
+            id: "sc".into(),
+            kind: ConversationKind::Group,
+            title: None,
+            created_by: "sa".into(),
+            created_at: 0,
+            members: vec!["sa".into()],
+            app: None,
+        }],
+        memberships: vec![("sa".into(), "sc".into(), Some(member(0)))],
+        ..MessagingWrite::default()
+    };
+    // Said before sb joins at ids[3]; sa has a payment prompt at ids[2].
+    for id in [ids[0], ids[1], ids[3], ids[4], ids[5], ids[6]] {
+        w.messages.push(text(id, "sc", &format!("s{id}")));
+    }
+    w.stream.push((
+        "sa".into(),
+        LiveEvent {
+            id: ids[2],
+            at: 0,
+            body: LiveBody::PaymentPrompt {
+                payment: "p1".into(),
+                app: "shop".into(),
+                amount: 5,
+                memo: String::new(),
+            },
+        },
+    ));
+    w.memberships
+        .push(("sb".into(), "sc".into(), Some(member(ids[3]))));
+    ok(store.apply(&w), "apply");
+    let stream = |user: &str, after: u64, limit: usize| -> Vec<u64> {
+        ok(store.stream_after(user, after, limit), "stream_after")
+            .into_iter()
+            .map(|e| e.id)
+            .collect()
+    };
+    let all: Vec<u64> = ids[..7].to_vec();
+    assert_eq!(stream("sa", 0, 100), all, "own events among the messages");
+    assert_eq!(
+        stream("sa", ids[1], 2),
+        [ids[2], ids[3]],
+        "after, at most limit"
+    );
+    assert_eq!(
+        stream("sb", 0, 100),
+        ids[3..7],
+        "from the id they joined at"
+    );
+    assert_eq!(ok(store.newest_event("sb"), "newest"), Some(ids[6]));
+
+    // sa leaves at ids[5]: what they were in stays, nothing after it.
+    ok(
+        store.apply(&MessagingWrite {
+            memberships: vec![("sa".into(), "sc".into(), None)],
+            left: vec![("sa".into(), "sc".into(), 0, ids[5])],
+            ..MessagingWrite::default()
+        }),
+        "apply",
+    );
+    assert_eq!(stream("sa", 0, 100), ids[..5], "up to when they left");
+    assert_eq!(ok(store.newest_event("sa"), "newest"), Some(ids[4]));
+    // Back in from ids[6]: both spans, once each.
+    ok(
+        store.apply(&MessagingWrite {
+            memberships: vec![("sa".into(), "sc".into(), Some(member(ids[6])))],
+            ..MessagingWrite::default()
+        }),
+        "apply",
+    );
+    let mut back = ids[..5].to_vec();
+    back.push(ids[6]);
+    assert_eq!(
+        stream("sa", 0, 100),
+        back,
+        "the gap while away is not theirs"
+    );
+    let events = ok(store.stream_after("sa", ids[5], 10), "stream_after");
+    assert!(
+        matches!(&events[..], [e] if matches!(&e.body, LiveBody::Message(m) if m.id == ids[6] && m.conversation == "sc")),
+        "a message event carries the message: {events:?}"
+    );
+}
+
 /// Ordered writes group-committed: a write builds on the ones applied
 /// before it and not yet flushed (it sees their records, also in scans),
 /// the `applied` calls come in id order, and one flush makes them all
@@ -621,6 +728,7 @@ async fn group_commit(store: &dyn MessagingStore) {
                         Some(Membership {
                             joined_at: 0,
                             last_read: id,
+                            since: Some(0),
                         }),
                     )],
                     ..MessagingWrite::default()
@@ -683,12 +791,22 @@ async fn durable_writes_read_back_at_once(store: Arc<dyn MessagingStore>) {
                                 Some(Membership {
                                     joined_at: 0,
                                     last_read: id,
+                                    since: Some(0),
                                 }),
                             )],
                             messages: vec![text(id, &conv, "hi")],
                             ..MessagingWrite::default()
                         };
                         for r in 0..WIDE {
+                            write.memberships.push((
+                                format!("rb{w}-r{r}"),
+                                conv.clone(),
+                                Some(Membership {
+                                    joined_at: 0,
+                                    last_read: 0,
+                                    since: Some(0),
+                                }),
+                            ));
                             write.stream.push((
                                 format!("rb{w}-r{r}"),
                                 LiveEvent {
@@ -768,8 +886,51 @@ fn keys(entries: crate::Entries<'_>) -> Vec<String> {
 /// The record stores under identity's and the packages' typed trees:
 /// get, insert, remove, compare-and-swap, ordered scans both ways, atomic
 /// batches — and the typed tree over them (insert_new, update, prefixes).
+/// `ranges`: each range's first (or last) entries, grouped in the order
+/// the ranges were asked in.
+fn several_ranges_read_at_once(store: &dyn RecordStore) {
+    let mut puts = Vec::new();
+    for k in ["r/a/1", "r/a/2", "r/a/3", "r/b/1", "r/c/7"] {
+        puts.push((k.to_string(), k.as_bytes().to_vec()));
+    }
+    ok(store.apply(puts, Vec::new()), "apply");
+    let asked = [
+        ("r/b/".to_string(), "r/b/9".to_string()),
+        ("r/a/2".to_string(), "r/a/9".to_string()),
+        ("r/x/".to_string(), "r/x/9".to_string()),
+        ("r/a/".to_string(), "r/a/3".to_string()),
+    ];
+    let got = |limit, rev| -> Vec<Vec<String>> {
+        ok(store.ranges(&asked, limit, rev), "ranges")
+            .into_iter()
+            .map(|g| g.into_iter().map(|(k, _)| k).collect())
+            .collect()
+    };
+    assert_eq!(
+        got(10, false),
+        [
+            vec!["r/b/1"],
+            vec!["r/a/2", "r/a/3"],
+            vec![],
+            vec!["r/a/1", "r/a/2"]
+        ],
+        "[lo, hi), in the order asked"
+    );
+    assert_eq!(
+        got(1, true),
+        [vec!["r/b/1"], vec!["r/a/3"], vec![], vec!["r/a/2"]],
+        "the last ones, at most `limit`"
+    );
+    let removes = ["r/a/1", "r/a/2", "r/a/3", "r/b/1", "r/c/7"];
+    ok(
+        store.apply(Vec::new(), removes.iter().map(|k| k.to_string()).collect()),
+        "apply",
+    );
+}
+
 pub fn record_store(open: &dyn Fn() -> Arc<dyn RecordStore>) {
     let store = open();
+    several_ranges_read_at_once(store.as_ref());
     assert_eq!(ok(store.get("a/1"), "get"), None);
     assert!(keys(store.scan_prefix("", false)).is_empty());
     for k in ["a/2", "b/1", "a/1"] {

@@ -231,9 +231,26 @@ pub trait RecordStore: Send + Sync {
     /// Entries with keys in [`lo`, `hi`), in key order (`rev`: from the
     /// end), read lazily.
     fn range<'a>(&'a self, lo: &str, hi: &str, rev: bool) -> Entries<'a>;
+    /// The first `limit` entries of each range [`lo`, `hi`) (`rev`: the
+    /// last), in the order of `ranges`; in one round trip where the backend
+    /// has them (a person's stream reads a range per conversation).
+    fn ranges(
+        &self,
+        ranges: &[(String, String)],
+        limit: usize,
+        rev: bool,
+    ) -> Result<Vec<Range>, StoreError> {
+        ranges
+            .iter()
+            .map(|(lo, hi)| self.range(lo, hi, rev).take(limit).collect())
+            .collect()
+    }
     /// Writes `puts` and removes `removes` all at once, or none of them.
     fn apply(&self, puts: Vec<(String, Vec<u8>)>, removes: Vec<String>) -> Result<(), StoreError>;
 }
+
+/// One range's entries, as [`RecordStore::ranges`] reads them.
+pub type Range = Vec<(String, Vec<u8>)>;
 
 /// What [`RecordStore::scan_prefix`] yields.
 pub type Entries<'a> = Box<dyn Iterator<Item = Result<(String, Vec<u8>), StoreError>> + 'a>;

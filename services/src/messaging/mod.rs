@@ -444,7 +444,7 @@ impl Messaging {
                     app: None,
                 };
                 Ok(MessagingWrite {
-                    memberships: joins(&c, &c.members, now),
+                    memberships: joins(&c, &c.members, now, 0),
                     direct: Some((me.user.clone(), other.user.clone(), c.id.clone())),
                     conversations: vec![c],
                     ..MessagingWrite::default()
@@ -491,7 +491,7 @@ impl Messaging {
                     app: None,
                 };
                 let mut w = MessagingWrite {
-                    memberships: joins(&c, &c.members, now),
+                    memberships: joins(&c, &c.members, now, 0),
                     ..MessagingWrite::default()
                 };
                 let mut text = created;
@@ -534,15 +534,16 @@ impl Messaging {
                 if c.members.len() + added.len() > MAX_GROUP_MEMBERS {
                     return Err(MessagingError::GroupFull(c.members.len() + added.len()));
                 }
-                let mut w = MessagingWrite {
-                    memberships: joins(&c, &added, now),
-                    ..MessagingWrite::default()
-                };
-                c.members.extend(added);
+                c.members.extend(added.iter().cloned());
+                let mut w = MessagingWrite::default();
                 if !names.is_empty() {
                     let text = format!("{} invited {}", me.name, names.join(", "));
                     notice(&mut w, &c, text, now, next)?;
                 }
+                // Their stream has the group from the notice of their
+                // joining on, not what was said before.
+                let since = w.messages.last().map_or(0, |m| m.id);
+                w.memberships = joins(&c, &added, now, since);
                 w.conversations.push(c);
                 Ok(w)
             })
@@ -560,6 +561,7 @@ impl Messaging {
                     "a direct conversation cannot be left",
                 ));
             }
+            let since = self.member(&me.user, &c)?.since.unwrap_or(0);
             c.members.retain(|m| *m != me.user);
             let mut w = MessagingWrite {
                 memberships: vec![(me.user.clone(), c.id.clone(), None)],
@@ -567,6 +569,9 @@ impl Messaging {
             };
             let text = format!("{} left the group", me.name);
             notice(&mut w, &c, text, now, next)?;
+            // What they were in stays in their stream; the notice is not.
+            let until = w.messages.last().map_or(0, |m| m.id);
+            w.left.push((me.user.clone(), c.id.clone(), since, until));
             w.conversations.push(c);
             Ok(w)
         })
@@ -638,15 +643,7 @@ impl Messaging {
             }
             (None, _) => None,
         };
-        post(
-            w,
-            c,
-            &c.members,
-            Sender::Person(me.clone()),
-            body,
-            now,
-            next,
-        )?;
+        post(w, c, Sender::Person(me.clone()), body, now, next)?;
         let id = w.messages.last().map_or(0, |m| m.id);
         mark.last_read = id;
         w.memberships
@@ -697,7 +694,7 @@ impl Messaging {
             members: vec![user.to_string()],
             app: Some(app.to_string()),
         };
-        w.memberships.extend(joins(&c, &c.members, now));
+        w.memberships.extend(joins(&c, &c.members, now, 0));
         w.app_conversation = Some((user.to_string(), app.to_string(), c.id.clone()));
         w.conversations.push(c.clone());
         Ok(c)
@@ -752,7 +749,7 @@ impl Messaging {
                 w.subscriptions
                     .push((user.to_string(), app.to_string(), topic.to_string(), left - 1));
                 let c = self.app_conversation(&mut w, user, app, now)?;
-                post(&mut w, &c, &c.members, Sender::App(app.to_string()), body, now, next)?;
+                post(&mut w, &c, Sender::App(app.to_string()), body, now, next)?;
                 Ok(w)
             })
             .await?;
@@ -795,7 +792,7 @@ impl Messaging {
                 let mut w = MessagingWrite::default();
                 w.windows.push((app.to_string(), user.to_string(), window));
                 let c = self.app_conversation(&mut w, user, app, now)?;
-                post(&mut w, &c, &c.members, Sender::App(app.to_string()), body, now, next)?;
+                post(&mut w, &c, Sender::App(app.to_string()), body, now, next)?;
                 Ok(w)
             })
             .await?;
@@ -987,10 +984,13 @@ fn new_conversation_id() -> String {
     format!("c_{}", &crate::identity::random_token()[..20])
 }
 
+/// `users` joining `c`: its messages from id `since` on are theirs (0 for
+/// a conversation made with them).
 fn joins(
     c: &Conversation,
     users: &[String],
     now: i64,
+    since: u64,
 ) -> Vec<(String, String, Option<Membership>)> {
     users
         .iter()
@@ -1001,17 +1001,19 @@ fn joins(
                 Some(Membership {
                     joined_at: now,
                     last_read: 0,
+                    since: Some(since),
                 }),
             )
         })
         .collect()
 }
 
-/// Adds a message to `w` and a live event for each of `to`.
+/// Adds a message to `w` and a live event for each of the conversation's
+/// members (exactly them: the store keeps the message once, and a person's
+/// stream reads it from the conversations they are in).
 fn post(
     w: &mut MessagingWrite,
     c: &Conversation,
-    to: &[String],
     sender: Sender,
     body: Body,
     now: i64,
@@ -1024,7 +1026,7 @@ fn post(
         body,
         at: now,
     };
-    for user in to {
+    for user in &c.members {
         w.stream.push((
             user.clone(),
             LiveEvent {
@@ -1046,15 +1048,7 @@ fn notice(
     now: i64,
     next: &mut dyn FnMut() -> Result<u64, StoreError>,
 ) -> Result<(), MessagingError> {
-    post(
-        w,
-        c,
-        &c.members,
-        Sender::System,
-        Body::System { text },
-        now,
-        next,
-    )
+    post(w, c, Sender::System, Body::System { text }, now, next)
 }
 
 fn first_message(w: MessagingWrite) -> Result<Message, MessagingError> {

@@ -24,7 +24,7 @@ pub(crate) fn open(pg: Postgres) -> Result<MessagingTree, StoreError> {
             )
         })
     })?;
-    Ok(MessagingTree::new(
+    let tree = MessagingTree::new(
         records.clone(),
         Arc::new(Arc::new(PgOrder {
             pg,
@@ -35,7 +35,9 @@ pub(crate) fn open(pg: Postgres) -> Result<MessagingTree, StoreError> {
             }),
             done: Condvar::new(),
         })),
-    ))
+    );
+    tree.upgrade_streams()?;
+    Ok(tree)
 }
 
 /// The messenger's ordered writes on the database. Writes are gathered

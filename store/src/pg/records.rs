@@ -3,7 +3,7 @@
 //! sort bytewise as on the embedded backend; scans read in pages.
 
 use super::{Postgres, db_error, pool_error};
-use crate::{Entries, RecordStore, StoreError};
+use crate::{Entries, Range, RecordStore, StoreError};
 use std::collections::VecDeque;
 
 /// Rows one page of a scan reads.
@@ -208,6 +208,56 @@ impl RecordStore for PgRecords {
 
     fn range<'a>(&'a self, lo: &str, hi: &str, rev: bool) -> Entries<'a> {
         self.scan(lo.as_bytes().to_vec(), Some(hi.as_bytes().to_vec()), rev)
+    }
+
+    fn ranges(
+        &self,
+        ranges: &[(String, String)],
+        limit: usize,
+        rev: bool,
+    ) -> Result<Vec<Range>, StoreError> {
+        if ranges.is_empty() || limit == 0 {
+            return Ok(vec![Vec::new(); ranges.len()]);
+        }
+        let (los, his): (Vec<Vec<u8>>, Vec<Vec<u8>>) = ranges
+            .iter()
+            .map(|(lo, hi)| (lo.as_bytes().to_vec(), hi.as_bytes().to_vec()))
+            .unzip();
+        let tree = self.tree;
+        let limit = limit as i64;
+        // Each range's rows by an index scan of its own (LATERAL ...
+        // LIMIT), numbered so they come back grouped and in order.
+        let sql = if rev {
+            "SELECT r.n, x.key, x.value
+             FROM unnest($2::bytea[], $3::bytea[]) WITH ORDINALITY AS r(lo, hi, n)
+             CROSS JOIN LATERAL (SELECT key, value FROM records
+                 WHERE tree = $1 AND key >= r.lo AND key < r.hi
+                 ORDER BY key DESC LIMIT $4) x
+             ORDER BY r.n, x.key DESC"
+        } else {
+            "SELECT r.n, x.key, x.value
+             FROM unnest($2::bytea[], $3::bytea[]) WITH ORDINALITY AS r(lo, hi, n)
+             CROSS JOIN LATERAL (SELECT key, value FROM records
+                 WHERE tree = $1 AND key >= r.lo AND key < r.hi
+                 ORDER BY key LIMIT $4) x
+             ORDER BY r.n, x.key"
+        };
+        let rows: Vec<(i64, Vec<u8>, Vec<u8>)> = self.pg.query(move |c| {
+            Box::pin(async move {
+                let rows = c.query(sql, &[&tree, &los, &his, &limit]).await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| (r.get(0), r.get(1), r.get(2)))
+                    .collect())
+            })
+        })?;
+        let mut out = vec![Vec::new(); ranges.len()];
+        for (n, k, v) in rows {
+            if let Some(group) = usize::try_from(n - 1).ok().and_then(|i| out.get_mut(i)) {
+                group.push((String::from_utf8_lossy(&k).into_owned(), v));
+            }
+        }
+        Ok(out)
     }
 
     fn apply(&self, puts: Vec<(String, Vec<u8>)>, removes: Vec<String>) -> Result<(), StoreError> {

@@ -594,6 +594,74 @@ fn cards_and_red_packets_are_shared_into_chats_and_opened_from_them() -> anyhow:
     Ok(())
 }
 
+/// A client resuming from the start: each (kind, text) of the next `n`
+/// events on the person's stream.
+fn resumed(s: &Server, token: &str, n: usize) -> anyhow::Result<Vec<(String, String)>> {
+    let mut stream = match EventStream::open(&s.base, token, Some("0"))? {
+        Ok(stream) => stream,
+        Err(r) => anyhow::bail!("stream refused: {} {}", r.status, r.body),
+    };
+    (0..n)
+        .map(|_| {
+            let e = stream.next_event()?;
+            Ok((
+                e.data["kind"].as_str().unwrap_or_default().to_string(),
+                e.data["text"].as_str().unwrap_or_default().to_string(),
+            ))
+        })
+        .collect()
+}
+
+#[test]
+fn a_resumed_stream_holds_a_group_from_when_the_person_joined_until_they_left() -> anyhow::Result<()>
+{
+    let s = Server::new()?;
+    let alice = login(&s.base, "alice")?;
+    let bob = login(&s.base, "bob")?;
+    let carol = login(&s.base, "carol")?;
+    let group = s.start(&alice, json!({ "title": "Tea", "members": ["bob"] }))?;
+    s.say(&bob, &group, "before carol")?;
+    let r = s.post(
+        &format!("/me/conversations/{group}/members"),
+        &alice,
+        json!({ "members": ["carol"] }),
+    )?;
+    assert_eq!(r.status, 200, "{}", r.body);
+    s.say(&carol, &group, "hello all")?;
+    let r = s.post(
+        &format!("/me/conversations/{group}/leave"),
+        &carol,
+        json!({}),
+    )?;
+    assert_eq!(r.status, 204, "{}", r.body);
+    s.say(&bob, &group, "after carol")?;
+    // Something of Carol's after she left, to end her backlog on.
+    let direct = s.start(&alice, json!({ "members": ["carol"] }))?;
+    s.say(&alice, &direct, "just you")?;
+
+    let pair = |k: &str, t: &str| (k.to_string(), t.to_string());
+    assert_eq!(
+        resumed(&s, &carol, 3)?,
+        [
+            pair("system", "Alice invited Carol"),
+            pair("text", "hello all"),
+            pair("text", "just you"),
+        ],
+        "not what was said before she joined, nor after she left"
+    );
+    assert_eq!(
+        resumed(&s, &bob, 5)?,
+        [
+            pair("system", "Alice created the group “Tea” with Bob"),
+            pair("text", "before carol"),
+            pair("system", "Alice invited Carol"),
+            pair("text", "hello all"),
+            pair("system", "Carol left the group"),
+        ]
+    );
+    Ok(())
+}
+
 #[test]
 fn the_live_stream_carries_new_messages_and_a_reconnecting_client_misses_nothing()
 -> anyhow::Result<()> {

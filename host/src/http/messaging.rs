@@ -21,7 +21,6 @@ use bytes::{Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 
 impl From<MessagingError> for Problem {
     fn from(e: MessagingError) -> Self {
@@ -314,8 +313,6 @@ pub(super) async fn events(
         .into_response())
 }
 
-/// How often an idle stream sends a comment, so proxies keep it open.
-const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// Most events sent in one write.
 const SEND_AT_ONCE: usize = 64;
 
@@ -410,20 +407,23 @@ impl Stream {
                 }
                 continue;
             }
-            let first = match tokio::time::timeout(KEEP_ALIVE, self.live.recv()).await {
-                Err(_) => return Some((Ok(Bytes::from_static(b":\n\n")), self)),
+            // Idle streams are sent a keep-alive by the hub's ticker (no
+            // timer per receive).
+            let first = match self.live.recv().await {
                 // Cut off for falling behind, or the host is stopping: the
                 // client reconnects and resumes from the store.
-                Ok(None) => return None,
-                Ok(Some(item)) => item,
+                None => return None,
+                Some(item) => item,
             };
             // What else is already waiting goes in the same write.
             let mut out = BytesMut::new();
             let mut item = Some(first);
             let mut taken = 0;
+            let mut ping = false;
             while let Some(next) = item.take() {
                 match next {
                     Live::Wake => self.read_store = true,
+                    Live::KeepAlive => ping = true,
                     // Skip what the backlog already sent.
                     Live::Event(e) if e.event.id > self.after && !self.read_store => {
                         self.after = e.event.id;
@@ -439,6 +439,9 @@ impl Stream {
             }
             if !out.is_empty() {
                 return Some((Ok(out.freeze()), self));
+            }
+            if ping && !self.read_store {
+                return Some((Ok(Bytes::from_static(b":\n\n")), self));
             }
         }
     }

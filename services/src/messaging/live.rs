@@ -45,7 +45,15 @@ pub enum Live {
     /// Something newer is in the store (written by another host): read it
     /// from there, after the last event sent.
     Wake,
+    /// Nothing came for a while: send a comment, so proxies keep the
+    /// connection open (and a client that went away is noticed).
+    KeepAlive,
 }
+
+/// How often idle connections are told to send a keep-alive comment. One
+/// ticker for all of them: a timer per connection armed on every receive
+/// cost 500 timer inserts and removals per message to a 500-member group.
+pub const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Figures for the operator (`/metrics`).
 #[derive(Debug, Default)]
@@ -98,6 +106,8 @@ impl LiveReceiver {
 pub(super) struct Hub {
     conns: Mutex<HashMap<String, Vec<Conn>>>,
     pub(super) counters: LiveCounters,
+    /// Whether the keep-alive ticker runs.
+    ticking: AtomicBool,
 }
 
 impl Hub {
@@ -169,6 +179,41 @@ impl Hub {
         for (user, item) in items {
             Hub::send(&mut conns, user, item, &self.counters);
         }
+    }
+
+    /// Hands a keep-alive to each connection with nothing waiting (a busy
+    /// one is sending anyway).
+    pub(super) fn keep_alive(&self) {
+        let conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
+        for c in conns.values().flatten() {
+            if c.tx.capacity() == c.tx.max_capacity() {
+                let _ = c.tx.try_send(Live::KeepAlive);
+            }
+        }
+    }
+
+    /// Keeps idle connections alive every [`KEEP_ALIVE`] while the hub
+    /// lives; started with the first connection.
+    pub(super) fn start_keep_alive(hub: &Arc<Hub>) {
+        if hub.ticking.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            hub.ticking.store(false, Ordering::SeqCst);
+            return;
+        };
+        let hub = Arc::downgrade(hub);
+        rt.spawn(async move {
+            let mut every = tokio::time::interval(KEEP_ALIVE);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                match hub.upgrade() {
+                    Some(hub) => hub.keep_alive(),
+                    None => return,
+                }
+            }
+        });
     }
 
     /// Tells the person's connections to read the store.
@@ -280,5 +325,39 @@ impl Recent {
 
     pub(super) fn contains(&self, id: u64) -> bool {
         self.ids.contains(&id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use superapp_core::messaging::LiveBody;
+
+    #[test]
+    fn a_keep_alive_goes_only_to_connections_with_nothing_waiting() {
+        let hub = Hub::default();
+        let mut idle = hub.connect("ann");
+        let mut busy = hub.connect("bob");
+        let event = LiveEvent {
+            id: 1,
+            at: 0,
+            body: LiveBody::PacketClaimed {
+                packet: "rp".into(),
+                by: superapp_core::messaging::Person {
+                    user: "ann".into(),
+                    handle: "ann".into(),
+                    name: "Ann".into(),
+                },
+                amount: 1,
+            },
+        };
+        hub.publish(&[("bob".into(), Live::Event(Arc::new(SharedEvent::new(event))))]);
+        hub.keep_alive();
+        assert!(matches!(idle.try_recv(), Ok(Live::KeepAlive)));
+        assert!(matches!(busy.try_recv(), Ok(Live::Event(_))));
+        assert!(
+            busy.try_recv().is_err(),
+            "a connection with events waiting sends those instead"
+        );
     }
 }

@@ -288,18 +288,18 @@ impl Messaging {
                 )));
             }
         };
-        // In a task of its own, so the queue moves on even if this caller
-        // goes away before its write is durable.
-        let this = self.clone();
-        let durable = tokio::spawn(async move {
-            let r = this.tree.flush_write(ticket).await;
-            if let Some(place) = place {
-                this.outgoing.settle(place, r.is_ok(), &this.hub);
-            }
-            r
-        })
-        .await
-        .map_err(|e| StoreError::Io(format!("flush task: {e}")))?;
+        // Waited for here; if this caller goes away first, the guard
+        // finishes the wait in a task, so the queue still moves on. (A task
+        // per write cost a spawn and a cross-thread wake-up per message.)
+        let mut guard = Settle {
+            messaging: self.clone(),
+            ticket,
+            place,
+        };
+        let durable = self.tree.flush_write(ticket).await;
+        if let Some(place) = guard.place.take() {
+            self.outgoing.settle(place, durable.is_ok(), &self.hub);
+        }
         durable?;
         metrics::histogram!("superapp_messaging_commit_seconds").record(started.elapsed());
         if !write.outbox.is_empty() {
@@ -329,6 +329,7 @@ impl Messaging {
     /// two (skip what the backlog already gave). It ends when the
     /// connection falls [`live::LIVE_BUFFER`] events behind.
     pub fn connect_live(&self, user: &str) -> live::LiveReceiver {
+        live::Hub::start_keep_alive(&self.hub);
         self.hub.connect(user)
     }
 
@@ -982,6 +983,34 @@ impl Messaging {
 
 fn new_conversation_id() -> String {
     format!("c_{}", &crate::identity::random_token()[..20])
+}
+
+/// A write's live events not yet settled: settled when its write is
+/// durable (or lost), even if the caller that waited went away.
+struct Settle {
+    messaging: Messaging,
+    ticket: crate::store::Ticket,
+    place: Option<u64>,
+}
+
+impl Drop for Settle {
+    fn drop(&mut self) {
+        let Some(place) = self.place.take() else {
+            return;
+        };
+        let m = self.messaging.clone();
+        let ticket = self.ticket;
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn(async move {
+                    let durable = m.tree.flush_write(ticket).await;
+                    m.outgoing.settle(place, durable.is_ok(), &m.hub);
+                });
+            }
+            // No runtime left (the host is stopping): nobody is listening.
+            Err(_) => m.outgoing.settle(place, false, &m.hub),
+        }
+    }
 }
 
 /// `users` joining `c`: its messages from id `since` on are theirs (0 for

@@ -1265,7 +1265,7 @@ fn a_live_stream_that_stops_reading_is_cut_off_at_its_buffer_and_resumes_from_th
     loop {
         match stalled.try_recv() {
             Ok(Live::Event(e)) => held.push(e.event.id),
-            Ok(Live::Wake) => {}
+            Ok(Live::Wake | Live::KeepAlive) => {}
             Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => break,
             Err(tokio::sync::mpsc::error::TryRecvError::Empty) => {
                 anyhow::bail!(

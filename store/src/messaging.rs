@@ -208,6 +208,10 @@ pub trait OrderedWrites: Send + Sync {
     async fn flush_write(&self, ticket: Ticket) -> Result<(), StoreError>;
     /// Makes everything applied so far durable (blocking).
     fn flush(&self) -> Result<(), StoreError>;
+    /// An id every write with a smaller or equal id is visible below, and
+    /// every write made visible later is above: a reader that caps what it
+    /// reads at it sees one consistent prefix, even across several scans.
+    fn visible_upto(&self) -> Result<u64, StoreError>;
     /// Applies record changes outside the id order (the outbox's
     /// bookkeeping); durable after the next `flush`.
     fn apply(&self, puts: Vec<(String, Vec<u8>)>, removes: Vec<String>) -> Result<(), StoreError>;
@@ -291,6 +295,8 @@ struct SledFlush {
     order: Mutex<Pending>,
     /// Writes appended (their tickets are 1, 2, …).
     written: AtomicU64,
+    /// Every id up to this is in sled (or was never used).
+    visible: AtomicU64,
     /// Whether a flusher task is running.
     flushing: std::sync::atomic::AtomicBool,
     durable: tokio::sync::watch::Sender<Durable>,
@@ -316,6 +322,8 @@ struct Wal {
     changes: Vec<RecordChanges>,
     /// The ticket of the last write appended.
     buffered_upto: u64,
+    /// The highest id taken by the writes appended so far.
+    buffered_top: u64,
 }
 
 /// What the flusher has done so far.
@@ -391,6 +399,7 @@ impl SledFlush {
         pending: &mut Pending,
         puts: Vec<(String, Vec<u8>)>,
         removes: Vec<String>,
+        top: u64,
     ) -> Result<Ticket, StoreError> {
         let frame = frame(&puts, &removes)?;
         let mut wal = self.wal.lock().unwrap_or_else(|p| p.into_inner());
@@ -399,6 +408,7 @@ impl SledFlush {
         wal.buffer.extend_from_slice(&frame);
         wal.changes.push((puts, removes));
         wal.buffered_upto = ticket;
+        wal.buffered_top = wal.buffered_top.max(top);
         Ok(ticket)
     }
 
@@ -408,11 +418,11 @@ impl SledFlush {
     fn flush_now(&self) -> Result<u64, StoreError> {
         use std::io::Write;
         let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
-        let (bytes, changes, upto) = {
+        let (bytes, changes, upto, top) = {
             let mut wal = self.wal.lock().unwrap_or_else(|p| p.into_inner());
             let bytes = std::mem::take(&mut wal.buffer);
             let changes = std::mem::take(&mut wal.changes);
-            (bytes, changes, wal.buffered_upto)
+            (bytes, changes, wal.buffered_upto, wal.buffered_top)
         };
         let writes = changes.len();
         let result = if bytes.is_empty() {
@@ -427,6 +437,7 @@ impl SledFlush {
                     // Durable: now readers may see it, in one batch.
                     let (puts, removes) = merged(changes);
                     self.records.apply(puts, removes)?;
+                    self.visible.fetch_max(top, Ordering::SeqCst);
                     let mut pending = self.order.lock().unwrap_or_else(|p| p.into_inner());
                     pending.retain(|_, (ticket, _)| *ticket > upto);
                     Ok(())
@@ -498,12 +509,16 @@ impl OrderedWrites for SledOrder {
     ) -> Result<Option<(MessagingWrite, Ticket)>, StoreError> {
         let mut pending = self.flush.order.lock().unwrap_or_else(|p| p.into_inner());
         let db = &self.flush.db;
-        let mut next = || -> Result<u64, StoreError> { Ok(db.generate_id()? + 1) };
+        let mut top = 0;
+        let mut next = || -> Result<u64, StoreError> {
+            top = db.generate_id()? + 1;
+            Ok(top)
+        };
         let Some(write) = with_pending(&mut pending, || build(&mut next)) else {
             return Ok(None);
         };
         let (puts, removes) = write.records()?;
-        let ticket = self.flush.append(&mut pending, puts, removes)?;
+        let ticket = self.flush.append(&mut pending, puts, removes, top)?;
         // One process owns the folder: no other writers.
         applied(&write, &[]);
         Ok(Some((write, ticket)))
@@ -537,10 +552,14 @@ impl OrderedWrites for SledOrder {
         self.flush.flush_now().map(|_| ())
     }
 
+    fn visible_upto(&self) -> Result<u64, StoreError> {
+        Ok(self.flush.visible.load(Ordering::SeqCst))
+    }
+
     fn apply(&self, puts: Vec<(String, Vec<u8>)>, removes: Vec<String>) -> Result<(), StoreError> {
         {
             let mut pending = self.flush.order.lock().unwrap_or_else(|p| p.into_inner());
-            self.flush.append(&mut pending, puts, removes)?;
+            self.flush.append(&mut pending, puts, removes, 0)?;
         }
         // Visible (and durable) when it returns.
         self.flush.flush_now().map(|_| ())
@@ -567,6 +586,8 @@ impl Db {
                 records: records.clone(),
                 order: Mutex::new(Pending::new()),
                 written: AtomicU64::new(0),
+                // Whatever is in sled now is below the ids to come.
+                visible: AtomicU64::new(self.db.generate_id()?),
                 flushing: std::sync::atomic::AtomicBool::new(false),
                 durable: tokio::sync::watch::channel(Durable::default()).0,
                 log: Mutex::new(Log { file, len: 0 }),
@@ -675,10 +696,15 @@ impl MessagingTree {
         limit: usize,
         rev: bool,
     ) -> Result<Vec<Vec<LiveEvent>>, StoreError> {
-        let mut ranges = vec![id_range(&stream_prefix(user), after, u64::MAX)];
+        // Taken first, and every range stops there: writes become visible
+        // between these scans, and a later one (a message in a conversation
+        // already read, a join, a leave) must not show without an earlier
+        // one. What is above comes live, or on the next read.
+        let end = self.order.visible_upto()?.saturating_add(1);
+        let mut ranges = vec![id_range(&stream_prefix(user), after, end)];
         for (conv, m) in self.under::<Membership>(&format!("u/{user}/"))? {
             let from = after.max(m.since.unwrap_or(0).saturating_sub(1));
-            ranges.push(id_range(&msg_prefix(&conv), from, u64::MAX));
+            ranges.push(id_range(&msg_prefix(&conv), from, end));
         }
         for (rest, until) in self.under::<u64>(&left_prefix(user))? {
             // `<conv>/<since>`: ids never contain `/`.
@@ -691,7 +717,7 @@ impl MessagingTree {
                 detail: e.to_string(),
             })?;
             let from = after.max(since.saturating_sub(1));
-            ranges.push(id_range(&msg_prefix(conv), from, until));
+            ranges.push(id_range(&msg_prefix(conv), from, until.min(end)));
         }
         let found = if PENDING.with(|p| p.borrow().is_some()) {
             // In a build: with the batch's pending changes.
@@ -728,30 +754,58 @@ impl MessagingTree {
     }
 
     /// Brings records of an older stream format to this one, once: each
-    /// membership without `since` gets the next id, so the messages it
-    /// already had copies of in the person's stream (all below that id)
-    /// come from those copies, and newer ones from the conversation.
+    /// membership without `since` starts after its conversation's newest
+    /// message, so the messages the person already has copies of in their
+    /// stream come from those copies, and newer ones from the conversation.
+    /// (Every host sharing a database must run this build or a newer one:
+    /// an older one writes memberships without `since`.)
     pub(crate) fn upgrade_streams(&self) -> Result<(), StoreError> {
         let mut failed = None;
         let written = self.order.write_ordered(
-            &mut |next| {
-                let mut try_build = || -> Result<Option<MessagingWrite>, StoreError> {
-                    if self.get::<u32>(FORMAT_KEY)? == Some(STREAM_FORMAT) {
+            &mut |_| {
+                // No ids: the starts come from the messages there are.
+                let try_build = || -> Result<Option<MessagingWrite>, StoreError> {
+                    if self
+                        .get::<u32>(FORMAT_KEY)?
+                        .is_some_and(|f| f >= STREAM_FORMAT)
+                    {
                         return Ok(None);
                     }
-                    let since = next()?;
                     let mut w = MessagingWrite {
                         format: Some(STREAM_FORMAT),
                         ..MessagingWrite::default()
                     };
+                    let mut starts: BTreeMap<String, u64> = BTreeMap::new();
                     for (rest, mut m) in self.under::<Membership>("u/")? {
-                        if m.since.is_none()
-                            && let Some((user, conv)) = rest.split_once('/')
-                        {
-                            m.since = Some(since);
-                            w.memberships
-                                .push((user.to_string(), conv.to_string(), Some(m)));
+                        let Some((user, conv)) = rest.split_once('/') else {
+                            continue;
+                        };
+                        if m.since.is_some() {
+                            continue;
                         }
+                        // After the conversation's newest message: ids from
+                        // the store's keys, so a copy to another backend
+                        // (which reserves ids above its keys) agrees.
+                        let since = match starts.get(conv) {
+                            Some(s) => *s,
+                            None => {
+                                let newest = match self
+                                    .ids_between(&msg_prefix(conv), 0, u64::MAX, true)
+                                    .next()
+                                {
+                                    Some(item) => {
+                                        let (k, v) = item?;
+                                        decode::<Message>(k.as_bytes(), &v)?.id
+                                    }
+                                    None => 0,
+                                };
+                                starts.insert(conv.to_string(), newest + 1);
+                                newest + 1
+                            }
+                        };
+                        m.since = Some(since);
+                        w.memberships
+                            .push((user.to_string(), conv.to_string(), Some(m)));
                     }
                     Ok(Some(w))
                 };

@@ -278,6 +278,20 @@ impl OrderedWrites for Arc<PgOrder> {
         crate::RecordStore::apply(self.records.as_ref(), puts, removes)
     }
 
+    fn visible_upto(&self) -> Result<u64, StoreError> {
+        // Ids are committed in order under the counter's row: below its
+        // committed value everything is visible, and later commits are
+        // above it.
+        let next: i64 = self.pg.query(|c| {
+            Box::pin(async move {
+                Ok(c.query_one("SELECT next FROM msg_head WHERE id = 1", &[])
+                    .await?
+                    .get(0))
+            })
+        })?;
+        Ok((next as u64).saturating_sub(1))
+    }
+
     fn flush(&self) -> Result<(), StoreError> {
         let open = self.lock().open.as_ref().map(|o| o.no);
         match open {

@@ -360,6 +360,7 @@ pub async fn messaging_store(open: &dyn Fn() -> Arc<dyn MessagingStore>) {
     assert_eq!(ok(store.newest_event("u1"), "newest"), None);
     group_commit(store.as_ref()).await;
     durable_writes_read_back_at_once(store.clone()).await;
+    a_followed_stream_skips_nothing(store.clone()).await;
 
     let conv = Conversation {
         id: "c1".into(),
@@ -755,6 +756,108 @@ async fn group_commit(store: &dyn MessagingStore) {
         );
     }
     assert_eq!(ok(store.memberships("gu"), "memberships").len(), 3);
+}
+
+/// A reader following a person's stream (each read after the last id it
+/// got) while writers go on into several of their conversations never
+/// skips an id: writes made visible during a read (which reads one range
+/// per conversation) must not show a later id without an earlier one.
+async fn a_followed_stream_skips_nothing(store: Arc<dyn MessagingStore>) {
+    const CONVS: usize = 8;
+    const WRITERS: u64 = 4;
+    const EACH: u64 = 60;
+    let user = "fw";
+    let mut setup = MessagingWrite::default();
+    for c in 0..CONVS {
+        let conv = format!("fw-{c}");
+        setup.conversations.push(Conversation {
+            id: conv.clone(),
+            kind: ConversationKind::Group,
+            title: None,
+            created_by: user.into(),
+            members: vec![user.into()],
+            app: None,
+            created_at: 0,
+        });
+        setup.memberships.push((
+            user.into(),
+            conv,
+            Some(Membership {
+                joined_at: 0,
+                last_read: 0,
+                since: Some(0),
+            }),
+        ));
+    }
+    ok(store.apply(&setup), "apply");
+    let mut writers = Vec::new();
+    for w in 0..WRITERS {
+        let store = store.clone();
+        writers.push(tokio::spawn(async move {
+            for i in 0..EACH {
+                // Each writer walks the conversations from its own offset.
+                let conv = format!("fw-{}", (w * 3 + i) as usize % CONVS);
+                let written = store.write_ordered(
+                    &mut |next| {
+                        let m = text(next().ok()?, &conv, "go");
+                        Some(MessagingWrite {
+                            stream: vec![(
+                                user.into(),
+                                LiveEvent {
+                                    id: m.id,
+                                    at: 0,
+                                    body: LiveBody::Message(m.clone()),
+                                },
+                            )],
+                            messages: vec![m],
+                            ..MessagingWrite::default()
+                        })
+                    },
+                    &mut |_, _| {},
+                );
+                let Some((_, ticket)) = ok(written, "write_ordered") else {
+                    panic!("not written");
+                };
+                ok(store.flush_write(ticket).await, "flush_write");
+            }
+        }));
+    }
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (store, done) = (store.clone(), done.clone());
+        tokio::task::spawn_blocking(move || {
+            let (mut after, mut seen) = (0u64, Vec::new());
+            // A skipped id never comes: once the writers are done, one
+            // read with nothing new ends it, and the comparison below says
+            // what was missed.
+            loop {
+                let finished = done.load(std::sync::atomic::Ordering::SeqCst);
+                let got = ok(store.stream_after(user, after, 200), "stream_after");
+                if got.is_empty() && finished {
+                    return seen;
+                }
+                for e in got {
+                    after = e.id;
+                    seen.push(e.id);
+                }
+            }
+        })
+    };
+    for w in writers {
+        if let Err(e) = w.await {
+            panic!("a writer failed: {e}");
+        }
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let followed = match reader.await {
+        Ok(seen) => seen,
+        Err(e) => panic!("the reader failed: {e}"),
+    };
+    let all: Vec<u64> = ok(store.stream_after(user, 0, 1_000), "stream_after")
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(followed, all, "the follower got every id, in order, once");
 }
 
 /// Every write reads back, for anyone, as soon as its flush returns, while

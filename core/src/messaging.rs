@@ -113,6 +113,18 @@ pub struct LiveEvent {
     pub body: LiveBody,
 }
 
+impl LiveEvent {
+    /// A message as its conversation's members are told of it: the
+    /// event's id and time are the message's.
+    pub fn message(m: Message) -> LiveEvent {
+        LiveEvent {
+            id: m.id,
+            at: m.at,
+            body: LiveBody::Message(m),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum LiveBody {
     /// A new message in one of the person's conversations.

@@ -412,11 +412,7 @@ pub async fn messaging_store(open: &dyn Fn() -> Arc<dyn MessagingStore>) {
         for member in ["u1", "u2"] {
             w.stream.push((
                 member.into(),
-                LiveEvent {
-                    id,
-                    at: 1_000,
-                    body: LiveBody::Message(text(id, "c1", &format!("m{i}"))),
-                },
+                LiveEvent::message(text(id, "c1", &format!("m{i}"))),
             ));
         }
     }
@@ -801,14 +797,7 @@ async fn a_followed_stream_skips_nothing(store: Arc<dyn MessagingStore>) {
                     &mut |next| {
                         let m = text(next().ok()?, &conv, "go");
                         Some(MessagingWrite {
-                            stream: vec![(
-                                user.into(),
-                                LiveEvent {
-                                    id: m.id,
-                                    at: 0,
-                                    body: LiveBody::Message(m.clone()),
-                                },
-                            )],
+                            stream: vec![(user.into(), LiveEvent::message(m.clone()))],
                             messages: vec![m],
                             ..MessagingWrite::default()
                         })
@@ -912,11 +901,7 @@ async fn durable_writes_read_back_at_once(store: Arc<dyn MessagingStore>) {
                             ));
                             write.stream.push((
                                 format!("rb{w}-r{r}"),
-                                LiveEvent {
-                                    id,
-                                    at: 0,
-                                    body: LiveBody::Message(text(id, &conv, "hi")),
-                                },
+                                LiveEvent::message(text(id, &conv, "hi")),
                             ));
                         }
                         Some(write)

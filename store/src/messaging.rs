@@ -702,7 +702,7 @@ impl MessagingTree {
         // one. What is above comes live, or on the next read.
         let end = self.order.visible_upto()?.saturating_add(1);
         let mut ranges = vec![id_range(&stream_prefix(user), after, end)];
-        for (conv, m) in self.under::<Membership>(&format!("u/{user}/"))? {
+        for (conv, m) in crate::MessagingStore::memberships(self, user)? {
             let from = after.max(m.since.unwrap_or(0).saturating_sub(1));
             ranges.push(id_range(&msg_prefix(&conv), from, end));
         }
@@ -740,12 +740,7 @@ impl MessagingTree {
                     if i == 0 {
                         return decode::<LiveEvent>(k.as_bytes(), &v);
                     }
-                    let m: Message = decode(k.as_bytes(), &v)?;
-                    Ok(LiveEvent {
-                        id: m.id,
-                        at: m.at,
-                        body: LiveBody::Message(m),
-                    })
+                    Ok(LiveEvent::message(decode(k.as_bytes(), &v)?))
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
             parts.push(part);
@@ -760,15 +755,23 @@ impl MessagingTree {
     /// (Every host sharing a database must run this build or a newer one:
     /// an older one writes memberships without `since`.)
     pub(crate) fn upgrade_streams(&self) -> Result<(), StoreError> {
+        let converted = || -> Result<bool, StoreError> {
+            Ok(self
+                .get::<u32>(FORMAT_KEY)?
+                .is_some_and(|f| f >= STREAM_FORMAT))
+        };
+        // Looked at first without the ordered write (on the database that
+        // locks the id counter's row): every start but one finds it done.
+        if converted()? {
+            return Ok(());
+        }
         let mut failed = None;
         let written = self.order.write_ordered(
             &mut |_| {
                 // No ids: the starts come from the messages there are.
                 let try_build = || -> Result<Option<MessagingWrite>, StoreError> {
-                    if self
-                        .get::<u32>(FORMAT_KEY)?
-                        .is_some_and(|f| f >= STREAM_FORMAT)
-                    {
+                    // Again under the order: another host may have done it.
+                    if converted()? {
                         return Ok(None);
                     }
                     let mut w = MessagingWrite {
@@ -789,16 +792,16 @@ impl MessagingTree {
                         let since = match starts.get(conv) {
                             Some(s) => *s,
                             None => {
-                                let newest = match self
-                                    .ids_between(&msg_prefix(conv), 0, u64::MAX, true)
-                                    .next()
-                                {
-                                    Some(item) => {
-                                        let (k, v) = item?;
-                                        decode::<Message>(k.as_bytes(), &v)?.id
-                                    }
-                                    None => 0,
-                                };
+                                let newest = crate::MessagingStore::messages(
+                                    self,
+                                    conv,
+                                    0,
+                                    u64::MAX,
+                                    1,
+                                    true,
+                                )?
+                                .first()
+                                .map_or(0, |m| m.id);
                                 starts.insert(conv.to_string(), newest + 1);
                                 newest + 1
                             }
@@ -1102,11 +1105,7 @@ mod tests {
                 let id = db.db.generate_id()? + 1;
                 old.push(id);
                 let m = said(id);
-                let e = LiveEvent {
-                    id,
-                    at: 0,
-                    body: LiveBody::Message(m.clone()),
-                };
+                let e = LiveEvent::message(m.clone());
                 puts.push((format!("m/lc/{}", id_text(id)), encode(&m)?));
                 puts.push((format!("s/la/{}", id_text(id)), encode(&e)?));
             }
@@ -1134,14 +1133,7 @@ mod tests {
             &mut |next| {
                 let m = said(next().ok()?);
                 Some(MessagingWrite {
-                    stream: vec![(
-                        "la".into(),
-                        LiveEvent {
-                            id: m.id,
-                            at: 0,
-                            body: LiveBody::Message(m.clone()),
-                        },
-                    )],
+                    stream: vec![("la".into(), LiveEvent::message(m.clone()))],
                     messages: vec![m],
                     ..MessagingWrite::default()
                 })

@@ -109,7 +109,7 @@ fn fan_out(
 /// 64 tasks writing direct messages straight on a sled messaging store for
 /// a round each; returns (writes/s, p50 ms, p99 ms) medians.
 fn store_alone() -> anyhow::Result<(f64, f64, f64)> {
-    use superapp_host::messaging::{Body, LiveBody, LiveEvent, Message, Sender};
+    use superapp_host::messaging::{Body, LiveEvent, Message, Sender};
     use superapp_host::store::{MessagingStore, MessagingWrite};
     let dir = tempfile::tempdir()?;
     let db = superapp_host::store::Db::open(dir.path())?;
@@ -140,11 +140,7 @@ fn store_alone() -> anyhow::Result<(f64, f64, f64)> {
                                     body: Body::Text { text: "hi".into() },
                                     at: 0,
                                 };
-                                let event = LiveEvent {
-                                    id,
-                                    at: 0,
-                                    body: LiveBody::Message(m.clone()),
-                                };
+                                let event = LiveEvent::message(m.clone());
                                 Some(MessagingWrite {
                                     stream: vec![
                                         (format!("a{c}"), event.clone()),

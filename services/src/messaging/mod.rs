@@ -555,14 +555,14 @@ impl Messaging {
     /// `me` leaves the group; the others are told.
     pub async fn leave(&self, me: &Person, id: &str, now: i64) -> Result<(), MessagingError> {
         self.commit(|next| {
-            let mut c = self.conversation_of(&me.user, id)?;
+            let mut c = self.load(id)?;
+            let since = self.member(&me.user, &c)?.since.unwrap_or(0);
             if c.kind != ConversationKind::Group {
                 return Err(MessagingError::NotAGroup(
                     c.id,
                     "a direct conversation cannot be left",
                 ));
             }
-            let since = self.member(&me.user, &c)?.since.unwrap_or(0);
             c.members.retain(|m| *m != me.user);
             let mut w = MessagingWrite {
                 memberships: vec![(me.user.clone(), c.id.clone(), None)],
@@ -1056,14 +1056,8 @@ fn post(
         at: now,
     };
     for user in &c.members {
-        w.stream.push((
-            user.clone(),
-            LiveEvent {
-                id: message.id,
-                at: now,
-                body: LiveBody::Message(message.clone()),
-            },
-        ));
+        w.stream
+            .push((user.clone(), LiveEvent::message(message.clone())));
     }
     w.messages.push(message);
     Ok(())
